@@ -1,0 +1,1 @@
+"""HTTP layer (Flask). Never imports torch."""

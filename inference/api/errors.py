@@ -1,0 +1,56 @@
+"""The one place where exceptions become HTTP responses: JSON ``{"error": {"type", "message"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ..codecs.encode import dumps
+from ..errors import (
+    InternalError,
+    InvalidInputError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServingError,
+)
+
+log = logging.getLogger(__name__)
+
+_HTTP_TO_SERVING: dict[int, type[ServingError]] = {
+    400: InvalidInputError,
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    413: PayloadTooLargeError,
+}
+
+
+def error_response(err: ServingError) -> Response:
+    response = Response(dumps({"error": err.to_dict()}), status=err.status, mimetype="application/json")
+    if err.retry_after is not None:
+        response.headers["Retry-After"] = str(err.retry_after)
+    return response
+
+
+def _from_http(exc: HTTPException) -> ServingError:
+    if isinstance(exc, RequestEntityTooLarge):
+        return PayloadTooLargeError("request body is larger than the configured limit")
+    kind = _HTTP_TO_SERVING.get(exc.code or 500, InternalError)
+    return kind(exc.description or exc.name)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ServingError)
+    def _serving(err: ServingError) -> Response:
+        return error_response(err)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        return error_response(_from_http(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(InternalError("internal server error; see the server log"))

@@ -1,0 +1,63 @@
+"""JSON logs on stdout: one line per request (id, inputs, tokens, ms, status); /ping only at DEBUG."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+ACCESS_LOGGER = "inference.access"
+QUIET_PATHS = frozenset({"/ping", "/health/live", "/health/ready"})
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": round(record.created, 3),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        payload.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def install_request_log(app: Flask) -> None:
+    access = logging.getLogger(ACCESS_LOGGER)
+
+    @app.before_request
+    def _start() -> None:
+        g.start = time.perf_counter()
+        g.request_id = request.headers.get("X-Amzn-RequestId") or request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.n_inputs = None
+        g.tokens = None
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        fields = {
+            "id": g.get("request_id"),
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "inputs": g.get("n_inputs"),
+            "tokens": g.get("tokens"),
+            "ms": round((time.perf_counter() - g.get("start", time.perf_counter())) * 1000, 2),
+        }
+        level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
+        access.log(level, "request", extra={"fields": fields})
+        response.headers["X-Request-Id"] = str(g.get("request_id"))
+        return response

@@ -1,0 +1,1 @@
+"""Wire codecs: request bodies in, response bodies out."""

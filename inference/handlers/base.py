@@ -1,0 +1,44 @@
+"""The one protocol every model family implements. Pure compute: no HTTP, no env reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..types import ModelInfo
+
+TokenIds = Sequence[int]
+
+
+@runtime_checkable
+class EmbeddingHandler(Protocol):
+    """Adapter around one loaded model.
+
+    The service calls ``tokenize`` in request threads (CPU, parallel); the batcher calls ``forward``
+    on length-sorted micro-batches of one task from a single thread, so tokenisation overlaps the model.
+    """
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def tokenize(self, texts: Sequence[str], task: str | None, truncate: bool) -> list[list[int]]:
+        """Token ids with special tokens (and the task's prompt); cut to ``info.max_length`` when ``truncate``."""
+        ...
+
+    def forward(self, batch: Sequence[TokenIds], task: str | None) -> np.ndarray:
+        """Pooled, unnormalised float32 embeddings, shape ``(len(batch), info.dimensions)``."""
+        ...
+
+    def forward_tokens(self, ids: TokenIds, task: str | None) -> np.ndarray:
+        """Per-token float32 embeddings of one sequence, shape ``(len(ids), info.dimensions)`` (late chunking)."""
+        ...
+
+    def split_special(self, ids: TokenIds) -> tuple[list[int], list[int], list[int]]:
+        """Split one tokenised input into (leading special tokens, content, trailing special tokens)."""
+        ...
+
+    def warmup(self) -> None:
+        """Run one small batch so the first real request does not pay for lazy initialisation."""
+        ...

@@ -1,0 +1,108 @@
+"""gunicorn runner: the ``embed-serve`` command and the container's ``serve``.
+
+The master never imports torch or touches CUDA; each worker builds the app after fork. On GPU
+hosts there is one worker per visible GPU, each pinned to its own device (a slot chosen in the master's
+``pre_fork``); a replaced worker takes the freed GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from .settings import Settings
+
+GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
+
+
+def visible_gpus() -> list[str]:
+    """GPU indices visible to this container, without initialising CUDA."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    return sorted((p.name[len("nvidia") :] for p in Path("/dev").glob("nvidia[0-9]*")), key=int)
+
+
+class EmbeddingServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn application whose workers each run ``create_app`` with their own device."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._gpus = visible_gpus() if settings.device in ("auto", "cuda") else []
+        self._assigned: dict[int, int] = {}  # worker age -> GPU slot (master's bookkeeping)
+        self._worker_slot: int | None = None  # set in the worker process by post_fork
+        super().__init__()
+
+    def worker_count(self) -> int:
+        return self._settings.workers or max(1, len(self._gpus))
+
+    def load_config(self) -> None:
+        s = self._settings
+        options: dict[str, Any] = {
+            "bind": f"{s.host}:{s.port}",
+            "workers": self.worker_count(),
+            "worker_class": "gthread",
+            "threads": s.threads,
+            "timeout": s.timeout_s,
+            "graceful_timeout": GRACEFUL_TIMEOUT_S,
+            "keepalive": 75,
+            "preload_app": False,
+            "accesslog": None,
+            "loglevel": s.log_level.lower(),
+            "pre_fork": self._pre_fork,
+            "post_fork": self._post_fork,
+            "child_exit": self._child_exit,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def _pre_fork(self, server: Any, worker: Any) -> None:
+        """Runs in the master: give the new worker the lowest free GPU slot."""
+        if not self._gpus:
+            return
+        used = set(self._assigned.values())
+        slot = next(i for i in range(len(self._gpus) + len(used) + 1) if i not in used)
+        self._assigned[worker.age] = slot
+        worker.gpu_slot = slot % len(self._gpus)
+
+    def _post_fork(self, server: Any, worker: Any) -> None:
+        """Runs in the new worker process, before ``load``."""
+        self._worker_slot = getattr(worker, "gpu_slot", None)
+
+    def _child_exit(self, server: Any, worker: Any) -> None:
+        self._assigned.pop(worker.age, None)
+
+    def load(self) -> Any:
+        """Runs in the worker after fork: pin the GPU, then build the app (loads the model)."""
+        from .api.app import create_app
+
+        settings = self._settings
+        if self._worker_slot is not None:
+            settings = settings.model_copy(update={"device": f"cuda:{self._worker_slot}"})
+        return create_app(settings)
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="embed-serve", description="Serve embeddings over HTTP (gunicorn).")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve"], help="SageMaker passes 'serve'")
+    parser.add_argument("--model-dir", type=Path, help="model folder (else MODEL_DIR, AZUREML_MODEL_DIR, ...)")
+    parser.add_argument("--port", type=int, help="listen port (else SAGEMAKER_BIND_TO_PORT / EMB_PORT / 8080)")
+    parser.add_argument("--host", help="bind address (else EMB_HOST / 0.0.0.0)")
+    parser.add_argument("--workers", type=int, help="gunicorn workers")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
+    settings = Settings().model_copy(update=overrides)
+    EmbeddingServer(settings).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""EmbeddingService: validate a request against the model, tokenise, batch, post-process.
+
+No HTTP types here. Readiness lives here too: the model loads in a background thread and the
+service reports ``ready`` only after the warm-up batch ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .batching import MicroBatcher
+from .errors import InvalidInputError, ModelNotReadyError
+from .handlers.base import EmbeddingHandler
+from .postprocess import finish_vectors, mean_pool_spans
+from .settings import Settings
+from .types import EmbedRequest, EmbedResult, ImageInput, ModelInfo, TextInput
+
+log = logging.getLogger(__name__)
+
+# Jina's task names: accepted (and ignored) by models that define no tasks, so Jina clients work unchanged.
+JINA_TASKS = ("retrieval.query", "retrieval.passage", "text-matching", "classification", "separation")
+
+
+class EmbeddingService:
+    """Owns the handler and the batcher; ``embed`` is safe to call from many threads."""
+
+    def __init__(self, settings: Settings, loader: Callable[[Settings], EmbeddingHandler]) -> None:
+        self._settings = settings
+        self._loader = loader
+        self._handler: EmbeddingHandler | None = None
+        self._batcher: MicroBatcher | None = None
+        self._error: str | None = None
+        self._ready = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start_loading(self) -> threading.Thread:
+        thread = threading.Thread(target=self.load, name="model-loader", daemon=True)
+        thread.start()
+        return thread
+
+    def load(self) -> None:
+        """Load the model and warm it up; failures are logged and kept for /ping, never raised."""
+        try:
+            handler = self._loader(self._settings)
+            if self._settings.warmup:
+                handler.warmup()
+        except Exception as err:  # noqa: BLE001 - any load failure must leave the server up and unready
+            self._error = f"{type(err).__name__}: {err}"
+            log.error("model failed to load: %s", self._error, exc_info=True)
+            return
+        s = self._settings
+        self._batcher = MicroBatcher(
+            handler.forward,
+            max_batch_size=s.max_batch_size,
+            max_batch_tokens=max(s.max_batch_tokens, handler.info.max_length),
+            wait_s=s.batch_wait_ms / 1000,
+            max_queue=s.max_queue_inputs,
+        )
+        self._handler = handler
+        self._ready.set()
+        log.info("model ready: %s", handler.info)
+
+    def stop(self) -> None:
+        if self._batcher is not None:
+            self._batcher.stop()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    @property
+    def load_error(self) -> str | None:
+        return self._error
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._require()[0].info
+
+    def _require(self) -> tuple[EmbeddingHandler, MicroBatcher]:
+        if self._handler is None or self._batcher is None:
+            reason = f"model failed to load: {self._error}" if self._error else "model is loading"
+            raise ModelNotReadyError(reason)
+        return self._handler, self._batcher
+
+    # -- request path ------------------------------------------------------------------------
+    def embed(self, request: EmbedRequest) -> EmbedResult:
+        handler, batcher = self._require()
+        info = handler.info
+        texts = self._validate(request, info)
+        task = request.task if request.task in info.tasks else None
+        sequences = handler.tokenize(texts, task, truncate=request.truncate)
+        if not request.truncate:
+            self._check_lengths(sequences, info.max_length)
+        if request.late_chunking:
+            pooled, sequences = self._late_chunk(handler, sequences, task, request.truncate)
+        else:
+            pooled = batcher.submit(sequences, task)
+        vectors = finish_vectors(pooled, request.dimensions, request.normalized)
+        tokens = sum(len(ids) for ids in sequences)
+        return EmbedResult(vectors=vectors, prompt_tokens=tokens, model=info.name)
+
+    @staticmethod
+    def _validate(request: EmbedRequest, info: ModelInfo) -> list[str]:
+        images = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
+        if images and "image" not in info.modalities:
+            raise InvalidInputError(f"input[{images[0]}] is an image but model {info.name} embeds text only")
+        if request.dimensions is not None and request.dimensions > info.dimensions:
+            raise InvalidInputError(
+                f"dimensions={request.dimensions} exceeds the model's {info.dimensions}", param="dimensions"
+            )
+        if request.task is not None and request.task not in info.tasks:
+            if info.tasks or request.task not in JINA_TASKS:
+                valid = ", ".join(info.tasks or JINA_TASKS)
+                raise InvalidInputError(f"unknown task {request.task!r}; valid tasks: {valid}", param="task")
+        return [item.text for item in request.inputs if isinstance(item, TextInput)]
+
+    @staticmethod
+    def _check_lengths(sequences: Sequence[Sequence[int]], max_length: int) -> None:
+        for index, ids in enumerate(sequences):
+            if len(ids) > max_length:
+                raise InvalidInputError(
+                    f"input[{index}] has {len(ids)} tokens, more than the model's maximum of {max_length}; "
+                    "shorten it or send truncate=true",
+                    param=f"input[{index}]",
+                )
+
+    @staticmethod
+    def _late_chunk(
+        handler: EmbeddingHandler, sequences: list[list[int]], task: str | None, truncate: bool
+    ) -> tuple[np.ndarray, list[list[int]]]:
+        """Encode all inputs as one sequence and mean-pool each input's tokens (arXiv 2409.04701)."""
+        head, _, tail = handler.split_special(sequences[0])
+        joined, spans = list(head), []
+        for ids in sequences:
+            _, content, _ = handler.split_special(ids)
+            spans.append((len(joined), len(joined) + len(content)))
+            joined.extend(content)
+        joined.extend(tail)
+        limit = handler.info.max_length
+        if len(joined) > limit:
+            if not truncate:
+                raise InvalidInputError(
+                    f"late_chunking: the concatenated inputs have {len(joined)} tokens, more than the "
+                    f"model's maximum of {limit}; send fewer inputs or truncate=true",
+                    param="input",
+                )
+            joined = joined[: limit - len(tail)] + list(tail)
+        end = len(joined) - len(tail)
+        spans = [(min(a, end), min(b, end)) for a, b in spans]
+        if any(a >= b for a, b in spans):
+            first = next(i for i, (a, b) in enumerate(spans) if a >= b)
+            raise InvalidInputError(
+                f"late_chunking: input[{first}] falls beyond the model's maximum of {limit} tokens",
+                param=f"input[{first}]",
+            )
+        token_vectors = handler.forward_tokens(joined, task)
+        return mean_pool_spans(token_vectors, spans), [joined]

