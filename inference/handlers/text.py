@@ -54,6 +54,8 @@ class TextEmbeddingHandler:
         st = read_st_config(folder)
         _require_safetensors(st.transformer_dir)
         self._device = pick_device(settings.device)
+        if self._device.type == "cpu" and settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
         dtype = pick_dtype(settings.dtype, self._device)
         trust = settings.trust_remote_code
         config = AutoConfig.from_pretrained(st.transformer_dir, trust_remote_code=trust)

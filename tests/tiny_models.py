@@ -1,0 +1,70 @@
+"""Tiny random models saved with ``save_pretrained``, loaded through the real loading code. Offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import BertConfig, BertModel, PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
+
+WORDS = "the a of to and in is was for on with as by at from hello world bonjour le monde hola mundo".split()
+
+
+def _word_level(specials: list[str], template: tuple[str, str]) -> Tokenizer:
+    vocab = {tok: i for i, tok in enumerate(specials + WORDS)}
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token=specials[3] if len(specials) > 3 else specials[0]))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    bos, eos = template
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}", special_tokens=[(bos, vocab[bos]), (eos, vocab[eos])]
+    )
+    return tokenizer
+
+
+def build_tiny_xlmr(folder: Path, max_positions: int = 34) -> Path:
+    """XLM-RoBERTa with 2 layers, hidden 32; RoBERTa positions make the max length ``max_positions - 2``."""
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=_word_level(specials, ("<s>", "</s>")),
+        bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>", cls_token="<s>", sep_token="</s>",
+    )
+    config = XLMRobertaConfig(
+        vocab_size=len(specials) + len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=37, max_position_embeddings=max_positions, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    )
+    torch.manual_seed(0)
+    XLMRobertaModel(config).eval().save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_st_bert(folder: Path, pooling: str = "cls", prompts: dict[str, str] | None = None) -> Path:
+    """A sentence-transformers folder (modules.json, Pooling config, prompts) around a tiny random BERT."""
+    specials = ["[PAD]", "[CLS]", "[SEP]", "[UNK]"]
+    words = ["query", ":", "passage"]
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=_word_level(specials, ("[CLS]", "[SEP]")),
+        cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]",
+    )
+    fast.add_tokens(words)
+    config = BertConfig(
+        vocab_size=len(fast), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=37, max_position_embeddings=64, pad_token_id=0,
+    )
+    torch.manual_seed(1)
+    BertModel(config).eval().save_pretrained(folder)
+    fast.save_pretrained(folder)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    pooling_config = {"word_embedding_dimension": 32, f"pooling_mode_{'cls_token' if pooling == 'cls' else pooling}": True}
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling_config))
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 16}))
+    (folder / "config_sentence_transformers.json").write_text(json.dumps({"prompts": prompts or {}}))
+    return folder

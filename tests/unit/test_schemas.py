@@ -1,0 +1,65 @@
+import pytest
+
+from inference.errors import InvalidInputError
+from inference.schemas import parse_embeddings_request
+from inference.types import ImageInput, TextInput
+
+
+def parse(body, max_inputs=2048):
+    return parse_embeddings_request(body, max_inputs=max_inputs)
+
+
+def test_string_input_becomes_one_text_item_with_defaults():
+    req = parse({"input": "hello"})
+    assert req.inputs == (TextInput("hello"),)
+    assert (req.normalized, req.truncate, req.embedding_types, req.types_as_list) == (True, True, ("float",), False)
+
+
+def test_mixed_list_of_strings_text_and_image_objects():
+    req = parse({"input": ["a", {"text": "b"}, {"image": "aGk="}], "task": "retrieval.query", "dimensions": 8})
+    assert req.inputs == (TextInput("a"), TextInput("b"), ImageInput("aGk="))
+    assert (req.task, req.dimensions) == ("retrieval.query", 8)
+
+
+def test_jina_sagemaker_format_merges_parameters():
+    req = parse({"data": [{"text": "x"}, {"text": "y"}], "parameters": {"embedding_type": "ubinary", "normalized": False}})
+    assert req.inputs == (TextInput("x"), TextInput("y"))
+    assert req.embedding_types == ("ubinary",) and req.normalized is False
+
+
+def test_embedding_type_list_is_deduplicated_and_marks_dict_output():
+    req = parse({"input": "x", "embedding_type": ["float", "binary", "float"]})
+    assert req.embedding_types == ("float", "binary") and req.types_as_list is True
+
+
+def test_openai_encoding_format_is_accepted():
+    assert parse({"input": "x", "encoding_format": "base64"}).embedding_types == ("base64",)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"input": []}, "must not be empty"),
+        ({"input": ["ok", "  "]}, "input[1] is empty"),
+        ({"input": 5}, "input"),
+        ({"input": ["a", 3]}, "input"),
+        ({"input": "a", "dimensions": 0}, "dimensions"),
+        ({"input": "a", "dimensions": "8"}, "dimensions"),
+        ({"input": "a", "normalized": "yes"}, "normalized"),
+        ({"input": "a", "embedding_type": "int4"}, "embedding_type"),
+        ({"input": "a", "embedding_type": []}, "embedding_type"),
+        ({"nothing": 1}, "input"),
+        ([1, 2], "JSON object"),
+        ({"input": [{"text": "a", "extra": 1}]}, "input"),
+    ],
+)
+def test_bad_bodies_raise_invalid_input_with_a_useful_message(body, fragment):
+    with pytest.raises(InvalidInputError) as info:
+        parse(body)
+    assert fragment in info.value.message
+    assert info.value.status == 400
+
+
+def test_too_many_inputs_names_the_limit():
+    with pytest.raises(InvalidInputError, match="3 > limit 2"):
+        parse({"input": ["a", "b", "c"]}, max_inputs=2)

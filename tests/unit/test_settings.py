@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from inference import settings as settings_module
+from inference.settings import Settings, embedded_model_dir, find_model_folder, resolve_model_dir
+
+
+def model_folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "config.json").write_text("{}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_sagemaker_dir(monkeypatch, tmp_path):
+    monkeypatch.setattr(settings_module, "SAGEMAKER_MODEL_DIR", tmp_path / "opt-ml-model")
+    for name in ("MODEL_DIR", "AZUREML_MODEL_DIR", "SAGEMAKER_BIND_TO_PORT", "EMB_PORT", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_env_names_and_aliases(monkeypatch):
+    monkeypatch.setenv("SAGEMAKER_BIND_TO_PORT", "9001")
+    monkeypatch.setenv("SAGEMAKER_MAX_PAYLOAD_IN_MB", "2")
+    monkeypatch.setenv("EMB_MAX_INPUTS", "10")
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_WORKERS", "3")
+    s = Settings()
+    assert (s.port, s.max_body_bytes, s.max_inputs, s.workers) == (9001, 2 * 1024 * 1024, 10, 3)
+
+
+def test_model_dir_wins_over_everything(monkeypatch, tmp_path):
+    explicit = model_folder(tmp_path / "explicit")
+    monkeypatch.setenv("MODEL_DIR", str(explicit))
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path))
+    assert resolve_model_dir(Settings()) == explicit
+
+
+def test_azureml_subfolders_are_searched(monkeypatch, tmp_path):
+    nested = model_folder(tmp_path / "azure" / "my-model" / "1" / "weights")
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path / "azure"))
+    assert resolve_model_dir(Settings()) == nested
+
+
+def test_opt_ml_model_then_embedded_default(monkeypatch, tmp_path):
+    assert resolve_model_dir(Settings()) == embedded_model_dir()
+    sagemaker = model_folder(tmp_path / "opt-ml-model")
+    assert resolve_model_dir(Settings()) == sagemaker
+
+
+def test_configured_folder_without_model_fails_instead_of_falling_back(monkeypatch, tmp_path):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match="MODEL_DIR"):
+        resolve_model_dir(Settings())
+
+
+def test_find_model_folder_prefers_the_shallowest(tmp_path):
+    model_folder(tmp_path / "b" / "deep" / "er")
+    shallow = model_folder(tmp_path / "a" / "m")
+    assert find_model_folder(tmp_path) == shallow
