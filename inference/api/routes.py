@@ -46,7 +46,7 @@ def build_routes(service: EmbeddingService, settings: Settings) -> Blueprint:
             {
                 "MaxConcurrentTransforms": max(1, settings.workers or 1),
                 "BatchStrategy": "MULTI_RECORD",
-                "MaxPayloadInMB": int(settings.max_body_mb),
+                "MaxPayloadInMB": max(1, int(settings.max_body_mb)),
             }
         )
 

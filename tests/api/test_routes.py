@@ -1,0 +1,115 @@
+import base64
+
+import numpy as np
+import pytest
+
+from inference.api.app import create_app
+from inference.codecs.encode import pack_binary, pack_ubinary
+from tests.conftest import make_settings
+
+
+def vectors(response):
+    return np.array([d["embedding"] for d in response.get_json()["data"]], dtype=np.float32)
+
+
+def test_ping_is_503_until_loaded_then_200(gated_app):
+    app, gate = gated_app
+    client = app.test_client()
+    first = client.get("/ping")
+    assert first.status_code == 503 and first.get_json()["error"]["type"] == "model_not_ready"
+    assert first.headers["Retry-After"]
+    assert client.get("/health/live").status_code == 200
+    gate.set()
+    app.extensions["embedding_service"].wait_ready(10)
+    assert client.get("/ping").status_code == 200
+    assert client.get("/health/ready").status_code == 200
+
+
+def test_invocations_before_ready_is_503(gated_app):
+    app, gate = gated_app
+    response = app.test_client().post("/invocations", json={"input": "x"})
+    assert response.status_code == 503
+    gate.set()
+
+
+def test_load_failure_keeps_serving_503_with_reason(tmp_path):
+    settings = make_settings(model_dir=tmp_path, log_level="CRITICAL")
+    app = create_app(settings, load_in_background=False)
+    response = app.test_client().get("/ping")
+    assert response.status_code == 503
+    assert "model failed to load" in response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("route", ["/invocations", "/v1/embeddings", "/score", "/endpoints/my-endpoint/invocations"])
+def test_every_embedding_route_answers_the_same(client, route):
+    body = {"input": ["hello world", "second"]}
+    assert vectors(client.post(route, json=body)).tolist() == vectors(client.post("/invocations", json=body)).tolist()
+
+
+def test_all_embedding_types_are_consistent(client):
+    body = {"input": ["alpha beta", "gamma"], "embedding_type": ["float", "base64", "binary", "ubinary"]}
+    response = client.post("/invocations", json=body)
+    assert response.status_code == 200
+    data = response.get_json()["data"]
+    floats = np.array([d["embedding"]["float"] for d in data], dtype=np.float32)
+    np.testing.assert_allclose(np.linalg.norm(floats, axis=1), 1.0, rtol=1e-5)
+    for row, item in zip(floats, data):
+        np.testing.assert_array_equal(np.frombuffer(base64.b64decode(item["embedding"]["base64"]), "<f4"), row)
+        assert item["embedding"]["ubinary"] == pack_ubinary(row[None])[0].tolist()
+        assert item["embedding"]["binary"] == pack_binary(row[None])[0].tolist()
+
+
+def test_dimensions_and_unnormalized(client):
+    full = vectors(client.post("/invocations", json={"input": "a b c", "normalized": False}))
+    cut = vectors(client.post("/invocations", json={"input": "a b c", "dimensions": 8}))
+    np.testing.assert_allclose(cut[0], full[0, :8] / np.linalg.norm(full[0, :8]), rtol=1e-5)
+    too_big = client.post("/invocations", json={"input": "a", "dimensions": 33})
+    assert too_big.status_code == 400 and "exceeds" in too_big.get_json()["error"]["message"]
+
+
+def test_usage_counts_tokens(client):
+    usage = client.post("/invocations", json={"input": ["one two", "three"]}).get_json()["usage"]
+    assert usage == {"prompt_tokens": 4 + 3, "total_tokens": 7}  # [CLS] words [SEP]
+
+
+def test_truncate_false_names_index_and_token_count(client):
+    response = client.post("/invocations", json={"input": ["short", "w " * 100], "truncate": False})
+    assert response.status_code == 400
+    assert "input[1] has 102 tokens" in response.get_json()["error"]["message"]
+    assert client.post("/invocations", json={"input": ["short", "w " * 100]}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "error_type"),
+    [
+        ({"data": b"{not json", "content_type": "application/json"}, 400, "invalid_request_error"),
+        ({"data": b'{"input": "x"}', "content_type": "application/xml"}, 415, "unsupported_media_type"),
+        ({"json": {"input": "x"}, "headers": {"Accept": "text/html"}}, 406, "not_acceptable"),
+        ({"json": {"input": ["x"] * 6}}, 400, "invalid_request_error"),
+        ({"json": {"input": "x" * 20000}}, 413, "payload_too_large"),
+        ({"json": {"input": [{"image": "aGk="}]}}, 400, "invalid_request_error"),
+        ({"json": {"input": "x", "task": "nope"}}, 400, "invalid_request_error"),
+    ],
+)
+def test_errors_are_json_with_the_right_status_and_the_server_lives_on(client, kwargs, status, error_type):
+    response = client.post("/invocations", **kwargs)
+    assert response.status_code == status
+    assert response.get_json()["error"]["type"] == error_type
+    assert response.get_json()["error"]["message"]
+    assert client.post("/invocations", json={"input": "still alive"}).status_code == 200
+
+
+def test_unknown_route_and_method_are_json(client):
+    assert client.get("/nope").get_json()["error"]["type"] == "not_found"
+    assert client.get("/invocations").status_code == 405
+
+
+def test_execution_parameters(client):
+    body = client.get("/execution-parameters").get_json()
+    assert body["BatchStrategy"] == "MULTI_RECORD" and body["MaxPayloadInMB"] == 1
+
+
+def test_jina_tasks_are_accepted_by_models_without_tasks_only_when_known(client):
+    # The fake model defines tasks "query"/"passage", so Jina's names are unknown here.
+    assert client.post("/invocations", json={"input": "x", "task": "query"}).status_code == 200
+    assert client.post("/invocations", json={"input": "x", "task": "retrieval.query"}).status_code == 400
