@@ -154,7 +154,7 @@ class MicroBatcher:
                 for job in batch:
                     self._fail(job.ticket, err)
                 continue
-            for job, vector in zip(batch, vectors):
+            for job, vector in zip(batch, vectors, strict=True):
                 self._deliver(job, vector)
 
     @staticmethod

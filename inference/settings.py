@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     served_model_name: str | None = Field(
         None,
         validation_alias=_env("EMB_MODEL_NAME"),
-        description="Name returned in `model`; defaults to the model folder name.",
+        description="Name returned in `model`; default: the model folder's name (embedded model: `all-MiniLM-L6-v2`).",
     )
     handler: Literal["auto", "text", "fake"] = Field(
         "auto",
@@ -94,7 +94,9 @@ class Settings(BaseSettings):
         validation_alias=_env("EMB_MAX_LENGTH"),
         description="Override the model's max tokens per input (never above the model's own limit).",
     )
-    warmup: bool = Field(True, validation_alias=_env("EMB_WARMUP"), description="Run a warm-up batch before /ping is 200.")
+    warmup: bool = Field(
+        True, validation_alias=_env("EMB_WARMUP"), description="Run a warm-up batch before /ping is 200."
+    )
     host: str = Field("0.0.0.0", validation_alias=_env("EMB_HOST"), description="Bind address.")
     port: int = Field(
         8080, validation_alias=_env("SAGEMAKER_BIND_TO_PORT", "EMB_PORT", "PORT"), description="Listen port."
@@ -106,7 +108,7 @@ class Settings(BaseSettings):
         description="gunicorn workers; default one per visible GPU, else 1.",
     )
     threads: int = Field(
-        32, ge=1, validation_alias=_env("EMB_THREADS"), description="Request threads per worker (they feed the batcher)."
+        32, ge=1, validation_alias=_env("EMB_THREADS"), description="Request threads per worker (feed the batcher)."
     )
     timeout_s: int = Field(
         120,
@@ -188,3 +190,18 @@ def resolve_model_dir(settings: Settings) -> Path:
             raise FileNotFoundError(f"{SAGEMAKER_MODEL_DIR} is not empty but holds no model config")
         return found
     return embedded_model_dir()
+
+
+def env_table() -> str:
+    """The README's environment-variable table, rendered from the fields above."""
+    rows = ["| Variable | Default | Description |", "| --- | --- | --- |"]
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        names = " / ".join(f"`{n}`" for n in alias.choices) if isinstance(alias, AliasChoices) else ""
+        default = "" if field.default is None else f"`{field.default}`"
+        rows.append(f"| {names} | {default} | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(env_table())

@@ -63,7 +63,8 @@ def build_tiny_st_bert(folder: Path, pooling: str = "cls", prompts: dict[str, st
     ]
     (folder / "modules.json").write_text(json.dumps(modules))
     (folder / "1_Pooling").mkdir(exist_ok=True)
-    pooling_config = {"word_embedding_dimension": 32, f"pooling_mode_{'cls_token' if pooling == 'cls' else pooling}": True}
+    mode_key = f"pooling_mode_{'cls_token' if pooling == 'cls' else pooling}"
+    pooling_config = {"word_embedding_dimension": 32, mode_key: True}
     (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling_config))
     (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 16}))
     (folder / "config_sentence_transformers.json").write_text(json.dumps({"prompts": prompts or {}}))

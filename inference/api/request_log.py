@@ -42,7 +42,8 @@ def install_request_log(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.start = time.perf_counter()
-        g.request_id = request.headers.get("X-Amzn-RequestId") or request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        headers = request.headers
+        g.request_id = headers.get("X-Amzn-RequestId") or headers.get("X-Request-Id") or uuid.uuid4().hex
         g.n_inputs = None
         g.tokens = None
 

@@ -9,10 +9,10 @@ from flask import Blueprint, Flask, Response, g, request
 
 from ..codecs.decode import decode_request, negotiate_accept
 from ..codecs.encode import build_response, dumps
+from ..errors import ModelNotReadyError
 from ..service import EmbeddingService
 from ..settings import Settings
 from .errors import error_response
-from ..errors import ModelNotReadyError
 
 
 def _json(payload: object, status: int = 200) -> Response:

@@ -53,7 +53,7 @@ def test_all_embedding_types_are_consistent(client):
     data = response.get_json()["data"]
     floats = np.array([d["embedding"]["float"] for d in data], dtype=np.float32)
     np.testing.assert_allclose(np.linalg.norm(floats, axis=1), 1.0, rtol=1e-5)
-    for row, item in zip(floats, data):
+    for row, item in zip(floats, data, strict=False):
         np.testing.assert_array_equal(np.frombuffer(base64.b64decode(item["embedding"]["base64"]), "<f4"), row)
         assert item["embedding"]["ubinary"] == pack_ubinary(row[None])[0].tolist()
         assert item["embedding"]["binary"] == pack_binary(row[None])[0].tolist()

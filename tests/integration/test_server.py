@@ -77,7 +77,7 @@ def test_concurrent_requests_each_get_their_own_vectors_in_order(server, referen
     jobs = [[TEXTS[(i + k) % len(TEXTS)] for k in range(1 + i % 4)] for i in range(24)]
     with ThreadPoolExecutor(12) as pool:
         results = list(pool.map(lambda texts: embed(url, input=texts), jobs))
-    for texts, body in zip(jobs, results):
+    for texts, body in zip(jobs, results, strict=False):
         got = np.array([d["embedding"] for d in body["data"]])
         want = reference[[TEXTS.index(t) for t in texts]]
         assert (got * want).sum(1).min() >= 0.9999

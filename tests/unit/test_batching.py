@@ -62,7 +62,7 @@ def test_concurrent_requests_share_forward_passes_and_get_their_own_vectors():
             threading.Event().wait(0.001)  # poll until the first forward blocks and the rest queue up
         gate.set()
         results = [f.result() for f in futures]
-    for seqs, out in zip(requests, results):
+    for seqs, out in zip(requests, results, strict=False):
         np.testing.assert_array_equal(out, [[sum(s), len(s)] for s in seqs])
     assert len(forward.batches) < len(requests)  # requests were merged
     batcher.stop()

@@ -22,7 +22,8 @@ def test_mixed_list_of_strings_text_and_image_objects():
 
 
 def test_jina_sagemaker_format_merges_parameters():
-    req = parse({"data": [{"text": "x"}, {"text": "y"}], "parameters": {"embedding_type": "ubinary", "normalized": False}})
+    params = {"embedding_type": "ubinary", "normalized": False}
+    req = parse({"data": [{"text": "x"}, {"text": "y"}], "parameters": params})
     assert req.inputs == (TextInput("x"), TextInput("y"))
     assert req.embedding_types == ("ubinary",) and req.normalized is False
 
