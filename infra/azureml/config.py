@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,20 +29,51 @@ MAX_REQUEST_TIMEOUT_S = 180
 AuthMode = Literal["key", "aml_token", "aad_token"]
 
 
-class AzureMLConfig(BaseModel):
-    """Everything ``deploy`` needs. JSON files (``deploy.example.json``) map 1:1 onto these fields."""
+class AzureMLTarget(BaseModel):
+    """Which endpoint: all that ``status``, ``invoke`` and ``delete`` need. Unknown keys are ignored, so
+    the full deploy JSON file can be read as a target."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
-    # Where.
     subscription_id: str = Field(min_length=1, description="Azure subscription id.")
     resource_group: str = Field(min_length=1, description="Resource group of the workspace.")
     workspace: str = Field(min_length=1, description="Azure ML workspace name.")
     location: str | None = Field(None, description="Region; default: the workspace's region (looked up).")
-
-    # What runs.
     endpoint_name: str = Field(description="Online endpoint name; unique within the region.")
     deployment_name: str = Field("blue", description="Deployment name inside the endpoint (blue/green).")
+
+    @field_validator("endpoint_name", "deployment_name")
+    @classmethod
+    def _check_endpoint_name(cls, value: str) -> str:
+        if not ENDPOINT_NAME_RE.match(value):
+            raise ValueError("must be 3-32 chars: a letter, then letters/digits/'-', ending with a letter or digit")
+        return value
+
+    @classmethod
+    def from_file(cls, path: str | Path | None, **overrides: object) -> Self:
+        """Validate a JSON file (optional) plus ``overrides``; non-None overrides win over the file."""
+        data: dict[str, object] = {}
+        if path is not None:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"{path}: expected a JSON object")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(data)
+
+    def workspace_arm_id(self) -> str:
+        """ARM id of the workspace; assets and endpoints are its children."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
+        )
+
+
+class AzureMLConfig(AzureMLTarget):
+    """Everything ``deploy`` needs. JSON files (``deploy.example.json``) map 1:1 onto these fields;
+    unknown keys are errors (typos must not silently fall back to defaults)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     image: str = Field(description="Container image, pinned by tag or digest, e.g. myacr.azurecr.io/embed:1.2.0.")
     environment_name: str = Field("jina-embedding-serving", description="Environment asset name.")
     environment_version: str = Field("1", description="Environment asset version (bump when the image changes).")
@@ -86,13 +117,6 @@ class AzureMLConfig(BaseModel):
     app_insights_enabled: bool = False
     env: dict[str, str] = Field(default_factory=dict, description="Extra container environment (EMB_* etc.).")
     tags: dict[str, str] = Field(default_factory=lambda: {"app": "jina-embedding-serving"})
-
-    @field_validator("endpoint_name", "deployment_name")
-    @classmethod
-    def _check_endpoint_name(cls, value: str) -> str:
-        if not ENDPOINT_NAME_RE.match(value):
-            raise ValueError("must be 3-32 chars: a letter, then letters/digits/'-', ending with a letter or digit")
-        return value
 
     @field_validator("environment_name", "model_name")
     @classmethod
@@ -141,20 +165,6 @@ class AzureMLConfig(BaseModel):
             raise ValueError("probe_timeout_s must not exceed probe_period_s")
         return self
 
-    @classmethod
-    def from_file(cls, path: str | Path, **overrides: object) -> AzureMLConfig:
-        """Load a JSON config; ``overrides`` (non-None values only) win over the file."""
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(data)
-
     @property
     def request_timeout_ms(self) -> int:
         return self.request_timeout_s * 1000
-
-    def workspace_arm_id(self) -> str:
-        """ARM id of the workspace; assets and endpoints are its children."""
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
-        )

@@ -1,0 +1,214 @@
+"""CLI: ``python -m infra.azureml {plan,deploy,status,invoke,delete} [--config FILE] [overrides]``.
+
+Settings come from ``--config`` (JSON, see ``deploy.example.json``) with command-line flags winning;
+subscription / resource group / workspace also default to ``AZURE_SUBSCRIPTION_ID``,
+``AZURE_RESOURCE_GROUP`` and ``AZUREML_WORKSPACE``. ``plan`` and ``deploy --dry-run`` print the exact
+REST bodies and touch nothing (no credential needed). Exit codes: 0 ok, 1 Azure error, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from .config import AzureMLConfig, AzureMLTarget
+
+DRY_RUN_LOCATION = "<workspace-location>"
+# Flags that map 1:1 onto config fields (dest == field name). Defaults None: "not given".
+TARGET_FLAGS: dict[str, type] = {
+    "subscription_id": str,
+    "resource_group": str,
+    "workspace": str,
+    "location": str,
+    "endpoint_name": str,
+    "deployment_name": str,
+}
+DEPLOY_FLAGS: dict[str, type] = {
+    "image": str,
+    "environment_version": str,
+    "model_path": str,
+    "model_ref": str,
+    "model_name": str,
+    "model_version": str,
+    "instance_type": str,
+    "instance_count": int,
+    "request_timeout_s": int,
+    "max_concurrent_requests_per_instance": int,
+    "model_load_timeout_s": int,
+    "auth_mode": str,
+    "traffic_percent": int,
+}
+ENV_DEFAULTS = {
+    "subscription_id": "AZURE_SUBSCRIPTION_ID",
+    "resource_group": "AZURE_RESOURCE_GROUP",
+    "workspace": "AZUREML_WORKSPACE",
+}
+
+
+def _add_flags(parser: argparse.ArgumentParser, flags: dict[str, type]) -> None:
+    for field, kind in flags.items():
+        parser.add_argument("--" + field.replace("_", "-"), dest=field, type=kind, default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra.azureml", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands = {
+        "plan": "print the REST bodies deploy would send (no Azure calls)",
+        "deploy": "create/update environment, model, endpoint, deployment, traffic",
+        "status": "endpoint + deployments state (--logs N: container log tail)",
+        "invoke": "POST an embeddings request to the endpoint",
+        "delete": "delete the endpoint (or --deployment-only)",
+    }
+    for name, help_text in commands.items():
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--config", help="JSON config file (fields of AzureMLConfig)")
+        _add_flags(cmd, TARGET_FLAGS)
+        if name in ("plan", "deploy"):
+            _add_flags(cmd, DEPLOY_FLAGS)
+            cmd.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="container variable")
+        if name == "deploy":
+            cmd.add_argument("--dry-run", action="store_true", help="print REST bodies, call nothing")
+        if name == "status":
+            cmd.add_argument("--logs", type=int, default=0, metavar="N", help="also print N log lines")
+        if name == "invoke":
+            cmd.add_argument("--text", action="append", default=[], help="input text (repeatable)")
+            cmd.add_argument("--file", help="JSON request body file instead of --text")
+            cmd.add_argument("--deployment", help="pin a deployment (azureml-model-deployment header)")
+            cmd.add_argument("--raw", action="store_true", help="print the whole JSON response")
+        if name == "delete":
+            cmd.add_argument("--deployment-only", action="store_true", help="delete only --deployment-name")
+            cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+def load_config(args: argparse.Namespace) -> AzureMLTarget:
+    """AzureMLConfig for plan/deploy, AzureMLTarget otherwise; flags > file > environment variables."""
+    names = list(TARGET_FLAGS) + (list(DEPLOY_FLAGS) if args.command in ("plan", "deploy") else [])
+    overrides: dict[str, Any] = {name: getattr(args, name) for name in names}
+    file_data: dict[str, Any] = json.loads(open(args.config, encoding="utf-8").read()) if args.config else {}
+    for field, var in ENV_DEFAULTS.items():
+        if overrides[field] is None and field not in file_data and os.environ.get(var):
+            overrides[field] = os.environ[var]
+    if args.command in ("plan", "deploy"):
+        if args.env:
+            env = dict(file_data.get("env", {}))
+            env.update(_parse_env(args.env))
+            overrides["env"] = env
+        return AzureMLConfig.model_validate({**file_data, **{k: v for k, v in overrides.items() if v is not None}})
+    return AzureMLTarget.model_validate({**file_data, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def _parse_env(pairs: Sequence[str]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--env {pair!r}: expected KEY=VALUE")
+        result[key] = value
+    return result
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def cmd_plan(cfg: AzureMLConfig) -> int:
+    from .plan import build_plan, resource_paths, rest_bodies
+
+    bodies = rest_bodies(build_plan(cfg), cfg.location or DRY_RUN_LOCATION)
+    paths = resource_paths(cfg)
+    steps = [
+        {"step": step, "method": "PUT", "path": paths[step], "body": body}
+        for step, body in bodies.items()
+        if body is not None
+    ]
+    _print_json(steps)
+    return 0
+
+
+def _summarise(response: Any) -> dict[str, Any]:
+    data = response.get("data", []) if isinstance(response, dict) else []
+    first = data[0].get("embedding") if data and isinstance(data[0], dict) else None
+    return {
+        "model": response.get("model") if isinstance(response, dict) else None,
+        "embeddings": len(data),
+        "dimensions": len(first) if isinstance(first, list) else None,
+        "usage": response.get("usage") if isinstance(response, dict) else None,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute one parsed command; Azure calls go through ``apply`` (imported lazily)."""
+    cfg = load_config(args)
+    if args.command == "plan" or (args.command == "deploy" and args.dry_run):
+        assert isinstance(cfg, AzureMLConfig)
+        return cmd_plan(cfg)
+    if args.command == "delete" and not args.yes and not _confirm(cfg, args.deployment_only):
+        print("aborted", file=sys.stderr)
+        return 2
+
+    from . import apply
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    client = apply.make_client(cfg)
+    if args.command == "deploy":
+        from .plan import build_plan
+
+        assert isinstance(cfg, AzureMLConfig)
+        result = apply.deploy(client, build_plan(cfg), log=log)
+        _print_json(result.__dict__)
+    elif args.command == "status":
+        _print_json(apply.status(client, cfg))
+        if args.logs:
+            print(apply.logs(client, cfg, args.logs))
+    elif args.command == "invoke":
+        if args.file:
+            payload = json.loads(open(args.file, encoding="utf-8").read())
+        else:
+            payload = {"input": args.text or ["Hello from Azure ML"]}
+        response = apply.invoke(client, cfg, payload, deployment=args.deployment)
+        _print_json(response if args.raw else _summarise(response))
+    elif args.command == "delete":
+        deleted = apply.delete(client, cfg, deployment_only=args.deployment_only, log=log)
+        _print_json({"deleted": deleted})
+    return 0
+
+
+def _confirm(cfg: AzureMLTarget, deployment_only: bool) -> bool:
+    what = f"deployment {cfg.deployment_name} of" if deployment_only else "endpoint (and all deployments)"
+    if not sys.stdin.isatty():
+        print("refusing to delete without --yes on a non-interactive stdin", file=sys.stderr)
+        return False
+    answer = input(f"Delete {what} {cfg.endpoint_name} in {cfg.workspace}? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except ValidationError as exc:  # field + message only: never echo input values (they may be secrets)
+        for err in exc.errors(include_input=False, include_url=False):
+            print(f"error: {'.'.join(map(str, err['loc'])) or 'config'}: {err['msg']}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # azure.core.exceptions.HttpResponseError and SDK errors; keep the message
+        if type(exc).__module__.startswith("azure."):
+            print(f"azure error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Control-plane calls through ``MLClient``: deploy, status, logs, invoke, delete.
+
+Contracts:
+
+* Every function takes an ``MLClient`` (tests pass one whose HTTP is mocked); :func:`make_client` builds
+  the real one with ``DefaultAzureCredential`` (az login, managed identity, workload identity, ...).
+  Nothing here reads or prints keys or tokens: ``invoke`` lets the SDK fetch the endpoint key/token.
+* :func:`deploy` is idempotent and safe for blue/green: environment + model versions are PUT (Azure
+  rejects changing an existing version -- bump the version), an existing endpoint is not re-created
+  (its traffic stays until the new deployment is healthy), the deployment is created or updated and
+  waited on, then traffic moves with :func:`~infra.azureml.plan.compute_traffic`.
+* :func:`delete` treats "not found" as done and returns whether something was deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from azure.ai.ml import MLClient
+from azure.ai.ml.entities import OnlineEndpoint
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import ResourceNotFoundError
+
+from .config import AzureMLTarget
+from .plan import DeploymentPlan, compute_traffic
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """Default logger: say nothing."""
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What a finished deploy left behind (no secrets)."""
+
+    endpoint_name: str
+    deployment_name: str
+    scoring_uri: str | None
+    traffic: dict[str, int]
+
+
+def make_client(target: AzureMLTarget, credential: TokenCredential | None = None) -> MLClient:
+    """``MLClient`` for the target workspace; ``DefaultAzureCredential`` unless ``credential`` is given."""
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    return MLClient(
+        credential,
+        subscription_id=target.subscription_id,
+        resource_group_name=target.resource_group,
+        workspace_name=target.workspace,
+        show_progress=False,
+        enable_telemetry=False,
+    )
+
+
+def get_endpoint(client: MLClient, name: str) -> OnlineEndpoint | None:
+    """The endpoint, or None when it does not exist."""
+    try:
+        return client.online_endpoints.get(name)
+    except ResourceNotFoundError:
+        return None
+
+
+def deploy(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet) -> DeployResult:
+    """Create/update environment, model, endpoint, deployment and traffic, waiting for each LRO.
+
+    Raises the SDK's ``HttpResponseError`` (e.g. quota, image pull or probe failures) unchanged; traffic
+    is only moved once the deployment reports success.
+    """
+    cfg = plan.config
+    env = client.environments.create_or_update(plan.environment)
+    log(f"environment {env.name}:{env.version} -> {cfg.image}")
+    if plan.model is not None:
+        model = client.models.create_or_update(plan.model)
+        log(f"model {model.name}:{model.version} registered")
+    existing = get_endpoint(client, cfg.endpoint_name)
+    if existing is None:
+        log(f"endpoint {cfg.endpoint_name}: creating (auth_mode={cfg.auth_mode})")
+        client.online_endpoints.begin_create_or_update(plan.endpoint).result()
+        current: dict[str, int] = {}
+    else:
+        current = dict(existing.traffic or {})
+        log(f"endpoint {cfg.endpoint_name}: exists, traffic {current}")
+    log(
+        f"deployment {cfg.deployment_name}: {cfg.instance_count} x {cfg.instance_type} "
+        f"(waits for readiness; up to ~{cfg.model_load_timeout_s}s of model load)"
+    )
+    client.online_deployments.begin_create_or_update(plan.deployment).result()
+    traffic = compute_traffic(current, cfg.deployment_name, cfg.traffic_percent)
+    endpoint = client.online_endpoints.get(cfg.endpoint_name)
+    endpoint.traffic = traffic
+    endpoint = client.online_endpoints.begin_create_or_update(endpoint).result()
+    log(f"traffic {traffic}")
+    return DeployResult(cfg.endpoint_name, cfg.deployment_name, endpoint.scoring_uri, traffic)
+
+
+def status(client: MLClient, target: AzureMLTarget) -> dict[str, Any]:
+    """Endpoint state and its deployments as plain JSON-able data; ``{"endpoint": None}`` if absent."""
+    endpoint = get_endpoint(client, target.endpoint_name)
+    if endpoint is None:
+        return {"endpoint": None, "deployments": []}
+    deployments = [
+        {
+            "name": d.name,
+            "provisioning_state": d.provisioning_state,
+            "instance_type": d.instance_type,
+            "instance_count": d.instance_count,
+        }
+        for d in client.online_deployments.list(target.endpoint_name)
+    ]
+    return {
+        "endpoint": {
+            "name": endpoint.name,
+            "provisioning_state": endpoint.provisioning_state,
+            "auth_mode": endpoint.auth_mode,
+            "scoring_uri": endpoint.scoring_uri,
+            "traffic": dict(endpoint.traffic or {}),
+        },
+        "deployments": deployments,
+    }
+
+
+def logs(client: MLClient, target: AzureMLTarget, lines: int = 100) -> str:
+    """Last ``lines`` of the deployment's container log (start-up problems, probe failures)."""
+    return str(client.online_deployments.get_logs(target.deployment_name, target.endpoint_name, lines))
+
+
+def invoke(
+    client: MLClient, target: AzureMLTarget, payload: dict[str, Any], deployment: str | None = None
+) -> Any:
+    """POST ``payload`` to the endpoint's scoring URI (forwarded to the container's scoring route).
+
+    The SDK picks the credential from the endpoint's auth mode (key, AML token, or AAD token).
+    ``deployment`` pins one deployment (``azureml-model-deployment`` header), e.g. one with 0% traffic.
+    Returns the decoded JSON response.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        request_file = Path(tmp) / "request.json"
+        request_file.write_text(json.dumps(payload), encoding="utf-8")
+        text = client.online_endpoints.invoke(
+            endpoint_name=target.endpoint_name, request_file=str(request_file), deployment_name=deployment
+        )
+    return json.loads(text)
+
+
+def delete(client: MLClient, target: AzureMLTarget, *, deployment_only: bool = False, log: Log = _quiet) -> bool:
+    """Delete the endpoint (with all its deployments), or only ``target.deployment_name``.
+
+    Registered environment/model versions are kept (they are cheap and may be shared); archive them with
+    ``az ml environment archive`` / ``az ml model archive`` if wanted. Returns False when nothing existed.
+    """
+    try:
+        if deployment_only:
+            log(f"deleting deployment {target.deployment_name} of {target.endpoint_name}")
+            client.online_deployments.begin_delete(target.deployment_name, target.endpoint_name).result()
+        else:
+            log(f"deleting endpoint {target.endpoint_name} and its deployments")
+            client.online_endpoints.begin_delete(name=target.endpoint_name).result()
+    except ResourceNotFoundError:
+        log("not found; nothing to delete")
+        return False
+    return True
