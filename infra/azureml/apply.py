@@ -103,6 +103,11 @@ def deploy(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet) -> Depl
     return DeployResult(cfg.endpoint_name, cfg.deployment_name, endpoint.scoring_uri, traffic)
 
 
+def _text(value: Any) -> Any:
+    """Plain value of the SDK's string enums (provisioning states)."""
+    return getattr(value, "value", value)
+
+
 def status(client: MLClient, target: AzureMLTarget) -> dict[str, Any]:
     """Endpoint state and its deployments as plain JSON-able data; ``{"endpoint": None}`` if absent."""
     endpoint = get_endpoint(client, target.endpoint_name)
@@ -111,7 +116,7 @@ def status(client: MLClient, target: AzureMLTarget) -> dict[str, Any]:
     deployments = [
         {
             "name": d.name,
-            "provisioning_state": d.provisioning_state,
+            "provisioning_state": _text(d.provisioning_state),
             "instance_type": d.instance_type,
             "instance_count": d.instance_count,
         }
@@ -120,7 +125,7 @@ def status(client: MLClient, target: AzureMLTarget) -> dict[str, Any]:
     return {
         "endpoint": {
             "name": endpoint.name,
-            "provisioning_state": endpoint.provisioning_state,
+            "provisioning_state": _text(endpoint.provisioning_state),
             "auth_mode": endpoint.auth_mode,
             "scoring_uri": endpoint.scoring_uri,
             "traffic": dict(endpoint.traffic or {}),

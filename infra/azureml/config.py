@@ -38,7 +38,9 @@ class AzureMLTarget(BaseModel):
     subscription_id: str = Field(min_length=1, description="Azure subscription id.")
     resource_group: str = Field(min_length=1, description="Resource group of the workspace.")
     workspace: str = Field(min_length=1, description="Azure ML workspace name.")
-    location: str | None = Field(None, description="Region; default: the workspace's region (looked up).")
+    location: str | None = Field(
+        None, description="Region shown by dry runs; the SDK always deploys in the workspace's region."
+    )
     endpoint_name: str = Field(description="Online endpoint name; unique within the region.")
     deployment_name: str = Field("blue", description="Deployment name inside the endpoint (blue/green).")
 

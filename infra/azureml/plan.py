@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from azure.ai.ml.entities import (
+    DefaultScaleSettings,
     Environment,
     ManagedOnlineDeployment,
     ManagedOnlineEndpoint,
@@ -149,6 +150,7 @@ def build_deployment(cfg: AzureMLConfig) -> ManagedOnlineDeployment:
         environment=environment_id(cfg),
         instance_type=cfg.instance_type,
         instance_count=cfg.instance_count,
+        scale_settings=DefaultScaleSettings(),  # fixed instance_count; autoscale via Azure Monitor if wanted
         request_settings=OnlineRequestSettings(
             request_timeout_ms=cfg.request_timeout_ms,
             max_concurrent_requests_per_instance=cfg.max_concurrent_requests_per_instance,
