@@ -1,0 +1,12 @@
+"""SageMaker deployment of the embedding container: ``python -m infra.sagemaker --help``.
+
+Modules, one job each:
+- ``config``: pydantic ``DeployConfig`` (the one description of an endpoint).
+- ``plan``: pure builders of the boto3 request dicts; no AWS calls.
+- ``artifacts``: model.tar.gz packing and S3 upload.
+- ``waiters``: polling with progress and failure reasons.
+- ``autoscaling``: application-autoscaling target and policy.
+- ``transform``: batch transform jobs.
+- ``apply``: the thin boto3 executor for deploy / update / status / delete.
+- ``cli``: the command line.
+"""

@@ -1,0 +1,237 @@
+"""CLI: ``python -m infra.sagemaker {deploy,update,status,delete,invoke,batch-transform} [options]``.
+
+Endpoint settings come from ``--config`` (JSON, see ``deploy.example.json``) with flags winning. Results
+are JSON on stdout; progress goes to stderr. ``--dry-run`` prints the exact boto3 requests: for ``deploy``
+and ``batch-transform`` without any AWS call, for ``update`` / ``delete`` after reading the live endpoint.
+``--endpoint-url`` (or ``AWS_ENDPOINT_URL``) sends every call elsewhere (moto, a local container).
+Exit codes: 0 ok, 1 AWS error or failed deployment, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from inference.client import EmbeddingClient, EmbeddingServiceError, runtime_client
+
+from . import apply, plan, transform
+from .config import DeployConfig, load_config
+from .waiters import DeploymentError, Poller
+
+
+def _pairs(values: list[str] | None) -> dict[str, str] | None:
+    """``["K=V", ...]`` -> dict (None when the flag was not given)."""
+    if not values:
+        return None
+    pairs = [value.partition("=") for value in values]
+    bad = [key for key, sep, _ in pairs if not sep or not key]
+    if bad:
+        raise ValueError(f"expected KEY=VALUE, got {bad}")
+    return {key: value for key, _, value in pairs}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--region", help="AWS region (else AWS_REGION / AWS_DEFAULT_REGION / profile)")
+    parser.add_argument("--profile", help="AWS profile")
+    parser.add_argument("--endpoint-url", help="send all AWS calls here (moto, localhost); else AWS_ENDPOINT_URL")
+    parser.add_argument("--poll-interval", type=float, default=15.0, help="seconds between status polls")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for a status")
+
+
+def _deploy_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--config", type=Path, help="JSON DeployConfig; flags override its fields")
+    add("--endpoint-name")
+    add("--image-uri", help="ECR URI of the serving image")
+    add("--role-arn", help="SageMaker execution role ARN")
+    add("--model-data", help="s3://.../model.tar.gz (already uploaded)")
+    add("--model-source", type=Path, help="local model folder or .tar.gz, uploaded to --upload-s3")
+    add("--upload-s3", help="s3://bucket/prefix for --model-source")
+    add("--instance-type")
+    add("--instance-count", type=int)
+    add("--variant-name")
+    add("--env", action="append", metavar="KEY=VALUE", help="container environment (repeat)")
+    add("--network-isolation", action=argparse.BooleanOptionalAction, default=None)
+    add("--startup-timeout", type=int, dest="startup_health_check_timeout_s")
+    add("--download-timeout", type=int, dest="model_download_timeout_s")
+    add("--volume-size", type=int, dest="volume_size_gb")
+    add("--routing", choices=["LEAST_OUTSTANDING_REQUESTS", "RANDOM"], dest="routing_strategy")
+    add("--async-output-s3", help="enable async inference, results written here")
+    add("--async-failure-s3")
+    add("--async-max-concurrent", type=int)
+    add("--min-instances", type=int, help="autoscaling minimum (enables autoscaling)")
+    add("--max-instances", type=int, help="autoscaling maximum")
+    add("--target-invocations", type=float, help="autoscaling target per instance per minute")
+    add("--traffic", choices=["ALL_AT_ONCE", "CANARY", "LINEAR"], help="blue/green traffic shifting")
+    add("--step-percent", type=int, help="canary size / linear step (% of capacity)")
+    add("--wait-interval", type=int, help="blue/green baking time between shifts (s)")
+    add("--termination-wait", type=int, help="keep the old fleet this long after shifting (s)")
+    add("--rollback-alarm", action="append", help="CloudWatch alarm that rolls an update back (repeat)")
+    add("--tag", action="append", metavar="KEY=VALUE")
+    add("--dry-run", action="store_true", help="print the plan, change nothing")
+
+
+def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags -> DeployConfig fields (None: not given; nested dicts are merged into the file's)."""
+    a = args
+    return {
+        "endpoint_name": a.endpoint_name, "image_uri": a.image_uri, "role_arn": a.role_arn,
+        "model_data": a.model_data, "model_source": a.model_source, "upload_s3": a.upload_s3,
+        "instance_type": a.instance_type, "instance_count": a.instance_count, "variant_name": a.variant_name,
+        "environment": _pairs(a.env), "enable_network_isolation": a.network_isolation,
+        "startup_health_check_timeout_s": a.startup_health_check_timeout_s,
+        "model_download_timeout_s": a.model_download_timeout_s, "volume_size_gb": a.volume_size_gb,
+        "routing_strategy": a.routing_strategy, "tags": _pairs(a.tag),
+        "async_inference": {"output_s3": a.async_output_s3, "failure_s3": a.async_failure_s3,
+                            "max_concurrent_per_instance": a.async_max_concurrent},
+        "autoscaling": {"min_instances": a.min_instances, "max_instances": a.max_instances,
+                        "target_value": a.target_invocations},
+        "blue_green": {"traffic": a.traffic, "step_percent": a.step_percent, "wait_interval_s": a.wait_interval,
+                       "termination_wait_s": a.termination_wait,
+                       "rollback_alarms": tuple(a.rollback_alarm) if a.rollback_alarm else None},
+    }  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra.sagemaker", description=(__doc__ or "").split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("deploy", "create model, endpoint config, endpoint (+ autoscaling)"),
+                       ("update", "blue/green update of a live endpoint to a new model/config")):  # fmt: skip
+        _deploy_flags(commands.add_parser(name, help=text))
+    commands.choices["update"].add_argument("--keep-old", action="store_true", help="keep old config and models")
+    status = commands.add_parser("status", help="endpoint status, failure reason, variants, autoscaling")
+    delete = commands.add_parser("delete", help="autoscaling, endpoint, endpoint config, models")
+    delete.add_argument("--keep-models", action="store_true")
+    delete.add_argument("--no-wait", action="store_true", help="do not wait for the endpoint to be gone")
+    delete.add_argument("--dry-run", action="store_true")
+    invoke = commands.add_parser("invoke", help="embed texts through the endpoint (EmbeddingClient)")
+    invoke.add_argument("--text", action="append", default=[], help="a text to embed (repeat)")
+    invoke.add_argument("--input-file", type=Path, help="one text per line")
+    invoke.add_argument("--task")
+    invoke.add_argument("--dimensions", type=int)
+    invoke.add_argument("--embedding-type", default="float", choices=["float", "base64", "binary", "ubinary"])
+    batch = commands.add_parser("batch-transform", help="embed a JSON Lines dataset in S3 (batch transform)")
+    _transform_flags(batch)
+    for sub in (status, delete, invoke, batch):
+        sub.add_argument("--endpoint-name", required=sub is not batch)
+    for sub in commands.choices.values():
+        _common(sub)
+    return parser
+
+
+def _transform_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--model-name", help="model to run (default: the one --endpoint-name serves)")
+    add("--input", required=True, dest="input_s3", help="s3:// prefix of .jsonl files")
+    add("--output", required=True, dest="output_s3", help="s3:// prefix for the .out files")
+    add("--job-name", help="default: <model>-<timestamp>")
+    add("--instance-type", default="ml.g5.xlarge")
+    add("--instance-count", type=int, default=1)
+    add("--max-payload-mb", type=int, default=6)
+    add("--max-concurrent-transforms", type=int)
+    add("--env", action="append", metavar="KEY=VALUE")
+    add("--join-input", action="store_true", help="join each output line with its input record")
+    add("--no-wait", action="store_true")
+    add("--dry-run", action="store_true")
+
+
+def _print(payload: Any) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+
+
+def _plan_json(calls: Sequence[plan.Call]) -> list[dict[str, Any]]:
+    return [call.to_json() for call in calls]
+
+
+def _deploy(args: argparse.Namespace, clients: Callable[[], apply.Clients], poller: Poller, version: str) -> Any:
+    cfg: DeployConfig = load_config(args.config, _config_overrides(args))
+    if args.command == "deploy":
+        if args.dry_run:
+            return _plan_json(apply.deploy_plan(cfg, version))
+        return apply.deploy(clients(), cfg, version, poller)
+    if args.dry_run:
+        return _plan_json(apply.plan_update(clients(), cfg, version, args.keep_old).calls())
+    return apply.update(clients(), cfg, version, poller, args.keep_old)
+
+
+def _delete(args: argparse.Namespace, clients: Callable[[], apply.Clients], poller: Poller) -> Any:
+    live = clients()
+    calls = apply.plan_delete(live, args.endpoint_name, args.keep_models)
+    if args.dry_run:
+        return _plan_json(calls)
+    return {"EndpointName": args.endpoint_name, "Done": apply.delete(live, calls, poller, wait=not args.no_wait)}
+
+
+def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
+    texts = list(args.text) + (args.input_file.read_text().splitlines() if args.input_file else [])
+    texts = [text for text in texts if text.strip()]
+    if not texts:
+        raise ValueError("give --text and/or --input-file")
+    session = session or boto3.Session(profile_name=args.profile, region_name=args.region)
+    runtime = runtime_client(args.region, args.endpoint_url, session)
+    client = EmbeddingClient(args.endpoint_name, boto_client=runtime)
+    vectors = client.embed(texts, task=args.task, dimensions=args.dimensions, embedding_type=args.embedding_type)
+    return {"shape": list(vectors.shape), "dtype": str(vectors.dtype), "embeddings": vectors.tolist()}
+
+
+def _batch(args: argparse.Namespace, clients: Callable[[], apply.Clients], poller: Poller, version: str) -> Any:
+    if not args.model_name and not args.endpoint_name:
+        raise ValueError("give --model-name or --endpoint-name")
+    model = args.model_name or transform.model_of_endpoint(clients().sagemaker, args.endpoint_name)
+    cfg = transform.TransformConfig(
+        job_name=args.job_name or plan.versioned_name(model, version), model_name=model,
+        input_s3=args.input_s3, output_s3=args.output_s3, instance_type=args.instance_type,
+        instance_count=args.instance_count, max_payload_mb=args.max_payload_mb,
+        max_concurrent_transforms=args.max_concurrent_transforms, environment=_pairs(args.env) or {},
+        join_input=args.join_input,
+    )  # fmt: skip
+    if args.dry_run:
+        return _plan_json([transform.transform_job_call(cfg)])
+    return transform.run(clients().sagemaker, cfg, poller, wait=not args.no_wait)
+
+
+def run(
+    args: argparse.Namespace,
+    poller: Poller | None = None,
+    now: datetime | None = None,
+    session: boto3.Session | None = None,
+) -> Any:
+    """Execute a parsed command and return its JSON-able result. AWS clients are made only when needed,
+    from ``session`` when given (its event handlers then see every request)."""
+    poller = poller or Poller(interval_s=args.poll_interval, timeout_s=args.timeout)
+    version = plan.stamp(now or datetime.now(UTC))
+
+    def clients() -> apply.Clients:
+        return apply.Clients.create(args.region, args.profile, args.endpoint_url, session)
+
+    if args.command in ("deploy", "update"):
+        return _deploy(args, clients, poller, version)
+    if args.command == "status":
+        return apply.status(clients(), args.endpoint_name)
+    if args.command == "delete":
+        return _delete(args, clients, poller)
+    if args.command == "invoke":
+        return _invoke(args, session)
+    return _batch(args, clients, poller, version)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        _print(run(args))
+    except (ValidationError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (DeploymentError, ClientError, BotoCoreError, EmbeddingServiceError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,93 @@
+"""Batch transform: embed a JSON Lines dataset in S3 with the deployed model, no endpoint needed.
+
+SageMaker splits each input file on newlines (``SplitType=Line``) and packs as many lines as fit in
+``MaxPayloadInMB`` into one request (``BatchStrategy=MultiRecord``), with ``ContentType``
+``application/jsonlines``; the container answers one JSON line per input line and the outputs are joined
+with newlines (``AssembleWith=Line``) into ``<output>/<input file>.out``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .config import NAME_PATTERN, S3_PATTERN
+from .plan import Call
+from .waiters import DeploymentError, Poller, describe_or_none, transform_job_done
+
+JSONLINES = "application/jsonlines"
+
+
+class TransformConfig(BaseModel):
+    """One batch transform job over ``input_s3`` (a prefix or a manifest-free folder of .jsonl files)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    job_name: str = Field(pattern=NAME_PATTERN)
+    model_name: str = Field(pattern=NAME_PATTERN)
+    input_s3: str = Field(pattern=S3_PATTERN)
+    output_s3: str = Field(pattern=S3_PATTERN)
+    instance_type: str = Field("ml.g5.xlarge", pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$")
+    instance_count: int = Field(1, ge=1)
+    max_payload_mb: int = Field(6, ge=1, le=100, description="request size; the server's limit is 6 MiB")
+    max_concurrent_transforms: int | None = Field(None, ge=1, description="default: /execution-parameters")
+    invocation_timeout_s: int = Field(600, ge=1, le=3600)
+    invocation_max_retries: int = Field(1, ge=0, le=3)
+    environment: dict[str, str] = Field(default_factory=dict)
+    join_input: bool = Field(False, description="write each input record joined with its output")
+    kms_key_id: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+def transform_job_call(cfg: TransformConfig) -> Call:
+    """The exact ``CreateTransformJob`` request."""
+    output: dict[str, Any] = {"S3OutputPath": cfg.output_s3, "Accept": JSONLINES, "AssembleWith": "Line"}
+    if cfg.kms_key_id:
+        output["KmsKeyId"] = cfg.kms_key_id
+    params: dict[str, Any] = {
+        "TransformJobName": cfg.job_name,
+        "ModelName": cfg.model_name,
+        "MaxPayloadInMB": cfg.max_payload_mb,
+        "BatchStrategy": "MultiRecord",
+        "ModelClientConfig": {
+            "InvocationsTimeoutInSeconds": cfg.invocation_timeout_s,
+            "InvocationsMaxRetries": cfg.invocation_max_retries,
+        },
+        "Environment": dict(cfg.environment),
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": cfg.input_s3}},
+            "ContentType": JSONLINES,
+            "CompressionType": "None",
+            "SplitType": "Line",
+        },
+        "TransformOutput": output,
+        "TransformResources": {"InstanceType": cfg.instance_type, "InstanceCount": cfg.instance_count},
+        "DataProcessing": {"JoinSource": "Input" if cfg.join_input else "None"},
+        "Tags": [{"Key": key, "Value": value} for key, value in {"ManagedBy": "infra.sagemaker", **cfg.tags}.items()],
+    }
+    if cfg.max_concurrent_transforms is not None:
+        params["MaxConcurrentTransforms"] = cfg.max_concurrent_transforms
+    return Call("sagemaker", "create_transform_job", params)
+
+
+def model_of_endpoint(sagemaker: Any, endpoint_name: str) -> str:
+    """The model the endpoint serves now (its current config's first variant)."""
+    endpoint = describe_or_none(sagemaker.describe_endpoint, EndpointName=endpoint_name)
+    if endpoint is None:
+        raise DeploymentError(f"endpoint {endpoint_name} does not exist")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    return str(config["ProductionVariants"][0]["ModelName"])
+
+
+def run(sagemaker: Any, cfg: TransformConfig, poller: Poller, wait: bool = True) -> dict[str, Any]:
+    """Start the job; with ``wait``, block until it completes (``DeploymentError`` with the reason if not)."""
+    sagemaker.create_transform_job(**transform_job_call(cfg).params)
+    if not wait:
+        return {"TransformJobName": cfg.job_name, "TransformJobStatus": "InProgress"}
+    state = transform_job_done(sagemaker, cfg.job_name, poller)
+    return {
+        "TransformJobName": cfg.job_name,
+        "TransformJobStatus": state["TransformJobStatus"],
+        "Output": cfg.output_s3,
+    }
