@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Build the service image (container/Dockerfile, context: the repository root).
+#
+#   container/build.sh [--tag TAG] [--base IMAGE] [--offline] [--bake NAME] [--model-name NAME] [-- DOCKER_BUILD_ARGS...]
+#
+#   --tag TAG          image tag (default embed-serving:local)
+#   --base IMAGE       BASE_IMAGE build arg (default: the Dockerfile's CUDA base)
+#   --offline          install from container/wheelhouse/ (run container/wheelhouse.sh first) and build with
+#                      --network none, which proves the build needs no network
+#   --bake NAME        bake container/models/NAME into /opt/ml/model
+#   --model-name NAME  name the baked model answers with
+# Online builds use --network host when the engine has no bridge network (e.g. CI's dockerd --bridge=none).
+# Extra CA certificates: drop them into container/certs/ (see container/certs/README.md).
+set -euo pipefail
+# shellcheck source=container/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+tag=embed-serving:local
+args=()
+offline=false
+while (($#)); do
+  case $1 in
+    --tag) tag=$2; shift 2 ;;
+    --base) args+=(--build-arg "BASE_IMAGE=$2"); shift 2 ;;
+    --offline) offline=true; shift ;;
+    --bake) args+=(--build-arg "BAKE_MODEL=$2"); shift 2 ;;
+    --model-name) args+=(--build-arg "MODEL_NAME=$2"); shift 2 ;;
+    --) shift; args+=("$@"); break ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+done
+
+cd "$REPO_ROOT"
+if $offline; then
+  compgen -G "container/wheelhouse/*.whl" >/dev/null || die "--offline: container/wheelhouse/ is empty; run container/wheelhouse.sh"
+  args+=(--network none)
+else
+  if compgen -G "container/wheelhouse/*.whl" >/dev/null; then
+    log "build: container/wheelhouse/ holds wheels, so the install is offline anyway"
+  fi
+  engine_has_bridge || args+=(--network host)
+fi
+
+start=$(now)
+log "build: docker build -f container/Dockerfile -t $tag ${args[*]} ."
+docker build -f container/Dockerfile -t "$tag" "${args[@]}" .
+size=$(docker image inspect --format '{{.Size}}' "$tag" | awk '{ printf "%.2f GB", $1 / 1e9 }')
+log "build: $tag built in $(elapsed "$start") s, image size $size"

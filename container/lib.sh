@@ -1,0 +1,25 @@
+# shellcheck shell=bash
+# Helpers shared by the container scripts (sourced, not run).
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
+CACHE_DIR=${CONTAINER_CACHE_DIR:-$REPO_ROOT/container/.cache}
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Loud, impossible-to-miss message (used when a stage has to be skipped).
+banner() {
+  local line='!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'
+  printf '\n%s\n' "$line" >&2
+  printf '!!! %s\n' "$@" >&2
+  printf '%s\n\n' "$line" >&2
+}
+
+engine_up() { docker info >/dev/null 2>&1; }
+
+# Whether the engine has a bridge network (`-p` port publishing). CI's engine runs with --bridge=none.
+engine_has_bridge() { docker network inspect bridge >/dev/null 2>&1; }
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
