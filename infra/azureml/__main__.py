@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("plan", "deploy"):
             _add_flags(cmd, DEPLOY_FLAGS)
             cmd.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="container variable")
+        if name == "plan":
+            cmd.add_argument("--yaml-dir", help="also write az ml CLI v2 YAML specs into this folder")
         if name == "deploy":
             cmd.add_argument("--dry-run", action="store_true", help="print REST bodies, call nothing")
         if name == "status":
@@ -119,10 +122,19 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def cmd_plan(cfg: AzureMLConfig) -> int:
-    from .plan import build_plan, resource_paths, rest_bodies
+def cmd_plan(cfg: AzureMLConfig, yaml_dir: str | None = None) -> int:
+    from .plan import build_plan, resource_paths, rest_bodies, yaml_specs
 
-    bodies = rest_bodies(build_plan(cfg), cfg.location or DRY_RUN_LOCATION)
+    plan = build_plan(cfg)
+    if yaml_dir:
+        import yaml
+
+        folder = Path(yaml_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for kind, spec in yaml_specs(plan).items():
+            (folder / f"{kind}.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+            print(f"wrote {folder / f'{kind}.yml'}", file=sys.stderr)
+    bodies = rest_bodies(plan, cfg.location or DRY_RUN_LOCATION)
     paths = resource_paths(cfg)
     steps = [
         {"step": step, "method": "PUT", "path": paths[step], "body": body}
@@ -149,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     if args.command == "plan" or (args.command == "deploy" and args.dry_run):
         assert isinstance(cfg, AzureMLConfig)
-        return cmd_plan(cfg)
+        return cmd_plan(cfg, getattr(args, "yaml_dir", None))
     if args.command == "delete" and not args.yes and not _confirm(cfg, args.deployment_only):
         print("aborted", file=sys.stderr)
         return 2

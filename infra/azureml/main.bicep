@@ -115,7 +115,7 @@ param tags object = {
   app: 'jina-embedding-serving'
 }
 
-var description = 'Jina/OpenAI-compatible embedding service (BYOC image).'
+var resourceDescription = 'Jina/OpenAI-compatible embedding service (BYOC image).'
 var registerModel = !empty(modelUri)
 var registeredModelId = resourceId('Microsoft.MachineLearningServices/workspaces/models/versions', workspaceName, modelName, modelVersion)
 var deploymentModel = registerModel ? registeredModelId : modelId
@@ -134,7 +134,7 @@ resource environmentContainer 'Microsoft.MachineLearningServices/workspaces/envi
   parent: workspace
   name: environmentName
   properties: {
-    description: description
+    description: resourceDescription
     tags: tags
   }
 }
@@ -143,7 +143,7 @@ resource environmentVersionResource 'Microsoft.MachineLearningServices/workspace
   parent: environmentContainer
   name: environmentVersion
   properties: {
-    description: description
+    description: resourceDescription
     tags: tags
     image: image
     inferenceConfig: {
@@ -192,7 +192,7 @@ resource endpoint 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints@
     type: 'SystemAssigned'
   }
   properties: {
-    description: description
+    description: resourceDescription
     authMode: authMode
     publicNetworkAccess: publicNetworkAccess
     traffic: currentTraffic
@@ -213,7 +213,7 @@ resource acrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!emp
   }
 }
 
-resource deployment 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments@2024-04-01' = {
+resource onlineDeployment 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments@2024-04-01' = {
   parent: endpoint
   name: deploymentName
   location: location
@@ -224,7 +224,7 @@ resource deployment 'Microsoft.MachineLearningServices/workspaces/onlineEndpoint
   }
   properties: {
     endpointComputeType: 'Managed'
-    description: description
+    description: resourceDescription
     environmentId: environmentVersionResource.id
     model: empty(deploymentModel) ? null : deploymentModel
     instanceType: instanceType
@@ -268,18 +268,18 @@ module endpointTraffic 'traffic.bicep' = {
     endpointName: endpointName
     location: location
     tags: tags
-    description: description
+    endpointDescription: resourceDescription
     authMode: authMode
     publicNetworkAccess: publicNetworkAccess
     traffic: finalTraffic
   }
   dependsOn: [
-    deployment
+    onlineDeployment
   ]
 }
 
 output endpointName string = endpoint.name
-output deploymentName string = deployment.name
+output deploymentName string = onlineDeployment.name
 output environmentId string = environmentVersionResource.id
 output scoringUri string = endpointTraffic.outputs.scoringUri
 output endpointPrincipalId string = endpoint.identity.principalId

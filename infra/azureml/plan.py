@@ -222,6 +222,20 @@ def rest_bodies(plan: DeploymentPlan, location: str, traffic: dict[str, int] | N
     }
 
 
+def yaml_specs(plan: DeploymentPlan) -> dict[str, dict[str, Any]]:
+    """``{"environment", "model"?, "endpoint", "deployment"}`` -> Azure ML CLI v2 YAML documents (as dicts).
+
+    Produced by the SDK's own marshmallow schemas, so ``load_*`` / ``az ml ... create -f`` accept them;
+    an alternative to ``deploy`` for teams standardised on ``az ml``.
+    """
+    import json
+
+    entities: dict[str, Any] = {"environment": plan.environment, "model": plan.model}
+    entities.update(endpoint=plan.endpoint, deployment=plan.deployment)
+    # json round trip: plain dicts/lists instead of the schema's OrderedDicts.
+    return {key: json.loads(json.dumps(e._to_dict())) for key, e in entities.items() if e is not None}
+
+
 def resource_paths(cfg: AzureMLConfig) -> dict[str, str]:
     """ARM resource paths (without api-version) of what ``deploy`` PUTs, keyed like :func:`rest_bodies`."""
     ws = cfg.workspace_arm_id()

@@ -7,7 +7,7 @@ param workspaceName string
 param endpointName string
 param location string
 param tags object
-param description string
+param endpointDescription string
 
 @allowed([
   'Key'
@@ -38,7 +38,7 @@ resource endpoint 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints@
     type: 'SystemAssigned'
   }
   properties: {
-    description: description
+    description: endpointDescription
     authMode: authMode
     publicNetworkAccess: publicNetworkAccess
     traffic: traffic

@@ -1,0 +1,168 @@
+"""apply.py against the HTTP-layer fake of ARM: the exact requests MLClient sends, in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed (pip install -e .[infra])")
+
+from azure.core.exceptions import HttpResponseError  # noqa: E402
+from azureml_fakes import (  # noqa: E402
+    FAKE_ENDPOINT_KEY,
+    LOCATION,
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    WORKSPACE,
+    WS_PATH,
+    FakeArm,
+)
+
+from infra.azureml import apply  # noqa: E402
+from infra.azureml.config import AzureMLConfig  # noqa: E402
+from infra.azureml.plan import build_plan, rest_bodies  # noqa: E402
+
+EP_PATH = f"{WS_PATH}/onlineEndpoints/jina-embed"
+MODEL_URI = "azureml://datastores/workspaceblobstore/paths/models/minilm"
+
+
+def config(**overrides: Any) -> AzureMLConfig:
+    base: dict[str, Any] = {
+        "subscription_id": SUBSCRIPTION,
+        "resource_group": RESOURCE_GROUP,
+        "workspace": WORKSPACE,
+        "endpoint_name": "jina-embed",
+        "image": "myacr.azurecr.io/embed:1.0.0",
+        "model_path": MODEL_URI,
+        "env": {"EMB_DTYPE": "bfloat16"},
+    }
+    return AzureMLConfig(**{**base, **overrides})
+
+
+def puts(arm: FakeArm) -> list[str]:
+    return [r.path.removeprefix(WS_PATH) for r in arm.calls("PUT")]
+
+
+def test_deploy_sends_the_planned_bodies_in_order(fake_arm: FakeArm, ml_client: Any) -> None:
+    cfg = config()
+    plan = build_plan(cfg)
+    result = apply.deploy(ml_client, plan)
+
+    assert puts(fake_arm) == [
+        "/environments/jina-embedding-serving/versions/1",
+        "/models/embedding-model/versions/1",
+        "/onlineEndpoints/jina-embed",
+        "/onlineEndpoints/jina-embed/deployments/blue",
+        "/onlineEndpoints/jina-embed",
+    ]
+    expected = rest_bodies(plan, LOCATION)  # what `plan` / `deploy --dry-run` print
+    assert fake_arm.put_body("/environments/jina-embedding-serving/versions/1") == expected["environment"]
+    assert fake_arm.calls("PUT", "/onlineEndpoints/jina-embed")[0].body == expected["endpoint"]
+    assert fake_arm.put_body("/deployments/blue") == expected["deployment"]
+    model = fake_arm.put_body("/models/embedding-model/versions/1")["properties"]
+    assert model["modelType"] == "custom_model"
+    assert model["modelUri"].endswith("/datastores/workspaceblobstore/paths/models/minilm")  # SDK expands it
+
+    deployment = fake_arm.put_body("/deployments/blue")["properties"]
+    assert deployment["instanceType"] == "Standard_NC24ads_A100_v4"
+    assert deployment["environmentId"] == f"{WS_PATH}/environments/jina-embedding-serving/versions/1"
+    assert deployment["model"] == f"{WS_PATH}/models/embedding-model/versions/1"
+    assert deployment["requestSettings"] == {"requestTimeout": "PT1M30S", "maxConcurrentRequestsPerInstance": 32}
+    assert deployment["livenessProbe"]["initialDelay"] == "PT15M"
+    assert deployment["readinessProbe"]["failureThreshold"] == 90
+    assert deployment["environmentVariables"] == {"EMB_DTYPE": "bfloat16"}
+
+    traffic_put = fake_arm.calls("PUT", "/onlineEndpoints/jina-embed")[-1].body
+    assert traffic_put["properties"]["traffic"] == {"blue": 100}
+    assert traffic_put["properties"]["authMode"] == "Key"
+    assert result.traffic == {"blue": 100}
+    assert result.scoring_uri == f"https://jina-embed.{LOCATION}.inference.ml.azure.com/score"
+    assert all("api-version=" in r.url for r in fake_arm.calls("PUT"))
+
+
+def test_blue_green_keeps_the_endpoint_and_shifts_part_of_the_traffic(fake_arm: FakeArm, ml_client: Any) -> None:
+    apply.deploy(ml_client, build_plan(config()))
+    fake_arm.requests.clear()
+
+    green = config(deployment_name="green", image="myacr.azurecr.io/embed:1.1.0", environment_version="2",
+                   traffic_percent=10)
+    result = apply.deploy(ml_client, build_plan(green))
+
+    assert puts(fake_arm) == [
+        "/environments/jina-embedding-serving/versions/2",
+        "/models/embedding-model/versions/1",
+        "/onlineEndpoints/jina-embed/deployments/green",  # no endpoint re-creation: blue keeps serving
+        "/onlineEndpoints/jina-embed",
+    ]
+    assert fake_arm.put_body("/onlineEndpoints/jina-embed")["properties"]["traffic"] == {"blue": 90, "green": 10}
+    assert result.traffic == {"blue": 90, "green": 10}
+
+
+def test_failed_deployment_moves_no_traffic(fake_arm: FakeArm, ml_client: Any) -> None:
+    fake_arm.fail_put["/deployments/blue"] = (400, "QuotaExceeded")
+    with pytest.raises(HttpResponseError, match="QuotaExceeded"):
+        apply.deploy(ml_client, build_plan(config()))
+    endpoint_puts = fake_arm.calls("PUT", "/onlineEndpoints/jina-embed")
+    assert [r.path for r in endpoint_puts][-1].endswith("/deployments/blue")
+    assert all(not (r.body or {}).get("properties", {}).get("traffic") for r in endpoint_puts)
+
+
+def test_existing_model_ref_registers_nothing(fake_arm: FakeArm, ml_client: Any) -> None:
+    cfg = config(model_path=None, model_ref="azureml:minilm:4")
+    apply.deploy(ml_client, build_plan(cfg))
+    assert not fake_arm.calls("PUT", "/models/")
+    assert fake_arm.put_body("/deployments/blue")["properties"]["model"] == f"{WS_PATH}/models/minilm/versions/4"
+
+
+def test_status_logs_and_missing_endpoint(fake_arm: FakeArm, ml_client: Any) -> None:
+    cfg = config()
+    assert apply.status(ml_client, cfg) == {"endpoint": None, "deployments": []}
+    apply.deploy(ml_client, build_plan(cfg))
+    state = apply.status(ml_client, cfg)
+    assert state["endpoint"]["traffic"] == {"blue": 100}
+    assert state["endpoint"]["provisioning_state"] == "Succeeded"
+    assert state["endpoint"]["auth_mode"] == "key"
+    assert state["deployments"] == [
+        {
+            "name": "blue",
+            "provisioning_state": "Succeeded",
+            "instance_type": "Standard_NC24ads_A100_v4",
+            "instance_count": 1,
+        }
+    ]
+    assert "model loaded" in apply.logs(ml_client, cfg, 10)
+    assert fake_arm.calls("POST", "/deployments/blue/getLogs")[-1].body["tail"] == 10
+
+
+def test_invoke_posts_to_the_scoring_uri_with_the_endpoint_key(fake_arm: FakeArm, ml_client: Any) -> None:
+    cfg = config()
+    apply.deploy(ml_client, build_plan(cfg))
+    payload = {"input": ["a", "b"], "embedding_type": "float"}
+    response = apply.invoke(ml_client, cfg, payload, deployment="blue")
+    assert len(response["data"]) == 2
+    (scoring,) = fake_arm.scoring_requests
+    assert scoring.url == f"https://jina-embed.{LOCATION}.inference.ml.azure.com/score"
+    assert scoring.headers["Authorization"] == f"Bearer {FAKE_ENDPOINT_KEY}"
+    assert scoring.headers["azureml-model-deployment"] == "blue"
+    assert scoring.body == payload
+    assert fake_arm.calls("POST", "/onlineEndpoints/jina-embed/listKeys")
+
+
+def test_delete_endpoint_issues_delete_and_is_idempotent(fake_arm: FakeArm, ml_client: Any) -> None:
+    cfg = config()
+    apply.deploy(ml_client, build_plan(cfg))
+    assert apply.delete(ml_client, cfg) is True
+    (delete,) = fake_arm.calls("DELETE")
+    assert delete.path == EP_PATH
+    assert apply.status(ml_client, cfg)["endpoint"] is None
+    assert apply.delete(ml_client, cfg) is False  # 404 -> nothing to delete
+
+
+def test_delete_only_the_deployment(fake_arm: FakeArm, ml_client: Any) -> None:
+    cfg = config(deployment_name="green")
+    apply.deploy(ml_client, build_plan(config()))
+    apply.deploy(ml_client, build_plan(config(deployment_name="green", traffic_percent=0)))
+    assert apply.delete(ml_client, cfg, deployment_only=True) is True
+    assert [r.path for r in fake_arm.calls("DELETE")] == [f"{EP_PATH}/deployments/green"]
+    assert [d["name"] for d in apply.status(ml_client, cfg)["deployments"]] == ["blue"]
