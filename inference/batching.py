@@ -1,9 +1,10 @@
 """Micro-batching: concurrent requests share forward passes.
 
-Request threads ``submit`` tokenised sequences and block; one batcher thread gathers pending
-sequences (waiting at most ``wait_s`` for more), groups them by task, sorts them by length and cuts
-them into micro-batches bounded by ``max_batch_size`` sequences and ``max_batch_tokens`` padded
-tokens. Results go back to each request in its own order. Framework-free: no torch, no HTTP.
+Request threads ``submit`` payloads (token id sequences, or preprocessed images) and block; one
+batcher thread gathers pending payloads (waiting at most ``wait_s`` for more), groups them by key
+(modality and task: never mixed in one forward pass), sorts them by cost (token count) and cuts them
+into micro-batches bounded by ``max_batch_size`` items and ``max_batch_tokens`` padded tokens.
+Results go back to each request in its own order. Framework-free: no torch, no HTTP.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from .errors import OverloadedError
 
 log = logging.getLogger(__name__)
 
-ForwardFn = Callable[[Sequence[Sequence[int]], str | None], np.ndarray]
+ForwardFn = Callable[[Sequence[Any], Hashable], np.ndarray]
 
 
 @dataclass(eq=False)
@@ -43,8 +45,9 @@ class _Ticket:
 class _Job:
     ticket: _Ticket
     index: int
-    ids: Sequence[int]
-    task: str | None
+    payload: Any
+    cost: int
+    key: Hashable
 
 
 def plan_batches(lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int) -> list[list[int]]:
@@ -82,6 +85,7 @@ class MicroBatcher:
         self._wait_s = wait_s
         self._max_queue = max_queue
         self._pending: deque[_Job] = deque()
+        self._in_flight = 0  # inputs submitted and not yet answered: the backpressure measure
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
@@ -89,20 +93,38 @@ class MicroBatcher:
 
     @property
     def queued(self) -> int:
+        """Inputs waiting for the batcher thread."""
         with self._cond:
             return len(self._pending)
 
-    def submit(self, sequences: Sequence[Sequence[int]], task: str | None) -> np.ndarray:
-        """Embed ``sequences`` (token ids) and return ``(n, d)`` pooled vectors in input order."""
-        ticket = _Ticket(len(sequences))
+    @property
+    def in_flight(self) -> int:
+        """Inputs submitted and not yet answered (waiting or in a forward pass)."""
+        with self._cond:
+            return self._in_flight
+
+    def submit(self, payloads: Sequence[Any], key: Hashable, costs: Sequence[int] | None = None) -> np.ndarray:
+        """Embed ``payloads`` and return ``(n, d)`` vectors in input order.
+
+        ``costs`` are the padded-token costs used for sorting and the token budget; by default
+        ``len(payload)`` (the token count of a token id sequence). ``key`` is passed to ``forward``.
+        """
+        costs = costs if costs is not None else [len(p) for p in payloads]
+        ticket = _Ticket(len(payloads))
         with self._cond:
             if self._stopped:
                 raise OverloadedError("server is shutting down")
-            if self._pending and len(self._pending) + len(sequences) > self._max_queue:
-                raise OverloadedError(f"too many inputs queued ({len(self._pending)}); retry shortly")
-            self._pending.extend(_Job(ticket, i, ids, task) for i, ids in enumerate(sequences))
+            if self._in_flight and self._in_flight + len(payloads) > self._max_queue:
+                raise OverloadedError(f"{self._in_flight} inputs in flight; retry shortly")
+            self._in_flight += len(payloads)
+            jobs = zip(payloads, costs, strict=True)
+            self._pending.extend(_Job(ticket, i, payload, cost, key) for i, (payload, cost) in enumerate(jobs))
             self._cond.notify()
-        ticket.done.wait()
+        try:
+            ticket.done.wait()
+        finally:
+            with self._cond:
+                self._in_flight -= len(payloads)
         if ticket.error is not None:
             raise ticket.error
         return np.stack(ticket.vectors)  # type: ignore[arg-type]
@@ -128,7 +150,7 @@ class MicroBatcher:
             taken: list[_Job] = []
             while self._pending and (not taken or budget > 0):
                 job = self._pending.popleft()
-                budget -= len(job.ids)
+                budget -= job.cost
                 taken.append(job)
             return taken
 
@@ -137,18 +159,18 @@ class MicroBatcher:
             jobs = self._take()
             if not jobs:
                 return
-            by_task: dict[str | None, list[_Job]] = {}
+            by_key: dict[Hashable, list[_Job]] = {}
             for job in jobs:
-                by_task.setdefault(job.task, []).append(job)
-            for task, group in by_task.items():
-                self._run_group(task, group)
+                by_key.setdefault(job.key, []).append(job)
+            for key, group in by_key.items():
+                self._run_group(key, group)
 
-    def _run_group(self, task: str | None, group: list[_Job]) -> None:
-        lengths = [len(job.ids) for job in group]
-        for positions in plan_batches(lengths, self._max_batch_size, self._max_batch_tokens):
+    def _run_group(self, key: Hashable, group: list[_Job]) -> None:
+        costs = [job.cost for job in group]
+        for positions in plan_batches(costs, self._max_batch_size, self._max_batch_tokens):
             batch = [group[p] for p in positions]
             try:
-                vectors = self._forward([job.ids for job in batch], task)
+                vectors = self._forward([job.payload for job in batch], key)
             except BaseException as err:  # noqa: BLE001 - handed to the waiting request threads
                 log.exception("forward pass failed for a batch of %d", len(batch))
                 for job in batch:

@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .batching import MicroBatcher
+from .codecs.images import ImagePolicy, decode_image, image_tokens
 from .errors import InvalidInputError, ModelNotReadyError
-from .handlers.base import EmbeddingHandler
+from .handlers.base import EmbeddingHandler, ImageEmbeddingHandler
 from .postprocess import finish_vectors, mean_pool_spans
 from .settings import Settings
 from .types import EmbedRequest, EmbedResult, ImageInput, ModelInfo, TextInput
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # Jina's task names: accepted (and ignored) by models that define no tasks, so Jina clients work unchanged.
 JINA_TASKS = ("retrieval.query", "retrieval.passage", "text-matching", "classification", "separation")
+# Token-budget cost of one image in a micro-batch (about a 16x16-patch vision tower's sequence).
+IMAGE_BATCH_COST = 256
+TEXT, IMAGE = "text", "image"
 
 
 class EmbeddingService:
@@ -35,6 +39,7 @@ class EmbeddingService:
         self._batcher: MicroBatcher | None = None
         self._error: str | None = None
         self._ready = threading.Event()
+        self._image_policy = ImagePolicy.from_settings(settings)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start_loading(self) -> threading.Thread:
@@ -54,7 +59,7 @@ class EmbeddingService:
             return
         s = self._settings
         self._batcher = MicroBatcher(
-            handler.forward,
+            self._forward_for(handler),
             max_batch_size=s.max_batch_size,
             max_batch_tokens=max(s.max_batch_tokens, handler.info.max_length),
             wait_s=s.batch_wait_ms / 1000,
@@ -63,6 +68,18 @@ class EmbeddingService:
         self._handler = handler
         self._ready.set()
         log.info("model ready: %s", handler.info)
+
+    @staticmethod
+    def _forward_for(handler: EmbeddingHandler) -> Callable[[Sequence[object], tuple[str, str | None]], np.ndarray]:
+        """The batcher's forward: batch keys are ``(modality, task)``, so a batch is never mixed."""
+
+        def forward(payloads: Sequence[object], key: tuple[str, str | None]) -> np.ndarray:
+            kind, task = key
+            if kind == IMAGE:
+                return handler.forward_images(payloads)  # type: ignore[attr-defined]
+            return handler.forward(payloads, task)  # type: ignore[arg-type]
+
+        return forward
 
     def stop(self) -> None:
         if self._batcher is not None:
@@ -93,24 +110,50 @@ class EmbeddingService:
     def embed(self, request: EmbedRequest) -> EmbedResult:
         handler, batcher = self._require()
         info = handler.info
-        texts = self._validate(request, info)
+        self._validate(request, info)
         task = request.task if request.task in info.tasks else None
-        sequences = handler.tokenize(texts, task, truncate=request.truncate)
+        text_at = [i for i, item in enumerate(request.inputs) if isinstance(item, TextInput)]
+        image_at = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
+        texts = [request.inputs[i].text for i in text_at]  # type: ignore[union-attr]
+        sequences = handler.tokenize(texts, task, truncate=request.truncate) if texts else []
         if not request.truncate:
-            self._check_lengths(sequences, info.max_length)
+            self._check_lengths(sequences, text_at, info.max_length)
         if request.late_chunking:
             pooled, sequences = self._late_chunk(handler, sequences, task, request.truncate)
+            tokens = len(sequences[0])
         else:
-            pooled = batcher.submit(sequences, task)
+            pooled = np.empty((len(request.inputs), info.dimensions), dtype=np.float32)
+            tokens = sum(len(ids) for ids in sequences)
+            if sequences:
+                pooled[text_at] = batcher.submit(sequences, (TEXT, task))
+            if image_at:
+                payloads, tokens_images = self._prepare_images(handler, request, image_at)
+                pooled[image_at] = batcher.submit(payloads, (IMAGE, None), [IMAGE_BATCH_COST] * len(payloads))
+                tokens += tokens_images
         vectors = finish_vectors(pooled, request.dimensions, request.normalized)
-        tokens = sum(len(ids) for ids in sequences)
         return EmbedResult(vectors=vectors, prompt_tokens=tokens, model=info.name)
 
+    def _prepare_images(
+        self, handler: EmbeddingHandler, request: EmbedRequest, image_at: list[int]
+    ) -> tuple[list[object], int]:
+        """Decode and check each image (400 names its index), then run the model's preprocessing."""
+        images = []
+        for index in image_at:
+            try:
+                images.append(decode_image(request.inputs[index].image, self._image_policy))  # type: ignore[union-attr]
+            except InvalidInputError as err:
+                raise InvalidInputError(f"input[{index}]: {err.message}", param=f"input[{index}]") from None
+        tokens = sum(image_tokens(image, self._image_policy) for image in images)
+        assert isinstance(handler, ImageEmbeddingHandler)
+        return handler.preprocess_images(images), tokens
+
     @staticmethod
-    def _validate(request: EmbedRequest, info: ModelInfo) -> list[str]:
+    def _validate(request: EmbedRequest, info: ModelInfo) -> None:
         images = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
         if images and "image" not in info.modalities:
             raise InvalidInputError(f"input[{images[0]}] is an image but model {info.name} embeds text only")
+        if request.late_chunking and (images or not info.late_chunking):
+            raise InvalidInputError(f"late_chunking needs text inputs and a model that offers it ({info.name})")
         if request.dimensions is not None and request.dimensions > info.dimensions:
             raise InvalidInputError(
                 f"dimensions={request.dimensions} exceeds the model's {info.dimensions}", param="dimensions"
@@ -119,11 +162,10 @@ class EmbeddingService:
             if info.tasks or request.task not in JINA_TASKS:
                 valid = ", ".join(info.tasks or JINA_TASKS)
                 raise InvalidInputError(f"unknown task {request.task!r}; valid tasks: {valid}", param="task")
-        return [item.text for item in request.inputs if isinstance(item, TextInput)]
 
     @staticmethod
-    def _check_lengths(sequences: Sequence[Sequence[int]], max_length: int) -> None:
-        for index, ids in enumerate(sequences):
+    def _check_lengths(sequences: Sequence[Sequence[int]], positions: Sequence[int], max_length: int) -> None:
+        for index, ids in zip(positions, sequences, strict=True):
             if len(ids) > max_length:
                 raise InvalidInputError(
                     f"input[{index}] has {len(ids)} tokens, more than the model's maximum of {max_length}; "

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,10 +40,11 @@ class Settings(BaseSettings):
         validation_alias=_env("EMB_MODEL_NAME"),
         description="Name returned in `model`; default: the model folder's name (embedded model: `all-MiniLM-L6-v2`).",
     )
-    handler: Literal["auto", "text", "fake"] = Field(
+    handler: Literal["auto", "text", "clip", "fake"] = Field(
         "auto",
         validation_alias=_env("EMB_HANDLER"),
-        description="Model handler family; `fake` serves deterministic vectors without torch (tests).",
+        description="Model family: `auto` (from config.json's model_type), `text`, `clip` (text + image); "
+        "`fake` serves deterministic vectors without a model (tests).",
     )
     device: str = Field(
         "auto", validation_alias=_env("EMB_DEVICE"), description="`auto`, `cpu`, `cuda`, `cuda:N`."
@@ -93,6 +94,42 @@ class Settings(BaseSettings):
         ge=1,
         validation_alias=_env("EMB_MAX_LENGTH"),
         description="Override the model's max tokens per input (never above the model's own limit).",
+    )
+    allow_image_urls: bool = Field(
+        False,
+        validation_alias=_env("EMB_ALLOW_IMAGE_URLS"),
+        description="Fetch `http(s)://` image inputs. Off by default (Marketplace containers have no network); "
+        "private, loopback and link-local addresses are always refused.",
+    )
+    image_url_timeout_s: float = Field(
+        5.0, gt=0, validation_alias=_env("EMB_IMAGE_URL_TIMEOUT_S"), description="Timeout for one image download."
+    )
+    max_image_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, validation_alias=_env("EMB_MAX_IMAGE_BYTES"), description="Largest encoded image."
+    )
+    max_image_pixels: int = Field(
+        40_000_000,
+        ge=1,
+        validation_alias=_env("EMB_MAX_IMAGE_PIXELS"),
+        description="Largest decoded image (width x height); bigger ones are refused before decoding.",
+    )
+    image_formats: str = Field(
+        "JPEG,PNG,WEBP,GIF,BMP", validation_alias=_env("EMB_IMAGE_FORMATS"), description="Accepted image formats."
+    )
+    image_tile_px: int = Field(
+        512, ge=1, validation_alias=_env("EMB_IMAGE_TILE_PX"), description="Tile size for image token usage."
+    )
+    image_tokens_per_tile: int = Field(
+        4000,
+        ge=0,
+        validation_alias=_env("EMB_IMAGE_TOKENS_PER_TILE"),
+        description="Tokens counted per started tile of an image in `usage`.",
+    )
+    record_options: dict[str, Any] = Field(
+        {},
+        validation_alias=_env("EMB_RECORD_OPTIONS"),
+        description="Request options (a JSON object, e.g. `{\"dimensions\": 128}`) for `application/jsonlines` "
+        "and `text/csv` records that set none: Batch Transform cannot send per-record options.",
     )
     warmup: bool = Field(
         True, validation_alias=_env("EMB_WARMUP"), description="Run a warm-up batch before /ping is 200."

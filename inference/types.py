@@ -54,5 +54,6 @@ class ModelInfo:
     pooling: str = "mean"
     tasks: tuple[str, ...] = ()
     modalities: frozenset[str] = field(default_factory=lambda: frozenset({"text"}))
+    late_chunking: bool = True
     device: str = "cpu"
     dtype: str = "float32"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from PIL import Image
 
 from ..types import ModelInfo
 
@@ -41,4 +42,17 @@ class EmbeddingHandler(Protocol):
 
     def warmup(self) -> None:
         """Run one small batch so the first real request does not pay for lazy initialisation."""
+        ...
+
+
+@runtime_checkable
+class ImageEmbeddingHandler(EmbeddingHandler, Protocol):
+    """A handler whose ``info.modalities`` contains ``image``: images share the text vector space."""
+
+    def preprocess_images(self, images: Sequence[Image.Image]) -> list[Any]:
+        """CPU: one model-ready payload per decoded RGB image (runs in request threads)."""
+        ...
+
+    def forward_images(self, batch: Sequence[Any]) -> np.ndarray:
+        """Projected float32 embeddings, shape ``(len(batch), info.dimensions)``."""
         ...

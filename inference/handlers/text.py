@@ -12,16 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tokenizers import Tokenizer
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from ..errors import DeviceOutOfMemoryError
 from ..settings import Settings, default_model_name
 from ..types import ModelInfo
-from .device import dtype_name, pick_device, pick_dtype
+from .device import dtype_name, padded_batch, pick_device, pick_dtype, split_on_oom
 from .pooling import pool
-from .st_config import ModelFolderError, STConfig, read_st_config
+from .st_config import STConfig, read_st_config
+from .tokenization import FastTokenizers, require_safetensors
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +40,13 @@ def _model_max_length(config: object, tokenizer_max: int, st_max: int | None) ->
     return min(limits) if limits else 512
 
 
-def _require_safetensors(folder: Path) -> None:
-    if not any(folder.glob("*.safetensors")):
-        raise ModelFolderError(f"{folder} has no *.safetensors weights (only safetensors are loaded)")
-
-
 class TextEmbeddingHandler:
     """``EmbeddingHandler`` for Hugging Face text encoders."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
         hf_logging.disable_progress_bar()
         st = read_st_config(folder)
-        _require_safetensors(st.transformer_dir)
+        require_safetensors(st.transformer_dir)
         self._device = pick_device(settings.device)
         if self._device.type == "cpu" and settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
@@ -68,9 +62,7 @@ class TextEmbeddingHandler:
         if settings.max_length:
             max_length = min(max_length, settings.max_length)
         self._st = st
-        self._pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
-        self._tok_full, self._tok_cut = self._fast_tokenizers(hf_tokenizer, max_length)
-        self._special_ids = frozenset(hf_tokenizer.all_special_ids)
+        self._tokens = FastTokenizers.from_hf(hf_tokenizer, max_length)
         self._info = ModelInfo(
             name=default_model_name(settings, folder),
             dimensions=int(config.hidden_size),
@@ -81,19 +73,6 @@ class TextEmbeddingHandler:
             dtype=dtype_name(dtype),
         )
         log.info("loaded text model %s", self._info)
-
-    @staticmethod
-    def _fast_tokenizers(hf_tokenizer: object, max_length: int) -> tuple[Tokenizer, Tokenizer]:
-        backend = getattr(hf_tokenizer, "backend_tokenizer", None)
-        if backend is None:
-            raise ModelFolderError("the model has no fast (Rust) tokenizer; add tokenizer.json")
-        full = Tokenizer.from_str(backend.to_str())
-        full.no_truncation()
-        full.no_padding()
-        cut = Tokenizer.from_str(backend.to_str())
-        cut.enable_truncation(max_length)
-        cut.no_padding()
-        return full, cut
 
     @classmethod
     def from_settings(cls, folder: Path, settings: Settings) -> TextEmbeddingHandler:
@@ -113,30 +92,13 @@ class TextEmbeddingHandler:
         return [prompt + text for text in texts] if prompt else list(texts)
 
     def tokenize(self, texts: Sequence[str], task: str | None, truncate: bool) -> list[list[int]]:
-        tokenizer = self._tok_cut if truncate else self._tok_full
-        encodings = tokenizer.encode_batch(self._with_prompt(texts, task))
-        return [encoding.ids for encoding in encodings]
+        return self._tokens.encode(self._with_prompt(texts, task), truncate)
 
     def split_special(self, ids: Sequence[int]) -> tuple[list[int], list[int], list[int]]:
-        ids = list(ids)
-        start, end = 0, len(ids)
-        while start < end and ids[start] in self._special_ids:
-            start += 1
-        while end > start and ids[end - 1] in self._special_ids:
-            end -= 1
-        return ids[:start], ids[start:end], ids[end:]
+        return self._tokens.split_special(ids)
 
     def _hidden(self, batch: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(ids) for ids in batch)
-        input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, ids in enumerate(batch):
-            input_ids[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
-            mask[row, : len(ids)] = 1
-        if self._device.type == "cuda":
-            input_ids, mask = input_ids.pin_memory(), mask.pin_memory()
-        input_ids = input_ids.to(self._device, non_blocking=True)
-        mask = mask.to(self._device, non_blocking=True)
+        input_ids, mask = padded_batch(batch, self._tokens.pad_id, self._device)
         output = self._model(input_ids=input_ids, attention_mask=mask)
         return output[0], mask
 
@@ -147,15 +109,7 @@ class TextEmbeddingHandler:
 
     def forward(self, batch: Sequence[Sequence[int]], task: str | None) -> np.ndarray:
         """Pooled embeddings; on CUDA out-of-memory the batch is halved and retried."""
-        try:
-            return self._forward_pooled(batch)
-        except torch.cuda.OutOfMemoryError:
-            torch.cuda.empty_cache()
-            if len(batch) == 1:
-                raise DeviceOutOfMemoryError("input does not fit in accelerator memory") from None
-            half = len(batch) // 2
-            log.warning("CUDA out of memory on a batch of %d; splitting", len(batch))
-            return np.concatenate([self.forward(batch[:half], task), self.forward(batch[half:], task)])
+        return split_on_oom(self._forward_pooled, batch)
 
     def forward_tokens(self, ids: Sequence[int], task: str | None) -> np.ndarray:
         with torch.inference_mode():

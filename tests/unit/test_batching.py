@@ -99,7 +99,7 @@ def test_full_queue_rejects_with_overloaded():
     batcher = make(RecordingForward(gate), max_queue=4, max_batch_size=1)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(batcher.submit, [[1]] * 4, None)
-        while batcher.queued == 0 and not first.done():
+        while batcher.in_flight < 4 and not first.done():
             threading.Event().wait(0.001)
         second = pool.submit(batcher.submit, [[1]] * 4, None)
         with pytest.raises(OverloadedError):

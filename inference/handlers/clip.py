@@ -1,0 +1,120 @@
+"""CLIP-style handler (CLIPModel and siblings such as SigLIP): text and images in one shared space.
+
+Texts go through the text tower + text projection, images through the model's own image
+processor config + vision tower + visual projection. Both return ``(n, projection_dim)`` vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from ..settings import Settings, default_model_name
+from ..types import ModelInfo
+from .device import dtype_name, padded_batch, pick_device, pick_dtype, split_on_oom
+from .tokenization import FastTokenizers, require_safetensors
+
+log = logging.getLogger(__name__)
+
+CLIP_MODEL_TYPES = frozenset({"clip", "siglip", "siglip2", "chinese_clip", "altclip"})
+# Towers trained with fixed-length padding and no attention mask.
+FIXED_LENGTH_TYPES = frozenset({"siglip", "siglip2"})
+
+
+def _features(output: Any) -> torch.Tensor:
+    """transformers 4 returns the projected tensor, 5 a ModelOutput whose pooler_output is projected."""
+    return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+
+class ClipEmbeddingHandler:
+    """``EmbeddingHandler`` with image support for CLIP-family models."""
+
+    def __init__(self, folder: Path, settings: Settings) -> None:
+        hf_logging.disable_progress_bar()
+        require_safetensors(folder)
+        self._device = pick_device(settings.device)
+        dtype = pick_dtype(settings.dtype, self._device)
+        trust = settings.trust_remote_code
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=trust)
+        self._model_type = config.model_type
+        self._model = AutoModel.from_pretrained(
+            folder, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=trust
+        ).to(self._device).eval()
+        self._processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=trust)
+        text_config = config.text_config
+        max_length = int(text_config.max_position_embeddings)
+        if settings.max_length:
+            max_length = min(max_length, settings.max_length)
+        hf_tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust)
+        self._tokens = FastTokenizers.from_hf(hf_tokenizer, max_length)
+        dims = getattr(config, "projection_dim", None) or text_config.hidden_size
+        self._info = ModelInfo(
+            name=default_model_name(settings, folder),
+            dimensions=int(dims),
+            max_length=max_length,
+            pooling="projection",
+            modalities=frozenset({"text", "image"}),
+            late_chunking=False,
+            device=str(self._device),
+            dtype=dtype_name(dtype),
+        )
+        self._dtype = dtype
+        log.info("loaded CLIP-style model %s", self._info)
+
+    @classmethod
+    def from_settings(cls, folder: Path, settings: Settings) -> ClipEmbeddingHandler:
+        return cls(folder, settings)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    # -- text --------------------------------------------------------------------------------
+    def tokenize(self, texts: Sequence[str], task: str | None, truncate: bool) -> list[list[int]]:
+        return self._tokens.encode(texts, truncate)
+
+    def split_special(self, ids: Sequence[int]) -> tuple[list[int], list[int], list[int]]:
+        return self._tokens.split_special(ids)
+
+    def _text_features(self, batch: Sequence[Sequence[int]]) -> np.ndarray:
+        fixed = self._model_type in FIXED_LENGTH_TYPES
+        width = self._info.max_length if fixed else None
+        input_ids, mask = padded_batch(batch, self._tokens.pad_id, self._device, width)
+        with torch.inference_mode():
+            kwargs = {} if fixed else {"attention_mask": mask}
+            return _features(self._model.get_text_features(input_ids=input_ids, **kwargs)).float().cpu().numpy()
+
+    def forward(self, batch: Sequence[Sequence[int]], task: str | None) -> np.ndarray:
+        return split_on_oom(self._text_features, batch)
+
+    def forward_tokens(self, ids: Sequence[int], task: str | None) -> np.ndarray:
+        raise NotImplementedError("CLIP-style text towers pool one token; late chunking is not offered")
+
+    # -- images ------------------------------------------------------------------------------
+    def preprocess_images(self, images: Sequence[Image.Image]) -> list[torch.Tensor]:
+        """CPU: resize / crop / normalise with the model's processor config; one tensor per image."""
+        pixels = self._processor(images=list(images), return_tensors="pt")["pixel_values"]
+        return list(pixels)
+
+    def _image_features(self, batch: Sequence[torch.Tensor]) -> np.ndarray:
+        pixels = torch.stack(list(batch))
+        if self._device.type == "cuda":
+            pixels = pixels.pin_memory()
+        pixels = pixels.to(self._device, dtype=self._dtype, non_blocking=True)
+        with torch.inference_mode():
+            return _features(self._model.get_image_features(pixel_values=pixels)).float().cpu().numpy()
+
+    def forward_images(self, batch: Sequence[torch.Tensor]) -> np.ndarray:
+        return split_on_oom(self._image_features, batch)
+
+    def warmup(self) -> None:
+        self.forward(self.tokenize(["warm-up"], None, True), None)
+        self.forward_images(self.preprocess_images([Image.new("RGB", (64, 64), (127, 127, 127))]))

@@ -1,0 +1,54 @@
+"""Rust fast-tokenizer plumbing shared by the handlers: one uncut and one cutting tokenizer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from .st_config import ModelFolderError
+
+
+@dataclass(frozen=True)
+class FastTokenizers:
+    """``full`` never truncates (to count tokens); ``cut`` truncates to ``max_length`` keeping special tokens."""
+
+    full: Tokenizer
+    cut: Tokenizer
+    special_ids: frozenset[int]
+    pad_id: int
+
+    @classmethod
+    def from_hf(cls, hf_tokenizer: object, max_length: int) -> FastTokenizers:
+        backend = getattr(hf_tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            raise ModelFolderError("the model has no fast (Rust) tokenizer; add tokenizer.json")
+        full = Tokenizer.from_str(backend.to_str())
+        full.no_truncation()
+        full.no_padding()
+        cut = Tokenizer.from_str(backend.to_str())
+        cut.enable_truncation(max_length)
+        cut.no_padding()
+        pad_id = getattr(hf_tokenizer, "pad_token_id", None)
+        specials = frozenset(getattr(hf_tokenizer, "all_special_ids", ()))
+        return cls(full, cut, specials, pad_id if pad_id is not None else 0)
+
+    def encode(self, texts: Sequence[str], truncate: bool) -> list[list[int]]:
+        tokenizer = self.cut if truncate else self.full
+        return [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
+
+    def split_special(self, ids: Sequence[int]) -> tuple[list[int], list[int], list[int]]:
+        ids = list(ids)
+        start, end = 0, len(ids)
+        while start < end and ids[start] in self.special_ids:
+            start += 1
+        while end > start and ids[end - 1] in self.special_ids:
+            end -= 1
+        return ids[:start], ids[start:end], ids[end:]
+
+
+def require_safetensors(folder: Path) -> None:
+    if not any(folder.glob("*.safetensors")):
+        raise ModelFolderError(f"{folder} has no *.safetensors weights (only safetensors are loaded)")
