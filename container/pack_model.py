@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Pack a model folder into ``model.tar.gz`` the way SageMaker expects it.
+
+SageMaker downloads ``ModelDataUrl`` and extracts it into ``/opt/ml/model``, so the model files must sit at the
+archive root (``config.json``, not ``my-model/config.json``). The archive is normalised so that the
+container's non-root user (uid 10001) can read it whatever the host's umask or owner was: owner 0:0,
+files 0644, folders 0755, symlinks (Hugging Face cache snapshots) replaced by the files they point to, and
+members sorted for a reproducible listing. Caches and VCS folders are left out.
+
+    python3 container/pack_model.py MODEL_DIR [-o model.tar.gz]
+    aws s3 cp model.tar.gz s3://BUCKET/PREFIX/model.tar.gz
+
+Standard library only (runs with any Python 3.9+).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import sys
+import tarfile
+from pathlib import Path
+
+MODEL_MARKERS = ("config.json", "modules.json")
+EXCLUDE_DIRS = {".git", ".cache", "__pycache__", ".ipynb_checkpoints", ".huggingface"}
+EXCLUDE_FILES = ("*.pyc", "*.lock", ".DS_Store", "*.incomplete")
+
+
+def model_files(folder: Path) -> list[Path]:
+    """Regular files under ``folder`` (symlinks followed), minus caches and VCS data, sorted."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if any(part in EXCLUDE_DIRS for part in rel.parts[:-1]):
+            continue
+        if any(fnmatch.fnmatch(path.name, pattern) for pattern in EXCLUDE_FILES):
+            continue
+        if path.is_file():  # follows symlinks; dangling links and folders are skipped
+            files.append(path)
+    return files
+
+
+def check_model(folder: Path, files: list[Path], allow_no_safetensors: bool) -> None:
+    names = {f.relative_to(folder).as_posix() for f in files}
+    if not any(marker in names for marker in MODEL_MARKERS):
+        raise SystemExit(f"{folder}: no config.json or modules.json at the top level; is this a model folder?")
+    if not allow_no_safetensors and not any(name.endswith(".safetensors") for name in names):
+        raise SystemExit(f"{folder}: no *.safetensors weights (the server loads safetensors only); "
+                         "convert the weights or pass --allow-no-safetensors")
+
+
+def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mode = 0o755 if info.isdir() else 0o644
+    return info
+
+
+def pack(folder: Path, output: Path, files: list[Path], level: int) -> None:
+    dirs = sorted({parent for f in files for parent in f.relative_to(folder).parents if parent != Path(".")})
+    tmp = output.with_name(output.name + ".part")
+    with tarfile.open(tmp, "w:gz", compresslevel=level, dereference=True) as tar:
+        for rel in dirs:
+            tar.add(folder / rel, arcname=rel.as_posix(), recursive=False, filter=_normalise)
+        for path in files:
+            tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False, filter=_normalise)
+    tmp.replace(output)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir", type=Path, help="folder with config.json or modules.json and *.safetensors")
+    parser.add_argument("-o", "--output", type=Path, default=Path("model.tar.gz"), help="default: ./model.tar.gz")
+    parser.add_argument("--level", type=int, default=6, choices=range(1, 10), help="gzip level (default 6)")
+    parser.add_argument("--allow-no-safetensors", action="store_true", help="pack even without *.safetensors")
+    args = parser.parse_args(argv)
+
+    folder = args.model_dir.resolve()
+    if not folder.is_dir():
+        raise SystemExit(f"{args.model_dir}: not a folder")
+    files = model_files(folder)
+    check_model(folder, files, args.allow_no_safetensors)
+    if args.output.resolve().is_relative_to(folder):
+        raise SystemExit("the output must not be inside the model folder")
+    pack(folder, args.output, files, args.level)
+    size_mb = args.output.stat().st_size / 1e6
+    print(f"{args.output}: {len(files)} files at the archive root, {size_mb:.1f} MB", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
