@@ -9,6 +9,7 @@ REST bodies and touch nothing (no credential needed). Exit codes: 0 ok, 1 Azure 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -95,7 +96,7 @@ def load_config(args: argparse.Namespace) -> AzureMLTarget:
     """AzureMLConfig for plan/deploy, AzureMLTarget otherwise; flags > file > environment variables."""
     names = list(TARGET_FLAGS) + (list(DEPLOY_FLAGS) if args.command in ("plan", "deploy") else [])
     overrides: dict[str, Any] = {name: getattr(args, name) for name in names}
-    file_data: dict[str, Any] = json.loads(open(args.config, encoding="utf-8").read()) if args.config else {}
+    file_data: dict[str, Any] = _read_json(args.config) if args.config else {}
     for field, var in ENV_DEFAULTS.items():
         if overrides[field] is None and field not in file_data and os.environ.get(var):
             overrides[field] = os.environ[var]
@@ -106,6 +107,13 @@ def load_config(args: argparse.Namespace) -> AzureMLTarget:
             overrides["env"] = env
         return AzureMLConfig.model_validate({**file_data, **{k: v for k, v in overrides.items() if v is not None}})
     return AzureMLTarget.model_validate({**file_data, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def _read_json(path: str) -> dict[str, Any]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return data
 
 
 def _parse_env(pairs: Sequence[str]) -> dict[str, str]:
@@ -171,28 +179,35 @@ def run(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
-    client = apply.make_client(cfg)
+    # The SDK prints progress (dots, "Check: ...") to stdout; keep stdout for our JSON only.
+    with contextlib.redirect_stdout(sys.stderr):
+        client = apply.make_client(cfg)
+        result = _call(apply, client, cfg, args, log)
+    _print_json(result)
+    return 0
+
+
+def _call(apply: Any, client: Any, cfg: AzureMLTarget, args: argparse.Namespace, log: Any) -> Any:
+    """Run the Azure-side command; returns JSON-able data for stdout."""
     if args.command == "deploy":
         from .plan import build_plan
 
         assert isinstance(cfg, AzureMLConfig)
-        result = apply.deploy(client, build_plan(cfg), log=log)
-        _print_json(result.__dict__)
-    elif args.command == "status":
-        _print_json(apply.status(client, cfg))
+        return apply.deploy(client, build_plan(cfg), log=log).__dict__
+    if args.command == "status":
+        state = apply.status(client, cfg)
         if args.logs:
-            print(apply.logs(client, cfg, args.logs))
-    elif args.command == "invoke":
+            state["logs"] = apply.logs(client, cfg, args.logs)
+        return state
+    if args.command == "invoke":
         if args.file:
-            payload = json.loads(open(args.file, encoding="utf-8").read())
+            payload = json.loads(Path(args.file).read_text(encoding="utf-8"))
         else:
             payload = {"input": args.text or ["Hello from Azure ML"]}
         response = apply.invoke(client, cfg, payload, deployment=args.deployment)
-        _print_json(response if args.raw else _summarise(response))
-    elif args.command == "delete":
-        deleted = apply.delete(client, cfg, deployment_only=args.deployment_only, log=log)
-        _print_json({"deleted": deleted})
-    return 0
+        return response if args.raw else _summarise(response)
+    deleted = apply.delete(client, cfg, deployment_only=args.deployment_only, log=log)
+    return {"deleted": deleted}
 
 
 def _confirm(cfg: AzureMLTarget, deployment_only: bool) -> bool:
