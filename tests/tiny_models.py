@@ -69,3 +69,26 @@ def build_tiny_st_bert(folder: Path, pooling: str = "cls", prompts: dict[str, st
     (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 16}))
     (folder / "config_sentence_transformers.json").write_text(json.dumps({"prompts": prompts or {}}))
     return folder
+
+
+def build_tiny_clip(folder: Path) -> Path:
+    """A CLIPModel with 2-layer towers, projection 16, 30px images; tokenizer + image processor saved."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    specials = ["<|pad|>", "<|startoftext|>", "<|endoftext|>", "<|unk|>"]
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=_word_level(specials, ("<|startoftext|>", "<|endoftext|>")),
+        bos_token="<|startoftext|>", eos_token="<|endoftext|>", pad_token="<|pad|>", unk_token="<|unk|>",
+    )
+    tower = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 2}
+    config = CLIPConfig(
+        text_config={**tower, "vocab_size": len(specials) + len(WORDS), "max_position_embeddings": 20,
+                     "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2},
+        vision_config={**tower, "image_size": 30, "patch_size": 10},
+        projection_dim=16,
+    )
+    torch.manual_seed(2)
+    CLIPModel(config).eval().save_pretrained(folder)
+    fast.save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 30}, crop_size={"height": 30, "width": 30}).save_pretrained(folder)
+    return folder
