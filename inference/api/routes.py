@@ -1,26 +1,37 @@
 """Routes: SageMaker (/ping, /invocations, /execution-parameters), Azure ML aliases, OpenAI /v1/embeddings.
 
 Every route is a thin adapter over ``EmbeddingService``; no try/except here (see api/errors.py).
+Embedding responses carry ``X-Amzn-Inference-Metering`` (one ``inference.count`` unit per input), which
+SageMaker passes to AWS Marketplace for products with inference pricing; error responses carry none.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, g, request
 
-from ..codecs.decode import decode_request, negotiate_accept
+from ..codecs.decode import JSON, JSONLINES, check_content_type, decode_request, negotiate_accept
 from ..codecs.encode import build_response, dumps
+from ..codecs.records import RecordDefaults, decode_records, embed_records, encode_jsonlines
 from ..errors import ModelNotReadyError
 from ..service import EmbeddingService
 from ..settings import Settings
 from .errors import error_response
+
+METERING_HEADER = "X-Amzn-Inference-Metering"
 
 
 def _json(payload: object, status: int = 200) -> Response:
     return Response(dumps(payload), status=status, mimetype="application/json")
 
 
+def metering(units: int) -> str:
+    """The AWS Marketplace usage report for a 2XX response: ``inference.count`` is the only dimension."""
+    return f'{{"Dimension": "inference.count", "ConsumedUnits": {units}}}'
+
+
 def build_routes(service: EmbeddingService, settings: Settings) -> Blueprint:
     routes = Blueprint("embeddings", __name__)
+    record_defaults = RecordDefaults(settings.record_options, max_inputs=settings.max_inputs)
 
     def health() -> Response:
         if not service.ready:
@@ -32,14 +43,22 @@ def build_routes(service: EmbeddingService, settings: Settings) -> Blueprint:
         return _json({"status": "alive"})
 
     def embeddings(name: str | None = None) -> Response:
-        accept = negotiate_accept(request.headers.get("Accept"))
-        embed_request = decode_request(
-            request.get_data(cache=False), request.content_type, max_inputs=settings.max_inputs
-        )
-        g.n_inputs = len(embed_request.inputs)
-        result = service.embed(embed_request)
-        g.tokens = result.prompt_tokens
-        return Response(dumps(build_response(result, embed_request)), mimetype=accept)
+        mime = check_content_type(request.content_type)
+        accept = negotiate_accept(request.headers.get("Accept"), default=JSON if mime == JSON else JSONLINES)
+        body = request.get_data(cache=False)
+        if mime == JSON:
+            embed_request = decode_request(body, mime, max_inputs=settings.max_inputs)
+            g.n_inputs = len(embed_request.inputs)
+            payload = build_response(service.embed(embed_request), embed_request)
+        else:  # Batch Transform records: one input per line
+            records = decode_records(body, mime, record_defaults)
+            g.n_inputs = len(records)
+            payload = embed_records(records, service.embed, max_inputs=settings.max_inputs)
+        g.tokens = payload["usage"]["prompt_tokens"]
+        content = encode_jsonlines(payload["data"]) if accept == JSONLINES else dumps(payload)
+        response = Response(content, mimetype=accept)
+        response.headers[METERING_HEADER] = metering(g.n_inputs)
+        return response
 
     def execution_parameters() -> Response:
         return _json(

@@ -11,8 +11,11 @@ from ..schemas import parse_embeddings_request
 from ..types import EmbedRequest
 
 JSON = "application/json"
-ACCEPTED_CONTENT_TYPES = (JSON,)
-RESPONSE_TYPES = (JSON,)
+JSONLINES = "application/jsonlines"
+CSV = "text/csv"
+# Exactly the types the Marketplace model package declares (marketplace/model_package.py).
+ACCEPTED_CONTENT_TYPES = (JSON, JSONLINES, CSV)
+RESPONSE_TYPES = (JSON, JSONLINES)
 
 
 def normalise_mime(value: str | None) -> str:
@@ -29,10 +32,13 @@ def check_content_type(content_type: str | None) -> str:
     return mime
 
 
-def negotiate_accept(accept: str | None) -> str:
-    """Pick the response type from an Accept header (q-values honoured); raise 406 when none fits."""
+def negotiate_accept(accept: str | None, default: str = JSON) -> str:
+    """Pick the response type from an Accept header (q-values honoured); raise 406 when none fits.
+
+    ``default`` answers a missing Accept and wildcards: JSON Lines for record bodies (Batch Transform).
+    """
     if not accept or not accept.strip():
-        return JSON
+        return default
     ranked: list[tuple[float, int, str]] = []
     for order, part in enumerate(accept.split(",")):
         mime, *params = (piece.strip() for piece in part.split(";"))
@@ -49,7 +55,7 @@ def negotiate_accept(accept: str | None) -> str:
         if negative_q >= 0:
             continue
         if mime in ("*/*", "application/*"):
-            return JSON
+            return default
         if mime in RESPONSE_TYPES:
             return mime
     raise NotAcceptableError(f"cannot produce {accept!r}; this endpoint answers {', '.join(RESPONSE_TYPES)}")
