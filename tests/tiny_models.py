@@ -92,3 +92,51 @@ def build_tiny_clip(folder: Path) -> Path:
     fast.save_pretrained(folder)
     CLIPImageProcessor(size={"shortest_edge": 30}, crop_size={"height": 30, "width": 30}).save_pretrained(folder)
     return folder
+
+
+LORA_CODE = '''
+import torch
+from transformers import XLMRobertaConfig, XLMRobertaModel
+
+
+class TinyLoraConfig(XLMRobertaConfig):
+    model_type = "tiny-lora-xlmr"
+
+
+class TinyLoraModel(XLMRobertaModel):
+    """Stands in for jina-embeddings-v3: one learned offset per task adapter, chosen by adapter_mask."""
+
+    config_class = TinyLoraConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.task_bias = torch.nn.Parameter(torch.randn(len(config.lora_adaptations), config.hidden_size))
+
+    def forward(self, input_ids=None, attention_mask=None, adapter_mask=None, **kwargs):
+        out = super().forward(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        if adapter_mask is not None:
+            out.last_hidden_state = out.last_hidden_state + self.task_bias[adapter_mask.long()][:, None, :]
+        return out
+'''
+
+
+def build_tiny_lora_model(folder: Path) -> Path:
+    """A model folder with its own Python code (auto_map) and jina-v3-style `lora_adaptations`."""
+    import importlib.util
+    import sys
+
+    build_tiny_xlmr(folder)
+    (folder / "tiny_lora.py").write_text(LORA_CODE)
+    spec = importlib.util.spec_from_file_location("tiny_lora_build", folder / "tiny_lora.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["tiny_lora_build"] = module
+    spec.loader.exec_module(module)
+    config = module.TinyLoraConfig.from_pretrained(folder)
+    config.lora_adaptations = ["retrieval.query", "retrieval.passage"]
+    config.task_instructions = {"retrieval.query": "hello ", "retrieval.passage": None}
+    config.auto_map = {"AutoConfig": "tiny_lora.TinyLoraConfig", "AutoModel": "tiny_lora.TinyLoraModel"}
+    torch.manual_seed(3)
+    model = module.TinyLoraModel(config).eval()
+    model.save_pretrained(folder)
+    config.save_pretrained(folder)
+    return folder

@@ -63,12 +63,15 @@ class TextEmbeddingHandler:
             max_length = min(max_length, settings.max_length)
         self._st = st
         self._tokens = FastTokenizers.from_hf(hf_tokenizer, max_length)
+        # jina-embeddings-v3 style: task LoRA adapters (selected by index) and per-task instructions.
+        self._adapters = tuple(getattr(config, "lora_adaptations", None) or ())
+        self._prompts = {**(getattr(config, "task_instructions", None) or {}), **st.prompts}
         self._info = ModelInfo(
             name=default_model_name(settings, folder),
             dimensions=int(config.hidden_size),
             max_length=max_length,
             pooling=st.pooling,
-            tasks=tuple(st.prompts),
+            tasks=tuple(dict.fromkeys([*self._adapters, *self._prompts])),
             device=str(self._device),
             dtype=dtype_name(dtype),
         )
@@ -87,8 +90,8 @@ class TextEmbeddingHandler:
         return self._st
 
     def _with_prompt(self, texts: Sequence[str], task: str | None) -> list[str]:
-        name = task if task in self._st.prompts else self._st.default_prompt_name
-        prompt = self._st.prompts.get(name or "", "")
+        name = task if task in self._prompts else self._st.default_prompt_name
+        prompt = self._prompts.get(name or "", "") or ""
         return [prompt + text for text in texts] if prompt else list(texts)
 
     def tokenize(self, texts: Sequence[str], task: str | None, truncate: bool) -> list[list[int]]:
@@ -97,23 +100,28 @@ class TextEmbeddingHandler:
     def split_special(self, ids: Sequence[int]) -> tuple[list[int], list[int], list[int]]:
         return self._tokens.split_special(ids)
 
-    def _hidden(self, batch: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _hidden(self, batch: Sequence[Sequence[int]], task: str | None) -> tuple[torch.Tensor, torch.Tensor]:
         input_ids, mask = padded_batch(batch, self._tokens.pad_id, self._device)
-        output = self._model(input_ids=input_ids, attention_mask=mask)
+        extra = {}
+        if task in self._adapters:
+            index = self._adapters.index(task)
+            extra["adapter_mask"] = torch.full((len(batch),), index, dtype=torch.int32, device=self._device)
+        output = self._model(input_ids=input_ids, attention_mask=mask, **extra)
         return output[0], mask
-
-    def _forward_pooled(self, batch: Sequence[Sequence[int]]) -> np.ndarray:
-        with torch.inference_mode():
-            hidden, mask = self._hidden(batch)
-            return pool(hidden, mask, self._info.pooling).cpu().numpy()
 
     def forward(self, batch: Sequence[Sequence[int]], task: str | None) -> np.ndarray:
         """Pooled embeddings; on CUDA out-of-memory the batch is halved and retried."""
-        return split_on_oom(self._forward_pooled, batch)
+
+        def pooled(part: Sequence[Sequence[int]]) -> np.ndarray:
+            with torch.inference_mode():
+                hidden, mask = self._hidden(part, task)
+                return pool(hidden, mask, self._info.pooling).cpu().numpy()
+
+        return split_on_oom(pooled, batch)
 
     def forward_tokens(self, ids: Sequence[int], task: str | None) -> np.ndarray:
         with torch.inference_mode():
-            hidden, _ = self._hidden([ids])
+            hidden, _ = self._hidden([ids], task)
             return hidden[0].float().cpu().numpy()
 
     def warmup(self) -> None:
