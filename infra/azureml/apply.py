@@ -65,9 +65,10 @@ def make_client(target: AzureMLTarget, credential: TokenCredential | None = None
 def get_endpoint(client: MLClient, name: str) -> OnlineEndpoint | None:
     """The endpoint, or None when it does not exist."""
     try:
-        return client.online_endpoints.get(name)
+        endpoint: OnlineEndpoint = client.online_endpoints.get(name)
     except ResourceNotFoundError:
         return None
+    return endpoint
 
 
 def deploy(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet) -> DeployResult:
@@ -139,9 +140,7 @@ def logs(client: MLClient, target: AzureMLTarget, lines: int = 100) -> str:
     return str(client.online_deployments.get_logs(target.deployment_name, target.endpoint_name, lines))
 
 
-def invoke(
-    client: MLClient, target: AzureMLTarget, payload: dict[str, Any], deployment: str | None = None
-) -> Any:
+def invoke(client: MLClient, target: AzureMLTarget, payload: dict[str, Any], deployment: str | None = None) -> Any:
     """POST ``payload`` to the endpoint's scoring URI (forwarded to the container's scoring route).
 
     The SDK picks the credential from the endpoint's auth mode (key, AML token, or AAD token).

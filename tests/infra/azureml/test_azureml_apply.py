@@ -85,8 +85,9 @@ def test_blue_green_keeps_the_endpoint_and_shifts_part_of_the_traffic(fake_arm: 
     apply.deploy(ml_client, build_plan(config()))
     fake_arm.requests.clear()
 
-    green = config(deployment_name="green", image="myacr.azurecr.io/embed:1.1.0", environment_version="2",
-                   traffic_percent=10)
+    green = config(
+        deployment_name="green", image="myacr.azurecr.io/embed:1.1.0", environment_version="2", traffic_percent=10
+    )
     result = apply.deploy(ml_client, build_plan(green))
 
     assert puts(fake_arm) == [

@@ -154,7 +154,10 @@ def test_defaults_match_the_sdk_config(main_doc: dict[str, Any]) -> None:
     assert defaults["requestTimeoutSeconds"] == cfg.request_timeout_s
     assert defaults["maxConcurrentRequestsPerInstance"] == cfg.max_concurrent_requests_per_instance
     assert defaults["modelLoadTimeoutSeconds"] == cfg.model_load_timeout_s
-    assert (defaults["probePeriodSeconds"], defaults["probeTimeoutSeconds"]) == (cfg.probe_period_s, cfg.probe_timeout_s)
+    assert (defaults["probePeriodSeconds"], defaults["probeTimeoutSeconds"]) == (
+        cfg.probe_period_s,
+        cfg.probe_timeout_s,
+    )
     assert defaults["tags"] == cfg.tags
     max_timeout = [d for d in main_doc["parameters"]["requestTimeoutSeconds"]["decorators"] if d["type"] == "max_value"]
     assert max_timeout[0]["argument"] == 180

@@ -63,9 +63,7 @@ def test_good_endpoint_names(name: str) -> None:
     assert make(endpoint_name=name).endpoint_name == name
 
 
-@pytest.mark.parametrize(
-    "image", ["myacr.azurecr.io/embed", "embed:latest", "host:5000/embed", "my acr/embed:1", ""]
-)
+@pytest.mark.parametrize("image", ["myacr.azurecr.io/embed", "embed:latest", "host:5000/embed", "my acr/embed:1", ""])
 def test_images_must_be_pinned(image: str) -> None:
     with pytest.raises(ValidationError):
         make(image=image)

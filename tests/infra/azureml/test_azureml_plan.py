@@ -67,9 +67,7 @@ def test_model_registration_body() -> None:
     assert plan.model_id == f"{WS}/models/minilm/versions/3"
 
 
-@pytest.mark.parametrize(
-    ("mode", "rest"), [("key", "Key"), ("aml_token", "AMLToken"), ("aad_token", "AADToken")]
-)
+@pytest.mark.parametrize(("mode", "rest"), [("key", "Key"), ("aml_token", "AMLToken"), ("aad_token", "AADToken")])
 def test_endpoint_body_auth_modes(mode: str, rest: str) -> None:
     body = bodies(auth_mode=mode)["endpoint"]
     assert body["location"] == "westeurope"
@@ -220,12 +218,14 @@ def test_yaml_specs_pass_the_sdk_schemas_and_round_trip(tmp_path: Path) -> None:
         path = tmp_path / f"{kind}.yml"
         path.write_text(yaml.safe_dump(spec))
         loaded[kind] = loaders[kind](source=str(path))
-    assert loaded["deployment"]._to_rest_object(location="x").as_dict() == plan.deployment._to_rest_object(
-        location="x"
-    ).as_dict()
-    assert loaded["endpoint"]._to_rest_online_endpoint("x").as_dict() == plan.endpoint._to_rest_online_endpoint(
-        "x"
-    ).as_dict()
+    assert (
+        loaded["deployment"]._to_rest_object(location="x").as_dict()
+        == plan.deployment._to_rest_object(location="x").as_dict()
+    )
+    assert (
+        loaded["endpoint"]._to_rest_online_endpoint("x").as_dict()
+        == plan.endpoint._to_rest_online_endpoint("x").as_dict()
+    )
     assert loaded["environment"]._to_rest_object().as_dict() == plan.environment._to_rest_object().as_dict()
     assert loaded["model"]._to_rest_object().as_dict() == plan.model._to_rest_object().as_dict()  # type: ignore[union-attr]
 
