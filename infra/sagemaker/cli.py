@@ -224,10 +224,11 @@ def run(
     return _batch(args, clients, poller, version)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, session: boto3.Session | None = None) -> int:
+    """Parse, run, print the JSON result; returns the exit code (``session``: see ``run``)."""
     args = build_parser().parse_args(argv)
     try:
-        _print(run(args))
+        _print(run(args, session=session))
     except (ValidationError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """Pure builders: ``DeployConfig`` -> the exact boto3 requests. No AWS calls, no clock, no randomness.
 
-Every resource of one deployment shares a versioned name ``<endpoint>-<YYYYmmdd-HHMMSS>``; the endpoint
+Every resource of one deployment shares a versioned name ``<endpoint>-<YYYYmmdd-HHMMSS-mmm>``; the endpoint
 keeps its own name. ``--dry-run`` prints these ``Call`` objects; ``apply`` sends them unchanged.
 """
 
@@ -29,7 +29,8 @@ class Call:
 
 
 def stamp(now: datetime) -> str:
-    return now.strftime("%Y%m%d-%H%M%S")
+    """``YYYYmmdd-HHMMSS-mmm``: sortable, and distinct for a deploy and an update a moment later."""
+    return now.strftime("%Y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}"
 
 
 def versioned_name(endpoint_name: str, version: str) -> str:
