@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--yaml-dir", help="also write az ml CLI v2 YAML specs into this folder")
         if name == "deploy":
             cmd.add_argument("--dry-run", action="store_true", help="print REST bodies, call nothing")
+            cmd.add_argument(
+                "--endpoint-only",
+                action="store_true",
+                help="only create the endpoint and print its identity (grant AcrPull on a foreign registry first)",
+            )
         if name == "status":
             cmd.add_argument("--logs", type=int, default=0, metavar="N", help="also print N log lines")
         if name == "invoke":
@@ -193,6 +198,14 @@ def _call(apply: Any, client: Any, cfg: AzureMLTarget, args: argparse.Namespace,
         from .plan import build_plan
 
         assert isinstance(cfg, AzureMLConfig)
+        if args.endpoint_only:
+            endpoint = apply.ensure_endpoint(client, build_plan(cfg), log=log)
+            identity = getattr(endpoint, "identity", None)
+            return {
+                "endpoint_name": endpoint.name,
+                "principal_id": getattr(identity, "principal_id", None),
+                "scoring_uri": endpoint.scoring_uri,
+            }
         return apply.deploy(client, build_plan(cfg), log=log).__dict__
     if args.command == "status":
         state = apply.status(client, cfg)

@@ -71,11 +71,28 @@ def get_endpoint(client: MLClient, name: str) -> OnlineEndpoint | None:
     return endpoint
 
 
+def ensure_endpoint(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet) -> OnlineEndpoint:
+    """The endpoint, created (with no traffic) if missing; an existing one is returned untouched.
+
+    Its system-assigned identity (``identity.principal_id``) is what needs ``AcrPull`` when the image
+    lives in a registry other than the workspace's.
+    """
+    cfg = plan.config
+    existing = get_endpoint(client, cfg.endpoint_name)
+    if existing is not None:
+        log(f"endpoint {cfg.endpoint_name}: exists, traffic {dict(existing.traffic or {})}")
+        return existing
+    log(f"endpoint {cfg.endpoint_name}: creating (auth_mode={cfg.auth_mode})")
+    created: OnlineEndpoint = client.online_endpoints.begin_create_or_update(plan.endpoint).result()
+    return created
+
+
 def deploy(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet) -> DeployResult:
     """Create/update environment, model, endpoint, deployment and traffic, waiting for each LRO.
 
-    Raises the SDK's ``HttpResponseError`` (e.g. quota, image pull or probe failures) unchanged; traffic
-    is only moved once the deployment reports success.
+    The target traffic is computed (and validated) before anything is created. Raises the SDK's
+    ``HttpResponseError`` (e.g. quota, image pull or probe failures) unchanged; traffic is only moved
+    once the deployment reports success.
     """
     cfg = plan.config
     env = client.environments.create_or_update(plan.environment)
@@ -83,20 +100,13 @@ def deploy(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet) -> Depl
     if plan.model is not None:
         model = client.models.create_or_update(plan.model)
         log(f"model {model.name}:{model.version} registered")
-    existing = get_endpoint(client, cfg.endpoint_name)
-    if existing is None:
-        log(f"endpoint {cfg.endpoint_name}: creating (auth_mode={cfg.auth_mode})")
-        client.online_endpoints.begin_create_or_update(plan.endpoint).result()
-        current: dict[str, int] = {}
-    else:
-        current = dict(existing.traffic or {})
-        log(f"endpoint {cfg.endpoint_name}: exists, traffic {current}")
+    endpoint = ensure_endpoint(client, plan, log=log)
+    traffic = compute_traffic(dict(endpoint.traffic or {}), cfg.deployment_name, cfg.traffic_percent)
     log(
         f"deployment {cfg.deployment_name}: {cfg.instance_count} x {cfg.instance_type} "
         f"(waits for readiness; up to ~{cfg.model_load_timeout_s}s of model load)"
     )
     client.online_deployments.begin_create_or_update(plan.deployment).result()
-    traffic = compute_traffic(current, cfg.deployment_name, cfg.traffic_percent)
     endpoint = client.online_endpoints.get(cfg.endpoint_name)
     endpoint.traffic = traffic
     endpoint = client.online_endpoints.begin_create_or_update(endpoint).result()

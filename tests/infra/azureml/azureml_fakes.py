@@ -20,6 +20,7 @@ ARM = "https://management.azure.com"
 LOCATION = "westeurope"
 FAKE_ARM_TOKEN = "fake-arm-token"
 FAKE_ENDPOINT_KEY = "fake-endpoint-primary-key"
+FAKE_PRINCIPAL_ID = "11111111-1111-1111-1111-111111111111"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_GROUP = "rg-test"
 WORKSPACE = "ws-test"
@@ -124,6 +125,8 @@ class FakeArm:
         if re.search(r"/onlineendpoints/[^/]+$", key):
             props["scoringUri"] = f"https://{name}.{LOCATION}.inference.ml.azure.com/score"
             props["swaggerUri"] = f"https://{name}.{LOCATION}.inference.ml.azure.com/swagger.json"
+            if "identity" in stored:
+                stored["identity"].update(principalId=FAKE_PRINCIPAL_ID, tenantId=FAKE_PRINCIPAL_ID)
         self.resources[key] = stored
         if any(t.lower() in key for t in LRO_TYPES):
             return self._json(201, stored, self._lro_headers())

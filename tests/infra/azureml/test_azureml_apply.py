@@ -109,6 +109,12 @@ def test_failed_deployment_moves_no_traffic(fake_arm: FakeArm, ml_client: Any) -
     assert all(not (r.body or {}).get("properties", {}).get("traffic") for r in endpoint_puts)
 
 
+def test_bad_traffic_split_fails_before_creating_the_deployment(fake_arm: FakeArm, ml_client: Any) -> None:
+    with pytest.raises(ValueError, match="another deployment"):
+        apply.deploy(ml_client, build_plan(config(traffic_percent=50)))  # a new endpoint has no other deployment
+    assert not fake_arm.calls("PUT", "/deployments/")
+
+
 def test_existing_model_ref_registers_nothing(fake_arm: FakeArm, ml_client: Any) -> None:
     cfg = config(model_path=None, model_ref="azureml:minilm:4")
     apply.deploy(ml_client, build_plan(cfg))

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed (pip install -e .[infra])")
 
-from azureml_fakes import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, WS_PATH, FakeArm, FakeCredential  # noqa: E402
+from azureml_fakes import FAKE_PRINCIPAL_ID, RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, WS_PATH, FakeArm, FakeCredential  # noqa: E402
 
 from infra.azureml import apply  # noqa: E402
 from infra.azureml.__main__ import main  # noqa: E402
@@ -144,6 +144,13 @@ def test_deploy_status_invoke_delete_round_trip(capsys: pytest.CaptureFixture[st
     code, out, _ = run_cli(capsys, "delete", "--config", str(EXAMPLE), *WHERE, "--yes")
     assert code == 0 and json.loads(out) == {"deleted": True}
     assert [r.path for r in fake_client.calls("DELETE")] == [EP_PATH]
+
+
+def test_endpoint_only_creates_just_the_endpoint(capsys: pytest.CaptureFixture[str], fake_client: FakeArm) -> None:
+    code, out, _ = run_cli(capsys, "deploy", "--config", str(EXAMPLE), *WHERE, "--endpoint-only")
+    assert code == 0
+    assert json.loads(out)["principal_id"] == FAKE_PRINCIPAL_ID  # grant AcrPull to this, then deploy
+    assert [r.path for r in fake_client.calls("PUT")] == [EP_PATH]
 
 
 def test_invoke_with_a_request_file_and_raw_output(
