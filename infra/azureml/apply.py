@@ -5,8 +5,9 @@ Contracts:
 * Every function takes an ``MLClient`` (tests pass one whose HTTP is mocked); :func:`make_client` builds
   the real one with ``DefaultAzureCredential`` (az login, managed identity, workload identity, ...).
   Nothing here reads or prints keys or tokens: ``invoke`` lets the SDK fetch the endpoint key/token.
-* :func:`deploy` is idempotent and safe for blue/green: environment + model versions are PUT (Azure
-  rejects changing an existing version -- bump the version), an existing endpoint is not re-created
+* :func:`deploy` is idempotent and safe for blue/green: environment + model versions are registered
+  once (versions are immutable: a changed image needs a new environment version), an existing
+  endpoint is not re-created
   (its traffic stays until the new deployment is healthy), the deployment is created or updated and
   waited on, then traffic moves with :func:`~infra.azureml.plan.compute_traffic`.
 * :func:`delete` treats "not found" as done and returns whether something was deleted.
@@ -71,6 +72,35 @@ def get_endpoint(client: MLClient, name: str) -> OnlineEndpoint | None:
     return endpoint
 
 
+def ensure_assets(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet) -> None:
+    """Register the environment (and model) versions unless they exist; versions are immutable.
+
+    An existing environment version with a different image is an error (``ValueError``) raised before
+    anything is created: bump ``environment_version``. An existing model version is reused as is.
+    """
+    cfg = plan.config
+    try:
+        env = client.environments.get(cfg.environment_name, version=cfg.environment_version)
+    except ResourceNotFoundError:
+        env = client.environments.create_or_update(plan.environment)
+        log(f"environment {env.name}:{env.version} -> {cfg.image}")
+    else:
+        if env.image != cfg.image:
+            raise ValueError(
+                f"environment {cfg.environment_name}:{cfg.environment_version} already holds image {env.image}; "
+                "versions are immutable, bump environment_version"
+            )
+        log(f"environment {env.name}:{env.version} exists (same image)")
+    if plan.model is None:
+        return
+    try:
+        model = client.models.get(cfg.model_name, version=cfg.model_version)
+        log(f"model {model.name}:{model.version} exists, reused")
+    except ResourceNotFoundError:
+        model = client.models.create_or_update(plan.model)
+        log(f"model {model.name}:{model.version} registered")
+
+
 def ensure_endpoint(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet) -> OnlineEndpoint:
     """The endpoint, created (with no traffic) if missing; an existing one is returned untouched.
 
@@ -95,11 +125,7 @@ def deploy(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet) -> Depl
     once the deployment reports success.
     """
     cfg = plan.config
-    env = client.environments.create_or_update(plan.environment)
-    log(f"environment {env.name}:{env.version} -> {cfg.image}")
-    if plan.model is not None:
-        model = client.models.create_or_update(plan.model)
-        log(f"model {model.name}:{model.version} registered")
+    ensure_assets(client, plan, log=log)
     endpoint = ensure_endpoint(client, plan, log=log)
     traffic = compute_traffic(dict(endpoint.traffic or {}), cfg.deployment_name, cfg.traffic_percent)
     log(

@@ -91,13 +91,26 @@ def test_blue_green_keeps_the_endpoint_and_shifts_part_of_the_traffic(fake_arm: 
     result = apply.deploy(ml_client, build_plan(green))
 
     assert puts(fake_arm) == [
-        "/environments/jina-embedding-serving/versions/2",
-        "/models/embedding-model/versions/1",
+        "/environments/jina-embedding-serving/versions/2",  # model version 1 exists: reused, not re-PUT
         "/onlineEndpoints/jina-embed/deployments/green",  # no endpoint re-creation: blue keeps serving
         "/onlineEndpoints/jina-embed",
     ]
     assert fake_arm.put_body("/onlineEndpoints/jina-embed")["properties"]["traffic"] == {"blue": 90, "green": 10}
     assert result.traffic == {"blue": 90, "green": 10}
+
+
+def test_redeploy_is_idempotent_but_a_changed_image_needs_a_new_environment_version(
+    fake_arm: FakeArm, ml_client: Any
+) -> None:
+    apply.deploy(ml_client, build_plan(config()))
+    fake_arm.requests.clear()
+    apply.deploy(ml_client, build_plan(config()))
+    assert puts(fake_arm) == ["/onlineEndpoints/jina-embed/deployments/blue", "/onlineEndpoints/jina-embed"]
+
+    fake_arm.requests.clear()
+    with pytest.raises(ValueError, match="bump environment_version"):
+        apply.deploy(ml_client, build_plan(config(image="myacr.azurecr.io/embed:9.9.9")))
+    assert fake_arm.calls("PUT") == []  # refused before touching anything
 
 
 def test_failed_deployment_moves_no_traffic(fake_arm: FakeArm, ml_client: Any) -> None:
