@@ -126,7 +126,7 @@ def _parse_env(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise ValueError(f"--env {pair!r}: expected KEY=VALUE")
+            raise ValueError("--env: expected KEY=VALUE (an entry has no '='; not echoed, it may be a secret)")
         result[key] = value
     return result
 
