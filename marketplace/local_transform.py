@@ -23,6 +23,7 @@ import requests
 
 Strategy = Literal["MultiRecord", "SingleRecord"]
 MB = 1024 * 1024
+JSONLINES = "application/jsonlines"
 Invoke = Callable[[bytes], bytes]
 
 
@@ -33,7 +34,7 @@ class TransformError(RuntimeError):
 @dataclass(frozen=True)
 class TransformSpec:
     content_type: str
-    accept: str = "application/jsonlines"
+    accept: str = JSONLINES
     strategy: Strategy | None = None  # None: ask /execution-parameters
     max_payload_bytes: int | None = None  # None: /execution-parameters' MaxPayloadInMB
 
@@ -106,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m marketplace.local_transform", description=__doc__.split("\n")[0])
     parser.add_argument("input", type=Path, help="input file (one record per line)")
     parser.add_argument("--url", default="http://localhost:8080", help="the running container")
-    parser.add_argument("--content-type", required=True, choices=["application/jsonlines", "text/csv"])
-    parser.add_argument("--accept", default="application/jsonlines", choices=["application/jsonlines", "application/json"])
+    parser.add_argument("--content-type", required=True, choices=[JSONLINES, "text/csv"])
+    parser.add_argument("--accept", default=JSONLINES, choices=[JSONLINES, "application/json"])
     parser.add_argument("--strategy", choices=["MultiRecord", "SingleRecord"], help="default: /execution-parameters")
     parser.add_argument("--max-payload-mb", type=int, help="default: /execution-parameters")
     parser.add_argument("-o", "--output", type=Path, help="default: <input>.out")

@@ -75,34 +75,39 @@ def _pattern(pattern: str) -> Callable[[str], bool]:
     return lambda value: plain.fullmatch(value) is not None
 
 
+def _check_size(value: Any, meta: Mapping[str, Any], path: str, what: str, problems: list[str]) -> None:
+    if "max" in meta and len(value) > meta["max"]:
+        problems.append(f"{path}: {len(value)} {what}, at most {meta['max']} allowed")
+
+
+def _check_string(value: str, shape: Any, path: str, problems: list[str]) -> None:
+    if shape.enum and value not in shape.enum:
+        problems.append(f"{path}: {value!r} is not one of the {len(shape.enum)} values SageMaker accepts")
+    _check_size(value, shape.metadata, path, "characters", problems)
+    if "pattern" in shape.metadata and not _pattern(shape.metadata["pattern"])(value):
+        problems.append(f"{path}: {value!r} does not match {shape.metadata['pattern']}")
+
+
 def _walk(value: Any, shape: Any, path: str, problems: list[str]) -> None:
     """What botocore's client-side validation leaves out: enums, maximum sizes, patterns."""
-    meta = shape.metadata
-    if shape.type_name == "structure" and isinstance(value, Mapping):
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, Mapping):
         for name, member in shape.members.items():
             if name in value:
                 _walk(value[name], member, f"{path}.{name}", problems)
-    elif shape.type_name == "list" and isinstance(value, list):
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(f"{path}: {len(value)} items, at most {meta['max']} allowed")
+    elif kind == "list" and isinstance(value, list):
+        _check_size(value, shape.metadata, path, "items", problems)
         for index, item in enumerate(value):
             _walk(item, shape.member, f"{path}[{index}]", problems)
-    elif shape.type_name == "map" and isinstance(value, Mapping):
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(f"{path}: {len(value)} entries, at most {meta['max']} allowed")
+    elif kind == "map" and isinstance(value, Mapping):
+        _check_size(value, shape.metadata, path, "entries", problems)
         for key, item in value.items():
             _walk(key, shape.key, f"{path}.<key {key}>", problems)
             _walk(item, shape.value, f"{path}.{key}", problems)
-    elif shape.type_name == "string" and isinstance(value, str):
-        if shape.enum and value not in shape.enum:
-            problems.append(f"{path}: {value!r} is not one of the {len(shape.enum)} values SageMaker accepts")
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(f"{path}: {len(value)} characters, at most {meta['max']} allowed")
-        if "pattern" in meta and not _pattern(meta["pattern"])(value):
-            problems.append(f"{path}: {value!r} does not match {meta['pattern']}")
-    elif shape.type_name in ("integer", "long") and isinstance(value, int):
-        if "max" in meta and value > meta["max"]:
-            problems.append(f"{path}: {value} is above the maximum {meta['max']}")
+    elif kind == "string" and isinstance(value, str):
+        _check_string(value, shape, path, problems)
+    elif kind in ("integer", "long") and isinstance(value, int) and value > shape.metadata.get("max", value):
+        problems.append(f"{path}: {value} is above the maximum {shape.metadata['max']}")
 
 
 def validate_request(request: Mapping[str, Any], operation: str = "CreateModelPackage") -> None:
@@ -314,9 +319,7 @@ def wait_for_validation(
         sleep(interval_s)
 
 
-def create(
-    sagemaker: Any, request: Mapping[str, Any], *, wait: bool = True, **wait_options: Any
-) -> dict[str, Any]:
+def create(sagemaker: Any, request: Mapping[str, Any], *, wait: bool = True, **wait_options: Any) -> dict[str, Any]:
     """Validate and send the request; with ``wait``, return the finished ``DescribeModelPackage``."""
     validate_request(request)
     arn = sagemaker.create_model_package(**request)["ModelPackageArn"]

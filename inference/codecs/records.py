@@ -203,9 +203,7 @@ def _name_line(err: ServingError, records: Records, positions: Sequence[int]) ->
     return _line_error(line, message)
 
 
-def embed_records(
-    records: Records, embed: Callable[[EmbedRequest], EmbedResult], *, max_inputs: int
-) -> dict[str, Any]:
+def embed_records(records: Records, embed: Callable[[EmbedRequest], EmbedResult], *, max_inputs: int) -> dict[str, Any]:
     """Embed every record and build the list response: ``data[i]`` is record ``i``."""
     embeddings: list[Any] = [None] * len(records)
     tokens = 0

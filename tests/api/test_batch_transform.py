@@ -95,7 +95,7 @@ def test_options_on_a_line_apply_to_that_line_only(client):
 
 
 def test_csv_quoting_is_rfc4180(client):
-    texts = ['a, with comma', 'say "hi"', "two\nlines", "  padded  ", "ünïcödé ✓"]
+    texts = ["a, with comma", 'say "hi"', "two\nlines", "  padded  ", "ünïcödé ✓"]
     lines = lines_of(post(client, csv_body(texts), CSV))
     np.testing.assert_array_equal(vectors(lines), reference(client, texts))
 
@@ -127,7 +127,7 @@ def test_crlf_bom_and_trailing_blank_lines_are_tolerated(client, body, content_t
         (b"a\nb, c\nd", CSV, "line 2: expected one column (the text), found 2"),
         (b'a\n"unterminated\n', CSV, "malformed CSV"),
         (b"a\n\nc", CSV, "line 2: the line is blank"),
-        (b"a\n\"\"\nc", CSV, "line 2: the text is empty"),
+        (b'a\n""\nc', CSV, "line 2: the text is empty"),
         (b"\n\n", CSV, "no records"),
         (b"", JSONL, "no records"),
         (b'"a"\n"\xff"', JSONL, "not valid UTF-8"),

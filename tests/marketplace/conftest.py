@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from marketplace_testing import FAKE_CREDENTIALS, REGION, install_transform_runner
 
 from marketplace.local_server import free_port, local_server
-from marketplace_testing import FAKE_CREDENTIALS, REGION, install_transform_runner
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,8 @@ def test_example_request_satisfies_botocores_model(config):
     assert "ml.m5.xlarge" in spec["SupportedTransformInstanceTypes"]
     assert request["CertifyForMarketplace"] is True
     job = request["ValidationSpecification"]["ValidationProfiles"][0]["TransformJobDefinition"]
-    assert job["TransformInput"]["ContentType"] == "application/jsonlines" and job["TransformInput"]["SplitType"] == "Line"
+    assert job["TransformInput"]["ContentType"] == "application/jsonlines"
+    assert job["TransformInput"]["SplitType"] == "Line"
     assert job["TransformOutput"] == {
         "S3OutputPath": config.validation.output_s3,
         "Accept": "application/jsonlines",

@@ -66,8 +66,17 @@ def test_records_without_options_share_the_default_options_object():
 def test_plan_groups_equal_options_chunks_by_max_inputs_and_keeps_late_chunking_apart():
     body = "\n".join(
         json.dumps(line)
-        for line in ["a", {"input": "b", "dimensions": 8}, "c", "d", {"input": "e", "dimensions": 8}, "f",
-                     {"input": "g", "late_chunking": True}, {"input": "h", "late_chunking": True}, "i"]
+        for line in [
+            "a",
+            {"input": "b", "dimensions": 8},
+            "c",
+            "d",
+            {"input": "e", "dimensions": 8},
+            "f",
+            {"input": "g", "late_chunking": True},
+            {"input": "h", "late_chunking": True},
+            "i",
+        ]
     ).encode()
     plan = plan_requests(decode_records(body, JSONLINES, DEFAULTS), max_inputs=3)
     assert [positions for _, positions in plan] == [[0, 2, 3], [5, 8], [1, 4], [6], [7]]
