@@ -14,6 +14,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from .admission import AdmissionWorker, shed_overflow
 from .settings import Settings
 
 GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
@@ -45,7 +46,7 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]
         options: dict[str, Any] = {
             "bind": f"{s.host}:{s.port}",
             "workers": self.worker_count(),
-            "worker_class": "gthread",
+            "worker_class": AdmissionWorker,  # gthread with a bounded wait for a thread (fast 503 past it)
             "threads": s.threads,
             "timeout": s.timeout_s,
             "graceful_timeout": GRACEFUL_TIMEOUT_S,
@@ -83,7 +84,8 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]
         settings = self._settings
         if self._worker_slot is not None:
             settings = settings.model_copy(update={"device": f"cuda:{self._worker_slot}"})
-        return create_app(settings)
+        health = ("/ping", settings.azure_ready_route, settings.azure_live_route)
+        return shed_overflow(create_app(settings), health, settings.max_body_bytes)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -16,6 +16,7 @@ from ..errors import ModelNotReadyError
 from ..service import EmbeddingService
 from ..settings import Settings
 from .errors import error_response
+from .openapi import openapi_spec
 
 METERING_HEADER = "X-Amzn-Inference-Metering"
 
@@ -78,6 +79,8 @@ def build_routes(service: EmbeddingService, settings: Settings) -> Blueprint:
     routes.add_url_rule(settings.azure_live_route, "live", live, methods=["GET"])
     routes.add_url_rule("/execution-parameters", "execution_parameters", execution_parameters, methods=["GET"])
     routes.add_url_rule("/v1/models", "models", models, methods=["GET"])
+    spec = dumps(openapi_spec(settings))
+    routes.add_url_rule("/openapi.json", "openapi", lambda: Response(spec, mimetype=JSON), methods=["GET"])
     for rule in ("/invocations", "/v1/embeddings", "/embeddings", settings.azure_score_route):
         routes.add_url_rule(rule, f"embed:{rule}", embeddings, methods=["POST"])
     routes.add_url_rule("/endpoints/<name>/invocations", "embed:endpoint", embeddings, methods=["POST"])

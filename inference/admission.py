@@ -1,0 +1,128 @@
+"""Admission control in front of the request threads: a fast 503 instead of an unbounded wait.
+
+gunicorn's gthread worker hands every ready connection to a ``ThreadPoolExecutor`` whose queue is
+unbounded: past ``EMB_THREADS`` busy requests, new ones wait in that queue, invisible to the app and
+its batcher, until the client gives up (SageMaker: 60 s). Health checks wait there too, so a busy
+worker looks dead. ``AdmissionPool`` bounds the wait: at most ``threads`` requests run and at most
+``max_waiting`` wait for a thread; a request beyond that runs on a small shed pool whose threads answer
+``503`` + ``Retry-After`` (type ``overloaded``) at once, and still answer health checks normally.
+
+Within the running requests, ``MicroBatcher``'s bound on in-flight inputs (``EMB_MAX_QUEUE_INPUTS``)
+sheds large requests the same way. Framework-free apart from gunicorn's worker class.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from gunicorn.workers.gthread import ThreadWorker
+
+from .codecs.encode import dumps
+from .errors import OverloadedError
+
+SHED_THREADS = 2
+_DRAIN_CHUNK = 64 * 1024
+_local = threading.local()
+access_log = logging.getLogger("inference.access")
+
+
+def _mark_shed_thread() -> None:
+    _local.shed = True
+
+
+def in_shed_thread() -> bool:
+    return getattr(_local, "shed", False)
+
+
+class AdmissionPool(ThreadPoolExecutor):
+    """The worker's request pool: ``threads`` running, ``max_waiting`` queued, the rest shed."""
+
+    def __init__(self, threads: int, max_waiting: int, shed_threads: int = SHED_THREADS) -> None:
+        super().__init__(max_workers=threads, thread_name_prefix="request")
+        self._shed = ThreadPoolExecutor(
+            max_workers=shed_threads, thread_name_prefix="shed", initializer=_mark_shed_thread
+        )
+        self._capacity = threads + max_waiting
+        self._busy = 0  # submitted to the main pool and not finished (running or queued)
+        self._lock = threading.Lock()
+
+    @property
+    def busy(self) -> int:
+        with self._lock:
+            return self._busy
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            admitted = self._busy < self._capacity
+            if admitted:
+                self._busy += 1
+        if not admitted:
+            return self._shed.submit(fn, *args, **kwargs)
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._release)
+        return future
+
+    def _release(self, _future: Future[Any]) -> None:
+        with self._lock:
+            self._busy -= 1
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._shed.shutdown(wait=wait, cancel_futures=cancel_futures)
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+class AdmissionWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's gthread worker with a bounded wait for a request thread (as many waiting as running)."""
+
+    def get_thread_pool(self) -> AdmissionPool:
+        return AdmissionPool(self.cfg.threads, max_waiting=self.cfg.threads)
+
+
+def _drain(environ: dict[str, Any], limit: int) -> bool:
+    """Read and drop the request body (so the connection stays usable); False when it exceeds ``limit``."""
+    stream = environ.get("wsgi.input")
+    read = 0
+    while stream is not None and read <= limit:
+        chunk = stream.read(_DRAIN_CHUNK)
+        if not chunk:
+            return True
+        read += len(chunk)
+    return stream is None
+
+
+def shed_overflow(app: Callable[..., Iterable[bytes]], health_paths: Iterable[str], max_body_bytes: int):
+    """WSGI wrapper: on a shed thread, answer 503 overloaded, except health checks (answered by ``app``)."""
+    health = frozenset(health_paths)
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not in_shed_thread() or environ.get("PATH_INFO") in health:
+            return app(environ, start_response)
+        started = time.perf_counter()
+        keep = _drain(environ, max_body_bytes)
+        err = OverloadedError("server is at capacity; retry shortly")
+        body = dumps({"error": err.to_dict()})
+        request_id = environ.get("HTTP_X_AMZN_REQUESTID") or environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Retry-After", str(err.retry_after)),
+            ("X-Request-Id", str(request_id)),
+        ]
+        if not keep:
+            headers.append(("Connection", "close"))
+        start_response(f"{err.status} SERVICE UNAVAILABLE", headers)
+        fields = {
+            "id": request_id, "method": environ.get("REQUEST_METHOD"), "path": environ.get("PATH_INFO"),
+            "status": err.status, "inputs": None, "tokens": None, "shed": True,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        access_log.info("request", extra={"fields": fields})
+        return [body]
+
+    return wsgi
