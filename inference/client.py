@@ -183,13 +183,13 @@ def plan_batches(items: Sequence[Any], options: dict[str, Any], batch_size: int,
     batches: list[range] = []
     start, size = 0, overhead
     for index, item in enumerate(items):
-        item_bytes = len(_dumps(item)) + 1  # + the separating comma
+        item_bytes = len(_dumps(item))
         if overhead + item_bytes > max_body_bytes:
             raise ValueError(f"input[{index}] alone makes a {overhead + item_bytes}-byte body (> {max_body_bytes})")
-        if index > start and (index - start >= batch_size or size + item_bytes > max_body_bytes):
+        if index > start and (index - start >= batch_size or size + 1 + item_bytes > max_body_bytes):
             batches.append(range(start, index))
             start, size = index, overhead
-        size += item_bytes
+        size += item_bytes + (1 if index > start else 0)  # a comma before every input but the first
     if start < len(items):
         batches.append(range(start, len(items)))
     return batches
