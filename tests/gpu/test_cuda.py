@@ -1,0 +1,35 @@
+"""GPU checks (run with `pytest -m gpu` on a CUDA machine; deselected by default)."""
+
+import numpy as np
+import pytest
+import torch
+
+from inference.handlers import load_handler
+from inference.postprocess import finish_vectors
+from tests.conftest import make_settings
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+TEXTS = ["hello world", "Bonjour le monde", "東京は日本の首都です。", "a longer sentence about search " * 30]
+
+
+def embed(settings):
+    handler = load_handler(settings)
+    return handler, finish_vectors(handler.forward(handler.tokenize(TEXTS, None, True), None), None, True)
+
+
+def test_auto_picks_cuda_half_precision_and_matches_cpu_fp32():
+    gpu_handler, gpu = embed(make_settings())
+    assert gpu_handler.info.device.startswith("cuda") and gpu_handler.info.dtype in ("bfloat16", "float16")
+    _, cpu = embed(make_settings(device="cpu"))
+    assert (gpu * cpu).sum(axis=1).min() >= 0.999
+
+
+def test_large_batch_of_long_inputs_fits():
+    handler = load_handler(make_settings())
+    ids = handler.tokenize(["word " * 400] * 2048, None, True)
+    out = handler.forward(ids, None)
+    assert out.shape == (2048, handler.info.dimensions) and np.isfinite(out).all()
