@@ -139,6 +139,8 @@ def _transform_flags(parser: argparse.ArgumentParser) -> None:
     add("--max-payload-mb", type=int, default=6)
     add("--max-concurrent-transforms", type=int)
     add("--env", action="append", metavar="KEY=VALUE")
+    add("--content-type", default="application/jsonlines", choices=["application/jsonlines", "text/csv"])
+    add("--record-options", type=json.loads, help="options for every record, e.g. '{\"dimensions\": 256}'")
     add("--join-input", action="store_true", help="join each output line with its input record")
     add("--no-wait", action="store_true")
     add("--dry-run", action="store_true")
@@ -192,7 +194,7 @@ def _batch(args: argparse.Namespace, clients: Callable[[], apply.Clients], polle
         input_s3=args.input_s3, output_s3=args.output_s3, instance_type=args.instance_type,
         instance_count=args.instance_count, max_payload_mb=args.max_payload_mb,
         max_concurrent_transforms=args.max_concurrent_transforms, environment=_pairs(args.env) or {},
-        join_input=args.join_input,
+        content_type=args.content_type, record_options=args.record_options or {}, join_input=args.join_input,
     )  # fmt: skip
     if args.dry_run:
         return _plan_json([transform.transform_job_call(cfg)])

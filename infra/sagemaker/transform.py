@@ -2,13 +2,16 @@
 
 SageMaker splits each input file on newlines (``SplitType=Line``) and packs as many lines as fit in
 ``MaxPayloadInMB`` into one request (``BatchStrategy=MultiRecord``), with ``ContentType``
-``application/jsonlines``; the container answers one JSON line per input line and the outputs are joined
-with newlines (``AssembleWith=Line``) into ``<output>/<input file>.out``.
+``application/jsonlines`` (or ``text/csv``); the container answers one JSON line per record
+(``inference/codecs/records.py``) and the outputs are joined with newlines (``AssembleWith=Line``) into
+``<output>/<input file>.out``. A job cannot send per-record options, so ``record_options`` (dimensions,
+task, embedding_type ...) reach the container as ``EMB_RECORD_OPTIONS``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +20,7 @@ from .plan import Call
 from .waiters import DeploymentError, Poller, describe_or_none, transform_job_done
 
 JSONLINES = "application/jsonlines"
+RECORD_OPTIONS_ENV = "EMB_RECORD_OPTIONS"
 
 
 class TransformConfig(BaseModel):
@@ -34,10 +38,20 @@ class TransformConfig(BaseModel):
     max_concurrent_transforms: int | None = Field(None, ge=1, description="default: /execution-parameters")
     invocation_timeout_s: int = Field(600, ge=1, le=3600)
     invocation_max_retries: int = Field(1, ge=0, le=3)
+    content_type: Literal["application/jsonlines", "text/csv"] = JSONLINES
+    record_options: dict[str, Any] = Field(default_factory=dict, description="request options for every record")
     environment: dict[str, str] = Field(default_factory=dict)
     join_input: bool = Field(False, description="write each input record joined with its output")
     kms_key_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+
+
+def environment(cfg: TransformConfig) -> dict[str, str]:
+    """The container environment of the job: ``environment`` plus ``EMB_RECORD_OPTIONS`` when set."""
+    env = dict(cfg.environment)
+    if cfg.record_options:
+        env[RECORD_OPTIONS_ENV] = json.dumps(cfg.record_options, separators=(",", ":"), sort_keys=True)
+    return env
 
 
 def transform_job_call(cfg: TransformConfig) -> Call:
@@ -54,10 +68,10 @@ def transform_job_call(cfg: TransformConfig) -> Call:
             "InvocationsTimeoutInSeconds": cfg.invocation_timeout_s,
             "InvocationsMaxRetries": cfg.invocation_max_retries,
         },
-        "Environment": dict(cfg.environment),
+        "Environment": environment(cfg),
         "TransformInput": {
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": cfg.input_s3}},
-            "ContentType": JSONLINES,
+            "ContentType": cfg.content_type,
             "CompressionType": "None",
             "SplitType": "Line",
         },

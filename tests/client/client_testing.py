@@ -8,12 +8,51 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m inference`` on a free port and wait for /ping 200 (deadline 60 s).
+
+    Retried on a new port if the process exits early (another process may take the free port first).
+    """
+    failures = []
+    for _ in range(3):
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "inference", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO_ROOT,
+        )  # fmt: skip
+        url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/ping", timeout=1).status_code == 200:
+                    return proc, url
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)  # readiness polling interval (the loop checks /ping), not synchronisation
+        proc.kill()
+        failures.append(proc.communicate()[0][-2000:])
+    raise RuntimeError("the server did not start:\n" + "\n---\n".join(failures))
 
 
 def text_vector(text: str) -> np.ndarray:

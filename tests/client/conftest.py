@@ -11,60 +11,25 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import requests
-from client_testing import Scripted, handler_for  # noqa: E402
+from client_testing import Scripted, handler_for, start_server  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # `infra` (the CLI's invoke) is imported from the checkout
     sys.path.insert(0, str(REPO_ROOT))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m inference`` on a free port and wait for /ping 200 (deadline 60 s).
-
-    Retried on a new port if the process exits early (another process may take the free port first).
-    """
-    failures = []
-    for _ in range(3):
-        port = _free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "inference", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO_ROOT,
-        )  # fmt: skip
-        url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                    return proc, url
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)  # readiness polling interval (the loop checks /ping), not synchronisation
-        proc.kill()
-        failures.append(proc.communicate()[0][-2000:])
-    raise RuntimeError("the server did not start:\n" + "\n---\n".join(failures))
-
-
 @pytest.fixture(scope="session")
 def local_server() -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EMB_", "SAGEMAKER_", "MODEL_DIR", "AZUREML"))}
     env.update({"EMB_HANDLER": "fake", "EMB_MAX_INPUTS": "64", "EMB_THREADS": "8"})
-    proc, url = _start_server(env)
+    proc, url = start_server(env)
     try:
         yield url
     finally:

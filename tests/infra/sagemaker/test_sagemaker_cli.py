@@ -238,7 +238,7 @@ def test_batch_transform_runs_the_endpoints_model(cli, aws, boto, sm) -> None:
     calls.calls.clear()  # only what the command under test sends
     argv = ["batch-transform", "--endpoint-name", "emb", "--input", "s3://in/docs/", "--output", "s3://out/emb/",
             "--job-name", "emb-batch-1", "--instance-type", "ml.g4dn.xlarge", "--env", "EMB_MAX_INPUTS=4096",
-            "--poll-interval", "0"]  # fmt: skip
+            "--record-options", '{"task": "passage", "dimensions": 256}', "--poll-interval", "0"]  # fmt: skip
     code, out, err = cli(argv)
     assert code == 0, err
     assert out == {"TransformJobName": "emb-batch-1", "TransformJobStatus": "Completed", "Output": "s3://out/emb/"}
@@ -246,7 +246,10 @@ def test_batch_transform_runs_the_endpoints_model(cli, aws, boto, sm) -> None:
     assert request["ModelName"] == first["ModelName"] and request["BatchStrategy"] == "MultiRecord"
     assert request["TransformInput"]["SplitType"] == "Line"
     assert request["TransformInput"]["ContentType"] == request["TransformOutput"]["Accept"] == "application/jsonlines"
-    assert request["Environment"] == {"EMB_MAX_INPUTS": "4096"}
+    assert request["Environment"] == {
+        "EMB_MAX_INPUTS": "4096",
+        "EMB_RECORD_OPTIONS": '{"dimensions":256,"task":"passage"}',
+    }
     assert sm.describe_transform_job(TransformJobName="emb-batch-1")["TransformJobStatus"] == "Completed"
 
 

@@ -1,0 +1,49 @@
+"""The batch transform job that ``infra.sagemaker`` creates, played against the real server.
+
+``marketplace.local_transform`` does what the transform data plane does with the job's settings (split
+lines, pack ``MaxPayloadInMB``, POST with ``ContentType``/``Accept``, assemble); the server runs with the
+job's ``Environment``. Every input line must come back as one output line, with the record options applied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from client_testing import start_server
+
+from infra.sagemaker.transform import TransformConfig, transform_job_call
+from marketplace.local_transform import MB, TransformSpec, run_file
+
+
+@pytest.fixture(scope="module")
+def job() -> dict:
+    cfg = TransformConfig(job_name="j", model_name="m", input_s3="s3://in/", output_s3="s3://out/",
+                          record_options={"dimensions": 8, "embedding_type": "ubinary"}, max_payload_mb=1)  # fmt: skip
+    return transform_job_call(cfg).params
+
+
+@pytest.fixture(scope="module")
+def job_server(job: dict):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMB_", "SAGEMAKER_", "MODEL_DIR", "AZUREML"))}
+    proc, url = start_server({**env, "EMB_HANDLER": "fake", **job["Environment"]})
+    yield url
+    proc.kill()
+    proc.wait()
+
+
+def test_every_line_comes_back_once_in_order_with_the_record_options(job: dict, job_server: str) -> None:
+    lines = [json.dumps(f"document {i} " + "word " * (300 + i % 200)) for i in range(600)]  # 1.2 MB: two requests
+    spec = TransformSpec(
+        content_type=job["TransformInput"]["ContentType"],
+        accept=job["TransformOutput"]["Accept"],
+        strategy=job["BatchStrategy"],
+        max_payload_bytes=job["MaxPayloadInMB"] * MB,
+    )
+    assert job["TransformInput"]["SplitType"] == "Line" and job["TransformOutput"]["AssembleWith"] == "Line"
+    output = run_file(job_server, ("\n".join(lines) + "\n").encode(), spec).decode().splitlines()
+    assert len(output) == len(lines)
+    records = [json.loads(line) for line in output]
+    assert all(len(record["embedding"]) == 1 for record in records)  # 8 dimensions, packed into one byte
+    assert records[0]["index"] == 0 and any(record["index"] == 0 for record in records[1:])  # new request
