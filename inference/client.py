@@ -112,7 +112,7 @@ class SageMakerTransport:
         if self.target_variant:
             kwargs["TargetVariant"] = self.target_variant
         try:
-            return self._client.invoke_endpoint(**kwargs)["Body"].read()
+            return bytes(self._client.invoke_endpoint(**kwargs)["Body"].read())
         except ClientError as err:
             raise _from_client_error(err.response) from err
         except BotoConnectionError as err:
@@ -237,7 +237,8 @@ class EmbeddingClient:
             raise ValueError("batch_size, concurrency >= 1, max_body_bytes >= 64, max_retries >= 0")
         self.model, self.batch_size, self.max_body_bytes = model, batch_size, max_body_bytes
         self.max_retries, self.backoff_base_s, self.backoff_max_s = max_retries, backoff_base_s, backoff_max_s
-        self.concurrency, self._sleep, self._random = concurrency, sleep, random.random
+        self.concurrency, self._sleep = concurrency, sleep
+        self._random: Callable[[], float] = random.random
 
     @classmethod
     def azure(cls, scoring_uri: str, key: str, *, deployment: str | None = None, **kwargs: Any) -> EmbeddingClient:
@@ -267,7 +268,8 @@ class EmbeddingClient:
     ) -> np.ndarray | dict[str, np.ndarray]:
         """Embed ``inputs`` (str, bytes image, ``{"text"|"image": str}``, or a list of them), in order."""
         single = isinstance(inputs, (str, bytes, dict))
-        items = [_item(x) for x in ([inputs] if single else inputs)]  # type: ignore[list-item]
+        raw: list[Input] = [inputs] if isinstance(inputs, (str, bytes, dict)) else list(inputs)
+        items = [_item(x) for x in raw]
         if not items:
             raise ValueError("inputs must not be empty")
         as_dict = not isinstance(embedding_type, str)
@@ -311,5 +313,5 @@ class EmbeddingClient:
 
     def backoff_delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**attempt)], at least ``Retry-After`` (capped at max)."""
-        delay = self._random() * min(self.backoff_max_s, self.backoff_base_s * 2**attempt)
+        delay = self._random() * min(self.backoff_max_s, self.backoff_base_s * 2.0**attempt)
         return max(delay, min(retry_after or 0.0, self.backoff_max_s))

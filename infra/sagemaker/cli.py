@@ -15,9 +15,10 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
+import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
@@ -181,7 +182,10 @@ def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
     session = session or boto3.Session(profile_name=args.profile, region_name=args.region)
     runtime = runtime_client(args.region, args.endpoint_url, session)
     client = EmbeddingClient(args.endpoint_name, boto_client=runtime)
-    vectors = client.embed(texts, task=args.task, dimensions=args.dimensions, embedding_type=args.embedding_type)
+    embedding_type: str = args.embedding_type  # one type: the result is one array
+    vectors = cast(
+        np.ndarray, client.embed(texts, task=args.task, dimensions=args.dimensions, embedding_type=embedding_type)
+    )
     return {"shape": list(vectors.shape), "dtype": str(vectors.dtype), "embeddings": vectors.tolist()}
 
 

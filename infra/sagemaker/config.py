@@ -24,11 +24,13 @@ class _Strict(BaseModel):
 class AutoscalingConfig(_Strict):
     """Target tracking on invocations per instance (real-time) or backlog per instance (async)."""
 
-    min_instances: int = Field(1, ge=1, description="scale-to-zero needs a backlog alarm; not managed here")
-    max_instances: int = Field(4, ge=1)
-    target_value: float = Field(100.0, gt=0, description="invocations/instance/minute, or backlog/instance (async)")
-    scale_in_cooldown_s: int = Field(300, ge=0)
-    scale_out_cooldown_s: int = Field(60, ge=0)
+    min_instances: int = Field(default=1, ge=1, description="scale-to-zero needs a backlog alarm; not managed here")
+    max_instances: int = Field(default=4, ge=1)
+    target_value: float = Field(
+        default=100.0, gt=0, description="invocations/instance/minute, or backlog/instance (async)"
+    )
+    scale_in_cooldown_s: int = Field(default=300, ge=0)
+    scale_out_cooldown_s: int = Field(default=60, ge=0)
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscalingConfig:
@@ -41,19 +43,19 @@ class BlueGreenConfig(_Strict):
     """``DeploymentConfig`` of ``UpdateEndpoint``: traffic shifting and automatic rollback."""
 
     traffic: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = "ALL_AT_ONCE"
-    step_percent: int = Field(10, ge=1, le=100, description="canary size / linear step, % of capacity")
-    wait_interval_s: int = Field(300, ge=0, le=3600, description="baking time between traffic shifts")
-    termination_wait_s: int = Field(300, ge=0, le=3600, description="old fleet kept this long after shifting")
-    max_execution_timeout_s: int | None = Field(None, ge=600, le=28800)
-    rollback_alarms: tuple[str, ...] = Field((), description="CloudWatch alarms that roll the update back")
+    step_percent: int = Field(default=10, ge=1, le=100, description="canary size / linear step, % of capacity")
+    wait_interval_s: int = Field(default=300, ge=0, le=3600, description="baking time between traffic shifts")
+    termination_wait_s: int = Field(default=300, ge=0, le=3600, description="old fleet kept this long after shifting")
+    max_execution_timeout_s: int | None = Field(default=None, ge=600, le=28800)
+    rollback_alarms: tuple[str, ...] = Field(default=(), description="CloudWatch alarms that roll the update back")
 
 
 class AsyncConfig(_Strict):
     """``AsyncInferenceConfig``: results are written to S3 instead of being returned."""
 
     output_s3: str = Field(pattern=S3_PATTERN)
-    failure_s3: str | None = Field(None, pattern=S3_PATTERN)
-    max_concurrent_per_instance: int | None = Field(None, ge=1, le=1000)
+    failure_s3: str | None = Field(default=None, pattern=S3_PATTERN)
+    max_concurrent_per_instance: int | None = Field(default=None, ge=1, le=1000)
     success_topic_arn: str | None = None
     error_topic_arn: str | None = None
 
@@ -64,24 +66,26 @@ class DeployConfig(_Strict):
     endpoint_name: str = Field(pattern=NAME_PATTERN)
     image_uri: str = Field(min_length=1, description="ECR image URI of the serving container")
     role_arn: str = Field(pattern=ROLE_PATTERN, description="SageMaker execution role")
-    model_data: str | None = Field(None, pattern=S3_PATTERN, description="s3://.../model.tar.gz already uploaded")
-    model_source: Path | None = Field(None, description="local model folder or .tar.gz, uploaded to upload_s3")
-    upload_s3: str | None = Field(None, pattern=S3_PATTERN, description="s3://bucket/prefix for model_source")
-    instance_type: str = Field("ml.g5.xlarge", pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$")
-    instance_count: int = Field(1, ge=1)
-    variant_name: str = Field("AllTraffic", pattern=NAME_PATTERN)
+    model_data: str | None = Field(
+        default=None, pattern=S3_PATTERN, description="s3://.../model.tar.gz already uploaded"
+    )
+    model_source: Path | None = Field(default=None, description="local model folder or .tar.gz, uploaded to upload_s3")
+    upload_s3: str | None = Field(default=None, pattern=S3_PATTERN, description="s3://bucket/prefix for model_source")
+    instance_type: str = Field(default="ml.g5.xlarge", pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$")
+    instance_count: int = Field(default=1, ge=1)
+    variant_name: str = Field(default="AllTraffic", pattern=NAME_PATTERN)
     environment: dict[str, str] = Field(default_factory=dict)
     enable_network_isolation: bool = True
-    startup_health_check_timeout_s: int = Field(600, ge=60, le=3600)
-    model_download_timeout_s: int = Field(600, ge=60, le=3600)
-    volume_size_gb: int | None = Field(None, ge=1, le=512, description="only for instances without local NVMe")
+    startup_health_check_timeout_s: int = Field(default=600, ge=60, le=3600)
+    model_download_timeout_s: int = Field(default=600, ge=60, le=3600)
+    volume_size_gb: int | None = Field(default=None, ge=1, le=512, description="only for instances without local NVMe")
     routing_strategy: Literal["LEAST_OUTSTANDING_REQUESTS", "RANDOM"] = "LEAST_OUTSTANDING_REQUESTS"
     subnets: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     kms_key_id: str | None = None
     async_inference: AsyncConfig | None = None
     autoscaling: AutoscalingConfig | None = None
-    blue_green: BlueGreenConfig = Field(default_factory=BlueGreenConfig)
+    blue_green: BlueGreenConfig = BlueGreenConfig()  # frozen, so one shared default is safe
     tags: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")

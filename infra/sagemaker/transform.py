@@ -11,7 +11,7 @@ task, embedding_type ...) reach the container as ``EMB_RECORD_OPTIONS``.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,7 +19,7 @@ from .config import NAME_PATTERN, S3_PATTERN
 from .plan import Call
 from .waiters import DeploymentError, Poller, describe_or_none, transform_job_done
 
-JSONLINES = "application/jsonlines"
+JSONLINES: Final = "application/jsonlines"
 RECORD_OPTIONS_ENV = "EMB_RECORD_OPTIONS"
 
 
@@ -32,16 +32,16 @@ class TransformConfig(BaseModel):
     model_name: str = Field(pattern=NAME_PATTERN)
     input_s3: str = Field(pattern=S3_PATTERN)
     output_s3: str = Field(pattern=S3_PATTERN)
-    instance_type: str = Field("ml.g5.xlarge", pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$")
-    instance_count: int = Field(1, ge=1)
-    max_payload_mb: int = Field(6, ge=1, le=100, description="request size; the server's limit is 6 MiB")
-    max_concurrent_transforms: int | None = Field(None, ge=1, description="default: /execution-parameters")
-    invocation_timeout_s: int = Field(600, ge=1, le=3600)
-    invocation_max_retries: int = Field(1, ge=0, le=3)
+    instance_type: str = Field(default="ml.g5.xlarge", pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$")
+    instance_count: int = Field(default=1, ge=1)
+    max_payload_mb: int = Field(default=6, ge=1, le=100, description="request size; the server's limit is 6 MiB")
+    max_concurrent_transforms: int | None = Field(default=None, ge=1, description="default: /execution-parameters")
+    invocation_timeout_s: int = Field(default=600, ge=1, le=3600)
+    invocation_max_retries: int = Field(default=1, ge=0, le=3)
     content_type: Literal["application/jsonlines", "text/csv"] = JSONLINES
     record_options: dict[str, Any] = Field(default_factory=dict, description="request options for every record")
     environment: dict[str, str] = Field(default_factory=dict)
-    join_input: bool = Field(False, description="write each input record joined with its output")
+    join_input: bool = Field(default=False, description="write each input record joined with its output")
     kms_key_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
 
