@@ -88,8 +88,12 @@ def _undo(clients: Clients, calls: list[Call]) -> None:
 
 def deploy(clients: Clients, cfg: DeployConfig, version: str, poller: Poller) -> dict[str, Any]:
     """Create model, endpoint config and endpoint; wait for InService; attach autoscaling."""
-    if describe_or_none(clients.sagemaker.describe_endpoint, EndpointName=cfg.endpoint_name) is not None:
-        raise DeploymentError(f"endpoint {cfg.endpoint_name} already exists; use `update` for a blue/green update")
+    existing = describe_or_none(clients.sagemaker.describe_endpoint, EndpointName=cfg.endpoint_name)
+    if existing is not None:
+        raise DeploymentError(
+            f"endpoint {cfg.endpoint_name} already exists ({existing['EndpointStatus']}); use `update` for a "
+            "blue/green update, or `delete` it first"
+        )
     undo = _upload_and_create(clients, cfg, version, poller.report)
     config_name = undo[0].params["EndpointConfigName"]
     try:
@@ -107,8 +111,8 @@ def deploy(clients: Clients, cfg: DeployConfig, version: str, poller: Poller) ->
 
 @dataclass
 class UpdatePlan:
-    """A blue/green update: ``before`` (autoscaling removal if the instance type changes), the new model and
-    config, ``update``, ``after`` (autoscaling), ``cleanup`` (old config and models)."""
+    """A blue/green update: the new model and config (``create``), ``before`` (autoscaling removal if the
+    instance type changes), ``update``, ``after`` (autoscaling), ``cleanup`` (old config and models)."""
 
     old_config: str
     new_config: str
@@ -117,9 +121,11 @@ class UpdatePlan:
     update: Call | None = None
     after: list[Call] = field(default_factory=list)
     cleanup: list[Call] = field(default_factory=list)
+    restore: list[Call] = field(default_factory=list)  # re-creates the removed autoscaling if the update fails
 
     def calls(self) -> list[Call]:
-        return [*self.before, *self.create, *([self.update] if self.update else []), *self.after, *self.cleanup]
+        """In the order ``update`` runs them."""
+        return [*self.create, *self.before, *([self.update] if self.update else []), *self.after, *self.cleanup]
 
 
 def plan_update(clients: Clients, cfg: DeployConfig, version: str, keep_old: bool = False) -> UpdatePlan:
@@ -145,6 +151,9 @@ def plan_update(clients: Clients, cfg: DeployConfig, version: str, keep_old: boo
         old_config=old_name,
         new_config=new_name,
         before=scaling if type_changes else [],
+        restore=autoscaling.restore_calls(clients.autoscaling, cfg.endpoint_name, cfg.variant_name)
+        if type_changes
+        else [],
         create=[*([upload] if upload else []), *create],
         update=plan.update_endpoint(cfg, new_name),
         after=autoscaling.autoscaling_calls(cfg) or ([] if type_changes else scaling),
@@ -160,21 +169,26 @@ def _cleanup_calls(config_name: str, model_names: list[str]) -> list[Call]:
 def update(clients: Clients, cfg: DeployConfig, version: str, poller: Poller, keep_old: bool = False) -> dict[str, Any]:
     """Blue/green update of a live endpoint; the old config and models are deleted once the new one serves.
 
-    A rolled-back update (alarm, failed health check) raises ``DeploymentError`` with the reason, after
-    deleting the new config and model; the endpoint keeps serving the old ones.
+    Order: new model + config, autoscaling removal (only when the instance type changes), UpdateEndpoint,
+    wait, autoscaling, cleanup. A refused or rolled-back update (alarm, failed health check) raises
+    ``DeploymentError`` with the reason after deleting the new config and model and re-creating the
+    autoscaling it removed; the endpoint keeps serving the old ones.
     """
     steps = plan_update(clients, cfg, version, keep_old)
+    undo = _upload_and_create(clients, cfg, version, poller.report)
     for call in steps.before:
         clients.execute(call)
-    undo = _upload_and_create(clients, cfg, version, poller.report)
-    clients.execute(steps.update)  # type: ignore[arg-type]
-    state = waiters.endpoint_in_service(clients.sagemaker, cfg.endpoint_name, poller)
+    try:
+        clients.execute(steps.update)  # type: ignore[arg-type]
+        state = waiters.endpoint_in_service(clients.sagemaker, cfg.endpoint_name, poller)
+    except ClientError:
+        _undo(clients, [*undo, *steps.restore])
+        raise
     if state["EndpointConfigName"] != steps.new_config:
-        _undo(clients, undo)
+        _undo(clients, [*undo, *steps.restore])
         reason = state.get("FailureReason") or "no FailureReason given"
-        raise DeploymentError(
-            f"update of {cfg.endpoint_name} was rolled back to {state['EndpointConfigName']}: {reason}"
-        )
+        live = state["EndpointConfigName"]
+        raise DeploymentError(f"update of {cfg.endpoint_name} was rolled back to {live}: {reason}")
     for call in [*steps.after, *steps.cleanup]:
         clients.execute(call)
     return {"EndpointName": cfg.endpoint_name, "EndpointStatus": state["EndpointStatus"],

@@ -85,6 +85,29 @@ def describe(client: Any, endpoint_name: str, variant_name: str) -> dict[str, An
     }
 
 
+def restore_calls(client: Any, endpoint_name: str, variant_name: str) -> list[Call]:
+    """The calls that would re-create the variant's current target and policies ([] if not registered)."""
+    target = _target(endpoint_name, variant_name)
+    found = client.describe_scalable_targets(
+        ServiceNamespace=NAMESPACE, ResourceIds=[target["ResourceId"]], ScalableDimension=DIMENSION
+    )["ScalableTargets"]
+    if not found:
+        return []
+    register = {**target, "MinCapacity": found[0]["MinCapacity"], "MaxCapacity": found[0]["MaxCapacity"]}
+    policies = client.describe_scaling_policies(
+        ServiceNamespace=NAMESPACE, ResourceId=target["ResourceId"], ScalableDimension=DIMENSION
+    )["ScalingPolicies"]
+    kept = ("TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration")
+    puts = [
+        Call(SERVICE, "put_scaling_policy", {
+            "PolicyName": p["PolicyName"], **target, "PolicyType": p["PolicyType"],
+            **{key: p[key] for key in kept if key in p},
+        })
+        for p in policies
+    ]  # fmt: skip
+    return [Call(SERVICE, "register_scalable_target", register), *puts]
+
+
 def removal_calls(client: Any, endpoint_name: str, variant_name: str) -> list[Call]:
     """Delete every scaling policy of the variant, then deregister it ([] when it is not registered)."""
     current = describe(client, endpoint_name, variant_name)

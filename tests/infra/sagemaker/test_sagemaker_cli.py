@@ -86,7 +86,7 @@ def test_g5_request_is_exact_and_a_rejected_config_undoes_the_model(cli, boto, s
 def test_deploy_refuses_an_existing_endpoint(cli, aws) -> None:
     deploy(cli)
     code, _, err = cli([*DEPLOY, "--model-data", "s3://models/emb/v2/model.tar.gz"])
-    assert code == 1 and "already exists; use `update`" in err
+    assert code == 1 and "already exists (InService); use `update`" in err
 
 
 def test_a_failed_endpoint_reports_sagemakers_failure_reason(cli, aws) -> None:
@@ -169,14 +169,17 @@ def test_changing_the_instance_type_deregisters_autoscaling_around_the_update(cl
     assert scaling.describe_scalable_targets(**TARGET)["ScalableTargets"][0]["MaxCapacity"] == 3
 
 
-def test_a_rolled_back_update_fails_with_the_reason_and_removes_the_new_resources(cli, aws, sm) -> None:
-    first = deploy(cli)
+def test_a_rolled_back_update_fails_with_the_reason_and_removes_the_new_resources(cli, aws, sm, scaling) -> None:
+    first = deploy(cli, "--max-instances", "2")
     aws.update.rollback_reason = "Alarm emb-5xx went into ALARM; rolled back"
-    code, _, err = cli([*UPDATE, "--instance-type", "ml.g4dn.xlarge"])
+    code, _, err = cli([*UPDATE, "--instance-type", "ml.g4dn.2xlarge"])  # type change: autoscaling goes first
     assert code == 1
     assert f"rolled back to {first['EndpointConfigName']}: Alarm emb-5xx went into ALARM" in err
     assert sm.describe_endpoint(EndpointName="emb")["EndpointConfigName"] == first["EndpointConfigName"]
     assert [m["ModelName"] for m in sm.list_models()["Models"]] == [first["ModelName"]]
+    assert scaling.describe_scalable_targets(**TARGET)["ScalableTargets"][0]["MaxCapacity"] == 2  # restored
+    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=TARGET["ResourceIds"][0])
+    assert [p["PolicyName"] for p in policies["ScalingPolicies"]] == ["emb-target-tracking"]
 
 
 def test_update_dry_run_reads_only_and_update_needs_a_live_endpoint(cli, aws, boto) -> None:
