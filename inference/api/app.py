@@ -25,6 +25,8 @@ def create_app(
     configure_logging(settings.log_level)
     service = EmbeddingService(settings, loader)
     app = Flask("inference")
+    # No redirects: "//" in a path would get an HTML 308 to a Location built from the Host header.
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["embedding_service"] = service
     register_error_handlers(app)

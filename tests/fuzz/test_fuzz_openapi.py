@@ -1,0 +1,42 @@
+"""The published OpenAPI document: valid OpenAPI 3.1, generated from the pydantic model, covering the routes."""
+
+from __future__ import annotations
+
+from openapi_spec_validator import validate
+
+from inference.api.openapi import openapi_spec
+from inference.schemas import EmbeddingsRequest
+from tests.conftest import make_settings
+from tests.fuzz.conftest import MAX_INPUTS
+
+
+def test_openapi_document_is_served_and_valid(spec):
+    validate(spec)
+    assert spec["openapi"].startswith("3.1")
+
+
+def test_request_schema_is_the_pydantic_model(spec):
+    published = spec["components"]["schemas"]["EmbeddingsRequest"]
+    generated = EmbeddingsRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    assert published["required"] == generated["required"] == ["input"]
+    assert set(published["properties"]) == set(generated["properties"])
+    for name, schema in generated["properties"].items():
+        if name != "input":
+            assert published["properties"][name] == schema, name
+    array = next(b for b in published["properties"]["input"]["anyOf"] if b.get("type") == "array")
+    assert (array["minItems"], array["maxItems"]) == (1, MAX_INPUTS)
+
+
+def test_every_served_route_is_described(fuzz_app, spec):
+    served = set()
+    for rule in fuzz_app.url_map.iter_rules():
+        if rule.endpoint != "static":
+            served.add(rule.rule.replace("<name>", "{name}"))
+    assert served == set(spec["paths"])
+
+
+def test_settings_decide_routes_and_limits():
+    doc = openapi_spec(make_settings(azure_score_route="/custom-score", max_inputs=3))
+    assert "/custom-score" in doc["paths"]
+    schema = doc["components"]["schemas"]["EmbeddingsRequest"]["properties"]["input"]["anyOf"][1]
+    assert schema["maxItems"] == 3
