@@ -13,8 +13,9 @@
 #                  container/base-image.sh where nothing can be pulled
 #   --offline      build from container/wheelhouse/ with --network none (run container/wheelhouse.sh first)
 #   --tag TAG      image tag (default embed-serving:local)
+#   --name NAME    container name (default embed-local)
 #   --no-build     use an existing TAG
-#   --keep         leave the container running (stop it with: docker rm -f embed-local)
+#   --keep         leave the container running (stop it with: docker rm -f NAME)
 #   --rmi          also remove the image at the end
 #   --timeout S    how long to wait for /ping (default 600: a first GPU start can be slow)
 #
@@ -29,6 +30,7 @@ model=""
 gpu=auto
 port=8080
 tag=embed-serving:local
+name=embed-local
 build=true
 keep=false
 rmi=false
@@ -43,6 +45,7 @@ while (($#)); do
     --base) build_args+=(--base "$2"); shift 2 ;;
     --offline) build_args+=(--offline); shift ;;
     --tag) tag=$2; shift 2 ;;
+    --name) name=$2; shift 2 ;;
     --no-build) build=false; shift ;;
     --keep) keep=true; shift ;;
     --rmi) rmi=true; shift ;;
@@ -58,7 +61,6 @@ if [[ $gpu == auto ]]; then
   if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then gpu=true; else gpu=false; fi
 fi
 
-name=embed-local
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
   local rc=$?
