@@ -1,16 +1,20 @@
 """Model artifacts: pack a local model folder as model.tar.gz and put it in S3.
 
-SageMaker extracts ModelDataUrl into /opt/ml/model, so the folder's files go at the archive root.
+SageMaker extracts ModelDataUrl into /opt/ml/model, so the folder's files go at the archive root; packing is
+``container/pack_model.py``'s job (also usable alone), so the archive is the same whichever way it is made.
 """
 
 from __future__ import annotations
 
-import tarfile
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .config import DeployConfig
 from .plan import Call
+
+PACKER = Path(__file__).resolve().parents[2] / "container" / "pack_model.py"
 
 
 def parse_s3(url: str) -> tuple[str, str]:
@@ -39,22 +43,33 @@ def upload_call(cfg: DeployConfig, version: str, filename: Path) -> Call | None:
     return Call("s3", "upload_file", {"Filename": str(filename), "Bucket": bucket, "Key": key})
 
 
+def _packer() -> ModuleType:
+    """``container/pack_model.py``: the one packer of model.tar.gz (owner 0:0, 0644/0755, symlinks resolved,
+    caches left out, safetensors required), loaded from the checkout."""
+    spec = importlib.util.spec_from_file_location("pack_model", PACKER)
+    if spec is None or spec.loader is None or not PACKER.is_file():
+        raise FileNotFoundError(f"{PACKER} not found; pack the model with it and pass model_data instead")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def pack_model(source: Path, workdir: Path) -> Path:
-    """``source`` itself when it is a .tar.gz, else a new ``workdir/model.tar.gz`` of the folder's contents."""
+    """``source`` itself when it is a .tar.gz, else ``workdir/model.tar.gz`` packed by ``container/pack_model.py``.
+
+    Raises ``ValueError`` when the folder is not a servable model (no config, no safetensors weights).
+    """
     if source.is_file() and source.name.endswith((".tar.gz", ".tgz")):
         return source
     if not source.is_dir():
         raise FileNotFoundError(f"model source {source} is neither a folder nor a .tar.gz")
-    target = workdir / "model.tar.gz"
-
-    def _clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        return info
-
-    with tarfile.open(target, "w:gz") as archive:
-        for path in sorted(source.rglob("*")):
-            archive.add(path, arcname=str(path.relative_to(source)), recursive=False, filter=_clean)
+    packer, folder, target = _packer(), source.resolve(), workdir / "model.tar.gz"
+    files = packer.model_files(folder)
+    try:
+        packer.check_model(folder, files, allow_no_safetensors=False)
+    except SystemExit as err:  # the packer is also a script; its checks exit with the message
+        raise ValueError(str(err)) from None
+    packer.pack(folder, target, files, level=6)
     return target
 
 

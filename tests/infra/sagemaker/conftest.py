@@ -191,4 +191,5 @@ def model_folder(tmp_path: Path) -> Path:
     (folder / "config.json").write_text('{"model_type": "bert"}')
     (folder / "modules.json").write_text("[]")
     (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    (folder / "model.safetensors").write_bytes(b"\0" * 64)
     return folder

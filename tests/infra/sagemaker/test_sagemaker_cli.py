@@ -63,7 +63,14 @@ def test_deploy_uploads_model_creates_endpoint_and_autoscaling(cli, boto, sm, sc
     assert container == {"Image": IMAGE, "Mode": "SingleModel", "ModelDataUrl": f"s3://models/{key}",
                          "Environment": {"EMB_LOG_LEVEL": "DEBUG"}}  # fmt: skip
     archive = tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket="models", Key=key)["Body"].read()))
-    assert sorted(archive.getnames()) == ["1_Pooling", "1_Pooling/config.json", "config.json", "modules.json"]
+    assert archive.getnames() == [
+        "1_Pooling",
+        "1_Pooling/config.json",
+        "config.json",
+        "model.safetensors",
+        "modules.json",
+    ]
+    assert {m.mode for m in archive.getmembers() if m.isfile()} == {0o644}  # readable by the non-root server
     assert calls.bodies("CreateModel")[0]["EnableNetworkIsolation"] is True  # moto drops this field
     target = scaling.describe_scalable_targets(**TARGET)["ScalableTargets"][0]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 3)
@@ -71,6 +78,13 @@ def test_deploy_uploads_model_creates_endpoint_and_autoscaling(cli, boto, sm, sc
         "DescribeEndpoint", "PutObject", "CreateModel", "CreateEndpointConfig", "CreateEndpoint",
         "DescribeEndpoint", "RegisterScalableTarget", "PutScalingPolicy",
     ]  # fmt: skip
+
+
+def test_a_folder_that_is_not_a_servable_model_is_refused_before_anything_is_created(cli, sm, model_folder) -> None:
+    (model_folder / "model.safetensors").unlink()
+    code, _, err = cli([*DEPLOY, "--model-source", str(model_folder), "--upload-s3", "s3://models/emb"])
+    assert code == 2 and "no *.safetensors weights" in err
+    assert sm.list_models()["Models"] == []
 
 
 def test_g5_request_is_exact_and_a_rejected_config_undoes_the_model(cli, boto, sm) -> None:
