@@ -136,16 +136,23 @@ class EmbeddingService:
     def _prepare_images(
         self, handler: EmbeddingHandler, request: EmbedRequest, image_at: list[int]
     ) -> tuple[list[object], int]:
-        """Decode and check each image (400 names its index), then run the model's preprocessing."""
-        images = []
+        """Decode and check each image (400 names its index), then run the model's preprocessing.
+
+        One image at a time: only one full-size decoded image is held at once. A few KB of lossless WebP can
+        decode to 40 Mpx (120 MB), so holding all of a request's decoded images could take hundreds of GB.
+        """
+        assert isinstance(handler, ImageEmbeddingHandler)
+        payloads: list[object] = []
+        tokens = 0
         for index in image_at:
             try:
-                images.append(decode_image(request.inputs[index].image, self._image_policy))  # type: ignore[union-attr]
+                image = decode_image(request.inputs[index].image, self._image_policy)  # type: ignore[union-attr]
             except InvalidInputError as err:
                 raise InvalidInputError(f"input[{index}]: {err.message}", param=f"input[{index}]") from None
-        tokens = sum(image_tokens(image, self._image_policy) for image in images)
-        assert isinstance(handler, ImageEmbeddingHandler)
-        return handler.preprocess_images(images), tokens
+            tokens += image_tokens(image, self._image_policy)
+            payloads.extend(handler.preprocess_images([image]))
+            del image
+        return payloads, tokens
 
     @staticmethod
     def _validate(request: EmbedRequest, info: ModelInfo) -> None:

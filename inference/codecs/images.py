@@ -24,6 +24,10 @@ from ..errors import InvalidInputError
 from ..settings import Settings
 
 Resolver = Callable[[str], list[str]]
+# Longest side / shortest side. Model processors scale the shortest side up or down to a fixed size (CLIP:
+# 224 px) keeping the aspect, so a 1 x 40,000,000 PNG (a few hundred bytes, within the pixel cap) would be
+# resized to 224 x 9e9 pixels: an aspect-ratio bomb. Panoramas and long screenshots stay well below.
+MAX_ASPECT_RATIO = 100
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ def image_bytes(value: str, policy: ImagePolicy, resolve: Resolver = _resolve) -
     if value.startswith(("http://", "https://")):
         data = fetch_url(value, policy, resolve)
     else:
-        payload = value.split(",", 1)[1] if value.startswith("data:") else value
+        payload = value.partition(",")[2] if value.startswith("data:") else value  # "data:" without "," -> empty
         if len(payload) * 3 // 4 > policy.max_bytes + 3:
             raise InvalidInputError(f"image is larger than {policy.max_bytes} bytes")
         try:
@@ -109,6 +113,8 @@ def decode_image(value: str, policy: ImagePolicy, resolve: Resolver = _resolve) 
             width, height = image.size
             if width * height > policy.max_pixels:
                 raise InvalidInputError(f"image is {width}x{height}, more than {policy.max_pixels} pixels")
+            if max(width, height) > MAX_ASPECT_RATIO * max(1, min(width, height)):
+                raise InvalidInputError(f"image is {width}x{height}, more elongated than {MAX_ASPECT_RATIO}:1")
             image.load()
             return image.convert("RGB")
     except InvalidInputError:
