@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import boto3
 import numpy as np
+from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
@@ -238,7 +239,7 @@ def main(argv: Sequence[str] | None = None, session: boto3.Session | None = None
     except (ValidationError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (DeploymentError, ClientError, BotoCoreError, EmbeddingServiceError) as err:
+    except (DeploymentError, ClientError, BotoCoreError, Boto3Error, EmbeddingServiceError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

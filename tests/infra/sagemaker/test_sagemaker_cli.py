@@ -87,6 +87,12 @@ def test_a_folder_that_is_not_a_servable_model_is_refused_before_anything_is_cre
     assert sm.list_models()["Models"] == []
 
 
+def test_an_upload_to_a_missing_bucket_fails_cleanly(cli, sm, model_folder) -> None:
+    code, _, err = cli([*DEPLOY, "--model-source", str(model_folder), "--upload-s3", "s3://no-such-bucket/emb"])
+    assert code == 1 and "NoSuchBucket" in err and "Traceback" not in err
+    assert sm.list_models()["Models"] == []
+
+
 def test_g5_request_is_exact_and_a_rejected_config_undoes_the_model(cli, boto, sm) -> None:
     calls = boto.calls
     code, _, err = cli(["deploy", "--endpoint-name", "emb", *BASE, "--model-data", "s3://m/model.tar.gz"])
