@@ -117,8 +117,9 @@ def post_json(port: int, payload: object, path: str = "/invocations", timeout: f
 class Server:
     """``python -m inference serve`` on 127.0.0.1; ``env`` from ``clean_env``. Use as a context manager."""
 
-    def __init__(self, env: dict[str, str], *, args: tuple[str, ...] = ()) -> None:
+    def __init__(self, env: dict[str, str], *, args: tuple[str, ...] = (), repo: Path = REPO) -> None:
         self.port = free_port()
+        self.repo = repo  # the checkout whose ``inference`` package runs (bench: compare two checkouts)
         self.url = f"http://{HOST}:{self.port}"
         self._env = env
         self._args = args
@@ -128,7 +129,8 @@ class Server:
 
     def start(self) -> Server:
         cmd = [sys.executable, "-m", "inference", "serve", "--host", HOST, "--port", str(self.port), *self._args]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=self._env, stdout=self._log, stderr=subprocess.STDOUT)
+        env = {**self._env, "PYTHONPATH": str(self.repo)}
+        self.proc = subprocess.Popen(cmd, cwd=self.repo, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         return self
 
     def __enter__(self) -> Server:
@@ -225,12 +227,14 @@ def percentile(values: list[float], p: float) -> float:
 
 def closed_loop(
     port: int, make_body: Callable[[int, int], bytes], *, clients: int, requests_per_client: int,
-    max_seconds: float, timeout: float = 60, check: Callable[[int, bytes], str | None] | None = None,
+    max_seconds: float, timeout: float = 60, check: Callable[[int, int, int, bytes], str | None] | None = None,
+    backoff_s: float = 0.0,
 ) -> LoadStats:
     """``clients`` threads, each with a keep-alive connection, send ``make_body(client, i)`` back to back.
 
-    Bounded: each client stops after ``requests_per_client`` requests or at ``max_seconds``. ``check``
-    returns an error text for a bad response body (kept in ``bad_bodies``).
+    Bounded: each client stops after ``requests_per_client`` requests or at ``max_seconds``.
+    ``check(client, i, status, body)`` returns an error text for a bad response (kept in ``bad_bodies``).
+    After a 503 a client waits ``backoff_s`` (a polite client would wait Retry-After; tests keep the pressure).
     """
     stats = LoadStats()
     lock = threading.Lock()
@@ -251,13 +255,15 @@ def closed_loop(
                     with lock:
                         stats.errors.append(f"{type(err).__name__}: {err}")
                     continue
-                problem = check(reply.status, reply.body) if check else None
+                problem = check(number, i, reply.status, reply.body) if check else None
                 with lock:
                     stats.results.append((reply.status, reply.seconds))
                     if reply.status == 503:
                         stats.retry_after.append(reply.headers.get("retry-after"))
                     if problem:
                         stats.bad_bodies.append(problem)
+                if reply.status == 503 and backoff_s:
+                    time.sleep(backoff_s)  # client pacing, not synchronisation
         finally:
             conn.close()
 
