@@ -23,7 +23,7 @@ test-container: $(VENV)/.installed  ## build the image and test it (needs Docker
 	$(PY) -m pytest -q -m container tests/container
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check inference tests marketplace
+	$(VENV)/bin/ruff check inference tests marketplace infra
 
 clean:
 	rm -rf $(VENV) .pytest_cache
