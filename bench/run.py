@@ -225,7 +225,7 @@ def render(report: dict[str, object]) -> str:
     on_gpu = report["device"] != "cpu"
     for row in report["rows"]:
         if row["system"] != "this service":
-            continue
+            continue  # variants and baselines are for comparison only
         checks = []
         if not on_gpu:
             r = row["texts_per_s"] / ceiling["texts_per_s"]
@@ -264,6 +264,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME:K=V[,K=V]",
         help="extra rows of this service with environment overrides, e.g. 'bf16:EMB_DTYPE=bfloat16'",
     )
+    parser.add_argument("--baseline", metavar="GIT_REF", help="add rows for this service at another commit")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--peak-tflops", type=float, help="peak for MFU (default: known GPUs; none on CPU)")
     parser.add_argument("--ready-timeout", type=float, default=300.0)
@@ -289,11 +290,25 @@ def _variants(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
+def export_ref(ref: str, out: Path) -> Path:
+    """``git archive`` the ``inference`` package of ``ref`` into ``out/baseline-<sha>`` (never touches the checkout)."""
+    root = BENCH_DIR.parent
+    sha = subprocess.run(["git", "rev-parse", "--short", ref], cwd=root, capture_output=True, text=True, check=True)
+    target = out / f"baseline-{sha.stdout.strip()}"
+    if not (target / "inference").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", ref, "inference"], cwd=root, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
 def _systems(args: argparse.Namespace, device: str, dtype: str | None) -> list[ServerSpec]:
     systems: list[ServerSpec] = [this_service(args.model_dir)]
+    if args.baseline:
+        root = export_ref(args.baseline, args.out)
+        systems.append(this_service(args.model_dir, name=f"this service @{args.baseline}", root=root))
     for name, env in _variants(args):
-        spec = this_service(args.model_dir, env)
-        systems.append(ServerSpec(f"this service ({name})", spec.argv, spec.health_path, spec.embed_path, spec.env))
+        systems.append(this_service(args.model_dir, env, name=f"this service ({name})"))
     if not args.no_infinity:
         ensure_infinity(args.torch_spec)
         extra = args.infinity_args.split() + (["--dtype", dtype] if dtype else [])

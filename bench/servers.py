@@ -47,16 +47,23 @@ class ServerSpec:
     health_path: str
     embed_path: str
     env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path = REPO_ROOT
 
 
-def this_service(model_dir: Path, env: Mapping[str, str] | None = None) -> ServerSpec:
-    """This repository's server (gunicorn), with its production defaults unless ``env`` overrides them."""
+def this_service(
+    model_dir: Path, env: Mapping[str, str] | None = None, name: str = "this service", root: Path = REPO_ROOT
+) -> ServerSpec:
+    """This repository's server (gunicorn), with its production defaults unless ``env`` overrides them.
+
+    ``root`` is the source tree whose ``inference`` package runs (another commit's, for before/after).
+    """
     return ServerSpec(
-        name="this service",
+        name=name,
         argv=[sys.executable, "-m", "inference", "--host", HOST, "--port", "{port}", "--model-dir", "{model_dir}"],
         health_path="/ping",
         embed_path="/v1/embeddings",
-        env={"PYTHONPATH": str(REPO_ROOT), **(env or {})},
+        env={"PYTHONPATH": str(root), **(env or {})},
+        cwd=root,
     )
 
 
@@ -80,7 +87,7 @@ class RunningServer:
         env = {**os.environ, **OFFLINE_ENV, **spec.env}
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: S603 - our own argv
-            argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
+            argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=spec.cwd, start_new_session=True
         )
         self._ready_timeout = ready_timeout
         self.startup_s: float | None = None

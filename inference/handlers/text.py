@@ -15,6 +15,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from ..batching import split_by_padding
 from ..settings import Settings, default_model_name
 from ..types import ModelInfo
 from .device import dtype_name, padded_batch, pick_device, pick_dtype, split_on_oom
@@ -25,6 +26,10 @@ from .tokenization import FastTokenizers, require_safetensors
 log = logging.getLogger(__name__)
 
 WARMUP_TEXTS = ("warm-up", "a slightly longer warm-up sentence for the model")
+# CPU length buckets (batching.split_by_padding): a forward pass costs about as much to start as ~16-32
+# tokens cost to run, and every padded token costs as much as a real one; bench/ measured these.
+CPU_MAX_PADDING = 0.1
+CPU_PADDING_ALLOWANCE = 32
 
 
 def _model_max_length(config: object, tokenizer_max: int, st_max: int | None) -> int:
@@ -110,14 +115,23 @@ class TextEmbeddingHandler:
         return output[0], mask
 
     def forward(self, batch: Sequence[Sequence[int]], task: str | None) -> np.ndarray:
-        """Pooled embeddings; on CUDA out-of-memory the batch is halved and retried."""
+        """Pooled embeddings; on CPU in length buckets; on CUDA out-of-memory the batch is halved and retried."""
 
         def pooled(part: Sequence[Sequence[int]]) -> np.ndarray:
             with torch.inference_mode():
                 hidden, mask = self._hidden(part, task)
                 return pool(hidden, mask, self._info.pooling).cpu().numpy()
 
-        return split_on_oom(pooled, batch)
+        if self._device.type != "cpu" or len(batch) < 2:
+            return split_on_oom(pooled, batch)
+        buckets = split_by_padding([len(ids) for ids in batch], CPU_MAX_PADDING, CPU_PADDING_ALLOWANCE)
+        if len(buckets) == 1:
+            return pooled(batch)
+        parts = [(bucket, pooled([batch[i] for i in bucket])) for bucket in buckets]
+        out = np.empty((len(batch), parts[0][1].shape[1]), dtype=parts[0][1].dtype)
+        for bucket, vectors in parts:
+            out[bucket] = vectors
+        return out
 
     def forward_tokens(self, ids: Sequence[int], task: str | None) -> np.ndarray:
         with torch.inference_mode():
