@@ -9,7 +9,7 @@ model forward, pooling, JSON encode). Raw stacks and a speedscope file go to ``b
 py-spy comes from PyPI (``pip install py-spy``; ``bench/.venv-tools/bin/py-spy`` is used if present)
 and needs ptrace rights over the server (same user; in containers SYS_PTRACE).
 
-    python bench/profile.py --scenario 4x16 --texts 600
+    python bench/profile_service.py --scenario 4x16 --texts 600
 """
 
 from __future__ import annotations
