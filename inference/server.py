@@ -14,7 +14,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from .admission import AdmissionWorker, shed_overflow
+from .admission import BODY_TIMEOUT_S, AdmissionWorker, shed_overflow
 from .settings import Settings
 
 GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
@@ -85,7 +85,8 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]
         if self._worker_slot is not None:
             settings = settings.model_copy(update={"device": f"cuda:{self._worker_slot}"})
         health = ("/ping", settings.azure_ready_route, settings.azure_live_route)
-        return shed_overflow(create_app(settings), health, settings.max_body_bytes)
+        body_timeout = min(BODY_TIMEOUT_S, settings.timeout_s / 4)  # well inside the worker's heartbeat timeout
+        return shed_overflow(create_app(settings), health, settings.max_body_bytes, body_timeout)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -52,5 +52,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if type(exc).__module__.startswith("gunicorn.http"):  # the server could not read the body (bad chunking)
+            return error_response(InvalidInputError(f"request body could not be read: {type(exc).__name__}"))
         log.exception("unhandled error")
         return error_response(InternalError("internal server error; see the server log"))
