@@ -116,9 +116,24 @@ def json_error_page(page: bytes) -> bytes:
     return header.encode("latin-1") + payload
 
 
+def redact_client_bytes(record: logging.LogRecord) -> bool:
+    """Filter for gunicorn's error log: it quotes malformed request lines and headers (which may hold a
+    token, e.g. a colon-less ``Authorization`` line) and logs request URIs with their query strings."""
+    message = record.getMessage()
+    if message.startswith("Invalid request from"):
+        record.msg, record.args = re.sub(r"'.*", "'...' (redacted)", message, count=1, flags=re.S), ()
+    elif message.startswith("Error handling request"):
+        record.msg, record.args = message.split("?", 1)[0], ()
+    return True
+
+
 class AdmissionWorker(ThreadWorker):  # type: ignore[misc]
     """gunicorn's gthread worker with a bounded wait for a request thread (as many waiting as running),
-    whose protocol-level error responses are JSON like every other error."""
+    whose protocol-level error responses are JSON like every other error, and whose log keeps no client bytes."""
+
+    def init_process(self) -> None:
+        logging.getLogger("gunicorn.error").addFilter(redact_client_bytes)
+        super().init_process()
 
     def get_thread_pool(self) -> AdmissionPool:
         return AdmissionPool(self.cfg.threads, max_waiting=self.cfg.threads)
