@@ -47,6 +47,9 @@ def test_isolated_read_only_non_root(server: Container) -> None:
     # PID 1 is gunicorn's master itself (serve used exec), so SIGTERM reaches it directly.
     cmdline = server.exec("cat", "/proc/1/cmdline").stdout.decode().replace("\0", " ")
     assert "embed-serve" in cmdline
+    # The master never loads torch (so no CUDA context exists before workers fork); the worker does.
+    master_maps = server.exec("cat", "/proc/1/maps").stdout.decode()
+    assert "libtorch" not in master_maps
 
 
 def test_float_embeddings_match_sentence_transformers(server: Container, reference: np.ndarray) -> None:
