@@ -59,6 +59,7 @@ def sagemaker(image: str, unique: str, model_dir: Path, tmp_path_factory: pytest
             "-e", "SAGEMAKER_BIND_TO_PORT=9090",
             "-e", "SAGEMAKER_MODEL_SERVER_WORKERS=2",
             "-e", "SAGEMAKER_MODEL_SERVER_TIMEOUT=90",
+            "-e", "EMB_LOG_LEVEL=DEBUG",  # gunicorn prints its effective configuration
         ),
         command=("serve",),
     )
@@ -85,6 +86,11 @@ def test_sagemaker_env_is_honoured(sagemaker: Container) -> None:
     assert sagemaker.get("/execution-parameters").json()["MaxConcurrentTransforms"] == 2
     status = sagemaker.exec("cat", "/proc/1/status").stdout.decode()
     assert "Uid:\t0\t" in status
+    # SAGEMAKER_MODEL_SERVER_TIMEOUT reaches gunicorn; the graceful timeout stays under SageMaker's 30 s.
+    config = docker("logs", sagemaker.name).stderr.decode() + docker("logs", sagemaker.name).stdout.decode()
+    assert "\n  timeout: 90\n" in config
+    assert "\n  workers: 2\n" in config
+    assert "\n  graceful_timeout: 25\n" in config
 
 
 def test_sagemaker_sigterm_drains_in_flight_request(sagemaker: Container, metrics: dict) -> None:
