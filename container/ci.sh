@@ -22,6 +22,7 @@ summary=()
 started_engine=false
 made_base=false
 built=false
+skipped=false
 t_all=$(now)
 
 step() { printf '\n----- container: %s (%s) -----\n' "$1" "$(date -u +%H:%M:%S)" >&2; }
@@ -47,7 +48,13 @@ cleanup() {
     sed 's/^/  /' "$CACHE_DIR/metrics-$run_id.json" >&2
     rm -f "$CACHE_DIR/metrics-$run_id.json"
   fi
-  if ((rc == 0)); then log "container stage: PASSED"; else log "container stage: FAILED (exit $rc)"; fi
+  if $skipped; then
+    log "container stage: SKIPPED (no Docker engine; see the banner above)"
+  elif ((rc == 0)); then
+    log "container stage: PASSED"
+  else
+    log "container stage: FAILED (exit $rc)"
+  fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -65,6 +72,7 @@ if ((engine_rc != 0)); then
   banner "CONTAINER STAGE SKIPPED: no Docker engine is running and none can be started here" \
          "(needs root and the docker.io package; .ci/container-stage.sh installs it when CI=true)." \
          "The image was NOT built and NOT tested."
+  skipped=true
   exit 0
 fi
 record "engine ready (s)" "$(elapsed "$t")"

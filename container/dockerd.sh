@@ -51,7 +51,12 @@ until engine_up; do
     log "dockerd: the engine exited during start-up"
     exit 3
   fi
-  ((SECONDS < deadline)) || { tail -20 "$CACHE_DIR/dockerd.log" >&2; log "dockerd: no answer after 60 s"; exit 3; }
+  if ((SECONDS >= deadline)); then
+    tail -20 "$CACHE_DIR/dockerd.log" >&2
+    log "dockerd: no answer after 60 s; stopping it"
+    "$0" --stop
+    exit 3
+  fi
   sleep 0.2
 done
 log "dockerd: engine up in $(elapsed "$start") s ($(docker version --format '{{.Server.Version}}'))"
