@@ -18,6 +18,11 @@ from .admission import BODY_TIMEOUT_S, AdmissionWorker, shed_overflow
 from .settings import Settings
 
 GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
+# Environment defaults the workers inherit (an explicit value wins). OpenMP reads them when torch loads,
+# after fork. With the default (ACTIVE) wait policy, idle intra-op threads spin and take the cores from the
+# request threads and the batcher: on 2 cores under 16 concurrent clients the worker burnt 10x the CPU per
+# token and served 10x fewer texts/s (bench/, see docs/performance.md).
+WORKER_ENV_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def visible_gpus() -> list[str]:
@@ -32,6 +37,8 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]
     """gunicorn application whose workers each run ``create_app`` with their own device."""
 
     def __init__(self, settings: Settings) -> None:
+        for name, value in WORKER_ENV_DEFAULTS.items():
+            os.environ.setdefault(name, value)
         self._settings = settings
         self._gpus = visible_gpus() if settings.device in ("auto", "cuda") else []
         self._assigned: dict[int, int] = {}  # worker age -> GPU slot (master's bookkeeping)
