@@ -8,6 +8,7 @@ hosts there is one worker per visible GPU, each pinned to its own device (a slot
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,20 @@ from .admission import BODY_TIMEOUT_S, AdmissionWorker, shed_overflow
 from .settings import Settings
 
 GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
+M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES = -3, 128 * 1024
+
+
+def return_freed_memory() -> None:
+    """glibc's dynamic mmap threshold keeps freed large blocks in the heap; with tensors of ever-changing
+    shapes (every micro-batch differs) a CPU worker's RSS then grows without bound (measured: 0.42 -> 1.6 GiB
+    over 450 random-shape forwards of all-MiniLM-L6-v2). A fixed threshold hands blocks above 128 KiB back
+    to the OS on free (RSS stays flat). No-op where glibc is absent."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    except (OSError, AttributeError):
+        pass
+
+
 # Environment defaults the workers inherit (an explicit value wins). OpenMP reads them when torch loads,
 # after fork. With the default (ACTIVE) wait policy, idle intra-op threads spin and take the cores from the
 # request threads and the batcher: on 2 cores under 16 concurrent clients the worker burnt 10x the CPU per
@@ -80,6 +95,7 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]
     def _post_fork(self, server: Any, worker: Any) -> None:
         """Runs in the new worker process, before ``load``."""
         self._worker_slot = getattr(worker, "gpu_slot", None)
+        return_freed_memory()
 
     def _child_exit(self, server: Any, worker: Any) -> None:
         self._assigned.pop(worker.age, None)
