@@ -146,7 +146,7 @@ def ensure_infinity(torch_spec: str) -> Path:
 def st_ceiling(args: argparse.Namespace, device: str, dtype: str | None) -> list[dict[str, object]]:
     cmd = [sys.executable, str(BENCH_DIR / "st_ceiling.py"), "--texts", str(args.texts), "--seed", str(args.seed)]
     cmd += ["--mix", args.mix, "--batch-sizes", args.st_batch_sizes, "--model-dir", str(args.model_dir)]
-    cmd += ["--device", device] + (["--dtype", dtype] if dtype else [])
+    cmd += ["--device", device] + (["--dtype", dtype] if dtype else []) + ([] if args.no_engine else ["--engine"])
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **OFFLINE_ENV})
     if done.returncode:
         raise RuntimeError(f"st_ceiling failed:\n{done.stderr[-3000:]}")
@@ -220,6 +220,13 @@ def render(report: dict[str, object]) -> str:
         f"{ceiling['texts_per_s']:.1f} | {ceiling['tokens_per_s']:.0f} | | | 0 | 1.00x | | "
         f"{flops(ceiling['tokens_per_s'])} |"
     )
+    engine = report.get("engine")
+    if engine:
+        lines.append(
+            f"| this service's engine, in-process (no HTTP) | whole corpus | {engine['texts_per_s']:.1f} | "
+            f"{engine['tokens_per_s']:.0f} | | | 0 | {_ratio(engine['texts_per_s'], ceiling['texts_per_s'])} | | "
+            f"{flops(engine['tokens_per_s'])} |"
+        )
     infinity_by_load = {r["load"]: r for r in report["rows"] if r["system"] == "infinity"}
     for row in report["rows"]:
         ref = infinity_by_load.get(row["load"])
@@ -266,6 +273,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--st-batch-sizes", help="encode batch sizes, the best is the ceiling (default: 32,64 on CPU, 64,256 on GPU)"
     )
     parser.add_argument("--no-infinity", action="store_true", help="skip Infinity")
+    parser.add_argument("--no-engine", action="store_true", help="skip this service's engine in-process row")
     parser.add_argument("--infinity-args", default="", help="extra infinity_emb v2 flags, e.g. '--batch-size 64'")
     parser.add_argument("--torch-spec", default=os.environ.get("TORCH", "torch==2.13.0"), help="torch for Infinity")
     parser.add_argument(
@@ -364,7 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     print("sentence-transformers encode (in-process) ...", flush=True)
     st_rows = st_ceiling(args, device, dtype)
     for row in st_rows:
-        print(f"  batch {row['batch_size']}: {row['texts_per_s']} texts/s, {row['tokens_per_s']} tokens/s", flush=True)
+        print(
+            f"  {row['name']} batch {row['batch_size']}: {row['texts_per_s']} texts/s, {row['tokens_per_s']} tokens/s",
+            flush=True,
+        )
 
     rows: list[dict[str, object]] = []
     startups = {}
@@ -385,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         "fingerprint": fingerprint(texts),
         "non_embedding_params": non_embedding_params(args.model_dir),
         "peak_tflops": peak,
-        "ceiling": max(st_rows, key=lambda r: r["texts_per_s"]),
+        "ceiling": max((r for r in st_rows if r["name"] == "st_encode"), key=lambda r: r["texts_per_s"]),
+        "engine": next((r for r in st_rows if r["name"] == "engine_in_process"), None),
         "st_runs": st_rows,
         "rows": rows,
         "startup_s": startups,

@@ -1,10 +1,12 @@
 """In-process ceiling: sentence-transformers ``encode`` on the benchmark corpus, no HTTP.
 
 Prints one JSON object per batch size (texts/s, tokens/s). ``encode`` sorts the whole corpus by
-length before batching, which is the best padding any batcher can get, and pays no HTTP, JSON or
-request-thread cost: the number an HTTP server is measured against.
+length (in characters) before batching and pays no HTTP, JSON or request-thread cost: the number an
+HTTP server is measured against. ``--engine`` adds this service's own engine in-process (handler +
+batch planner over the whole corpus, no HTTP): the gap between it and the HTTP rows is what the HTTP
+layer and request-at-a-time batching cost.
 
-    python bench/st_ceiling.py --texts 2000 --batch-sizes 32
+    python bench/st_ceiling.py --texts 2000 --batch-sizes 32 --engine
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-sizes", default="32", help="comma-separated encode batch sizes")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default=None)
+    parser.add_argument("--engine", action="store_true", help="also time this service's engine in-process")
     args = parser.parse_args(argv)
 
     import torch
@@ -66,7 +69,43 @@ def main(argv: list[str] | None = None) -> int:
             ),
             flush=True,
         )
+    if args.engine:
+        print(json.dumps(engine_in_process(args, texts, tokens)), flush=True)
     return 0
+
+
+def engine_in_process(args: argparse.Namespace, texts: list[str], tokens: list[int]) -> dict[str, object]:
+    """This service's handler and batch planner on the whole corpus, with the service's default settings."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import torch
+
+    from inference.batching import plan_batches
+    from inference.handlers.text import TextEmbeddingHandler
+    from inference.settings import Settings
+
+    settings = Settings(EMB_DEVICE=args.device, **({"EMB_DTYPE": args.dtype} if args.dtype else {}))
+    handler = TextEmbeddingHandler(args.model_dir, settings)
+    handler.warmup()
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    ids = handler.tokenize(texts, None, truncate=True)
+    budget = max(settings.max_batch_tokens, handler.info.max_length)
+    for positions in plan_batches([len(x) for x in ids], settings.max_batch_size, budget):
+        handler.forward([ids[p] for p in positions], None)
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    return {
+        "name": "engine_in_process",
+        "batch_size": settings.max_batch_size,
+        "texts": len(texts),
+        "tokens": sum(tokens),
+        "seconds": round(seconds, 3),
+        "texts_per_s": round(len(texts) / seconds, 1),
+        "tokens_per_s": round(sum(tokens) / seconds, 0),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 if __name__ == "__main__":
