@@ -22,6 +22,9 @@ test: $(VENV)/.installed  ## unit, model, parity and integration tests
 test-container: $(VENV)/.installed  ## build the image and test it (needs Docker; see .ci/run)
 	$(PY) -m pytest -q -m container tests/container
 
+bench: $(VENV)/.installed  ## side-by-side benchmark table (sentence-transformers, this service, Infinity)
+	$(PY) bench/run.py
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check inference tests marketplace infra
 
