@@ -26,11 +26,13 @@ POLL_S = 0.25  # polling interval of the deadline loops below (not a synchronisa
 # Runs inside the container: one HTTP request to 127.0.0.1, the reply as one JSON line on stdout.
 CLIENT = r"""
 import base64, json, sys, time, urllib.error, urllib.request
-method, url, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+method, url, timeout, content_type, accept = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
 data = sys.stdin.buffer.read() if method == "POST" else None
 request = urllib.request.Request(url, data=data, method=method)
 if data is not None:
-    request.add_header("Content-Type", "application/json")
+    request.add_header("Content-Type", content_type)
+if accept:
+    request.add_header("Accept", accept)
 start = time.perf_counter()
 try:
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -135,9 +137,12 @@ class Container:
         return self.exec("python", "-c", code, *args).stdout.decode().strip()
 
     # -- HTTP from inside ----------------------------------------------------------------------
-    def _client_cmd(self, method: str, path: str, timeout: float) -> list[str]:
+    def _client_cmd(
+        self, method: str, path: str, timeout: float, content_type: str = "application/json", accept: str = ""
+    ) -> list[str]:
         url = f"http://127.0.0.1:{self.port}{path}"
-        return ["docker", "exec", "-i", self.name, "python", "-c", CLIENT, method, url, str(timeout)]
+        client = ["python", "-c", CLIENT, method, url, str(timeout), content_type, accept]
+        return ["docker", "exec", "-i", self.name, *client]
 
     @staticmethod
     def _body(payload: Any) -> bytes:
@@ -145,8 +150,11 @@ class Container:
             return b""
         return payload if isinstance(payload, bytes) else json.dumps(payload).encode()
 
-    def request(self, method: str, path: str, payload: Any = None, timeout: float = 120) -> Reply:
-        cmd = self._client_cmd(method, path, timeout)
+    def request(
+        self, method: str, path: str, payload: Any = None, timeout: float = 120, **headers: str
+    ) -> Reply:
+        """``headers``: ``content_type`` (default application/json) and ``accept``."""
+        cmd = self._client_cmd(method, path, timeout, **headers)
         proc = subprocess.run(cmd, input=self._body(payload), capture_output=True, timeout=timeout + 60)
         if proc.returncode != 0:
             raise RuntimeError(f"{method} {path} via docker exec failed: {proc.stderr.decode(errors='replace')}")

@@ -7,6 +7,7 @@ tmpfs /tmp, no arguments (the image's CMD). Requests come from inside it (see co
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -116,6 +117,25 @@ def test_execution_parameters(server: Container) -> None:
     reply = server.get("/execution-parameters")
     assert reply.status == 200
     assert reply.json() == {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+
+
+@pytest.mark.parametrize("content_type", ["application/jsonlines", "text/csv"])
+def test_batch_transform_records_round_trip_in_order(
+    server: Container, reference: np.ndarray, content_type: str
+) -> None:
+    """A MultiRecord Batch Transform body: one output line per input line, in order, the model's vectors."""
+    if content_type == "text/csv":
+        lines = ['"' + text.replace('"', '""') + '"' for text in TEXTS]
+    else:
+        lines = [json.dumps({"text": text}) for text in TEXTS]
+    body = ("\n".join(lines) + "\n").encode()
+    reply = server.request(
+        "POST", "/invocations", body, content_type=content_type, accept="application/jsonlines"
+    )
+    assert reply.status == 200, reply.body
+    records = [json.loads(line) for line in reply.body.decode().splitlines()]
+    assert [record["index"] for record in records] == list(range(len(TEXTS)))
+    assert_matches_reference(np.array([r["embedding"] for r in records], dtype=np.float32), reference)
 
 
 def test_errors_are_json(server: Container) -> None:
