@@ -34,7 +34,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from corpus import MIXES, build_corpus, describe, fingerprint, token_counts  # noqa: E402
-from loadgen import LoadResult, Workload, run_load  # noqa: E402
+from loadgen import LoadResult, Workload, _Client, run_load  # noqa: E402
 from servers import INFINITY_VENV, OFFLINE_ENV, RunningServer, ServerSpec, infinity, this_service  # noqa: E402
 
 INFINITY_VERSION = "0.0.78"
@@ -147,18 +147,39 @@ def st_ceiling(args: argparse.Namespace, device: str, dtype: str | None) -> list
     cmd = [sys.executable, str(BENCH_DIR / "st_ceiling.py"), "--texts", str(args.texts), "--seed", str(args.seed)]
     cmd += ["--mix", args.mix, "--batch-sizes", args.st_batch_sizes, "--model-dir", str(args.model_dir)]
     cmd += ["--device", device] + (["--dtype", dtype] if dtype else []) + ([] if args.no_engine else ["--engine"])
+    cmd += ["--probe-out", str(args.out / "probe.json")]
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **OFFLINE_ENV})
     if done.returncode:
         raise RuntimeError(f"st_ceiling failed:\n{done.stderr[-3000:]}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
+def probe_cosine(url: str, probe: dict[str, list], model: str) -> float:
+    """Smallest cosine between the server's vectors and sentence-transformers' for the probe texts."""
+    import numpy as np
+    import orjson
+
+    status, body = _Client(url, 120).post(orjson.dumps({"input": probe["texts"], "model": model}))
+    if status != 200:
+        raise RuntimeError(f"probe request failed: HTTP {status} {body[:300]!r}")
+    got = np.array([row["embedding"] for row in orjson.loads(body)["data"]], dtype=np.float64)
+    ref = np.array(probe["vectors"], dtype=np.float64)
+    got /= np.linalg.norm(got, axis=1, keepdims=True)
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    return float((got * ref).sum(axis=1).min())
+
+
 def measure_server(
     spec: ServerSpec, args: argparse.Namespace, texts: list[str], tokens: list[int], scenarios: list[Scenario]
-) -> tuple[list[LoadResult], float]:
+) -> tuple[list[LoadResult], float, float | None]:
     results = []
     with RunningServer(spec, args.model_dir, args.out / "logs", ready_timeout=args.ready_timeout) as server:
         print(f"  {spec.name}: ready in {server.startup_s:.1f}s on {server.url}", flush=True)
+        probe_path = args.out / "probe.json"
+        cosine = None
+        if probe_path.exists():
+            cosine = probe_cosine(server.url, json.loads(probe_path.read_text()), args.model_name)
+            print(f"    same vectors as sentence-transformers: min cosine {cosine:.6f}", flush=True)
         for scenario in scenarios:
             workload = Workload.build(texts, tokens, scenario.batch_size, args.model_name)
             k = scenario.concurrency
@@ -179,7 +200,7 @@ def measure_server(
             )
             results.append(result)
         startup = server.startup_s or 0.0
-    return results, startup
+    return results, startup, cosine
 
 
 # -- report ---------------------------------------------------------------------------------------------
@@ -235,6 +256,13 @@ def render(report: dict[str, object]) -> str:
             f"| {row['system']} (HTTP) | {row['load']} | {row['texts_per_s']:.1f} | {row['tokens_per_s']:.0f} | "
             f"{row['p50_ms']:.0f} | {row['p99_ms']:.0f} | {row['errors']} | "
             f"{_ratio(row['texts_per_s'], ceiling['texts_per_s'])} | {vs_inf} | {flops(row['tokens_per_s'])} |"
+        )
+    cosines = {k: v for k, v in report.get("probe_min_cosine", {}).items() if v is not None}
+    if cosines:
+        lines.append("")
+        lines.append(
+            "Same vectors check (min cosine to sentence-transformers on 8 probe texts): "
+            + ", ".join(f"{name} {value:.5f}" for name, value in cosines.items())
         )
     lines.append("")
     lines.append("Targets (this service over HTTP):")
@@ -369,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"corpus: {corpus}", flush=True)
     scenarios = [Scenario.parse(s) for s in args.scenarios.split(",") if s]
 
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "probe.json").unlink(missing_ok=True)
     print("sentence-transformers encode (in-process) ...", flush=True)
     st_rows = st_ceiling(args, device, dtype)
     for row in st_rows:
@@ -378,10 +408,10 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     rows: list[dict[str, object]] = []
-    startups = {}
+    startups, cosines = {}, {}
     for spec in _systems(args, device, dtype):
         print(f"{spec.name} over HTTP ...", flush=True)
-        results, startups[spec.name] = measure_server(spec, args, texts, tokens, scenarios)
+        results, startups[spec.name], cosines[spec.name] = measure_server(spec, args, texts, tokens, scenarios)
         for scenario, result in zip(scenarios, results, strict=True):
             rows.append({"system": spec.name, "load": scenario.label, **result.summary()})
 
@@ -401,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         "st_runs": st_rows,
         "rows": rows,
         "startup_s": startups,
+        "probe_min_cosine": cosines,
         "load_before": load_before,
         "load_after": load_average(),
         "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),

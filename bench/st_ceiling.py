@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default=None)
     parser.add_argument("--engine", action="store_true", help="also time this service's engine in-process")
+    parser.add_argument("--probe-out", type=Path, help="write reference vectors of the first --probe texts (JSON)")
+    parser.add_argument("--probe", type=int, default=8)
     args = parser.parse_args(argv)
 
     import torch
@@ -45,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     texts = build_corpus(args.texts, args.seed, args.mix)
     tokens, _ = token_counts(texts, args.model_dir, model.max_seq_length)
     model.encode(texts[:64], batch_size=32)  # warm-up: allocator, kernels
+    if args.probe_out:
+        probe = model.encode(texts[: args.probe], normalize_embeddings=True, convert_to_numpy=True)
+        args.probe_out.write_text(json.dumps({"texts": texts[: args.probe], "vectors": probe.tolist()}))
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
