@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import struct
 import subprocess
 import sys
@@ -128,16 +129,21 @@ def non_embedding_params(model_dir: Path) -> int:
 
 
 def ensure_infinity(torch_spec: str) -> Path:
-    """Create ``bench/.venv-infinity`` with ``torch_spec`` first and pinned, so pip never swaps torch."""
+    """Create ``bench/.venv-infinity`` with ``torch_spec`` first and pinned, so pip never swaps torch.
+
+    ``torch_spec`` is a requirement plus optional pip flags for that one install, e.g.
+    ``"torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"``.
+    """
     binary = INFINITY_VENV / "bin" / "infinity_emb"
     if binary.exists():
         return binary
     print(f"installing infinity-emb {INFINITY_VERSION} into {INFINITY_VENV} (once) ...", flush=True)
+    requirement, *torch_flags = shlex.split(torch_spec)
     subprocess.run([sys.executable, "-m", "venv", str(INFINITY_VENV)], check=True)
     pip = [str(INFINITY_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     constraints = INFINITY_VENV / "constraints.txt"
-    constraints.write_text(torch_spec + "\n")
-    subprocess.run([*pip, torch_spec], check=True)
+    constraints.write_text(requirement + "\n")
+    subprocess.run([*pip, requirement, *torch_flags], check=True)
     subprocess.run([*pip, "-c", str(constraints), f"infinity-emb[server,torch]=={INFINITY_VERSION}"], check=True)
     return binary
 
