@@ -23,7 +23,7 @@ test-container: $(VENV)/.installed  ## build the image and test it (needs Docker
 	$(PY) -m pytest -q -m container tests/container
 
 bench: $(VENV)/.installed  ## side-by-side benchmark table (sentence-transformers, this service, Infinity)
-	$(PY) bench/run.py
+	TORCH="$(TORCH)" $(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check inference tests marketplace infra

@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from inference.batching import MicroBatcher, plan_batches
+from inference.batching import MicroBatcher, plan_batches, split_by_padding
 from inference.errors import OverloadedError
 
 
@@ -107,3 +107,17 @@ def test_full_queue_rejects_with_overloaded():
         gate.set()
         assert first.result().shape == (4, 2)
     batcher.stop()
+
+
+def test_split_by_padding_merges_within_allowance():
+    assert split_by_padding([3, 2, 1], 0.0, 16) == [[0, 1, 2]]
+
+
+def test_split_by_padding_keeps_every_position_and_bounds_waste():
+    lengths = [256, 10, 12, 250, 11, 40, 9]
+    buckets = split_by_padding(lengths, 0.1, 0)
+    assert sorted(p for b in buckets for p in b) == list(range(len(lengths)))
+    for bucket in buckets:
+        real = sum(lengths[p] for p in bucket)
+        padded = max(lengths[p] for p in bucket) * len(bucket)
+        assert len(bucket) == 1 or padded - real <= 0.1 * real
