@@ -59,21 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
         assert vectors.shape[0] == len(texts)
-        print(
-            json.dumps(
-                {
-                    "name": "st_encode",
-                    "batch_size": batch_size,
-                    "texts": len(texts),
-                    "tokens": sum(tokens),
-                    "seconds": round(seconds, 3),
-                    "texts_per_s": round(len(texts) / seconds, 1),
-                    "tokens_per_s": round(sum(tokens) / seconds, 0),
-                    "torch_threads": torch.get_num_threads(),
-                }
-            ),
-            flush=True,
-        )
+        print(json.dumps(result_row("st_encode", batch_size, texts, tokens, seconds)), flush=True)
     if args.engine:
         print(json.dumps(engine_in_process(args, texts, tokens)), flush=True)
     return 0
@@ -101,9 +87,16 @@ def engine_in_process(args: argparse.Namespace, texts: list[str], tokens: list[i
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
+    return result_row("engine_in_process", settings.max_batch_size, texts, tokens, seconds)
+
+
+def result_row(name: str, batch_size: int, texts: list[str], tokens: list[int], seconds: float) -> dict[str, object]:
+    """One in-process result line, the shape bench/run.py reads."""
+    import torch
+
     return {
-        "name": "engine_in_process",
-        "batch_size": settings.max_batch_size,
+        "name": name,
+        "batch_size": batch_size,
         "texts": len(texts),
         "tokens": sum(tokens),
         "seconds": round(seconds, 3),
