@@ -135,6 +135,12 @@ class AdmissionWorker(ThreadWorker):  # type: ignore[misc]
         logging.getLogger("gunicorn.error").addFilter(redact_client_bytes)
         super().init_process()
 
+    def run(self) -> None:
+        hold = getattr(self, "hold_until_ready", None)  # set by EmbeddingServer's post_fork (readiness.py)
+        if hold is not None:
+            hold(self)
+        super().run()
+
     def get_thread_pool(self) -> AdmissionPool:
         return AdmissionPool(self.cfg.threads, max_waiting=self.cfg.threads)
 

@@ -2,7 +2,8 @@
 
 The master never imports torch or touches CUDA; each worker builds the app after fork. On GPU
 hosts there is one worker per visible GPU, each pinned to its own device (a slot chosen in the master's
-``pre_fork``); a replaced worker takes the freed GPU.
+``pre_fork``); a replaced worker takes the freed GPU. On CPU hosts there is one worker per core, as many
+as memory allows, sharing the cores' torch threads (``worker_plan``).
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from .admission import BODY_TIMEOUT_S, AdmissionWorker, shed_overflow
-from .settings import Settings
+from .readiness import IDLE, LOADING, READY, WorkerBoard
+from .settings import Settings, resolve_model_dir
+from .worker_plan import WorkerPlan, available_memory_bytes, plan_workers, usable_cores, weight_bytes
 
 GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
 M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES = -3, 128 * 1024
@@ -56,12 +60,26 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]
             os.environ.setdefault(name, value)
         self._settings = settings
         self._gpus = visible_gpus() if settings.device in ("auto", "cuda") else []
-        self._assigned: dict[int, int] = {}  # worker age -> GPU slot (master's bookkeeping)
+        self.plan = self._plan()
+        self._assigned: dict[int, int] = {}  # worker age -> slot (master's bookkeeping)
+        self._board = WorkerBoard(2 * self.plan.workers + 2)  # shared memory, inherited by the workers
         self._worker_slot: int | None = None  # set in the worker process by post_fork
+        self._service: Any = None  # the worker's EmbeddingService, set by load
         super().__init__()
 
+    def _plan(self) -> WorkerPlan:
+        s = self._settings
+        try:
+            weights = weight_bytes(resolve_model_dir(s))
+        except (FileNotFoundError, ImportError):
+            weights = 0  # the worker reports the missing model when it loads
+        return plan_workers(
+            gpus=len(self._gpus), cores=usable_cores(), memory=available_memory_bytes(), weights=weights,
+            workers=s.workers, torch_threads=s.torch_threads,
+        )  # fmt: skip
+
     def worker_count(self) -> int:
-        return self._settings.workers or max(1, len(self._gpus))
+        return self.plan.workers
 
     def load_config(self) -> None:
         s = self._settings
@@ -79,37 +97,75 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]
             "pre_fork": self._pre_fork,
             "post_fork": self._post_fork,
             "child_exit": self._child_exit,
+            "when_ready": self._when_ready,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
 
     def _pre_fork(self, server: Any, worker: Any) -> None:
-        """Runs in the master: give the new worker the lowest free GPU slot."""
-        if not self._gpus:
-            return
+        """Runs in the master: give the new worker the lowest free slot (its GPU and its readiness byte)."""
         used = set(self._assigned.values())
-        slot = next(i for i in range(len(self._gpus) + len(used) + 1) if i not in used)
+        slot = next(i for i in range(len(used) + 1) if i not in used)
         self._assigned[worker.age] = slot
-        worker.gpu_slot = slot % len(self._gpus)
+        worker.slot = slot
 
     def _post_fork(self, server: Any, worker: Any) -> None:
         """Runs in the new worker process, before ``load``."""
-        self._worker_slot = getattr(worker, "gpu_slot", None)
+        self._worker_slot = worker.slot
+        worker.hold_until_ready = self._hold_until_ready
         return_freed_memory()
 
+    def _when_ready(self, server: Any) -> None:
+        threads = f", {self.plan.torch_threads} torch thread(s) each" if not self._gpus else ""
+        server.log.info("starting %d worker(s) (%s)%s", self.plan.workers, self.plan.reason, threads)
+
     def _child_exit(self, server: Any, worker: Any) -> None:
-        self._assigned.pop(worker.age, None)
+        slot = self._assigned.pop(worker.age, None)
+        if slot is not None and slot < len(self._board):
+            self._board.set(slot, IDLE)
+
+    def _on_board(self) -> bool:
+        return self._worker_slot is not None and self._worker_slot < len(self._board)
+
+    def _peers_ready(self) -> bool:
+        return not self._on_board() or self._board.none_loading()
+
+    def _hold_until_ready(self, worker: Any) -> None:
+        """Runs in the worker before it accepts connections (``AdmissionWorker.run``). If another worker is
+        ready, wait for this worker's model (heartbeating) so no request meets a loading model; else take
+        connections at once, marked ``LOADING`` (``/ping`` answers 503 until every such worker is ready)."""
+        service, slot = self._service, self._worker_slot
+        if service is None or not self._on_board() or slot is None:
+            return
+        if self._board.any_ready(exclude=slot):
+            while worker.alive and not service.wait_ready(1.0) and service.load_error is None:
+                worker.notify()  # the heartbeat: gunicorn's master replaces a worker that stays silent
+            if not service.ready:
+                self._board.set(slot, LOADING)  # failed (or stopping): serve its 503s and say so on /ping
+                return
+        else:
+            self._board.set(slot, LOADING)
+
+        def mark_ready() -> None:
+            service.wait_ready()
+            self._board.set(slot, READY)
+
+        threading.Thread(target=mark_ready, name="readiness", daemon=True).start()
 
     def load(self) -> Any:
         """Runs in the worker after fork: pin the GPU, then build the app (loads the model)."""
         from .api.app import create_app
 
-        settings = self._settings
-        if self._worker_slot is not None:
-            settings = settings.model_copy(update={"device": f"cuda:{self._worker_slot}"})
+        settings = self._settings.model_copy(update={"workers": self.plan.workers})
+        if self._gpus and self._worker_slot is not None:
+            settings = settings.model_copy(update={"device": f"cuda:{self._worker_slot % len(self._gpus)}"})
+        elif self.plan.torch_threads:
+            settings = settings.model_copy(update={"torch_threads": self.plan.torch_threads})
         health = ("/ping", settings.azure_ready_route, settings.azure_live_route)
         body_timeout = min(BODY_TIMEOUT_S, settings.timeout_s / 4)  # well inside the worker's heartbeat timeout
-        return shed_overflow(create_app(settings), health, settings.max_body_bytes, body_timeout)
+        app = create_app(settings, peers_ready=self._peers_ready)
+        self._service = app.extensions["embedding_service"]
+        return shed_overflow(app, health, settings.max_body_bytes, body_timeout)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -142,7 +142,8 @@ class Settings(BaseSettings):
         None,
         ge=1,
         validation_alias=_env("SAGEMAKER_MODEL_SERVER_WORKERS", "EMB_WORKERS"),
-        description="gunicorn workers; default one per visible GPU, else 1.",
+        description="gunicorn workers. Default: one per visible GPU; on CPU one per usable core, as many as "
+        "memory allows (each holds a copy of the model). Also `MaxConcurrentTransforms` in `/execution-parameters`.",
     )
     threads: int = Field(
         32, ge=1, validation_alias=_env("EMB_THREADS"), description="Request threads per worker (feed the batcher)."
@@ -154,7 +155,10 @@ class Settings(BaseSettings):
         description="Request timeout in seconds (gunicorn worker timeout).",
     )
     torch_threads: int | None = Field(
-        None, ge=1, validation_alias=_env("EMB_TORCH_THREADS"), description="torch intra-op threads on CPU."
+        None,
+        ge=1,
+        validation_alias=_env("EMB_TORCH_THREADS"),
+        description="torch intra-op threads per CPU worker. Default: usable cores / workers.",
     )
     log_level: str = Field("INFO", validation_alias=_env("EMB_LOG_LEVEL", "LOG_LEVEL"), description="Log level.")
     azure_score_route: str = Field(

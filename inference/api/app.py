@@ -19,8 +19,10 @@ def create_app(
     loader: Callable[[Settings], EmbeddingHandler] = load_handler,
     *,
     load_in_background: bool = True,
+    peers_ready: Callable[[], bool] = lambda: True,
 ) -> Flask:
-    """Create the WSGI app. The model loads in a background thread; /ping is 503 until it is warm."""
+    """Create the WSGI app. The model loads in a background thread; /ping is 503 until it is warm and
+    ``peers_ready()`` (the server's other workers take no connections they cannot serve yet; readiness.py)."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
     service = EmbeddingService(settings, loader)
@@ -31,7 +33,7 @@ def create_app(
     app.extensions["embedding_service"] = service
     register_error_handlers(app)
     install_request_log(app)
-    register_routes(app, service, settings)
+    register_routes(app, service, settings, peers_ready)
     if load_in_background:
         service.start_loading()
     else:

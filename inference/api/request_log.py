@@ -20,6 +20,7 @@ class JsonFormatter(logging.Formatter):
             "ts": round(record.created, 3),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,  # which worker (several per server)
             "msg": record.getMessage(),
         }
         payload.update(getattr(record, "fields", {}))

@@ -7,6 +7,8 @@ SageMaker passes to AWS Marketplace for products with inference pricing; error r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Flask, Response, g, request
 
 from ..codecs.decode import JSON, JSONLINES, check_content_type, decode_request, negotiate_accept
@@ -30,7 +32,9 @@ def metering(units: int) -> str:
     return f'{{"Dimension": "inference.count", "ConsumedUnits": {units}}}'
 
 
-def build_routes(service: EmbeddingService, settings: Settings) -> Blueprint:
+def build_routes(
+    service: EmbeddingService, settings: Settings, peers_ready: Callable[[], bool] = lambda: True
+) -> Blueprint:
     routes = Blueprint("embeddings", __name__)
     record_defaults = RecordDefaults(settings.record_options, max_inputs=settings.max_inputs)
 
@@ -38,6 +42,8 @@ def build_routes(service: EmbeddingService, settings: Settings) -> Blueprint:
         if not service.ready:
             reason = f"model failed to load: {service.load_error}" if service.load_error else "model is loading"
             return error_response(ModelNotReadyError(reason))
+        if not peers_ready():
+            return error_response(ModelNotReadyError("other workers are still loading the model"))
         return _json({"status": "ready", "model": service.info.name})
 
     def live() -> Response:
@@ -87,5 +93,7 @@ def build_routes(service: EmbeddingService, settings: Settings) -> Blueprint:
     return routes
 
 
-def register_routes(app: Flask, service: EmbeddingService, settings: Settings) -> None:
-    app.register_blueprint(build_routes(service, settings))
+def register_routes(
+    app: Flask, service: EmbeddingService, settings: Settings, peers_ready: Callable[[], bool] = lambda: True
+) -> None:
+    app.register_blueprint(build_routes(service, settings, peers_ready))

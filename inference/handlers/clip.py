@@ -19,7 +19,7 @@ from transformers.utils import logging as hf_logging
 
 from ..settings import Settings, default_model_name
 from ..types import ModelInfo
-from .device import dtype_name, padded_batch, pick_device, pick_dtype, split_on_oom
+from .device import dtype_name, limit_cpu_threads, padded_batch, pick_device, pick_dtype, split_on_oom
 from .tokenization import FastTokenizers, require_safetensors
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class ClipEmbeddingHandler:
         hf_logging.disable_progress_bar()
         require_safetensors(folder)
         self._device = pick_device(settings.device)
+        limit_cpu_threads(self._device, settings.torch_threads)
         dtype = pick_dtype(settings.dtype, self._device)
         trust = settings.trust_remote_code
         config = AutoConfig.from_pretrained(folder, trust_remote_code=trust)

@@ -26,6 +26,12 @@ def pick_device(requested: str) -> torch.device:
     return device
 
 
+def limit_cpu_threads(device: torch.device, threads: int | None) -> None:
+    """torch intra-op threads of this process when it computes on CPU (one of several workers sharing cores)."""
+    if device.type == "cpu" and threads:
+        torch.set_num_threads(threads)
+
+
 def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
     if requested != "auto":
         return _DTYPES[requested]

@@ -18,7 +18,7 @@ from transformers.utils import logging as hf_logging
 from ..batching import split_by_padding
 from ..settings import Settings, default_model_name
 from ..types import ModelInfo
-from .device import dtype_name, padded_batch, pick_device, pick_dtype, split_on_oom
+from .device import dtype_name, limit_cpu_threads, padded_batch, pick_device, pick_dtype, split_on_oom
 from .pooling import pool
 from .st_config import STConfig, read_st_config
 from .tokenization import FastTokenizers, require_safetensors
@@ -54,8 +54,7 @@ class TextEmbeddingHandler:
         st = read_st_config(folder)
         require_safetensors(st.transformer_dir)
         self._device = pick_device(settings.device)
-        if self._device.type == "cpu" and settings.torch_threads:
-            torch.set_num_threads(settings.torch_threads)
+        limit_cpu_threads(self._device, settings.torch_threads)
         dtype = pick_dtype(settings.dtype, self._device)
         trust = settings.trust_remote_code
         config = AutoConfig.from_pretrained(st.transformer_dir, trust_remote_code=trust)

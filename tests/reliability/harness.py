@@ -39,7 +39,9 @@ def clean_env(**overrides: str) -> dict[str, str]:
     """This process's environment without serving settings, plus ``overrides`` (CPU unless told)."""
     drop = ("EMB_", "SAGEMAKER_", "MODEL_DIR", "AZUREML", "LOG_LEVEL")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update({"EMB_DEVICE": "cpu", "PYTHONUNBUFFERED": "1"})
+    # One worker: these tests reason about a single worker's capacity, queue and replacement (the CPU default
+    # is one worker per core; tests/unit/test_worker_plan.py covers that plan).
+    env.update({"EMB_DEVICE": "cpu", "EMB_WORKERS": "1", "PYTHONUNBUFFERED": "1"})
     env.update(overrides)
     return env
 
