@@ -9,7 +9,6 @@ as memory allows, sharing the cores' torch threads (``worker_plan``).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import threading
 from pathlib import Path
@@ -23,18 +22,6 @@ from .settings import Settings, resolve_model_dir
 from .worker_plan import WorkerPlan, available_memory_bytes, plan_workers, usable_cores, weight_bytes
 
 GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
-M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES = -3, 128 * 1024
-
-
-def return_freed_memory() -> None:
-    """glibc's dynamic mmap threshold keeps freed large blocks in the heap; with tensors of ever-changing
-    shapes (every micro-batch differs) a CPU worker's RSS then grows without bound (measured: 0.42 -> 1.6 GiB
-    over 450 random-shape forwards of all-MiniLM-L6-v2). A fixed threshold hands blocks above 128 KiB back
-    to the OS on free (RSS stays flat). No-op where glibc is absent."""
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-    except (OSError, AttributeError):
-        pass
 
 
 # Environment defaults the workers inherit (an explicit value wins). OpenMP reads them when torch loads,
@@ -113,7 +100,6 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]
         """Runs in the new worker process, before ``load``."""
         self._worker_slot = worker.slot
         worker.hold_until_ready = self._hold_until_ready
-        return_freed_memory()
 
     def _when_ready(self, server: Any) -> None:
         threads = f", {self.plan.torch_threads} torch thread(s) each" if not self._gpus else ""

@@ -16,6 +16,7 @@ from .batching import MicroBatcher
 from .codecs.images import ImagePolicy, decode_image, image_tokens
 from .errors import InvalidInputError, ModelNotReadyError
 from .handlers.base import EmbeddingHandler, ImageEmbeddingHandler
+from .heap import HeapTrimmer
 from .postprocess import finish_vectors, mean_pool_spans
 from .settings import Settings
 from .types import EmbedRequest, EmbedResult, ImageInput, ModelInfo, TextInput
@@ -70,14 +71,21 @@ class EmbeddingService:
         log.info("model ready: %s", handler.info)
 
     @staticmethod
-    def _forward_for(handler: EmbeddingHandler) -> Callable[[Sequence[object], tuple[str, str | None]], np.ndarray]:
-        """The batcher's forward: batch keys are ``(modality, task)``, so a batch is never mixed."""
+    def _forward_for(
+        handler: EmbeddingHandler, heap: HeapTrimmer | None = None
+    ) -> Callable[[Sequence[object], tuple[str, str | None]], np.ndarray]:
+        """The batcher's forward: batch keys are ``(modality, task)``, so a batch is never mixed. After each
+        pass, freed host memory goes back to the OS once enough has piled up (heap.py)."""
+        heap = heap or HeapTrimmer()
 
         def forward(payloads: Sequence[object], key: tuple[str, str | None]) -> np.ndarray:
             kind, task = key
-            if kind == IMAGE:
-                return handler.forward_images(payloads)  # type: ignore[attr-defined]
-            return handler.forward(payloads, task)  # type: ignore[arg-type]
+            try:
+                if kind == IMAGE:
+                    return handler.forward_images(payloads)  # type: ignore[attr-defined]
+                return handler.forward(payloads, task)  # type: ignore[arg-type]
+            finally:
+                heap.after_forward()
 
         return forward
 
