@@ -13,12 +13,12 @@ forks; each worker has a slot (chosen in the master's ``pre_fork``) in one of th
 another is ready (a replacement after a crash) holds back from accepting until its own model is ready,
 so the ready workers keep serving everything and ``/ping`` stays 200.
 
-Framework-free: ``multiprocessing`` shared memory only (the master never imports torch).
+Framework-free: one anonymous shared ``mmap`` (the master never imports torch).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import mmap
 
 IDLE, LOADING, READY = 0, 1, 2
 
@@ -27,7 +27,9 @@ class WorkerBoard:
     """One byte per worker slot in anonymous shared memory, inherited by forked workers."""
 
     def __init__(self, slots: int) -> None:
-        self._states = multiprocessing.RawArray("B", max(1, slots))
+        # An anonymous MAP_SHARED mapping: no file anywhere (read-only root filesystems are fine), shared with
+        # every process forked after it.
+        self._states = mmap.mmap(-1, max(1, slots))
 
     def __len__(self) -> int:
         return len(self._states)
@@ -39,8 +41,8 @@ class WorkerBoard:
         return self._states[slot]
 
     def any_ready(self, exclude: int | None = None) -> bool:
-        return any(state == READY for i, state in enumerate(self._states) if i != exclude)
+        return any(state == READY for i, state in enumerate(self._states[:]) if i != exclude)
 
     def none_loading(self) -> bool:
         """No worker takes connections it cannot serve yet."""
-        return all(state != LOADING for state in self._states)
+        return all(state != LOADING for state in self._states[:])
