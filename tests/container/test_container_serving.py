@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,10 +114,17 @@ def test_azure_health_routes(server: Container) -> None:
     assert server.get("/health/ready").status == 200
 
 
-def test_execution_parameters(server: Container) -> None:
+def test_execution_parameters(server: Container, model_dir: Path) -> None:
+    """MaxConcurrentTransforms is the worker count: on CPU one per core (the container has no CPU limit here,
+    so it plans with this host's cores and memory)."""
+    from inference.worker_plan import available_memory_bytes, plan_workers, usable_cores, weight_bytes
+
+    workers = plan_workers(
+        gpus=0, cores=usable_cores(), memory=available_memory_bytes(), weights=weight_bytes(model_dir)
+    ).workers
     reply = server.get("/execution-parameters")
     assert reply.status == 200
-    assert reply.json() == {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+    assert reply.json() == {"MaxConcurrentTransforms": workers, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
 
 
 @pytest.mark.parametrize("content_type", ["application/jsonlines", "text/csv"])
