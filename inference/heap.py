@@ -7,8 +7,9 @@ process: 0.42 -> 1.6 GiB). Fixing the mmap threshold low (128 KiB) keeps RSS fla
 tensor a fresh ``mmap`` whose pages fault in on first touch: 22% fewer tokens/s on one thread.
 
 Instead, after a forward pass, when the heap holds more than ``max_free_bytes`` of free blocks
-(``mallinfo2``, a walk of glibc's free lists: microseconds), ``malloc_trim(0)`` returns them. Measured
-(300 random-shape forwards, one thread): RSS 0.46 -> 0.51 GiB, throughput within noise of glibc's
+(``mallinfo2``, a walk of glibc's free lists: microseconds), ``malloc_trim(0)`` returns them. Measured with
+``bench/heap_growth.py`` (300 random-shape forwards, one thread, 2-core dev machine): RSS 0.46 -> 0.51 GiB,
+throughput within noise of glibc's
 default (which ends at 0.73 GiB and rising). No-op without glibc >= 2.33.
 """
 
