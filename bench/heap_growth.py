@@ -29,9 +29,10 @@ def main() -> None:
     mode, passes = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 300
     if mode.startswith("mmap"):
         ctypes.CDLL("libc.so.6").mallopt(-3, int(mode[4:]))  # M_MMAP_THRESHOLD
+    from inference.core.heap import HeapTrimmer
     from inference.handlers.text import TextEmbeddingHandler
-    from inference.heap import HeapTrimmer
-    from inference.settings import Settings, embedded_model_dir
+    from inference.model_dir import embedded_model_dir
+    from inference.settings import Settings
 
     handler = TextEmbeddingHandler(embedded_model_dir(), Settings(device="cpu", torch_threads=1))
     trimmer = HeapTrimmer() if mode == "trimmer" else None

@@ -70,7 +70,7 @@ def engine_in_process(args: argparse.Namespace, texts: list[str], tokens: list[i
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import torch
 
-    from inference.batching import plan_batches
+    from inference.core.batching import plan_batches
     from inference.handlers.text import TextEmbeddingHandler
     from inference.settings import Settings
 

@@ -112,7 +112,7 @@ record "make test-container (s)" "$(elapsed "$t")"
 
 step "local Docker test mode (container/local.sh, model folder mounted)"
 t=$(now)
-model_dir=$("${VENV:-.venv}/bin/python" -c 'from inference.settings import embedded_model_dir; print(embedded_model_dir())')
+model_dir=$("${VENV:-.venv}/bin/python" -c 'from inference.model_dir import embedded_model_dir; print(embedded_model_dir())')
 port=$("${VENV:-.venv}/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 container/local.sh --no-build --tag "$tag" --name "embed-local-$run_id" --model "$model_dir" --port "$port" --cpu --timeout 300
 record "local.sh run (s)" "$(elapsed "$t")"

@@ -26,6 +26,14 @@ class ServingError(Exception):
             body["param"] = self.param
         return body
 
+    def envelope(self) -> dict[str, object]:
+        """The JSON error body every error response carries: ``{"error": {"type", "message"[, "param"]}}``."""
+        return {"error": self.to_dict()}
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Headers every response for this error carries besides the body's (``Retry-After`` when set)."""
+        return [("Retry-After", str(self.retry_after))] if self.retry_after is not None else []
+
 
 class InvalidInputError(ServingError):
     """The request is well-formed transport-wise but its content is wrong (bad JSON, types, values)."""

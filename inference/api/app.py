@@ -1,41 +1,40 @@
-"""Flask application factory. Builds Settings once, starts the model loader, wires routes and errors."""
+"""Flask application factory: the engine (model), the endpoint slices over it, routes, errors and logging."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import Flask
 
-from ..handlers import EmbeddingHandler, load_handler
-from ..service import EmbeddingService
+from ..codecs.images import ImagePolicy
+from ..core.engine import Loader, ModelEngine
+from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
+from ..endpoints.embeddings.service import EmbeddingService
+from ..handlers import load_handler
 from ..settings import Settings
 from .errors import register_error_handlers
 from .request_log import configure_logging, install_request_log
+from .route_table import probe_paths
 from .routes import register_routes
 
+ENGINE = "model_engine"  # app.extensions key: the runtime waits on the engine's readiness
 
-def create_app(
-    settings: Settings | None = None,
-    loader: Callable[[Settings], EmbeddingHandler] = load_handler,
-    *,
-    load_in_background: bool = True,
-    peers_ready: Callable[[], bool] = lambda: True,
-) -> Flask:
-    """Create the WSGI app. The model loads in a background thread; /ping is 503 until it is warm and
-    ``peers_ready()`` (the server's other workers take no connections they cannot serve yet; readiness.py)."""
+
+def create_app(settings: Settings | None = None, loader: Loader = load_handler, *,
+               load_in_background: bool = True) -> Flask:  # fmt: skip
+    """Create the WSGI app. The model loads in a background thread; /ping is 503 until it is warm."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    service = EmbeddingService(settings, loader)
+    engine = ModelEngine(settings, loader)
+    embeddings = EmbeddingsEndpoint(EmbeddingService(engine, ImagePolicy.from_settings(settings)), settings)
     app = Flask("inference")
     # No redirects: "//" in a path would get an HTML 308 to a Location built from the Host header.
     app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["embedding_service"] = service
+    app.extensions[ENGINE] = engine
     register_error_handlers(app)
-    install_request_log(app)
-    register_routes(app, service, settings, peers_ready)
+    install_request_log(app, probe_paths(settings))
+    register_routes(app, engine, embeddings, settings)
     if load_in_background:
-        service.start_loading()
+        engine.start_loading()
     else:
-        service.load()
+        engine.load()
     return app

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..codecs.encode import dumps
+from ..codecs.json import error_json
 from ..errors import (
     InternalError,
     InvalidInputError,
@@ -28,10 +28,8 @@ _HTTP_TO_SERVING: dict[int, type[ServingError]] = {
 
 
 def error_response(err: ServingError) -> Response:
-    response = Response(dumps({"error": err.to_dict()}), status=err.status, mimetype="application/json")
-    if err.retry_after is not None:
-        response.headers["Retry-After"] = str(err.retry_after)
-    return response
+    body, headers = error_json(err)
+    return Response(body, status=err.status, headers=headers)
 
 
 def _from_http(exc: HTTPException) -> ServingError:

@@ -6,12 +6,13 @@ import json
 import logging
 import sys
 import time
-import uuid
+from collections.abc import Iterable
 
 from flask import Flask, Response, g, request
 
+from .request_id import RESPONSE_HEADER, request_id
+
 ACCESS_LOGGER = "inference.access"
-QUIET_PATHS = frozenset({"/ping", "/health/live", "/health/ready"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,14 +38,15 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
 
 
-def install_request_log(app: Flask) -> None:
+def install_request_log(app: Flask, quiet_paths: Iterable[str]) -> None:
+    """One access-log line per request; ``quiet_paths`` (the health probes) only at DEBUG."""
     access = logging.getLogger(ACCESS_LOGGER)
+    quiet = frozenset(quiet_paths)
 
     @app.before_request
     def _start() -> None:
         g.start = time.perf_counter()
-        headers = request.headers
-        g.request_id = headers.get("X-Amzn-RequestId") or headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.request_id = request_id(request.environ)
         g.n_inputs = None
         g.tokens = None
 
@@ -59,7 +61,7 @@ def install_request_log(app: Flask) -> None:
             "tokens": g.get("tokens"),
             "ms": round((time.perf_counter() - g.get("start", time.perf_counter())) * 1000, 2),
         }
-        level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
+        level = logging.DEBUG if request.path in quiet else logging.INFO
         access.log(level, "request", extra={"fields": fields})
-        response.headers["X-Request-Id"] = str(g.get("request_id"))
+        response.headers[RESPONSE_HEADER] = str(g.get("request_id"))
         return response

@@ -1,6 +1,5 @@
-"""Routes: SageMaker (/ping, /invocations, /execution-parameters), Azure ML aliases, OpenAI /v1/embeddings.
+"""Routes: every entry of the route table bound to a thin adapter; no try/except here (see api/errors.py).
 
-Every route is a thin adapter over ``EmbeddingService``; no try/except here (see api/errors.py).
 Embedding responses carry ``X-Amzn-Inference-Metering`` (one ``inference.count`` unit per input), which
 SageMaker passes to AWS Marketplace for products with inference pricing; error responses carry none.
 """
@@ -11,20 +10,21 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, g, request
 
-from ..codecs.decode import JSON, JSONLINES, check_content_type, decode_request, negotiate_accept
-from ..codecs.encode import build_response, dumps
-from ..codecs.records import RecordDefaults, decode_records, embed_records, encode_jsonlines
+from ..codecs.json import dumps
+from ..core.engine import ModelEngine
+from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
 from ..errors import ModelNotReadyError
-from ..service import EmbeddingService
+from ..mime import JSON
 from ..settings import Settings
-from .errors import error_response
 from .openapi import openapi_spec
+from .route_table import EMBED, EXECUTION_PARAMETERS, HEALTH, LIVE, MODELS, OPENAPI, route_table
 
 METERING_HEADER = "X-Amzn-Inference-Metering"
+View = Callable[..., Response]
 
 
 def _json(payload: object, status: int = 200) -> Response:
-    return Response(dumps(payload), status=status, mimetype="application/json")
+    return Response(dumps(payload), status=status, mimetype=JSON)
 
 
 def metering(units: int) -> str:
@@ -32,40 +32,11 @@ def metering(units: int) -> str:
     return f'{{"Dimension": "inference.count", "ConsumedUnits": {units}}}'
 
 
-def build_routes(
-    service: EmbeddingService, settings: Settings, peers_ready: Callable[[], bool] = lambda: True
-) -> Blueprint:
-    routes = Blueprint("embeddings", __name__)
-    record_defaults = RecordDefaults(settings.record_options, max_inputs=settings.max_inputs)
-
+def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
     def health() -> Response:
-        if not service.ready:
-            reason = f"model failed to load: {service.load_error}" if service.load_error else "model is loading"
-            return error_response(ModelNotReadyError(reason))
-        if not peers_ready():
-            return error_response(ModelNotReadyError("other workers are still loading the model"))
-        return _json({"status": "ready", "model": service.info.name})
-
-    def live() -> Response:
-        return _json({"status": "alive"})
-
-    def embeddings(name: str | None = None) -> Response:
-        mime = check_content_type(request.content_type)
-        accept = negotiate_accept(request.headers.get("Accept"), default=JSON if mime == JSON else JSONLINES)
-        body = request.get_data(cache=False)
-        if mime == JSON:
-            embed_request = decode_request(body, mime, max_inputs=settings.max_inputs)
-            g.n_inputs = len(embed_request.inputs)
-            payload = build_response(service.embed(embed_request), embed_request)
-        else:  # Batch Transform records: one input per line
-            records = decode_records(body, mime, record_defaults)
-            g.n_inputs = len(records)
-            payload = embed_records(records, service.embed, max_inputs=settings.max_inputs)
-        g.tokens = payload["usage"]["prompt_tokens"]
-        content = encode_jsonlines(payload["data"]) if accept == JSONLINES else dumps(payload)
-        response = Response(content, mimetype=accept)
-        response.headers[METERING_HEADER] = metering(g.n_inputs)
-        return response
+        if not engine.ready:
+            raise ModelNotReadyError(engine.not_ready_reason())
+        return _json({"status": "ready", "model": engine.handler.info.name})
 
     def execution_parameters() -> Response:
         return _json(
@@ -77,23 +48,39 @@ def build_routes(
         )
 
     def models() -> Response:
-        info = service.info
-        return _json({"object": "list", "data": [{"id": info.name, "object": "model", "owned_by": "self"}]})
+        name = engine.handler.info.name
+        return _json({"object": "list", "data": [{"id": name, "object": "model", "owned_by": "self"}]})
 
-    routes.add_url_rule("/ping", "ping", health, methods=["GET"])
-    routes.add_url_rule(settings.azure_ready_route, "ready", health, methods=["GET"])
-    routes.add_url_rule(settings.azure_live_route, "live", live, methods=["GET"])
-    routes.add_url_rule("/execution-parameters", "execution_parameters", execution_parameters, methods=["GET"])
-    routes.add_url_rule("/v1/models", "models", models, methods=["GET"])
     spec = dumps(openapi_spec(settings))
-    routes.add_url_rule("/openapi.json", "openapi", lambda: Response(spec, mimetype=JSON), methods=["GET"])
-    for rule in ("/invocations", "/v1/embeddings", "/embeddings", settings.azure_score_route):
-        routes.add_url_rule(rule, f"embed:{rule}", embeddings, methods=["POST"])
-    routes.add_url_rule("/endpoints/<name>/invocations", "embed:endpoint", embeddings, methods=["POST"])
+    return {
+        HEALTH: health,
+        LIVE: lambda: _json({"status": "alive"}),
+        EXECUTION_PARAMETERS: execution_parameters,
+        MODELS: models,
+        OPENAPI: lambda: Response(spec, mimetype=JSON),
+    }
+
+
+def _embed_view(endpoint: EmbeddingsEndpoint) -> View:
+    def embed(name: str | None = None) -> Response:
+        parsed = endpoint.parse(request.get_data(cache=False), request.content_type, request.headers.get("Accept"))
+        g.n_inputs = parsed.inputs
+        reply = endpoint.run(parsed)
+        g.tokens = reply.tokens
+        response = Response(reply.content, mimetype=reply.mime)
+        response.headers[METERING_HEADER] = metering(reply.units)
+        return response
+
+    return embed
+
+
+def build_routes(engine: ModelEngine, embeddings: EmbeddingsEndpoint, settings: Settings) -> Blueprint:
+    views = {**_platform_views(engine, settings), EMBED: _embed_view(embeddings)}
+    routes = Blueprint("api", __name__)
+    for route in route_table(settings):
+        routes.add_url_rule(route.path, route.operation_id, views[route.action], methods=[route.method])
     return routes
 
 
-def register_routes(
-    app: Flask, service: EmbeddingService, settings: Settings, peers_ready: Callable[[], bool] = lambda: True
-) -> None:
-    app.register_blueprint(build_routes(service, settings, peers_ready))
+def register_routes(app: Flask, engine: ModelEngine, embeddings: EmbeddingsEndpoint, settings: Settings) -> None:
+    app.register_blueprint(build_routes(engine, embeddings, settings))

@@ -1,1 +1,1 @@
-"""Wire codecs: request bodies in, response bodies out."""
+"""Wire codecs shared by every endpoint kind: JSON, content negotiation, record bodies, images."""

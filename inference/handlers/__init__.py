@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..settings import Settings, resolve_model_dir
-from .base import EmbeddingHandler, ImageEmbeddingHandler
+from ..core.protocol import EmbeddingHandler, ImageEmbeddingHandler
+from ..model_dir import resolve_model_dir
+from ..settings import Settings
 
 
 def model_family(folder: Path) -> str:

@@ -17,8 +17,9 @@ from PIL import Image
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from ..settings import Settings, default_model_name
-from ..types import ModelInfo
+from ..core.types import ModelInfo
+from ..model_dir import default_model_name
+from ..settings import Settings
 from .device import dtype_name, limit_cpu_threads, padded_batch, pick_device, pick_dtype, split_on_oom
 from .tokenization import FastTokenizers, require_safetensors
 

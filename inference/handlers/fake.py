@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.types import ModelInfo
 from ..settings import Settings
-from ..types import ModelInfo
 
 FAKE_DIMENSIONS = 32
 FAKE_MAX_LENGTH = 64

@@ -15,9 +15,10 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from ..batching import split_by_padding
-from ..settings import Settings, default_model_name
-from ..types import ModelInfo
+from ..core.padding import split_by_padding
+from ..core.types import ModelInfo
+from ..model_dir import default_model_name
+from ..settings import Settings
 from .device import dtype_name, limit_cpu_threads, padded_batch, pick_device, pick_dtype, split_on_oom
 from .pooling import pool
 from .st_config import STConfig, read_st_config

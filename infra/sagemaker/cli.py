@@ -23,7 +23,7 @@ from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from inference.client import EmbeddingClient, EmbeddingServiceError, runtime_client
+from embedding_client import EmbeddingClient, EmbeddingServiceError, runtime_client
 
 from . import apply, plan, transform
 from .config import DeployConfig, load_config

@@ -3,8 +3,8 @@ import base64
 import numpy as np
 import pytest
 
-from inference.api.app import create_app
-from inference.codecs.encode import pack_binary, pack_ubinary
+from inference.api.app import ENGINE, create_app
+from inference.endpoints.embeddings.response import pack_binary, pack_ubinary
 from tests.conftest import make_settings
 
 
@@ -20,7 +20,7 @@ def test_ping_is_503_until_loaded_then_200(gated_app):
     assert first.headers["Retry-After"]
     assert client.get("/health/live").status_code == 200
     gate.set()
-    app.extensions["embedding_service"].wait_ready(10)
+    app.extensions[ENGINE].wait_ready(10)
     assert client.get("/ping").status_code == 200
     assert client.get("/health/ready").status_code == 200
 

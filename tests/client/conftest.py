@@ -1,10 +1,7 @@
-"""Fixtures for the client tests: the real server as a subprocess, and a scripted HTTP server.
+"""Fixtures for the tests of what is built on the client (infra's CLI, batch transform jobs); the client's own
+tests live in client/tests.
 
-- ``local_server``: ``python -m inference`` (gunicorn, ``EMB_HANDLER=fake``: deterministic vectors, no
-  torch work) on a free port, polled on /ping until ready (with a deadline).
-- ``scripted``: a real ``http.server`` in a thread that first plays queued error responses (503 with
-  Retry-After, 429, SageMaker-shaped ModelError / ThrottlingException) and then answers embeddings whose
-  values encode the input text, so order and splitting are checkable. It records every request.
+- ``local_server``: ``python -m inference`` (gunicorn, ``EMB_HANDLER=fake``) on a free port, ready.
 - ``fake_aws``: fake credentials and region; nothing can reach AWS (every client gets an endpoint_url).
 """
 
@@ -12,13 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from client_testing import Scripted, handler_for, start_server  # noqa: E402
+from client_testing import server_env, start_server  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # `infra` (the CLI's invoke) is imported from the checkout
@@ -27,9 +22,7 @@ if str(REPO_ROOT) not in sys.path:  # `infra` (the CLI's invoke) is imported fro
 
 @pytest.fixture(scope="session")
 def local_server() -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMB_", "SAGEMAKER_", "MODEL_DIR", "AZUREML"))}
-    env.update({"EMB_HANDLER": "fake", "EMB_MAX_INPUTS": "64", "EMB_THREADS": "8"})
-    proc, url = start_server(env)
+    proc, url = start_server(server_env(EMB_HANDLER="fake", EMB_MAX_INPUTS="64", EMB_THREADS="8"))
     try:
         yield url
     finally:
@@ -46,14 +39,3 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-
-
-@pytest.fixture
-def scripted() -> Iterator[Scripted]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state := Scripted("")))
-    state.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from container_harness import TEXTS, build_image, docker, engine_available
 
-from inference.settings import embedded_model_dir
+from inference.model_dir import embedded_model_dir
 
 METRICS: dict[str, float | str] = {}
 SKIPPED_NO_ENGINE: list[str] = []

@@ -58,6 +58,6 @@ def test_no_nvidia_driver_in_image(image: str) -> None:
 
 def test_other_commands_pass_through(image: str) -> None:
     """`docker run IMAGE python ...` runs the command (debugging); the service imports without touching CUDA."""
-    code = "import inference.server as s; print(s.visible_gpus())"
+    code = "import inference.runtime.server as s; print(s.visible_gpus())"
     proc = docker("run", "--rm", "--network", "none", image, "python", "-c", code)
     assert proc.stdout.decode().strip() == "[]"

@@ -117,7 +117,7 @@ def test_azure_health_routes(server: Container) -> None:
 def test_execution_parameters(server: Container, model_dir: Path) -> None:
     """MaxConcurrentTransforms is the worker count: on CPU one per core (the container has no CPU limit here,
     so it plans with this host's cores and memory)."""
-    from inference.worker_plan import available_memory_bytes, plan_workers, usable_cores, weight_bytes
+    from inference.runtime.worker_plan import available_memory_bytes, plan_workers, usable_cores, weight_bytes
 
     workers = plan_workers(
         gpus=0, cores=usable_cores(), memory=available_memory_bytes(), weights=weight_bytes(model_dir)

@@ -20,11 +20,11 @@ from PIL import Image, PngImagePlugin
 
 from inference.api.app import create_app
 from inference.codecs.images import MAX_ASPECT_RATIO, ImagePolicy, decode_image
+from inference.core.types import ImageInput, ModelInfo
+from inference.endpoints.embeddings.types import EmbedRequest
 from inference.errors import InvalidInputError
 from inference.handlers.fake import FakeEmbeddingHandler
-from inference.service import EmbeddingService
-from inference.types import EmbedRequest, ImageInput, ModelInfo
-from tests.conftest import make_settings
+from tests.conftest import loaded_service, make_settings
 from tests.fuzz.conftest import FUZZ
 from tests.fuzz.strategies import mutated
 from tests.tiny_models import build_tiny_clip
@@ -173,12 +173,10 @@ def test_many_small_bombs_in_one_request_hold_one_decoded_image_at_a_time():
                              image_url_timeout_s=1, max_batch_size=64, max_batch_tokens=16384, batch_wait_ms=0,
                              max_queue_inputs=1024, warmup=False)
     handler = _ImageFake(settings)
-    service = EmbeddingService(settings, lambda s: handler)
-    service.load()
+    service = loaded_service(settings, lambda s: handler)
     bomb = b64(encoded(Image.new("RGB", (1000, 1000)), "WEBP", lossless=True))
     assert len(bomb) < 2000
     result = service.embed(EmbedRequest(inputs=tuple(ImageInput(bomb) for _ in range(8))))
-    service.stop()
     assert result.vectors.shape == (8, 8) and len(handler.seen) == 8
     assert handler.alive_max == 1
 

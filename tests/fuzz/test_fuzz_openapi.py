@@ -5,7 +5,7 @@ from __future__ import annotations
 from openapi_spec_validator import validate
 
 from inference.api.openapi import openapi_spec
-from inference.schemas import EmbeddingsRequest
+from inference.endpoints.embeddings.schema import EmbeddingsRequest
 from tests.conftest import make_settings
 from tests.fuzz.conftest import MAX_INPUTS
 

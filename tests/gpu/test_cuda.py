@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from inference.endpoints.embeddings.postprocess import finish_vectors
 from inference.handlers import load_handler
-from inference.postprocess import finish_vectors
 from tests.conftest import make_settings
 
 pytestmark = [

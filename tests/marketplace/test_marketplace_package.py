@@ -9,7 +9,7 @@ import pytest
 from marketplace_testing import MARKETPLACE, REGION
 from pydantic import ValidationError
 
-from inference.codecs.decode import ACCEPTED_CONTENT_TYPES, RESPONSE_TYPES
+from inference.mime import ACCEPTED_CONTENT_TYPES, RESPONSE_TYPES
 from marketplace import model_package as mp
 
 EXAMPLE = MARKETPLACE / "package.example.json"

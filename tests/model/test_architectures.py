@@ -5,12 +5,12 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from inference.core.types import TextInput
+from inference.endpoints.embeddings.types import EmbedRequest
 from inference.errors import InvalidInputError
 from inference.handlers import load_handler
 from inference.handlers.st_config import ModelFolderError
-from inference.service import EmbeddingService
-from inference.types import EmbedRequest, TextInput
-from tests.conftest import make_settings
+from tests.conftest import loaded_service, make_settings
 
 
 def reference_embeddings(folder, texts, pooling):
@@ -45,11 +45,9 @@ def test_sentence_transformers_metadata_selects_cls_pooling_and_prompts(tiny_st_
 
 
 def test_unknown_task_lists_the_valid_ones(tiny_st_bert_dir):
-    service = EmbeddingService(make_settings(model_dir=tiny_st_bert_dir, device="cpu", warmup=False), load_handler)
-    service.load()
+    service = loaded_service(make_settings(model_dir=tiny_st_bert_dir, device="cpu", warmup=False), load_handler)
     with pytest.raises(InvalidInputError, match="valid tasks: query"):
         service.embed(EmbedRequest(inputs=(TextInput("hello"),), task="passage"))
-    service.stop()
 
 
 def test_pickle_weights_are_refused(tmp_path, tiny_xlmr_dir):

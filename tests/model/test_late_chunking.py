@@ -5,21 +5,18 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from inference.core.types import TextInput
+from inference.endpoints.embeddings.types import EmbedRequest
 from inference.errors import InvalidInputError
 from inference.handlers import load_handler
-from inference.service import EmbeddingService
-from inference.types import EmbedRequest, TextInput
-from tests.conftest import make_settings
+from tests.conftest import loaded_service, make_settings
 
 CHUNKS = ["Berlin is the capital of Germany.", "It has 3.8 million inhabitants.", "The city is also a state."]
 
 
 @pytest.fixture(scope="module")
 def service():
-    svc = EmbeddingService(make_settings(device="cpu", warmup=False), load_handler)
-    svc.load()
-    yield svc
-    svc.stop()
+    return loaded_service(make_settings(device="cpu", warmup=False), load_handler)
 
 
 def hand_reference(folder):

@@ -5,11 +5,11 @@ import pytest
 import torch
 from transformers import AutoModel
 
+from inference.core.types import TextInput
+from inference.endpoints.embeddings.types import EmbedRequest
 from inference.errors import InvalidInputError
 from inference.handlers import load_handler
-from inference.service import EmbeddingService
-from inference.types import EmbedRequest, TextInput
-from tests.conftest import make_settings
+from tests.conftest import loaded_service, make_settings
 from tests.tiny_models import WORDS, build_tiny_xlmr
 
 
@@ -37,11 +37,9 @@ def test_8k_input_embeds_like_transformers_with_sdpa(long_dir):
 
 def test_service_truncates_or_refuses_beyond_8192(long_dir):
     settings = make_settings(model_dir=long_dir, device="cpu", warmup=False, max_batch_tokens=16384)
-    service = EmbeddingService(settings, load_handler)
-    service.load()
+    service = loaded_service(settings, load_handler)
     inputs = (TextInput(long_text(9000)), TextInput("hello"), TextInput(long_text(8100)))
     result = service.embed(EmbedRequest(inputs=inputs))
     assert result.prompt_tokens == 8192 + 3 + 8102
     with pytest.raises(InvalidInputError, match=r"input\[0\] has 9002 tokens"):
         service.embed(EmbedRequest(inputs=inputs, truncate=False))
-    service.stop()

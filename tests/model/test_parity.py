@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from inference.postprocess import finish_vectors
+from inference.endpoints.embeddings.postprocess import finish_vectors
 
 TEXTS = [
     "hello world",

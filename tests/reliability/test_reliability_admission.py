@@ -8,7 +8,10 @@ import threading
 
 import orjson
 
-from inference.admission import AdmissionPool, in_shed_thread, json_error_page, redact_client_bytes, shed_overflow
+from inference.runtime.admission import AdmissionPool, in_shed_thread
+from inference.runtime.guard import Probes, guard
+from inference.runtime.log_filter import redact_client_bytes
+from inference.runtime.protocol_errors import json_error_page
 
 
 def test_pool_admits_threads_plus_waiting_and_sheds_the_rest():
@@ -35,7 +38,8 @@ def test_shed_wrapper_answers_503_json_but_lets_health_checks_through():
         start_response("200 OK", [("Content-Type", "application/json")])
         return [b'{"status":"ready"}']
 
-    wsgi = shed_overflow(app, ["/ping"], max_body_bytes=100)
+    probes = frozenset({"/ping"})
+    wsgi = guard(app, Probes(probes, probes), peers_ready=lambda: True, max_body_bytes=100)
     pool = AdmissionPool(threads=1, max_waiting=0)
     gate = threading.Event()
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from inference.settings import embedded_model_dir
+from inference.model_dir import embedded_model_dir
 from tests.reliability.harness import Server, clean_env, poll, post_json, request
 
 OBSERVE_S = 4  # how long a failed server is watched for restarts (an observation window, not a wait)

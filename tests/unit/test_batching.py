@@ -4,7 +4,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from inference.batching import MicroBatcher, plan_batches, split_by_padding
+from inference.core.batching import MicroBatcher, plan_batches
+from inference.core.padding import split_by_padding
 from inference.errors import OverloadedError
 
 

@@ -1,6 +1,7 @@
 import pytest
 
-from inference.codecs.decode import check_content_type, decode_json, negotiate_accept
+from inference.codecs.json import decode_json
+from inference.codecs.negotiation import check_content_type, negotiate_accept
 from inference.errors import InvalidInputError, NotAcceptableError, UnsupportedMediaTypeError
 
 

@@ -4,14 +4,15 @@ import numpy as np
 import orjson
 from sentence_transformers.util import quantize_embeddings
 
-from inference.codecs.encode import build_response, dumps, encode_embeddings, pack_binary, pack_ubinary
-from inference.types import EmbedRequest, EmbedResult, TextInput
+from inference.codecs.json import dumps
+from inference.endpoints.embeddings.response import build_response, encode_embeddings, pack_binary, pack_ubinary
+from inference.endpoints.embeddings.types import EmbedResult, ResponseFormat
 
 VECTORS = np.random.default_rng(0).standard_normal((3, 20)).astype(np.float32)
 
 
 def test_base64_is_little_endian_float32():
-    [first, *_] = encode_embeddings(VECTORS, ("base64",), as_dict=False)
+    [first, *_] = encode_embeddings(VECTORS, ResponseFormat(("base64",)))
     decoded = np.frombuffer(base64.b64decode(first), dtype="<f4")
     np.testing.assert_array_equal(decoded, VECTORS[0])
 
@@ -28,13 +29,13 @@ def test_ubinary_bits_are_sign_bits_msb_first():
 
 
 def test_float_json_round_trips_exact_float32_values():
-    payload = orjson.loads(dumps({"e": encode_embeddings(VECTORS, ("float",), as_dict=False)}))
+    payload = orjson.loads(dumps({"e": encode_embeddings(VECTORS, ResponseFormat(("float",)))}))
     np.testing.assert_array_equal(np.array(payload["e"], dtype=np.float32), VECTORS)
 
 
 def test_response_is_openai_shaped_and_dict_per_type_when_a_list_was_asked():
-    request = EmbedRequest(inputs=(TextInput("a"),) * 3, embedding_types=("float", "ubinary"), types_as_list=True)
-    body = orjson.loads(dumps(build_response(EmbedResult(VECTORS, 7, "m"), request)))
+    fmt = ResponseFormat(("float", "ubinary"), as_dict=True)
+    body = orjson.loads(dumps(build_response(EmbedResult(VECTORS, 7, "m"), fmt)))
     assert body["object"] == "list" and body["model"] == "m"
     assert body["usage"] == {"prompt_tokens": 7, "total_tokens": 7}
     assert [d["index"] for d in body["data"]] == [0, 1, 2]

@@ -6,7 +6,7 @@ import ctypes
 
 import pytest
 
-from inference.heap import HeapTrimmer
+from inference.core.heap import HeapTrimmer
 
 MIB = 1024**2
 BLOCK = 64 * 1024  # below glibc's initial mmap threshold: these come from the heap

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
+from inference.endpoints.embeddings.postprocess import finish_vectors
 from inference.handlers.pooling import pool
-from inference.postprocess import finish_vectors
 
 HIDDEN = torch.tensor(
     [[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]], [[-1.0, 0.0], [5.0, -2.0], [2.0, 6.0]]]

@@ -1,11 +1,15 @@
-"""The shared readiness board of a server's workers, and /ping's use of it."""
+"""The shared readiness board of a server's workers, and the health probes' use of it (runtime guard)."""
 
 from __future__ import annotations
 
 import multiprocessing
 
+from werkzeug.test import Client
+
 from inference.api.app import create_app
-from inference.readiness import IDLE, LOADING, READY, WorkerBoard
+from inference.api.route_table import probe_paths, readiness_paths
+from inference.runtime.guard import Probes, guard
+from inference.runtime.readiness import IDLE, LOADING, READY, ServerReadiness, WorkerBoard
 from tests.conftest import make_settings
 
 
@@ -34,16 +38,34 @@ def test_board_is_shared_with_forked_workers():
     assert child.exitcode == 0 and board.state(1) == READY
 
 
+def _guarded(peers: dict[str, bool]) -> Client:
+    settings = make_settings(handler="fake", log_level="WARNING")
+    app = create_app(settings, load_in_background=False)
+    probes = Probes(probe_paths(settings), readiness_paths(settings))
+    return Client(guard(app, probes, lambda: peers["ready"], settings.max_body_bytes))
+
+
 def test_ping_is_503_while_another_worker_takes_connections_it_cannot_serve():
     peers = {"ready": False}
-    app = create_app(
-        make_settings(handler="fake", log_level="WARNING"), load_in_background=False, peers_ready=lambda: peers["ready"]
-    )
-    client = app.test_client()
+    client = _guarded(peers)
     reply = client.get("/ping")
-    assert reply.status_code == 503
+    assert reply.status_code == 503 and reply.headers["Retry-After"]
     error = reply.get_json()["error"]
     assert error == {"type": "model_not_ready", "message": "other workers are still loading the model"}
+    assert client.get("/health/ready").status_code == 503
+    assert client.get("/health/live").status_code == 200  # liveness does not wait for the peers
     assert client.post("/invocations", json={"input": ["this worker serves"]}).status_code == 200
     peers["ready"] = True
     assert client.get("/ping").status_code == 200
+
+
+def test_a_worker_reports_its_own_state_peers_only_the_others():
+    readiness = ServerReadiness(3)
+    readiness.joined(0)
+    assert readiness.peers_ready()
+    readiness._board.set(0, LOADING)  # this worker loading: its own /ping says why (model loading or failed)
+    assert readiness.peers_ready()
+    readiness._board.set(2, LOADING)
+    assert not readiness.peers_ready()
+    readiness.worker_exited(2)
+    assert readiness.peers_ready()

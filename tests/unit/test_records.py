@@ -1,4 +1,4 @@
-"""Record codec: jsonlines / CSV decoding, request planning, JSON Lines encoding."""
+"""Batch Transform records: jsonlines / CSV decoding, request planning, JSON Lines encoding."""
 
 import csv
 import io
@@ -9,17 +9,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from inference.codecs.records import (
-    CSV,
-    JSONLINES,
-    RecordDefaults,
-    decode_records,
-    embed_records,
-    encode_jsonlines,
-    plan_requests,
-)
+from inference.codecs.json import encode_jsonlines
+from inference.core.types import TextInput
+from inference.endpoints.embeddings.records import RecordDefaults, decode_records, embed_records, plan_requests
+from inference.endpoints.embeddings.types import EmbedRequest, EmbedResult
 from inference.errors import InvalidInputError, ModelNotReadyError
-from inference.types import EmbedRequest, EmbedResult, TextInput
+from inference.mime import CSV, JSONLINES
 
 DEFAULTS = RecordDefaults({}, max_inputs=2048)
 # Texts a record can carry: anything with a non-space character. CSV fields may hold newlines; jsonlines
@@ -59,8 +54,9 @@ def test_records_without_options_share_the_default_options_object():
     defaults = RecordDefaults({"dimensions": 16, "embedding_type": ["float", "binary"]}, max_inputs=10)
     records = decode_records(b'"a"\n{"text": "b"}\n{"input": "c", "dimensions": 16}', JSONLINES, defaults)
     assert records.options[0] is records.options[1] and records.options[0] == records.options[2]
-    assert records.options[0].dimensions == 16 and records.options[0].embedding_types == ("float", "binary")
-    assert records.options[0].types_as_list and records.options[0].inputs == ()
+    call = records.options[0]
+    assert call.request.dimensions == 16 and call.format.types == ("float", "binary")
+    assert call.format.as_dict and call.request.inputs == ()
 
 
 def test_plan_groups_equal_options_chunks_by_max_inputs_and_keeps_late_chunking_apart():
@@ -80,8 +76,8 @@ def test_plan_groups_equal_options_chunks_by_max_inputs_and_keeps_late_chunking_
     ).encode()
     plan = plan_requests(decode_records(body, JSONLINES, DEFAULTS), max_inputs=3)
     assert [positions for _, positions in plan] == [[0, 2, 3], [5, 8], [1, 4], [6], [7]]
-    assert [tuple(i.text for i in request.inputs) for request, _ in plan][:2] == [("a", "c", "d"), ("f", "i")]
-    assert [request.dimensions for request, _ in plan] == [None, None, 8, None, None]
+    assert [tuple(i.text for i in call.request.inputs) for call, _ in plan][:2] == [("a", "c", "d"), ("f", "i")]
+    assert [call.request.dimensions for call, _ in plan] == [None, None, 8, None, None]
 
 
 def _fake_embed(request: EmbedRequest) -> EmbedResult:

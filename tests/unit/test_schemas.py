@@ -1,18 +1,22 @@
 import pytest
 
+from inference.core.types import ImageInput, TextInput
+from inference.endpoints.embeddings.schema import parse_embeddings_request
 from inference.errors import InvalidInputError
-from inference.schemas import parse_embeddings_request
-from inference.types import ImageInput, TextInput
 
 
 def parse(body, max_inputs=2048):
-    return parse_embeddings_request(body, max_inputs=max_inputs)
+    return parse_embeddings_request(body, max_inputs=max_inputs).request
+
+
+def parse_format(body):
+    return parse_embeddings_request(body, max_inputs=2048).format
 
 
 def test_string_input_becomes_one_text_item_with_defaults():
-    req = parse({"input": "hello"})
+    req, fmt = parse({"input": "hello"}), parse_format({"input": "hello"})
     assert req.inputs == (TextInput("hello"),)
-    assert (req.normalized, req.truncate, req.embedding_types, req.types_as_list) == (True, True, ("float",), False)
+    assert (req.normalized, req.truncate, fmt.types, fmt.as_dict) == (True, True, ("float",), False)
 
 
 def test_mixed_list_of_strings_text_and_image_objects():
@@ -23,18 +27,19 @@ def test_mixed_list_of_strings_text_and_image_objects():
 
 def test_jina_sagemaker_format_merges_parameters():
     params = {"embedding_type": "ubinary", "normalized": False}
-    req = parse({"data": [{"text": "x"}, {"text": "y"}], "parameters": params})
+    body = {"data": [{"text": "x"}, {"text": "y"}], "parameters": params}
+    req = parse(body)
     assert req.inputs == (TextInput("x"), TextInput("y"))
-    assert req.embedding_types == ("ubinary",) and req.normalized is False
+    assert parse_format(body).types == ("ubinary",) and req.normalized is False
 
 
 def test_embedding_type_list_is_deduplicated_and_marks_dict_output():
-    req = parse({"input": "x", "embedding_type": ["float", "binary", "float"]})
-    assert req.embedding_types == ("float", "binary") and req.types_as_list is True
+    fmt = parse_format({"input": "x", "embedding_type": ["float", "binary", "float"]})
+    assert fmt.types == ("float", "binary") and fmt.as_dict is True
 
 
 def test_openai_encoding_format_is_accepted():
-    assert parse({"input": "x", "encoding_format": "base64"}).embedding_types == ("base64",)
+    assert parse_format({"input": "x", "encoding_format": "base64"}).types == ("base64",)
 
 
 @pytest.mark.parametrize(

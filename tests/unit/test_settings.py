@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from inference import settings as settings_module
-from inference.settings import Settings, embedded_model_dir, find_model_folder, resolve_model_dir
+from inference import model_dir as model_dir_module
+from inference.model_dir import embedded_model_dir, find_model_folder, resolve_model_dir
+from inference.settings import Settings
 
 
 def model_folder(path: Path) -> Path:
@@ -14,7 +15,7 @@ def model_folder(path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_sagemaker_dir(monkeypatch, tmp_path):
-    monkeypatch.setattr(settings_module, "SAGEMAKER_MODEL_DIR", tmp_path / "opt-ml-model")
+    monkeypatch.setattr(model_dir_module, "SAGEMAKER_MODEL_DIR", tmp_path / "opt-ml-model")
     for name in ("MODEL_DIR", "AZUREML_MODEL_DIR", "SAGEMAKER_BIND_TO_PORT", "EMB_PORT", "PORT"):
         monkeypatch.delenv(name, raising=False)
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.settings import Settings
-from inference.worker_plan import (
+from inference.runtime.worker_plan import (
     WORKER_OVERHEAD_BYTES,
     available_memory_bytes,
     per_worker_bytes,
@@ -15,6 +14,7 @@ from inference.worker_plan import (
     usable_cores,
     weight_bytes,
 )
+from inference.settings import Settings
 
 GIB = 1024**3
 
@@ -83,7 +83,7 @@ def test_host_probes_read_this_machine():
 
 def test_server_applies_the_plan_to_each_cpu_worker(monkeypatch, minilm_dir):
     """The master's plan reaches the worker's settings (torch threads) and gunicorn's worker count."""
-    from inference import server as server_module
+    from inference.runtime import server as server_module
 
     monkeypatch.setattr(server_module, "usable_cores", lambda: 3)
     monkeypatch.setattr(server_module, "available_memory_bytes", lambda: 64 * GIB)

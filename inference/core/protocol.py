@@ -8,9 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from ..types import ModelInfo
-
-TokenIds = Sequence[int]
+from .types import ModelInfo, TokenIds
 
 
 @runtime_checkable

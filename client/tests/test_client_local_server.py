@@ -10,8 +10,7 @@ import boto3
 import numpy as np
 import pytest
 import requests
-
-from inference.client import EmbeddingClient, EmbeddingServiceError
+from embedding_client import EmbeddingClient, EmbeddingServiceError
 
 TEXTS = [f"document number {i} about {'search ' * (i % 5)}embeddings" for i in range(23)]
 
@@ -91,16 +90,3 @@ def test_local_client_and_server_errors(local_server: str) -> None:
         client.embed(["fine", "   "])
     assert raised.value.status == 400 and raised.value.code == "invalid_request_error"
     assert "input[1] is empty" in raised.value.message
-
-
-def test_cli_invoke_uses_real_boto3_against_the_local_server(local_server: str, fake_aws: None, capsys) -> None:
-    from infra.sagemaker.cli import main
-
-    code = main(["invoke", "--endpoint-name", "e", "--endpoint-url", local_server, "--text", "a b", "--text", "c",
-                 "--dimensions", "4"])  # fmt: skip
-    out = json.loads(capsys.readouterr().out)
-    assert code == 0 and out["shape"] == [2, 4]
-    np.testing.assert_array_equal(
-        np.array(out["embeddings"], np.float32),
-        np.array(direct(local_server, input=["a b", "c"], dimensions=4), np.float32),
-    )

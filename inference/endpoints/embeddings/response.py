@@ -1,4 +1,4 @@
-"""Embedding encodings and the OpenAI-shaped JSON response, serialised by orjson from numpy buffers.
+"""The embeddings response: vector encodings and the OpenAI-shaped list envelope (the one writer of it).
 
 - ``float``: JSON numbers (float32 values).
 - ``base64``: little-endian float32 bytes, base64-encoded.
@@ -10,13 +10,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import orjson
 
-from ..types import EmbedRequest, EmbedResult
+from .types import EmbedResult, ResponseFormat
 
 
 def pack_ubinary(vectors: np.ndarray) -> np.ndarray:
@@ -44,23 +43,23 @@ ENCODERS: dict[str, Callable[[np.ndarray], list[Any]]] = {
 }
 
 
-def encode_embeddings(vectors: np.ndarray, types: tuple[str, ...], as_dict: bool) -> list[Any]:
-    """One entry per row: the encoded vector, or ``{type: encoded}`` when several types were asked."""
-    encoded = {name: ENCODERS[name](vectors) for name in types}
-    if not as_dict:
-        return encoded[types[0]]
-    return [{name: encoded[name][row] for name in types} for row in range(len(vectors))]
+def encode_embeddings(vectors: np.ndarray, fmt: ResponseFormat) -> list[Any]:
+    """One entry per row: the encoded vector, or ``{type: encoded}`` when a list of types was asked."""
+    encoded = {name: ENCODERS[name](vectors) for name in fmt.types}
+    if not fmt.as_dict:
+        return encoded[fmt.types[0]]
+    return [{name: encoded[name][row] for name in fmt.types} for row in range(len(vectors))]
 
 
-def build_response(result: EmbedResult, request: EmbedRequest) -> dict[str, Any]:
-    embeddings = encode_embeddings(result.vectors, request.embedding_types, request.types_as_list)
+def envelope(embeddings: Sequence[Any], model: str, prompt_tokens: int) -> dict[str, Any]:
+    """``{"object": "list", "model", "data": [{"object": "embedding", "index", "embedding"}], "usage"}``."""
     return {
         "object": "list",
-        "model": result.model,
+        "model": model,
         "data": [{"object": "embedding", "index": i, "embedding": emb} for i, emb in enumerate(embeddings)],
-        "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
     }
 
 
-def dumps(payload: Any) -> bytes:
-    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+def build_response(result: EmbedResult, fmt: ResponseFormat) -> dict[str, Any]:
+    return envelope(encode_embeddings(result.vectors, fmt), result.model, result.prompt_tokens)

@@ -1,21 +1,9 @@
-"""Request bodies in: content-type and Accept checks, JSON decoding, wire schema -> EmbedRequest."""
+"""Content negotiation: which request bodies are read (Content-Type) and which response is written (Accept)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
-
-from ..errors import InvalidInputError, NotAcceptableError, UnsupportedMediaTypeError
-from ..schemas import parse_embeddings_request
-from ..types import EmbedRequest
-
-JSON = "application/json"
-JSONLINES = "application/jsonlines"
-CSV = "text/csv"
-# Exactly the types the Marketplace model package declares (marketplace/model_package.py).
-ACCEPTED_CONTENT_TYPES = (JSON, JSONLINES, CSV)
-RESPONSE_TYPES = (JSON, JSONLINES)
+from ..errors import NotAcceptableError, UnsupportedMediaTypeError
+from ..mime import ACCEPTED_CONTENT_TYPES, JSON, RESPONSE_TYPES
 
 
 def normalise_mime(value: str | None) -> str:
@@ -32,6 +20,17 @@ def check_content_type(content_type: str | None) -> str:
     return mime
 
 
+def _quality(params: list[str]) -> float:
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
 def negotiate_accept(accept: str | None, default: str = JSON) -> str:
     """Pick the response type from an Accept header (q-values honoured); raise 406 when none fits.
 
@@ -42,15 +41,7 @@ def negotiate_accept(accept: str | None, default: str = JSON) -> str:
     ranked: list[tuple[float, int, str]] = []
     for order, part in enumerate(accept.split(",")):
         mime, *params = (piece.strip() for piece in part.split(";"))
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        ranked.append((-quality, order, mime.lower()))
+        ranked.append((-_quality(params), order, mime.lower()))
     for negative_q, _, mime in sorted(ranked):
         if negative_q >= 0:
             continue
@@ -59,17 +50,3 @@ def negotiate_accept(accept: str | None, default: str = JSON) -> str:
         if mime in RESPONSE_TYPES:
             return mime
     raise NotAcceptableError(f"cannot produce {accept!r}; this endpoint answers {', '.join(RESPONSE_TYPES)}")
-
-
-def decode_json(body: bytes) -> Any:
-    if not body:
-        raise InvalidInputError("request body is empty")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as err:
-        raise InvalidInputError(f"request body is not valid JSON: {err}") from None
-
-
-def decode_request(body: bytes, content_type: str | None, *, max_inputs: int) -> EmbedRequest:
-    check_content_type(content_type)
-    return parse_embeddings_request(decode_json(body), max_inputs=max_inputs)

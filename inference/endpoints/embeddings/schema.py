@@ -1,4 +1,5 @@
-"""Wire schemas (pydantic) for JSON bodies, converted to the internal ``EmbedRequest``.
+"""The embeddings wire schema (pydantic) for JSON bodies, converted to an ``EmbeddingsCall``: the service's
+``EmbedRequest`` plus the ``ResponseFormat``.
 
 Accepted shapes:
 - OpenAI / Jina: ``{"input": str | [str | {"text"} | {"image"}], "model", "task", "dimensions",
@@ -12,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
-from .errors import InvalidInputError
-from .types import EmbedRequest, ImageInput, InputItem, TextInput
+from ...core.types import ImageInput, InputItem, TextInput
+from ...errors import InvalidInputError
+from .types import EmbeddingsCall, EmbedRequest, ResponseFormat
 
 TypeName = Literal["float", "base64", "binary", "ubinary"]
 
@@ -67,8 +69,8 @@ def _to_item(item: str | TextItem | ImageItem) -> InputItem:
     return ImageInput(item.image)
 
 
-def parse_embeddings_request(body: Any, *, max_inputs: int) -> EmbedRequest:
-    """Validate a decoded JSON body and return the internal request. Raises ``InvalidInputError``."""
+def parse_embeddings_request(body: Any, *, max_inputs: int) -> EmbeddingsCall:
+    """Validate a decoded JSON body and return the internal call. Raises ``InvalidInputError``."""
     if not isinstance(body, dict):
         raise InvalidInputError("request body must be a JSON object")
     if "input" not in body and "data" in body:
@@ -91,14 +93,12 @@ def parse_embeddings_request(body: Any, *, max_inputs: int) -> EmbedRequest:
     types = tuple(dict.fromkeys(requested)) if isinstance(requested, list) else (requested,)
     if not types:
         raise InvalidInputError("'embedding_type' list must not be empty", param="embedding_type")
-    return EmbedRequest(
+    request = EmbedRequest(
         inputs=items,
-        model=req.model,
         task=req.task,
         dimensions=req.dimensions,
         normalized=req.normalized,
-        embedding_types=types,
-        types_as_list=isinstance(requested, list),
         truncate=req.truncate,
         late_chunking=req.late_chunking,
     )
+    return EmbeddingsCall(request, ResponseFormat(types, as_dict=isinstance(requested, list)))

@@ -6,9 +6,8 @@ import socket
 
 import numpy as np
 import pytest
-from client_testing import Reply, Scripted, text_vector
-
-from inference.client import EmbeddingClient, EmbeddingServiceError
+from embedding_client import EmbeddingClient, EmbeddingServiceError
+from scripted import Reply, Scripted, text_vector
 
 TEXTS = ["alpha", "beta gamma", "delta", "epsilon zeta eta", "theta", "iota kappa"]
 SAGEMAKER_ERROR = "x-amzn-ErrorType"

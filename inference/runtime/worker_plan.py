@@ -29,6 +29,14 @@ class WorkerPlan:
     reason: str
 
 
+def visible_gpus() -> list[str]:
+    """GPU indices visible to this container, without initialising CUDA."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    return sorted((p.name[len("nvidia") :] for p in Path("/dev").glob("nvidia[0-9]*")), key=int)
+
+
 def usable_cores() -> int:
     """Cores this process may run on: its CPU affinity, limited by a cgroup v2 CPU quota (containers)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,0 +1,23 @@
+"""Python client for the embedding service on SageMaker, Azure ML or a local container.
+
+Installs without torch, transformers or Flask: ``pip install ./client`` (numpy, requests, boto3).
+"""
+
+from .client import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES, EmbeddingClient
+from .errors import EmbeddingServiceError
+from .transports import HttpTransport, SageMakerTransport, Transport, runtime_client
+from .wire import decode_embeddings, plan_batches
+
+__version__ = "0.1.0"
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_MAX_BODY_BYTES",
+    "EmbeddingClient",
+    "EmbeddingServiceError",
+    "HttpTransport",
+    "SageMakerTransport",
+    "Transport",
+    "decode_embeddings",
+    "plan_batches",
+    "runtime_client",
+]

@@ -1,0 +1,122 @@
+"""Transports: one JSON request body out, the response body back. SageMaker (boto3 ``sagemaker-runtime``)
+and plain HTTP (Azure ML scoring URI, a local container). boto3/botocore and requests are imported when a
+transport is first built, so importing the package stays light."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .errors import EmbeddingServiceError
+
+JSON = "application/json"
+RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
+RETRYABLE_AWS = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailable",
+        "ModelNotReadyException",
+        "InternalFailure",
+        "InternalDependencyException",
+    }
+)
+
+
+class Transport(Protocol):
+    """Sends one JSON request body and returns the response body, or raises ``EmbeddingServiceError``."""
+
+    def post(self, body: bytes) -> bytes: ...
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def runtime_client(
+    region: str | None = None, endpoint_url: str | None = None, session: Any = None, timeout_s: float = 70
+) -> Any:
+    """A ``sagemaker-runtime`` client with botocore's retries off (``EmbeddingClient`` retries itself)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"total_max_attempts": 1}, read_timeout=timeout_s, connect_timeout=10)
+    session = session or boto3.Session(region_name=region)
+    return session.client("sagemaker-runtime", region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+class SageMakerTransport:
+    """``sagemaker-runtime`` InvokeEndpoint through ``boto_client`` (default: ``runtime_client(region, ...)``)."""
+
+    def __init__(
+        self,
+        endpoint_name: str,
+        region: str | None = None,
+        *,
+        endpoint_url: str | None = None,
+        boto_client: Any = None,
+        target_variant: str | None = None,
+    ) -> None:
+        self.endpoint_name, self.target_variant = endpoint_name, target_variant
+        self._client = boto_client or runtime_client(region, endpoint_url)
+
+    def post(self, body: bytes) -> bytes:
+        from botocore.exceptions import ClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
+        kwargs: dict[str, Any] = {"EndpointName": self.endpoint_name, "Body": body, "ContentType": JSON, "Accept": JSON}
+        if self.target_variant:
+            kwargs["TargetVariant"] = self.target_variant
+        try:
+            return bytes(self._client.invoke_endpoint(**kwargs)["Body"].read())
+        except ClientError as err:
+            raise _from_client_error(err.response) from err
+        except BotoConnectionError as err:
+            raise EmbeddingServiceError(0, "connection_error", str(err), retryable=True) from err
+
+
+def _from_client_error(response: dict[str, Any]) -> EmbeddingServiceError:
+    """Map a botocore error response; ``ModelError`` is judged by the container's own status."""
+    error, meta = response.get("Error", {}), response.get("ResponseMetadata", {})
+    code, status = str(error.get("Code", "")), int(meta.get("HTTPStatusCode", 0))
+    message = str(error.get("Message", ""))
+    if code == "ModelError" and response.get("OriginalStatusCode") is not None:
+        status = int(response["OriginalStatusCode"])
+        message = str(response.get("OriginalMessage") or message)
+    retryable = code in RETRYABLE_AWS or status in RETRYABLE_HTTP
+    retry_after = _retry_after(meta.get("HTTPHeaders", {}).get("retry-after"))
+    return EmbeddingServiceError(status, code, message, retryable=retryable, retry_after=retry_after)
+
+
+class HttpTransport:
+    """POST to a URL with ``requests`` (Azure ML scoring URI, local container)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None, timeout_s: float = 120) -> None:
+        import requests
+
+        self.url, self.timeout_s = url, timeout_s
+        self._session = requests.Session()
+        self._session.headers.update({"Content-Type": JSON, "Accept": JSON, **(headers or {})})
+
+    def post(self, body: bytes) -> bytes:
+        import requests
+
+        try:
+            response = self._session.post(self.url, data=body, timeout=self.timeout_s)
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise EmbeddingServiceError(0, "connection_error", str(err), retryable=True) from err
+        if response.status_code == 200:
+            return response.content
+        try:
+            error = response.json().get("error", {})
+        except ValueError:
+            error = {}
+        error = error if isinstance(error, dict) else {"message": str(error)}
+        raise EmbeddingServiceError(
+            response.status_code,
+            str(error.get("type", response.reason)),
+            str(error.get("message", response.text)),
+            retryable=response.status_code in RETRYABLE_HTTP,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )

@@ -1,0 +1,58 @@
+"""The request and response bodies: inputs as JSON items, requests cut to fit the body limit, embeddings
+decoded into numpy arrays."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+_DTYPES = {"float": np.float32, "base64": np.float32, "binary": np.int8, "ubinary": np.uint8}
+
+Input = str | dict[str, str] | bytes
+
+
+def item(value: Input) -> str | dict[str, str]:
+    if isinstance(value, bytes):
+        return {"image": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, str) or (isinstance(value, dict) and len(value) == 1 and {"text", "image"} & set(value)):
+        return value
+    raise TypeError(f"inputs must be str, bytes or {{'text'|'image': str}}, got {value!r:.80}")
+
+
+def dumps(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def plan_batches(items: Sequence[Any], options: dict[str, Any], batch_size: int, max_body_bytes: int) -> list[range]:
+    """Split ``items`` into consecutive ranges whose request body ``{**options, "input": [...]}`` fits."""
+    overhead = len(dumps({**options, "input": []}))
+    batches: list[range] = []
+    start, size = 0, overhead
+    for index, item in enumerate(items):
+        item_bytes = len(dumps(item))
+        if overhead + item_bytes > max_body_bytes:
+            raise ValueError(f"input[{index}] alone makes a {overhead + item_bytes}-byte body (> {max_body_bytes})")
+        if index > start and (index - start >= batch_size or size + 1 + item_bytes > max_body_bytes):
+            batches.append(range(start, index))
+            start, size = index, overhead
+        size += item_bytes + (1 if index > start else 0)  # a comma before every input but the first
+    if start < len(items):
+        batches.append(range(start, len(items)))
+    return batches
+
+
+def decode_embeddings(data: list[dict[str, Any]], types: Sequence[str], as_dict: bool) -> dict[str, np.ndarray]:
+    """Response ``data`` (sorted by ``index``) -> one (n, d) array per type, as the wire types name them."""
+    rows = [entry["embedding"] for entry in sorted(data, key=lambda entry: entry["index"])]
+    out: dict[str, np.ndarray] = {}
+    for kind in types:
+        values = [row[kind] if as_dict else row for row in rows]
+        if kind == "base64":
+            out[kind] = np.stack([np.frombuffer(base64.b64decode(v), dtype="<f4") for v in values]).astype(np.float32)
+        else:
+            out[kind] = np.asarray(values, dtype=_DTYPES[kind])
+    return out

@@ -1,0 +1,78 @@
+"""``Scripted``: a real ``http.server`` that first plays queued replies (errors) and then answers
+embeddings whose values encode each input text, so order and splitting are checkable."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import numpy as np
+
+
+def text_vector(text: str) -> np.ndarray:
+    """What the scripted server embeds ``text`` as: its length, first code point, and a sign pattern."""
+    return np.array([len(text), ord(text[0]), -1.5, 0.25, 3, -2, 1, -1], dtype=np.float32)
+
+
+def _encode(vector: np.ndarray, kind: str) -> Any:
+    if kind == "float":
+        return vector.tolist()
+    if kind == "base64":
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode()
+    packed = np.packbits(vector > 0)
+    return packed.tolist() if kind == "ubinary" else (packed.astype(np.int16) - 128).tolist()
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Scripted:
+    """The scripted server's URL, the replies still queued, and the requests it has seen."""
+
+    url: str
+    queue: list[Reply] = field(default_factory=list)
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        request = json.loads(body)
+        with self.lock:
+            self.seen.append({"path": path, "headers": headers, "body": request})
+            if self.queue:
+                return self.queue.pop(0)
+        types = request["embedding_type"]
+        data = [
+            {"object": "embedding", "index": i, "embedding": {kind: _encode(text_vector(text), kind) for kind in types}}
+            for i, text in enumerate(request["input"])
+        ]
+        return Reply(200, {"object": "list", "model": "scripted", "data": data, "usage": {"prompt_tokens": 1}})
+
+
+def handler_for(state: Scripted) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            reply = state.answer(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            payload = json.dumps(reply.body).encode()
+            self.send_response(reply.status)
+            for key, value in {"Content-Type": "application/json", **reply.headers}.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler

@@ -1,0 +1,70 @@
+"""The route list: the one place that says which paths exist. Routing (routes.py), request logging
+(request_log.py), the OpenAPI document (openapi.py) and the runtime's health bypass all read it.
+
+Platform routes are aliases: SageMaker (``/ping``, ``/invocations``, ``/endpoints/<name>/invocations``,
+``/execution-parameters``), Azure ML (``EMB_AZURE_*_ROUTE``), OpenAI (``/v1/embeddings``, ``/v1/models``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..settings import Settings
+
+EMBED, HEALTH, LIVE = "embed", "health", "live"
+EXECUTION_PARAMETERS, MODELS, OPENAPI = "execution_parameters", "models", "openapi"
+PROBES = frozenset({HEALTH, LIVE})
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    path: str  # Flask rule syntax: ``<name>`` is a path parameter
+    method: str
+    action: str  # what answers it: one of the names above
+    operation_id: str
+    summary: str = ""
+
+    @property
+    def probe(self) -> bool:
+        """A health probe: logged at DEBUG only, and answered even when the worker is saturated."""
+        return self.action in PROBES
+
+    @property
+    def openapi_path(self) -> str:
+        return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", self.path)
+
+
+def _embed_routes(settings: Settings) -> list[Route]:
+    paths = dict.fromkeys(["/invocations", "/v1/embeddings", "/embeddings", settings.azure_score_route])
+    routes = [Route(path, "POST", EMBED, "embed" + path.replace("/", "_")) for path in paths]
+    routes.append(Route("/endpoints/<name>/invocations", "POST", EMBED, "embed_endpoint"))
+    return routes
+
+
+def route_table(settings: Settings) -> tuple[Route, ...]:
+    """Every route of a server with these settings (a path configured twice keeps its first meaning)."""
+    routes = [
+        Route("/ping", "GET", HEALTH, "ping", "SageMaker health: 200 once the model is loaded and warm"),
+        Route(settings.azure_ready_route, "GET", HEALTH, "ready", "Readiness (same as /ping)"),
+        Route(settings.azure_live_route, "GET", LIVE, "live", "Liveness"),
+        Route("/execution-parameters", "GET", EXECUTION_PARAMETERS, "execution_parameters",
+              "SageMaker Batch Transform parameters"),
+        Route("/v1/models", "GET", MODELS, "models", "The served model"),
+        Route("/openapi.json", "GET", OPENAPI, "openapi", "This document"),
+        *_embed_routes(settings),
+    ]  # fmt: skip
+    unique: dict[tuple[str, str], Route] = {}
+    for route in routes:
+        unique.setdefault((route.path, route.method), route)
+    return tuple(unique.values())
+
+
+def probe_paths(settings: Settings) -> frozenset[str]:
+    """Health probes: liveness and readiness."""
+    return frozenset(route.path for route in route_table(settings) if route.probe)
+
+
+def readiness_paths(settings: Settings) -> frozenset[str]:
+    """Readiness probes: 200 only when the model is loaded and warm."""
+    return frozenset(route.path for route in route_table(settings) if route.action == HEALTH)

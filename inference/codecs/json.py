@@ -1,0 +1,35 @@
+"""JSON in and out (orjson): numpy arrays are written from their buffers, never through Python floats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..errors import InvalidInputError, ServingError
+from ..mime import JSON
+
+
+def dumps(payload: Any) -> bytes:
+    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def decode_json(body: bytes) -> Any:
+    """The JSON document in ``body``; an empty or malformed body is a 400."""
+    if not body:
+        raise InvalidInputError("request body is empty")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as err:
+        raise InvalidInputError(f"request body is not valid JSON: {err}") from None
+
+
+def encode_jsonlines(items: list[Any]) -> bytes:
+    """One JSON document per line, newline-separated, no trailing newline (``AssembleWith=Line`` adds it)."""
+    return b"\n".join(dumps(item) for item in items)
+
+
+def error_json(err: ServingError) -> tuple[bytes, list[tuple[str, str]]]:
+    """Body and headers of every error response (the app's, the runtime's shed 503s, gunicorn's protocol
+    errors): ``{"error": {"type", "message"[, "param"]}}`` as JSON, with ``Retry-After`` where the type sets it."""
+    return dumps(err.envelope()), [("Content-Type", JSON), *err.headers()]

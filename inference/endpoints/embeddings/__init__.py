@@ -1,0 +1,1 @@
+"""The embeddings slice: OpenAI/Jina embeddings requests, Batch Transform records, and their responses."""

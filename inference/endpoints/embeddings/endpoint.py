@@ -1,0 +1,55 @@
+"""The embeddings slice's entry point: request bytes in, a ``Reply`` out (framework-free).
+
+parse (content type, Accept, JSON or records) -> the service (validate, tokenise, batch, model) -> encode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...codecs.json import decode_json, dumps, encode_jsonlines
+from ...codecs.negotiation import check_content_type, negotiate_accept
+from ...mime import JSON, JSONLINES
+from ...settings import Settings
+from ..reply import Reply
+from .records import RecordDefaults, Records, decode_records, embed_records
+from .response import build_response
+from .schema import parse_embeddings_request
+from .service import EmbeddingService
+from .types import EmbeddingsCall
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A decoded request: one JSON call, or Batch Transform records; ``accept`` is the response type."""
+
+    body: EmbeddingsCall | Records
+    accept: str
+
+    @property
+    def inputs(self) -> int:
+        return len(self.body) if isinstance(self.body, Records) else len(self.body.request.inputs)
+
+
+class EmbeddingsEndpoint:
+    def __init__(self, service: EmbeddingService, settings: Settings) -> None:
+        self._service = service
+        self._max_inputs = settings.max_inputs
+        self._record_defaults = RecordDefaults(settings.record_options, max_inputs=settings.max_inputs)
+
+    def parse(self, body: bytes, content_type: str | None, accept: str | None) -> Parsed:
+        """JSON bodies answer JSON by default, record bodies (jsonlines, CSV) JSON Lines."""
+        mime = check_content_type(content_type)
+        answer = negotiate_accept(accept, default=JSON if mime == JSON else JSONLINES)
+        if mime == JSON:
+            return Parsed(parse_embeddings_request(decode_json(body), max_inputs=self._max_inputs), answer)
+        return Parsed(decode_records(body, mime, self._record_defaults), answer)
+
+    def run(self, parsed: Parsed) -> Reply:
+        if isinstance(parsed.body, Records):
+            payload = embed_records(parsed.body, self._service.embed, max_inputs=self._max_inputs)
+        else:
+            call = parsed.body
+            payload = build_response(self._service.embed(call.request), call.format)
+        content = encode_jsonlines(payload["data"]) if parsed.accept == JSONLINES else dumps(payload)
+        return Reply(content, parsed.accept, units=parsed.inputs, tokens=payload["usage"]["prompt_tokens"])

@@ -1,0 +1,113 @@
+"""EmbeddingService: validate a request against the model, tokenise, submit to the engine, post-process.
+
+No HTTP types here. The engine (core/engine.py) owns the model, its loading and its batcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ...codecs.images import ImagePolicy, decode_image, image_tokens
+from ...core.engine import IMAGE, TEXT, ModelEngine
+from ...core.protocol import EmbeddingHandler, ImageEmbeddingHandler
+from ...core.types import ImageInput, ModelInfo, TextInput
+from ...errors import InvalidInputError
+from .late_chunking import late_chunk
+from .postprocess import finish_vectors
+from .types import EmbedRequest, EmbedResult
+
+# Jina's task names: accepted (and ignored) by models that define no tasks, so Jina clients work unchanged.
+JINA_TASKS = ("retrieval.query", "retrieval.passage", "text-matching", "classification", "separation")
+# Token-budget cost of one image in a micro-batch (about a 16x16-patch vision tower's sequence).
+IMAGE_BATCH_COST = 256
+
+
+class EmbeddingService:
+    """``embed`` is safe to call from many threads."""
+
+    def __init__(self, engine: ModelEngine, image_policy: ImagePolicy) -> None:
+        self._engine = engine
+        self._image_policy = image_policy
+
+    def embed(self, request: EmbedRequest) -> EmbedResult:
+        handler = self._engine.handler
+        info = handler.info
+        _validate(request, info)
+        task = request.task if request.task in info.tasks else None
+        text_at = [i for i, item in enumerate(request.inputs) if isinstance(item, TextInput)]
+        image_at = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
+        texts = [_text(request, i) for i in text_at]
+        sequences = handler.tokenize(texts, task, truncate=request.truncate) if texts else []
+        if not request.truncate:
+            _check_lengths(sequences, text_at, info.max_length)
+        if request.late_chunking:
+            pooled, joined = late_chunk(handler, sequences, task, request.truncate)
+            tokens = len(joined)
+        else:
+            pooled = np.empty((len(request.inputs), info.dimensions), dtype=np.float32)
+            tokens = sum(len(ids) for ids in sequences)
+            if sequences:
+                pooled[text_at] = self._engine.submit(sequences, (TEXT, task))
+            if image_at:
+                payloads, image_usage = self._prepare_images(handler, request, image_at)
+                pooled[image_at] = self._engine.submit(payloads, (IMAGE, None), [IMAGE_BATCH_COST] * len(payloads))
+                tokens += image_usage
+        vectors = finish_vectors(pooled, request.dimensions, request.normalized)
+        return EmbedResult(vectors=vectors, prompt_tokens=tokens, model=info.name)
+
+    def _prepare_images(
+        self, handler: EmbeddingHandler, request: EmbedRequest, image_at: list[int]
+    ) -> tuple[list[object], int]:
+        """Decode and check each image (400 names its index), then run the model's preprocessing.
+
+        One image at a time: only one full-size decoded image is held at once. A few KB of lossless WebP can
+        decode to 40 Mpx (120 MB), so holding all of a request's decoded images could take hundreds of GB.
+        """
+        assert isinstance(handler, ImageEmbeddingHandler)
+        payloads: list[object] = []
+        tokens = 0
+        for index in image_at:
+            item = request.inputs[index]
+            assert isinstance(item, ImageInput)
+            try:
+                image = decode_image(item.image, self._image_policy)
+            except InvalidInputError as err:
+                raise InvalidInputError(f"input[{index}]: {err.message}", param=f"input[{index}]") from None
+            tokens += image_tokens(image, self._image_policy)
+            payloads.extend(handler.preprocess_images([image]))
+            del image
+        return payloads, tokens
+
+
+def _text(request: EmbedRequest, index: int) -> str:
+    item = request.inputs[index]
+    assert isinstance(item, TextInput)
+    return item.text
+
+
+def _validate(request: EmbedRequest, info: ModelInfo) -> None:
+    images = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
+    if images and "image" not in info.modalities:
+        raise InvalidInputError(f"input[{images[0]}] is an image but model {info.name} embeds text only")
+    if request.late_chunking and (images or not info.late_chunking):
+        raise InvalidInputError(f"late_chunking needs text inputs and a model that offers it ({info.name})")
+    if request.dimensions is not None and request.dimensions > info.dimensions:
+        raise InvalidInputError(
+            f"dimensions={request.dimensions} exceeds the model's {info.dimensions}", param="dimensions"
+        )
+    if request.task is not None and request.task not in info.tasks:
+        if info.tasks or request.task not in JINA_TASKS:
+            valid = ", ".join(info.tasks or JINA_TASKS)
+            raise InvalidInputError(f"unknown task {request.task!r}; valid tasks: {valid}", param="task")
+
+
+def _check_lengths(sequences: Sequence[Sequence[int]], positions: Sequence[int], max_length: int) -> None:
+    for index, ids in zip(positions, sequences, strict=True):
+        if len(ids) > max_length:
+            raise InvalidInputError(
+                f"input[{index}] has {len(ids)} tokens, more than the model's maximum of {max_length}; "
+                "shorten it or send truncate=true",
+                param=f"input[{index}]",
+            )

@@ -1,0 +1,49 @@
+"""The embeddings slice's value types: what the service computes, and how the answer is to be written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ...core.types import InputItem
+
+EmbeddingType = Literal["float", "base64", "binary", "ubinary"]
+EMBEDDING_TYPES: tuple[str, ...] = ("float", "base64", "binary", "ubinary")
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedRequest:
+    """A validated embeddings request: only what the service reads (no wire-format fields)."""
+
+    inputs: tuple[InputItem, ...]
+    task: str | None = None
+    dimensions: int | None = None
+    normalized: bool = True
+    truncate: bool = True
+    late_chunking: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """How the vectors are written: ``types`` in order; ``as_dict``: the client sent a list of types, so each
+    embedding becomes ``{type: value}``."""
+
+    types: tuple[str, ...] = ("float",)
+    as_dict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingsCall:
+    """One parsed request body: the service's request and the response format."""
+
+    request: EmbedRequest
+    format: ResponseFormat = ResponseFormat()
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedResult:
+    vectors: np.ndarray  # (n, d) float32, post-processed (dimensions, normalisation)
+    prompt_tokens: int
+    model: str

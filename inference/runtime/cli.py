@@ -1,0 +1,41 @@
+"""The ``embed-serve`` command (and ``python -m inference``): settings from the environment, a few command-line
+overrides validated the same way, then the gunicorn server."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..settings import Settings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="embed-serve", description="Serve embeddings over HTTP (gunicorn).")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve"], help="SageMaker passes 'serve'")
+    parser.add_argument("--model-dir", type=Path, help="model folder (else MODEL_DIR, AZUREML_MODEL_DIR, ...)")
+    parser.add_argument("--port", type=int, help="listen port (else SAGEMAKER_BIND_TO_PORT / EMB_PORT / 8080)")
+    parser.add_argument("--host", help="bind address (else EMB_HOST / 0.0.0.0)")
+    parser.add_argument("--workers", type=int, help="gunicorn workers")
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The environment's settings with the given options applied; an invalid value exits with a message."""
+    overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
+    try:
+        return Settings().with_overrides(**overrides)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise SystemExit(f"embed-serve: invalid option {first['loc'][0]}: {first['msg']}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .server import EmbeddingServer
+
+    EmbeddingServer(settings_from(parse_args(argv))).run()
+
+
+if __name__ == "__main__":
+    main()

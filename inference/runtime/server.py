@@ -1,0 +1,138 @@
+"""The gunicorn application behind ``embed-serve`` and the container's ``serve``.
+
+The master never imports torch or touches CUDA; each worker builds the app after fork. On GPU hosts there
+is one worker per visible GPU, each pinned to its own device (a slot chosen in the master's ``pre_fork``); a
+replaced worker takes the freed slot. On CPU hosts there is one worker per core, as many as memory allows,
+sharing the cores' torch threads (``worker_plan``). Readiness across workers: ``readiness.ServerReadiness``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from ..model_dir import resolve_model_dir
+from ..settings import Settings
+from .readiness import ServerReadiness
+from .worker import AdmissionWorker
+from .worker_plan import WorkerPlan, available_memory_bytes, plan_workers, usable_cores, visible_gpus, weight_bytes
+
+GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
+
+# Environment defaults the workers inherit (an explicit value wins). OpenMP reads them when torch loads,
+# after fork. With the default (ACTIVE) wait policy, idle intra-op threads spin and take the cores from the
+# request threads and the batcher: on 2 cores under 16 concurrent clients the worker burnt 10x the CPU per
+# token and served 10x fewer texts/s (bench/, see README "Performance").
+WORKER_ENV_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+class WorkerSlots:
+    """Master bookkeeping: each live worker holds the lowest free slot (its GPU and its readiness byte).
+    ``assign`` runs just before fork, so the new worker inherits ``current``: its own slot."""
+
+    def __init__(self) -> None:
+        self._by_age: dict[int, int] = {}
+        self.current: int | None = None
+
+    def assign(self, age: int) -> int:
+        used = set(self._by_age.values())
+        slot = next(i for i in range(len(used) + 1) if i not in used)
+        self._by_age[age] = self.current = slot
+        return slot
+
+    def release(self, age: int) -> int | None:
+        return self._by_age.pop(age, None)
+
+
+class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type information
+    """gunicorn application whose workers each run ``create_app`` with their own device."""
+
+    def __init__(self, settings: Settings) -> None:
+        for name, value in WORKER_ENV_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+        self._settings = settings
+        self._gpus = visible_gpus() if settings.device in ("auto", "cuda") else []
+        self.plan = self._plan()
+        self._slots = WorkerSlots()
+        self._readiness = ServerReadiness(2 * self.plan.workers + 2)  # shared memory, inherited by the workers
+        self._engine: Any = None  # the worker's ModelEngine, set by load
+        super().__init__()
+
+    def _plan(self) -> WorkerPlan:
+        s = self._settings
+        try:
+            weights = weight_bytes(resolve_model_dir(s))
+        except (FileNotFoundError, ImportError):
+            weights = 0  # the worker reports the missing model when it loads
+        return plan_workers(
+            gpus=len(self._gpus), cores=usable_cores(), memory=available_memory_bytes(), weights=weights,
+            workers=s.workers, torch_threads=s.torch_threads,
+        )  # fmt: skip
+
+    def worker_count(self) -> int:
+        return self.plan.workers
+
+    def load_config(self) -> None:
+        s = self._settings
+        options: dict[str, Any] = {
+            "bind": f"{s.host}:{s.port}",
+            "workers": self.worker_count(),
+            "worker_class": AdmissionWorker,  # gthread with a bounded wait for a thread (fast 503 past it)
+            "threads": s.threads,
+            "timeout": s.timeout_s,
+            "graceful_timeout": GRACEFUL_TIMEOUT_S,
+            "keepalive": 75,
+            "preload_app": False,
+            "accesslog": None,
+            "loglevel": s.log_level.lower(),
+            "pre_fork": lambda server, worker: self._slots.assign(worker.age),
+            "post_fork": self._post_fork,
+            "post_worker_init": self._post_worker_init,
+            "child_exit": self._child_exit,
+            "when_ready": self._when_ready,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def _when_ready(self, server: Any) -> None:
+        threads = f", {self.plan.torch_threads} torch thread(s) each" if not self._gpus else ""
+        server.log.info("starting %d worker(s) (%s)%s", self.plan.workers, self.plan.reason, threads)
+
+    def _child_exit(self, server: Any, worker: Any) -> None:
+        slot = self._slots.release(worker.age)
+        if slot is not None:
+            self._readiness.worker_exited(slot)
+
+    def _post_fork(self, server: Any, worker: Any) -> None:
+        """In the new worker: its slot (inherited from ``pre_fork``) is its place on the readiness board."""
+        if self._slots.current is not None:
+            self._readiness.joined(self._slots.current)
+
+    def _post_worker_init(self, worker: Any) -> None:
+        """In the worker, after ``load`` and before it accepts connections."""
+        if self._engine is not None:
+            self._readiness.hold(self._engine, alive=lambda: bool(worker.alive), heartbeat=worker.notify)
+
+    def _worker_settings(self) -> Settings:
+        overrides: dict[str, Any] = {"workers": self.plan.workers}
+        slot = self._slots.current
+        if self._gpus and slot is not None:
+            overrides["device"] = f"cuda:{slot % len(self._gpus)}"
+        elif self.plan.torch_threads:
+            overrides["torch_threads"] = self.plan.torch_threads
+        return self._settings.with_overrides(**overrides)
+
+    def load(self) -> Any:
+        """Runs in the worker after fork: pin the GPU, then build the app (loads the model) behind the guard."""
+        from ..api.app import ENGINE, create_app
+        from ..api.route_table import probe_paths, readiness_paths
+        from .guard import BODY_TIMEOUT_S, Probes, guard
+
+        settings = self._worker_settings()
+        probes = Probes(probe_paths(settings), readiness_paths(settings))
+        body_timeout = min(BODY_TIMEOUT_S, settings.timeout_s / 4)  # well inside the worker's heartbeat timeout
+        app = create_app(settings)
+        self._engine = app.extensions[ENGINE]
+        return guard(app, probes, self._readiness.peers_ready, settings.max_body_bytes, body_timeout)
