@@ -7,7 +7,9 @@
 # Exit status: 1 when a known vulnerability is found; 0 otherwise. When the vulnerability database cannot
 # be reached (no network: PyPI's per-version JSON API and OSV are both needed by pip-audit) the scan did NOT
 # happen: this script says so loudly in a banner and exits 0, or 2 with SECURITY_STRICT=1 (never silently
-# "No known vulnerabilities", which is what pip-audit prints when every package was skipped).
+# "No known vulnerabilities", which is what pip-audit prints when every package was skipped). Under .ci/run
+# the outcome and its reason also go to CI_STAGE_REPORT (.ci/stage-report.sh): a scan that did not happen is
+# listed as "skipped" in the final CI table.
 #
 # Image scanning (not run here: trivy and grype download their databases and binaries from outside the
 # package registries this CI reaches). On a machine with network access:
@@ -16,7 +18,20 @@
 # The image's secrets hygiene (no tokens or keys baked in, no .git, non-root user) is tested by the
 # container stage (tests/container).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=.ci/stage-report.sh
+source .ci/stage-report.sh
+
+# not_performed REASON: the banner, the CI report, and exit 0 (2 with SECURITY_STRICT=1).
+not_performed() {
+  banner "SECURITY SCAN NOT PERFORMED: $1"
+  if [[ "${SECURITY_STRICT:-0}" == 1 ]]; then
+    stage_report failed "scan not performed with SECURITY_STRICT=1: $1"
+    exit 2
+  fi
+  stage_report skipped "$1"
+  exit 0
+}
 
 PY="${PY:-}"
 if [[ -z "$PY" ]]; then
@@ -29,11 +44,9 @@ banner() { printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 
 # pip-audit lives in its own venv so it never changes the audited environment.
 if [[ ! -x "$TOOLS/bin/pip-audit" ]]; then
-  python3 -m venv "$TOOLS" && "$TOOLS/bin/pip" install --quiet pip-audit || {
-    banner "SECURITY SCAN NOT PERFORMED: could not install pip-audit"
-    [[ "${SECURITY_STRICT:-0}" == 1 ]] && exit 2
-    exit 0
-  }
+  if ! { python3 -m venv "$TOOLS" && "$TOOLS/bin/pip" install --quiet pip-audit; }; then
+    not_performed "could not install pip-audit"
+  fi
 fi
 
 # Audit what is installed in $PY's environment (its `pip freeze`, local and editable packages left out).
@@ -69,9 +82,10 @@ sys.exit(4 if deps and len(skipped) == len(deps) else 0)
 PY
 result=$?
 case "$result" in
-  0) echo "pip-audit: no known vulnerabilities"; exit 0 ;;
-  1) echo "pip-audit: known vulnerabilities found (report: $REPORT)"; exit 1 ;;
-  *) banner "SECURITY SCAN NOT PERFORMED: no vulnerability database reachable (pip-audit skipped every package)"
-     [[ "${SECURITY_STRICT:-0}" == 1 ]] && exit 2
-     exit 0 ;;
+  0) echo "pip-audit: no known vulnerabilities"
+     stage_report run "pip-audit: no known vulnerabilities"; exit 0 ;;
+  1) echo "pip-audit: known vulnerabilities found (report: $REPORT)"
+     stage_report failed "pip-audit: known vulnerabilities found"; exit 1 ;;
+  3) not_performed "pip-audit produced no report (no vulnerability database reachable? its error is above)" ;;
+  *) not_performed "no vulnerability database reachable (pip-audit skipped every package)" ;;
 esac

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # The container stage of CI, start to finish (.ci/container-stage.sh calls it after installing packages):
 #
-#   1. a Docker engine: the running one, else `dockerd --bridge=none --iptables=false` (container/dockerd.sh);
-#      no engine possible -> a loud SKIPPED banner and exit 0 (set CONTAINER_REQUIRED=1 to fail instead)
+#   1. a Docker engine: the running one, else `dockerd --bridge=none --iptables=false` (container/dockerd.sh).
+#      When none comes up, the policy decides between a loud SKIPPED banner + exit 0, and a failure:
+#        CONTAINER_REQUIRED=1 (any value but 0/false): always fail;
+#        CI=true (CONTAINER_REQUIRED unset): skip only where no engine can be started at all: no dockerd binary,
+#          not root, or no CAP_SYS_ADMIN (an unprivileged container). With dockerd, root and CAP_SYS_ADMIN here,
+#          an engine that does not come up is a failure, like a failing build or test;
+#        otherwise (a developer's machine, or CONTAINER_REQUIRED=0): skip, with the reason.
+#      Under .ci/run the outcome (run / skipped / failed) and why go to CI_STAGE_REPORT (.ci/stage-report.sh).
 #   2. a base image: CONTAINER_BASE_IMAGE if given, else a local Debian 12 one (debootstrap + docker import)
 #   3. the wheelhouse (container/wheelhouse.sh) and an offline build with --network none (container/build.sh)
 #   4. the checks: `make test-container` (tests/container: --network none, embedded model, every embedding
@@ -10,11 +16,13 @@
 #   5. the local Docker test mode as the README runs it (container/local.sh, host network, model mounted)
 #   6. cleanup: containers, images and the engine this script created; measurements printed at the end
 #
-# Environment: CONTAINER_BASE_IMAGE, CONTAINER_REQUIRED, VENV (the Makefile's, default .venv), KEEP_IMAGE=1.
+# Environment: CONTAINER_BASE_IMAGE, CONTAINER_REQUIRED, CI, VENV (the Makefile's, default .venv), KEEP_IMAGE=1.
 set -euo pipefail
 # shellcheck source=container/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
+# shellcheck source=.ci/stage-report.sh
+source .ci/stage-report.sh
 
 run_id=ci-$$
 tag=embed-serving:$run_id
@@ -23,14 +31,17 @@ started_engine=false
 made_base=false
 built=false
 skipped=false
+skip_reason=
+fail_reason=
+current_step=
 t_all=$(now)
 
-step() { printf '\n----- container: %s (%s) -----\n' "$1" "$(date -u +%H:%M:%S)" >&2; }
+step() { current_step=$1; printf '\n----- container: %s (%s) -----\n' "$1" "$(date -u +%H:%M:%S)" >&2; }
 record() { summary+=("$(printf '%-44s %s' "$1" "$2")"); }
 
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
-  local rc=$?
+  local rc=$? failed_step=$current_step
   set +e
   step "cleanup"
   if engine_up; then
@@ -49,13 +60,40 @@ cleanup() {
     rm -f "$CACHE_DIR/metrics-$run_id.json"
   fi
   if $skipped; then
-    log "container stage: SKIPPED (no Docker engine; see the banner above)"
+    log "container stage: SKIPPED ($skip_reason)"
+    stage_report skipped "$skip_reason"
   elif ((rc == 0)); then
     log "container stage: PASSED"
+    stage_report run "image built and checked in $(elapsed "$t_all") s"
   else
     log "container stage: FAILED (exit $rc)"
+    stage_report failed "${fail_reason:-step \"$failed_step\" failed (exit $rc)}"
   fi
   exit "$rc"
+}
+
+# Why no Docker engine can be started on this machine at all (prints nothing when one could be).
+why_no_engine() {
+  local caps
+  if ! command -v dockerd >/dev/null; then
+    echo "no dockerd binary (Debian's docker.io is not installed)"
+  elif [[ $(id -u) -ne 0 ]]; then
+    echo "not root (uid $(id -u)): dockerd needs root"
+  else
+    caps=$(awk '$1 == "CapEff:" { print $2 }' /proc/self/status 2>/dev/null || true)
+    if [[ $caps =~ ^[0-9a-fA-F]+$ ]] && (((16#$caps >> 21 & 1) == 0)); then
+      echo "no CAP_SYS_ADMIN (an unprivileged container): dockerd cannot set up its mounts and namespaces"
+    fi
+  fi
+}
+
+# The engine policy (see the header): required, ci or lenient.
+engine_policy() {
+  case ${CONTAINER_REQUIRED:-} in
+    '') if [[ ${CI:-} == true ]]; then echo ci; else echo lenient; fi ;;
+    0 | false | no) echo lenient ;;
+    *) echo required ;;
+  esac
 }
 trap cleanup EXIT
 mkdir -p "$CACHE_DIR"
@@ -68,9 +106,26 @@ if ! engine_up; then
   ((engine_rc != 0)) || started_engine=true
 fi
 if ((engine_rc != 0)); then
-  if [[ -n ${CONTAINER_REQUIRED:-} ]]; then die "no Docker engine and CONTAINER_REQUIRED is set"; fi
-  banner "CONTAINER STAGE SKIPPED: no Docker engine is running and none can be started here" \
-         "(needs root and the docker.io package; .ci/container-stage.sh installs it when CI=true)." \
+  why=$(why_no_engine)
+  policy=$(engine_policy)
+  started_why="container/dockerd.sh could not bring up an engine (exit $engine_rc; log: $CACHE_DIR/dockerd.log)"
+  if [[ $policy == required ]]; then
+    fail_reason="no Docker engine and CONTAINER_REQUIRED=$CONTAINER_REQUIRED: ${why:-$started_why}"
+    die "$fail_reason"
+  fi
+  if [[ $policy == ci && -z $why ]]; then
+    fail_reason="CI=true and this machine can run an engine (dockerd, root, CAP_SYS_ADMIN), but $started_why"
+    die "$fail_reason"
+  fi
+  skip_reason="no Docker engine: ${why:-$started_why}"
+  if [[ -n ${CONTAINER_REQUIRED:-} ]]; then
+    skip_reason+="; skip allowed by CONTAINER_REQUIRED=$CONTAINER_REQUIRED"
+  elif [[ $policy == lenient ]]; then
+    skip_reason+="; skip allowed because CI is not true"
+  fi
+  banner "CONTAINER STAGE SKIPPED: no Docker engine is running and none could be started here" \
+         "Why: ${why:-$started_why}." \
+         "(needs root, CAP_SYS_ADMIN and the docker.io package; .ci/container-stage.sh installs it when CI=true)." \
          "The image was NOT built and NOT tested."
   skipped=true
   exit 0

@@ -13,18 +13,24 @@ from ..settings import Settings
 
 FAKE_DIMENSIONS = 32
 FAKE_MAX_LENGTH = 64
+FAKE_TASKS = ("query", "passage")
 _CLS, _SEP = 1, 2
 
 
 class FakeEmbeddingHandler:
-    """One token per whitespace-separated word; a token's vector depends only on the token id."""
+    """One token per whitespace-separated word; a token's vector depends only on the token id.
 
-    def __init__(self, settings: Settings, dimensions: int = FAKE_DIMENSIONS) -> None:
+    A task the model defines is a ``"<task>:"`` word before the text; ``tasks=()`` is a model without tasks.
+    """
+
+    def __init__(
+        self, settings: Settings, dimensions: int = FAKE_DIMENSIONS, tasks: tuple[str, ...] = FAKE_TASKS
+    ) -> None:
         self._info = ModelInfo(
             name=settings.served_model_name or "fake",
             dimensions=dimensions,
             max_length=FAKE_MAX_LENGTH,
-            tasks=("query", "passage"),
+            tasks=tuple(tasks),
         )
 
     @classmethod

@@ -115,30 +115,39 @@ class TextEmbeddingHandler:
         output = self._model(input_ids=input_ids, attention_mask=mask, **extra)
         return output[0], mask
 
-    def forward(self, batch: Sequence[Sequence[int]], task: str | None) -> np.ndarray:
-        """Pooled embeddings; on CPU in length buckets; on CUDA out-of-memory the batch is halved and retried."""
+    def _pooled(self, batch: Sequence[Sequence[int]], task: str | None) -> np.ndarray:
+        """One padded forward pass; on CUDA out-of-memory the batch is halved and retried (``split_on_oom``)."""
 
-        def pooled(part: Sequence[Sequence[int]]) -> np.ndarray:
+        def run(part: Sequence[Sequence[int]]) -> np.ndarray:
             with torch.inference_mode():
                 hidden, mask = self._hidden(part, task)
                 return pool(hidden, mask, self._info.pooling).cpu().numpy()
 
+        return split_on_oom(run, batch)
+
+    def forward(self, batch: Sequence[Sequence[int]], task: str | None) -> np.ndarray:
+        """Pooled embeddings; on CPU in length buckets. Every pass (each bucket too) goes through ``_pooled``."""
         if self._device.type != "cpu" or len(batch) < 2:
-            return split_on_oom(pooled, batch)
+            return self._pooled(batch, task)
         allowance = CPU_PADDING_ALLOWANCE_PER_THREAD * torch.get_num_threads()
         buckets = split_by_padding([len(ids) for ids in batch], CPU_MAX_PADDING, allowance)
         if len(buckets) == 1:
-            return pooled(batch)
-        parts = [(bucket, pooled([batch[i] for i in bucket])) for bucket in buckets]
+            return self._pooled(batch, task)
+        parts = [(bucket, self._pooled([batch[i] for i in bucket], task)) for bucket in buckets]
         out = np.empty((len(batch), parts[0][1].shape[1]), dtype=parts[0][1].dtype)
         for bucket, vectors in parts:
             out[bucket] = vectors
         return out
 
     def forward_tokens(self, ids: Sequence[int], task: str | None) -> np.ndarray:
-        with torch.inference_mode():
-            hidden, _ = self._hidden([ids], task)
-            return hidden[0].float().cpu().numpy()
+        """Token vectors of one sequence (late chunking); out-of-memory on it is ``DeviceOutOfMemoryError``."""
+
+        def run(one: Sequence[Sequence[int]]) -> np.ndarray:
+            with torch.inference_mode():
+                hidden, _ = self._hidden(one, task)
+                return hidden.float().cpu().numpy()
+
+        return split_on_oom(run, [ids])[0]
 
     def warmup(self) -> None:
         self.forward(self.tokenize(WARMUP_TEXTS, None, True), None)

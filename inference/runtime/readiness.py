@@ -73,8 +73,8 @@ class ServerReadiness:
     then ``peers_ready`` for every health probe.
     """
 
-    def __init__(self, slots: int) -> None:
-        self._board = WorkerBoard(slots)
+    def __init__(self, board: WorkerBoard) -> None:
+        self._board = board  # allocated in the master before it forks: every worker shares it
         self._slot: int | None = None  # this worker's slot (set after fork)
 
     def worker_exited(self, slot: int) -> None:

@@ -15,7 +15,7 @@ from gunicorn.app.base import BaseApplication
 
 from ..model_dir import resolve_model_dir
 from ..settings import Settings
-from .readiness import ServerReadiness
+from .readiness import ServerReadiness, WorkerBoard
 from .worker import AdmissionWorker
 from .worker_plan import WorkerPlan, available_memory_bytes, plan_workers, usable_cores, visible_gpus, weight_bytes
 
@@ -56,7 +56,7 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         self._gpus = visible_gpus() if settings.device in ("auto", "cuda") else []
         self.plan = self._plan()
         self._slots = WorkerSlots()
-        self._readiness = ServerReadiness(2 * self.plan.workers + 2)  # shared memory, inherited by the workers
+        self._readiness = ServerReadiness(WorkerBoard(2 * self.plan.workers + 2))  # inherited by the workers
         self._engine: Any = None  # the worker's ModelEngine, set by load
         super().__init__()
 

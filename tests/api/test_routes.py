@@ -5,7 +5,11 @@ import pytest
 
 from inference.api.app import ENGINE, create_app
 from inference.endpoints.embeddings.response import pack_binary, pack_ubinary
+from inference.handlers.fake import FakeEmbeddingHandler
 from tests.conftest import make_settings
+
+# Jina's API task names (jina-embeddings-v3); a model without tasks accepts and ignores them.
+JINA_TASK_NAMES = ["retrieval.query", "retrieval.passage", "text-matching", "classification", "separation"]
 
 
 def vectors(response):
@@ -109,7 +113,31 @@ def test_execution_parameters(client):
     assert body["BatchStrategy"] == "MULTI_RECORD" and body["MaxPayloadInMB"] == 1
 
 
-def test_jina_tasks_are_accepted_by_models_without_tasks_only_when_known(client):
-    # The fake model defines tasks "query"/"passage", so Jina's names are unknown here.
+@pytest.fixture
+def taskless_client():
+    """The fake model without tasks (like all-MiniLM-L6-v2): ``info.tasks == ()``."""
+    settings = make_settings(handler="fake", log_level="WARNING")
+    app = create_app(settings, lambda s: FakeEmbeddingHandler(s, tasks=()), load_in_background=False)
+    assert app.extensions[ENGINE].handler.info.tasks == ()
+    return app.test_client()
+
+
+@pytest.mark.parametrize("task", JINA_TASK_NAMES)
+def test_jina_tasks_are_accepted_and_ignored_by_models_without_tasks(taskless_client, task):
+    body = {"input": ["alpha beta", "gamma"]}
+    with_task = taskless_client.post("/invocations", json={**body, "task": task})
+    assert with_task.status_code == 200
+    np.testing.assert_array_equal(vectors(with_task), vectors(taskless_client.post("/invocations", json=body)))
+
+
+def test_unknown_task_names_are_refused_by_models_without_tasks(taskless_client):
+    response = taskless_client.post("/invocations", json={"input": "x", "task": "query"})
+    assert response.status_code == 400 and response.get_json()["error"]["type"] == "invalid_request_error"
+    assert "retrieval.query" in response.get_json()["error"]["message"]  # names the valid (Jina) tasks
+
+
+def test_models_with_tasks_accept_only_their_own(client):
+    # The default fake model defines tasks "query"/"passage", so Jina's names are unknown to it.
+    assert client.application.extensions[ENGINE].handler.info.tasks == ("query", "passage")
     assert client.post("/invocations", json={"input": "x", "task": "query"}).status_code == 200
     assert client.post("/invocations", json={"input": "x", "task": "retrieval.query"}).status_code == 400

@@ -2,7 +2,9 @@
 
 ``marketplace.local_transform`` does what the transform data plane does with the job's settings (split
 lines, pack ``MaxPayloadInMB``, POST with ``ContentType``/``Accept``, assemble); the server runs with the
-job's ``Environment``. Every input line must come back as one output line, with the record options applied.
+job's ``Environment``. Every input line must come back as one output line, in input order, with the record
+options applied: line i must hold exactly the embedding of input line i, computed here in-process by the same
+deterministic fake model (one text per JSON request, with the job's record options).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import os
 import pytest
 from client_testing import start_server
 
+from inference.api.app import create_app
 from infra.sagemaker.transform import TransformConfig, transform_job_call
 from marketplace.local_transform import MB, TransformSpec, run_file
+from tests.conftest import make_settings
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +37,19 @@ def job_server(job: dict):
     proc.wait()
 
 
+def expected_embeddings(texts: list[str], options: dict) -> list:
+    """Each text alone in a JSON request, with ``options``, to an in-process app on the same fake model."""
+    client = create_app(make_settings(handler="fake", log_level="WARNING"), load_in_background=False).test_client()
+    replies = [client.post("/invocations", json={"input": text, **options}) for text in texts]
+    assert all(reply.status_code == 200 for reply in replies)
+    return [reply.get_json()["data"][0]["embedding"] for reply in replies]
+
+
 def test_every_line_comes_back_once_in_order_with_the_record_options(job: dict, job_server: str) -> None:
-    lines = [json.dumps(f"document {i} " + "word " * (300 + i % 200)) for i in range(600)]  # 1.2 MB: two requests
+    # Words of their own per line (the fake model embeds a text as the mean of its word vectors), so that lines
+    # get different embeddings even in 8 sign bits. 1.2 MB: two requests.
+    texts = [f"document {i} " + " ".join(f"w{i}.{k}" for k in range(150 + i % 200)) for i in range(600)]
+    lines = [json.dumps(text) for text in texts]
     spec = TransformSpec(
         content_type=job["TransformInput"]["ContentType"],
         accept=job["TransformOutput"]["Accept"],
@@ -47,3 +62,9 @@ def test_every_line_comes_back_once_in_order_with_the_record_options(job: dict, 
     records = [json.loads(line) for line in output]
     assert all(len(record["embedding"]) == 1 for record in records)  # 8 dimensions, packed into one byte
     assert records[0]["index"] == 0 and any(record["index"] == 0 for record in records[1:])  # new request
+    options = json.loads(job["Environment"]["EMB_RECORD_OPTIONS"])
+    assert options == {"dimensions": 8, "embedding_type": "ubinary"}
+    expected = expected_embeddings(texts, options)
+    assert len({tuple(embedding) for embedding in expected}) > 64  # lines differ, so a reordering shows
+    mismatched = [i for i, record in enumerate(records) if record["embedding"] != expected[i]]
+    assert not mismatched, f"{len(mismatched)} lines differ from their input's embedding, first: {mismatched[:5]}"

@@ -9,6 +9,14 @@ from container_harness import docker
 
 pytestmark = pytest.mark.container
 
+# The CPU-torch image (what CI builds): the README's measurement is 1.62 GB on the CI machine. 2.5 GB leaves
+# about 50% for dependency drift, and still fails when a CUDA torch wheel (several GB of nvidia-* libraries),
+# a pip cache or a build stage leaks into a CPU image.
+CPU_IMAGE_MAX_BYTES = 2.5e9
+# The CUDA build (the Dockerfile's default base and PyPI's CUDA torch) is not measured here (no GPU, no Docker
+# Hub in CI): only a sanity ceiling for it.
+CUDA_IMAGE_MAX_BYTES = 12e9
+
 
 @pytest.fixture(scope="module")
 def config(image: str) -> dict:
@@ -39,10 +47,18 @@ def test_runs_as_non_root_by_default(config: dict) -> None:
     assert config["User"] == "10001:0"
 
 
+def torch_cuda_version(image: str) -> str:
+    """``torch.version.cuda`` in the image: "None" for the CPU torch build."""
+    code = "import torch; print(torch.version.cuda)"
+    return docker("run", "--rm", "--network", "none", image, "python", "-c", code).stdout.decode().strip()
+
+
 def test_image_size(image: str, metrics: dict) -> None:
     size = int(docker("image", "inspect", "--format", "{{.Size}}", image).stdout)
     metrics["image size (GB)"] = round(size / 1e9, 2)
-    assert size < 12e9
+    build = "CPU" if torch_cuda_version(image) == "None" else "CUDA"
+    limit = CPU_IMAGE_MAX_BYTES if build == "CPU" else CUDA_IMAGE_MAX_BYTES
+    assert size < limit, f"{size / 1e9:.2f} GB image with {build} torch; the bound is {limit / 1e9} GB"
 
 
 def test_no_nvidia_driver_in_image(image: str) -> None:

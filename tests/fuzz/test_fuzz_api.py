@@ -1,7 +1,10 @@
-"""Property-based fuzzing of the embeddings endpoints, in process (Flask test client, fake model).
+"""Property-based fuzzing of the embeddings endpoints, in process (Flask test client).
 
 Every response must be a 4xx JSON error matching the published ``Error`` schema or a correct 200 (schema,
-and each input's vector equal to its single-input result), and the app must stay healthy afterwards.
+and each input's vector equal to its single-input result), and the app must stay healthy afterwards. The
+hostile-text properties (``target``) run on the fake model and on the real all-MiniLM-L6-v2, whose tokenizer
+the text actually reaches: there a 200 must carry one finite, unit-norm 384-dimensional vector per input and
+a token usage, and an error must say what is wrong.
 """
 
 from __future__ import annotations
@@ -12,8 +15,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import FUZZ
-from tests.fuzz.oracle import check_against_singles
+from tests.fuzz.conftest import FUZZ, MAX_BODY_MB
+from tests.fuzz.oracle import (
+    as_request,
+    check_against_singles,
+    check_embeddings,
+    check_error_is_meaningful,
+    check_refusal,
+    refusals_for,
+)
 from tests.fuzz.strategies import (
     ACCEPTS,
     CONTENT_TYPES,
@@ -27,6 +37,7 @@ from tests.fuzz.strategies import (
     text_strategy,
 )
 
+MAX_BODY_BYTES = int(MAX_BODY_MB * 1024 * 1024)
 ROUTES = ["/invocations", "/v1/embeddings", "/embeddings", "/score", "/endpoints/any-name/invocations"]
 
 
@@ -55,47 +66,67 @@ def healthy_afterwards(fuzz_client):
     assert response.status_code == 200 and len(response.get_json()["data"]) == 1
 
 
-def test_bodies_from_the_published_schema(fuzz_client, spec, oracle):
-    """Schema-shaped requests: 200 with each vector equal to its single-input result, or a 4xx error."""
+def check_reply(target, oracle, response, body):
+    """The shared oracle: a 4xx JSON error that says what is wrong, or a 200 with real embeddings."""
+    payload = oracle.check(response.status_code, response.content_type, response.data, body)
+    if response.status_code == 200:
+        check_embeddings(body, payload, target.info)
+    else:
+        check_error_is_meaningful(payload["error"])
+    return payload
+
+
+def test_bodies_from_the_published_schema(target, spec, oracle):
+    """Schema-shaped requests: 200 with real vectors, each equal to its single-input result, or a 4xx error."""
     schema = spec["paths"]["/invocations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
 
-    @FUZZ
+    @target.fuzz
     @given(body=from_schema(schema, spec), ensure_ascii=st.booleans(), path=st.sampled_from(ROUTES))
     @example(body={"input": ["a b", {"text": "c"}], "embedding_type": ["float", "base64", "binary", "ubinary"]},
              ensure_ascii=True, path="/invocations")
     @example(body={"data": [{"text": "x y"}], "parameters": {"dimensions": 4}}, ensure_ascii=False, path="/score")
     def run(body, ensure_ascii, path):
-        response = post(fuzz_client, encode_json(body, ensure_ascii), path=path)
-        payload = oracle.check(response.status_code, response.content_type, response.data, body)
+        response = post(target.client, encode_json(body, ensure_ascii), path=path)
+        payload = check_reply(target, oracle, response, body)
         if response.status_code == 200:
-            if "input" not in body:  # the Jina SageMaker form: same request, other shape
-                body = {**(body.get("parameters") or {}), "input": body["data"]}
-            check_against_singles(body, payload, embed_one(fuzz_client, oracle))
+            check_against_singles(as_request(body), payload, embed_one(target.client, oracle))
 
     run()
 
 
-@FUZZ
-@given(body=shaped_bodies(), ensure_ascii=st.booleans())
-def test_any_json_shape(fuzz_client, oracle, body, ensure_ascii):
-    response = post(fuzz_client, encode_json(body, ensure_ascii))
-    oracle.check(response.status_code, response.content_type, response.data, body)
+def test_any_json_shape(target, oracle):
+    @target.fuzz
+    @given(body=shaped_bodies(), ensure_ascii=st.booleans())
+    def run(body, ensure_ascii):
+        check_reply(target, oracle, post(target.client, encode_json(body, ensure_ascii)), body)
+
+    run()
 
 
-@FUZZ
-@given(texts=st.lists(text_strategy(200, surrogates=True), min_size=1, max_size=4), truncate=st.booleans(),
-       options=st.fixed_dictionaries({}, optional={"dimensions": st.sampled_from(HUGE_NUMBERS), "task": text_strategy(),
-                                                   "late_chunking": st.booleans()}))
-@example(texts=HOSTILE_TEXTS[:4], truncate=True, options={})
-@example(texts=["\ud800"], truncate=True, options={})
-@example(texts=["x" * 100_000, "🙂" * 5000], truncate=False, options={})
-def test_unicode_edge_cases_and_huge_numbers(fuzz_client, oracle, texts, truncate, options):
-    body = {"input": texts, "truncate": truncate, **options}
-    for ensure_ascii in (True, False):
-        response = post(fuzz_client, encode_json(body, ensure_ascii))
-        payload = oracle.check(response.status_code, response.content_type, response.data, body)
-        if response.status_code == 200:
-            check_against_singles(body, payload, embed_one(fuzz_client, oracle))
+def test_unicode_edge_cases_and_huge_numbers(target, oracle):
+    """Hostile text and huge numbers: a 200 with real vectors exactly when nothing in the request is wrong, else
+    a 400 that names one thing that is (an empty or too long input, a lone surrogate, a bad option)."""
+
+    @target.fuzz
+    @given(texts=st.lists(text_strategy(200, surrogates=True), min_size=1, max_size=4), truncate=st.booleans(),
+           options=st.fixed_dictionaries({}, optional={"dimensions": st.sampled_from(HUGE_NUMBERS),
+                                                       "task": text_strategy(), "late_chunking": st.booleans()}))
+    @example(texts=HOSTILE_TEXTS[:4], truncate=True, options={})
+    @example(texts=["\ud800"], truncate=True, options={})
+    @example(texts=["x" * 100_000, "🙂" * 5000], truncate=False, options={})
+    @example(texts=["word " * 20_000, "e\u0301" * 300], truncate=True, options={})
+    @example(texts=["word " * 20_000], truncate=False, options={})
+    def run(texts, truncate, options):
+        body = {"input": texts, "truncate": truncate, **options}
+        for ensure_ascii in (True, False):
+            raw = encode_json(body, ensure_ascii)
+            response = post(target.client, raw)
+            payload = check_reply(target, oracle, response, body)
+            check_refusal(response.status_code, payload, refusals_for(body, target.info, len(raw), MAX_BODY_BYTES))
+            if response.status_code == 200:
+                check_against_singles(body, payload, embed_one(target.client, oracle))
+
+    run()
 
 
 @FUZZ

@@ -91,9 +91,13 @@ def test_oversized_body_is_413_and_server_keeps_serving(server):
     assert requests.get(f"{url}/ping", timeout=5).status_code == 200
 
 
-def test_jina_task_names_are_accepted_by_a_model_without_tasks(server):
+@pytest.mark.parametrize("task", ["retrieval.query", "text-matching"])
+def test_jina_task_names_are_accepted_and_ignored_by_a_model_without_tasks(server, reference, task):
     url, _ = server
-    assert embed(url, input="x", task="retrieval.query")["data"][0]["embedding"]
+    with_task = np.array([d["embedding"] for d in embed(url, input=TEXTS, task=task)["data"]])
+    without_task = np.array([d["embedding"] for d in embed(url, input=TEXTS)["data"]])
+    assert (with_task * without_task).sum(1).min() >= 0.9999  # ignored: the same vectors as without a task
+    assert (with_task * reference).sum(1).min() >= 0.9999
 
 
 def test_sigterm_stops_the_server_and_requests_were_logged_as_json(server):

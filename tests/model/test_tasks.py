@@ -17,8 +17,10 @@ def lora_dir(tmp_path_factory):
 
 def test_model_code_is_refused_unless_trust_remote_code(lora_dir):
     assert json.loads((lora_dir / "config.json").read_text())["auto_map"]
-    with pytest.raises(Exception, match="trust_remote_code"):
+    # transformers refuses an auto_map model unless trust_remote_code=True; any other error is a different bug.
+    with pytest.raises(ValueError, match="trust_remote_code=True") as refused:
         load_handler(make_settings(model_dir=lora_dir, device="cpu"))
+    assert type(refused.value) is ValueError and "contains custom code" in str(refused.value)
 
 
 def test_task_selects_the_adapter_and_the_instruction(lora_dir):

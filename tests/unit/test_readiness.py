@@ -60,12 +60,13 @@ def test_ping_is_503_while_another_worker_takes_connections_it_cannot_serve():
 
 
 def test_a_worker_reports_its_own_state_peers_only_the_others():
-    readiness = ServerReadiness(3)
+    board = WorkerBoard(3)
+    readiness = ServerReadiness(board)
     readiness.joined(0)
     assert readiness.peers_ready()
-    readiness._board.set(0, LOADING)  # this worker loading: its own /ping says why (model loading or failed)
+    board.set(0, LOADING)  # this worker loading: its own /ping says why (model loading or failed)
     assert readiness.peers_ready()
-    readiness._board.set(2, LOADING)
+    board.set(2, LOADING)
     assert not readiness.peers_ready()
     readiness.worker_exited(2)
     assert readiness.peers_ready()
