@@ -4,8 +4,8 @@
   stops arriving becomes a 400 instead of holding a request thread (slow-body denial of service);
 - a request that ``AdmissionPool`` put on a shed thread gets 503 ``overloaded`` + ``Retry-After`` at once,
   except health probes, which the app answers as usual;
-- a health probe answers 503 ``model_not_ready`` while another worker of this server takes connections it
-  cannot serve yet (readiness.py); otherwise the app answers it.
+- a readiness probe answers 503 ``model_not_ready`` while this worker is ready but another worker of this
+  server takes connections it cannot serve yet (readiness.py); otherwise the app answers it.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _overloaded(environ: dict[str, Any], start_response: Callable[..., Any], max
     return _answer(OverloadedError("server is at capacity; retry shortly"), environ, start_response, keep, started)
 
 
-def guard(app: WSGIApp, probes: Probes, peers_ready: Callable[[], bool], max_body_bytes: int,
+def guard(app: WSGIApp, probes: Probes, blocked_by_peers: Callable[[], bool], max_body_bytes: int,
           body_timeout_s: float = BODY_TIMEOUT_S) -> WSGIApp:  # fmt: skip
     """Wrap ``app`` as described in the module docstring."""
 
@@ -115,7 +115,7 @@ def guard(app: WSGIApp, probes: Probes, peers_ready: Callable[[], bool], max_bod
             environ["wsgi.input"] = TimedInput(environ["wsgi.input"], body_timeout_s)
         path = environ.get("PATH_INFO")
         if path in probes.all:
-            if path in probes.readiness and not peers_ready():
+            if path in probes.readiness and blocked_by_peers():
                 err = ModelNotReadyError("other workers are still loading the model")
                 return _answer(err, environ, start_response, True, time.perf_counter(), logging.DEBUG)
             return app(environ, start_response)

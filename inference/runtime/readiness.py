@@ -70,12 +70,13 @@ class ServerReadiness:
     """Readiness of all workers of one server, on a ``WorkerBoard`` shared by the master and its workers.
 
     Master: ``worker_exited(slot)``. Worker (after fork, its slot known): ``hold`` before accepting connections,
-    then ``peers_ready`` for every health probe.
+    then ``blocked_by_peers`` for every readiness probe.
     """
 
     def __init__(self, board: WorkerBoard) -> None:
         self._board = board  # allocated in the master before it forks: every worker shares it
         self._slot: int | None = None  # this worker's slot (set after fork)
+        self._model: ModelReadiness | None = None  # this worker's model (set by hold)
 
     def worker_exited(self, slot: int) -> None:
         """Master: a worker is gone; its slot takes no connections."""
@@ -87,9 +88,13 @@ class ServerReadiness:
         self._slot = slot if slot < len(self._board) else None
 
     def peers_ready(self) -> bool:
-        """No other worker of this server takes connections it cannot serve yet (always true off the board).
-        This worker's own model state is the app's to report (``/ping`` names a load failure)."""
+        """No other worker of this server takes connections it cannot serve yet (always true off the board)."""
         return self._slot is None or self._board.none_loading(exclude=self._slot)
+
+    def blocked_by_peers(self) -> bool:
+        """This worker's model is ready but another worker's is not: a readiness probe must answer 503. (While
+        this worker's own model is loading or failed, the app's probe says so itself, naming the failure.)"""
+        return self._model is not None and self._model.ready and not self.peers_ready()
 
     def hold(self, model: ModelReadiness, alive: Callable[[], bool], heartbeat: Callable[[], None]) -> None:
         """Worker, before it accepts connections. If another worker is ready, wait for this worker's model
@@ -97,6 +102,7 @@ class ServerReadiness:
         take connections at once, marked ``LOADING`` (health probes answer 503 until every such worker is
         ready). Either way the slot turns ``READY`` when the model is."""
         slot = self._slot
+        self._model = model
         if slot is None:
             return
         if self._board.any_ready(exclude=slot):

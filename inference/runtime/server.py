@@ -135,4 +135,4 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         body_timeout = min(BODY_TIMEOUT_S, settings.timeout_s / 4)  # well inside the worker's heartbeat timeout
         app = create_app(settings)
         self._engine = app.extensions[ENGINE]
-        return guard(app, probes, self._readiness.peers_ready, settings.max_body_bytes, body_timeout)
+        return guard(app, probes, self._readiness.blocked_by_peers, settings.max_body_bytes, body_timeout)

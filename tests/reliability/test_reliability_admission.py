@@ -39,7 +39,7 @@ def test_shed_wrapper_answers_503_json_but_lets_health_checks_through():
         return [b'{"status":"ready"}']
 
     probes = frozenset({"/ping"})
-    wsgi = guard(app, Probes(probes, probes), peers_ready=lambda: True, max_body_bytes=100)
+    wsgi = guard(app, Probes(probes, probes), blocked_by_peers=lambda: False, max_body_bytes=100)
     pool = AdmissionPool(threads=1, max_waiting=0)
     gate = threading.Event()
     try:

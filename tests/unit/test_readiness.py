@@ -42,7 +42,7 @@ def _guarded(peers: dict[str, bool]) -> Client:
     settings = make_settings(handler="fake", log_level="WARNING")
     app = create_app(settings, load_in_background=False)
     probes = Probes(probe_paths(settings), readiness_paths(settings))
-    return Client(guard(app, probes, lambda: peers["ready"], settings.max_body_bytes))
+    return Client(guard(app, probes, lambda: not peers["ready"], settings.max_body_bytes))
 
 
 def test_ping_is_503_while_another_worker_takes_connections_it_cannot_serve():
