@@ -3,30 +3,42 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
+CLIENT_VENV ?= .venv-client
 
-.PHONY: serve test test-container lint bench clean
+.PHONY: serve test test-client test-container typecheck lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ./client
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
 serve: $(VENV)/.installed  ## run the local server on the embedded default model (port 8080)
 	$(VENV)/bin/embed-serve
 
-test: $(VENV)/.installed  ## unit, model, parity and integration tests
+test: $(VENV)/.installed  ## unit, model, parity, integration, reliability, infra and client tests
 	$(PY) -m pytest -q
+
+test-client: $(VENV)/.installed  ## the client alone: a fresh venv with only `pip install ./client`, against the real server
+	rm -rf $(CLIENT_VENV)
+	$(PYTHON) -m venv $(CLIENT_VENV)
+	$(CLIENT_VENV)/bin/python -m pip install --quiet "./client[test]"
+	CLIENT_ONLY_VENV=1 EMBEDDING_SERVER_PYTHON="$(abspath $(PY))" \
+	  $(CLIENT_VENV)/bin/python -P -m pytest -q -p no:cacheprovider -c client/pyproject.toml --rootdir client client/tests
 
 test-container: $(VENV)/.installed  ## build the image and test it (needs Docker; see .ci/run)
 	$(PY) -m pytest -q -m container tests/container
+
+typecheck: $(VENV)/.installed  ## mypy --strict over inference/ (configuration: pyproject.toml [tool.mypy])
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed  ## side-by-side benchmark table (sentence-transformers, this service, Infinity)
 	TORCH="$(TORCH)" $(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check inference tests marketplace infra
+	$(VENV)/bin/ruff check inference client tests marketplace infra
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(CLIENT_VENV) .pytest_cache

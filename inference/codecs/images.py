@@ -68,7 +68,7 @@ class ImagePolicy:
 
 def _resolve(host: str) -> list[str]:
     """The host's addresses, once each, in the system's preference order."""
-    return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)))
+    return list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)))
 
 
 def check_public_host(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -33,7 +33,7 @@ def forward_for(handler: EmbeddingHandler, heap: HeapTrimmer | None = None) -> C
     trimmer = heap or HeapTrimmer()
 
     def forward(payloads: Sequence[Any], key: Hashable) -> np.ndarray:
-        kind, task = key  # type: ignore[misc]  # every key is a BatchKey (engine.submit)
+        kind, task = cast(BatchKey, key)  # every key is a BatchKey (engine.submit)
         try:
             if kind == IMAGE:
                 assert isinstance(handler, ImageEmbeddingHandler)

@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer
-from transformers.utils import logging as hf_logging
+from transformers import AutoImageProcessor
 
 from ..core.types import ModelInfo
 from ..model_dir import default_model_name
 from ..settings import Settings
-from .device import dtype_name, limit_cpu_threads, padded_batch, pick_device, pick_dtype, split_on_oom
-from .tokenization import FastTokenizers, require_safetensors
+from .device import dtype_name, padded_batch, split_on_oom
+from .loading import load_hf_model
+from .tokenization import FastTokenizers
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +39,17 @@ class ClipEmbeddingHandler:
     """``EmbeddingHandler`` with image support for CLIP-family models."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
-        hf_logging.disable_progress_bar()
-        require_safetensors(folder)
-        self._device = pick_device(settings.device)
-        limit_cpu_threads(self._device, settings.torch_threads)
-        dtype = pick_dtype(settings.dtype, self._device)
-        trust = settings.trust_remote_code
-        config = AutoConfig.from_pretrained(folder, trust_remote_code=trust)
+        loaded = load_hf_model(folder, settings)
+        config, hf_tokenizer, dtype = loaded.config, loaded.tokenizer, loaded.dtype
+        self._model, self._device = loaded.model, loaded.device
         self._model_type = config.model_type
-        self._model = AutoModel.from_pretrained(
-            folder, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=trust
-        ).to(self._device).eval()
-        self._processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=trust)
+        self._processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]  # untyped upstream
+            folder, trust_remote_code=settings.trust_remote_code
+        )
         text_config = config.text_config
         max_length = int(text_config.max_position_embeddings)
         if settings.max_length:
             max_length = min(max_length, settings.max_length)
-        hf_tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust)
         self._tokens = FastTokenizers.from_hf(hf_tokenizer, max_length)
         dims = getattr(config, "projection_dim", None) or text_config.hidden_size
         self._info = ModelInfo(

@@ -12,17 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoModel, AutoTokenizer
-from transformers.utils import logging as hf_logging
 
 from ..core.padding import split_by_padding
 from ..core.types import ModelInfo
 from ..model_dir import default_model_name
 from ..settings import Settings
-from .device import dtype_name, limit_cpu_threads, padded_batch, pick_device, pick_dtype, split_on_oom
+from .device import dtype_name, padded_batch, split_on_oom
+from .loading import load_hf_model
 from .pooling import pool
 from .st_config import STConfig, read_st_config
-from .tokenization import FastTokenizers, require_safetensors
+from .tokenization import FastTokenizers
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +50,10 @@ class TextEmbeddingHandler:
     """``EmbeddingHandler`` for Hugging Face text encoders."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
-        hf_logging.disable_progress_bar()
         st = read_st_config(folder)
-        require_safetensors(st.transformer_dir)
-        self._device = pick_device(settings.device)
-        limit_cpu_threads(self._device, settings.torch_threads)
-        dtype = pick_dtype(settings.dtype, self._device)
-        trust = settings.trust_remote_code
-        config = AutoConfig.from_pretrained(st.transformer_dir, trust_remote_code=trust)
-        hf_tokenizer = AutoTokenizer.from_pretrained(st.transformer_dir, trust_remote_code=trust)
-        self._model = AutoModel.from_pretrained(
-            st.transformer_dir, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=trust
-        )
-        self._model.to(self._device).eval()
+        loaded = load_hf_model(st.transformer_dir, settings)
+        config, hf_tokenizer, dtype = loaded.config, loaded.tokenizer, loaded.dtype
+        self._model, self._device = loaded.model, loaded.device
         max_length = _model_max_length(config, hf_tokenizer.model_max_length, st.max_seq_length)
         if settings.max_length:
             max_length = min(max_length, settings.max_length)
@@ -147,7 +137,8 @@ class TextEmbeddingHandler:
                 hidden, _ = self._hidden(one, task)
                 return hidden.float().cpu().numpy()
 
-        return split_on_oom(run, [ids])[0]
+        vectors: np.ndarray = split_on_oom(run, [ids])[0]
+        return vectors
 
     def warmup(self) -> None:
         self.forward(self.tokenize(WARMUP_TEXTS, None, True), None)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from werkzeug.exceptions import BadRequest
 
@@ -52,13 +52,13 @@ class TimedInput:
             raise BadRequest(f"request body not received within {self._timeout_s:g} s") from None
 
     def read(self, *args: Any) -> bytes:
-        return self._call(self._stream.read, *args)  # type: ignore[no-any-return]
+        return cast(bytes, self._call(self._stream.read, *args))
 
     def readline(self, *args: Any) -> bytes:
-        return self._call(self._stream.readline, *args)  # type: ignore[no-any-return]
+        return cast(bytes, self._call(self._stream.readline, *args))
 
     def readlines(self, *args: Any) -> list[bytes]:
-        return self._call(self._stream.readlines, *args)  # type: ignore[no-any-return]
+        return cast(list[bytes], self._call(self._stream.readlines, *args))
 
     def __iter__(self) -> Any:
         return iter(self.readline, b"")

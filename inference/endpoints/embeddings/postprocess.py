@@ -7,7 +7,8 @@ import numpy as np
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    normalized: np.ndarray = vectors / np.maximum(norms, 1e-12)
+    return normalized
 
 
 def finish_vectors(pooled: np.ndarray, dimensions: int | None, normalized: bool) -> np.ndarray:

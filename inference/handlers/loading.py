@@ -1,0 +1,39 @@
+"""The Hugging Face load sequence every handler uses (the one writer of it): safetensors only, device and
+dtype from the settings, remote code only when allowed, the model in eval mode on its device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from ..settings import Settings
+from .device import limit_cpu_threads, pick_device, pick_dtype
+from .tokenization import require_safetensors
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    config: Any
+    tokenizer: Any
+    model: Any  # a transformers PreTrainedModel (typed loosely upstream)
+    device: torch.device
+    dtype: torch.dtype
+
+
+def load_hf_model(folder: Path, settings: Settings) -> LoadedModel:
+    """Config, tokenizer and weights from ``folder``; raises ``ModelFolderError`` without safetensors."""
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
+    require_safetensors(folder)
+    device = pick_device(settings.device)
+    limit_cpu_threads(device, settings.torch_threads)
+    dtype = pick_dtype(settings.dtype, device)
+    trust = settings.trust_remote_code
+    config = AutoConfig.from_pretrained(folder, trust_remote_code=trust)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust)
+    model = AutoModel.from_pretrained(folder, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=trust)
+    return LoadedModel(config, tokenizer, model.to(device).eval(), device, dtype)
