@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from inference.mime import CSV, JSON, JSONLINES
+
 from .local_transform import MB, execution_parameters, http_invoker, transform
 
 DATA = Path(__file__).resolve().parent / "data"
-BATCH_TYPES = {".jsonl": "application/jsonlines", ".csv": "text/csv"}
-JSON = "application/json"
-JSONLINES = "application/jsonlines"
+BATCH_TYPES = {".jsonl": JSONLINES, ".csv": CSV}
 ABS_TOL = 2e-4  # float32 embeddings from another BLAS/accelerator agree to ~1e-6; bf16/fp16 GPUs to ~1e-3
 
 Post = Callable[[bytes, str, str], bytes]  # (body, content type, accept) -> response body

@@ -29,13 +29,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from inference.mime import ACCEPTED_CONTENT_TYPES, CSV, JSONLINES, RESPONSE_TYPES
+
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE / "data"
 
-# Exactly what the container accepts and answers (inference/codecs/decode.py); Marketplace tests these.
-CONTENT_TYPES = ("application/json", "application/jsonlines", "text/csv")
-RESPONSE_TYPES = ("application/json", "application/jsonlines")
-BATCH_CONTENT_TYPES = {".jsonl": "application/jsonlines", ".csv": "text/csv"}
+# Exactly what the container accepts and answers (inference/mime.py); Marketplace tests these.
+CONTENT_TYPES = ACCEPTED_CONTENT_TYPES
+BATCH_CONTENT_TYPES = {".jsonl": JSONLINES, ".csv": CSV}
 ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*(:[\w.-]{1,128})?$")
 S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$")
 
