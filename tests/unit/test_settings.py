@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from inference import model_dir as model_dir_module
 from inference.model_dir import embedded_model_dir, find_model_folder, resolve_model_dir
@@ -59,3 +60,22 @@ def test_find_model_folder_prefers_the_shallowest(tmp_path):
     model_folder(tmp_path / "b" / "deep" / "er")
     shallow = model_folder(tmp_path / "a" / "m")
     assert find_model_folder(tmp_path) == shallow
+
+
+def test_command_line_overrides_are_validated_like_the_environment(monkeypatch):
+    from inference.runtime.cli import parse_args, settings_from
+
+    monkeypatch.setenv("EMB_WORKERS", "3")
+    assert settings_from(parse_args(["serve", "--port", "9000"])).workers == 3  # the environment still applies
+    assert settings_from(parse_args(["--workers", "2"])).workers == 2
+    with pytest.raises(SystemExit, match="workers"):
+        settings_from(parse_args(["--workers", "0"]))  # EMB_WORKERS=0 is refused too (ge=1)
+
+
+def test_overrides_are_validated_and_keep_the_other_values():
+    base = Settings(max_inputs=7)
+    assert base.with_overrides(port=9001).max_inputs == 7
+    with pytest.raises(ValidationError):
+        base.with_overrides(device="cpu", dtype="float8")
+    with pytest.raises(ValueError, match="unknown settings: nope"):
+        base.with_overrides(nope=1)
