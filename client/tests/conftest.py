@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -22,29 +21,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripted, server_process: plain modules here
 
+from fixtures import fake_aws, local_server  # noqa: E402,F401  (fixtures shared with tests/client)
 from scripted import Scripted, handler_for  # noqa: E402
-from server_process import server_env, start_server  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def local_server() -> Iterator[str]:
-    proc, url = start_server(server_env(EMB_HANDLER="fake", EMB_MAX_INPUTS="64", EMB_THREADS="8"))
-    try:
-        yield url
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-@pytest.fixture
-def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in [name for name in os.environ if name.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
 
 
 @pytest.fixture
