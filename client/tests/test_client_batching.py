@@ -6,10 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from embedding_client import EmbeddingClient, plan_batches
-from embedding_client.wire import dumps
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from embedding_client import EmbeddingClient, plan_batches
+from embedding_client.wire import dumps
 
 OPTIONS = {"embedding_type": ["base64"], "normalized": True, "truncate": True}
 

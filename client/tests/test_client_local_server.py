@@ -10,6 +10,7 @@ import boto3
 import numpy as np
 import pytest
 import requests
+
 from embedding_client import EmbeddingClient, EmbeddingServiceError
 
 TEXTS = [f"document number {i} about {'search ' * (i % 5)}embeddings" for i in range(23)]

@@ -6,8 +6,9 @@ import socket
 
 import numpy as np
 import pytest
-from embedding_client import EmbeddingClient, EmbeddingServiceError
 from scripted import Reply, Scripted, text_vector
+
+from embedding_client import EmbeddingClient, EmbeddingServiceError
 
 TEXTS = ["alpha", "beta gamma", "delta", "epsilon zeta eta", "theta", "iota kappa"]
 SAGEMAKER_ERROR = "x-amzn-ErrorType"

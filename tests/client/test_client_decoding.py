@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from embedding_client import decode_embeddings
 
+from embedding_client import decode_embeddings
 from inference.codecs.json import dumps
 from inference.endpoints.embeddings.response import encode_embeddings
 from inference.endpoints.embeddings.types import ResponseFormat
