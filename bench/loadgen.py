@@ -126,6 +126,9 @@ class _Client:
                 if response.getheader("Connection", "").lower() == "close":
                     self.close()
                 return response.status, data
+            except TimeoutError:
+                self.close()  # a half-read response leaves the connection unusable; no retry after a timeout
+                raise
             except (http.client.HTTPException, ConnectionError) as err:
                 self.close()
                 if attempt:
@@ -147,19 +150,27 @@ def run_load(
     timeout: float = 300.0,
     name: str = "",
     batch_size: int = 0,
+    duration_s: float | None = None,
 ) -> LoadResult:
-    """Send every body ``repeat`` times from ``concurrency`` threads; return the measurements."""
-    order = [i for _ in range(repeat) for i in range(len(workload.bodies))]
+    """Send every body ``repeat`` times from ``concurrency`` threads; return the measurements.
+
+    ``duration_s``: also stop sending new requests after that many seconds (a time-bounded closed loop:
+    pass a large ``repeat``); requests in flight then finish (each bounded by ``timeout``).
+    """
+    total = repeat * len(workload.bodies)
+    deadline = None if duration_s is None else time.monotonic() + duration_s
     counter = itertools.count()
     lock = threading.Lock()
     latencies: list[float] = []
-    state = {"texts": 0, "tokens": 0, "errors": 0, "first_error": None}
+    state = {"texts": 0, "tokens": 0, "errors": 0, "first_error": None, "sent": 0}
 
     def worker() -> None:
         client = _Client(url, timeout)
         try:
-            while (position := next(counter)) < len(order):
-                index = order[position]
+            while (position := next(counter)) < total:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                index = position % len(workload.bodies)
                 started = time.perf_counter()
                 try:
                     status, data = client.post(workload.bodies[index])
@@ -168,6 +179,7 @@ def run_load(
                     problem = f"{type(err).__name__}: {err}"
                 elapsed = (time.perf_counter() - started) * 1000
                 with lock:
+                    state["sent"] += 1
                     if problem is None:
                         latencies.append(elapsed)
                         state["texts"] += workload.sizes[index]
@@ -189,7 +201,7 @@ def run_load(
         name=name,
         concurrency=concurrency,
         batch_size=batch_size,
-        requests=len(order),
+        requests=int(state["sent"]),
         texts=int(state["texts"]),
         tokens=int(state["tokens"]),
         seconds=seconds,

@@ -36,14 +36,14 @@ STAGES = (
     ("pooling", "pool (inference/handlers/pooling.py"),
     ("pad + copy inputs", "padded_batch ("),
     ("tokenise", "tokenize (inference/handlers/text.py"),
-    ("JSON encode", "dumps (inference/codecs/encode.py"),
+    ("JSON encode", "dumps (inference/codecs/json.py"),
     ("JSON encode", "build_response ("),
-    ("decode + validate request", "decode_request ("),
+    ("decode + validate request", "parse (inference/endpoints/embeddings/endpoint.py"),
     ("post-process", "finish_vectors ("),
-    ("batcher wait (request threads)", "submit (inference/batching.py"),
-    ("batcher (plan, deliver)", "_run (inference/batching.py"),
-    ("HTTP + Flask", "handle (gunicorn/workers/gthread.py"),
-    ("gunicorn accept/poll", "run (gunicorn/workers/gthread.py"),
+    ("batcher wait (request threads)", "submit (inference/core/batching.py"),
+    ("batcher (plan, deliver)", "_run (inference/core/batching.py"),
+    ("Flask", "call_app (inference/runtime/wsgi_call.py"),
+    ("HTTP front (event loop)", "(inference/runtime/front.py"),
 )
 
 

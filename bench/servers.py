@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -29,6 +30,48 @@ OFFLINE_ENV = {
     "DO_NOT_TRACK": "1",
     "INFINITY_ANONYMOUS_USAGE_STATS": "0",
 }
+
+
+SERVING_ENV_PREFIXES = ("EMB_", "SAGEMAKER_", "MODEL_DIR", "AZUREML", "LOG_LEVEL")
+
+
+def without_serving_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default: this process's) without the service's settings (``EMB_*``, ``SAGEMAKER_*``, ...):
+    a server started with it runs its production defaults whatever the caller's shell exports."""
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items() if not k.startswith(SERVING_ENV_PREFIXES)}
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its live descendants (Linux ``/proc``; just ``[pid]`` elsewhere)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(parents.get(current, []))
+    return sorted(tree)
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants (MiB; processes that exit meanwhile count 0)."""
+    total_kb = 0
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+                    break
+        except OSError:
+            continue
+    return total_kb / 1024
 
 
 def free_port() -> int:
@@ -77,13 +120,22 @@ def infinity(model_dir: Path, extra_args: Sequence[str] = (), device: str = "cpu
 class RunningServer:
     """A started server process; use as a context manager."""
 
-    def __init__(self, spec: ServerSpec, model_dir: Path, log_dir: Path, ready_timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        spec: ServerSpec,
+        model_dir: Path,
+        log_dir: Path,
+        ready_timeout: float = 300.0,
+        base_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """``base_env``: the environment the server starts from (default: this process's; see
+        ``without_serving_settings``), before ``OFFLINE_ENV`` and ``spec.env``."""
         self.spec = spec
         self.port = free_port()
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / (spec.name.replace(" ", "_") + ".log")
+        self.log_path = log_dir / (re.sub(r"[^\w.@+-]+", "_", spec.name) + ".log")
         argv = [a.format(port=self.port, model_dir=model_dir) for a in spec.argv]
-        env = {**os.environ, **OFFLINE_ENV, **spec.env}
+        env = {**(os.environ if base_env is None else base_env), **OFFLINE_ENV, **spec.env}
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: S603 - our own argv
             argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=spec.cwd, start_new_session=True
