@@ -13,7 +13,7 @@ class ServingError(Exception):
 
     status: ClassVar[int] = 500
     type: ClassVar[str] = "internal_error"
-    retry_after: ClassVar[int | None] = None
+    retry_after: int | None = None  # the class's default; an instance may set its own (OverloadedError)
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
@@ -78,11 +78,44 @@ class ModelNotReadyError(ServingError):
 
 
 class OverloadedError(ServingError):
-    """The in-flight queue is full; the client should retry later."""
+    """The worker cannot take (or finish in time) this request now; retry after ``retry_after`` seconds."""
 
     status = 503
     type = "overloaded"
     retry_after = 1
+
+    def __init__(self, message: str, *, param: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message, param=param)
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+
+class RequestTooLargeError(ServingError):
+    """One request needs more model time than the request deadline allows, even on an idle worker: split it."""
+
+    status = 413
+    type = "request_too_large"
+
+
+class ClientClosedRequestError(ServingError):
+    """The client closed its connection first: the request's queued model work was dropped (nginx's 499)."""
+
+    status = 499
+    type = "client_closed_request"
+
+
+class RequestTimeoutError(ServingError):
+    """The client did not send its request head or body in time (the HTTP front's timeouts)."""
+
+    status = 408
+    type = "request_timeout"
+
+
+class RequestHeaderFieldsTooLargeError(ServingError):
+    """The request line and headers are larger than the front accepts."""
+
+    status = 431
+    type = "request_header_fields_too_large"
 
 
 class InternalError(ServingError):

@@ -88,6 +88,16 @@ class Settings(BaseSettings):
         validation_alias=_env("EMB_MAX_QUEUE_INPUTS"),
         description="Inputs waiting per worker before new requests get 503 + Retry-After.",
     )
+    request_deadline_s: float = Field(
+        45.0,
+        gt=0,
+        validation_alias=_env("EMB_REQUEST_DEADLINE_S"),
+        description="Seconds from a request's arrival by which it must be answered (below SageMaker's 60 s "
+        "invocation timeout, leaving room for the HTTP front and encoding). A request whose model work cannot "
+        "finish by then, given the work queued ahead of it and the measured tokens/s, gets 503 + Retry-After at "
+        "once; one that alone needs longer gets 413 `request_too_large`; queued work of requests past it is "
+        "dropped. Batch Transform's `InvocationsTimeoutInSeconds` must be at least this.",
+    )
     max_length: int | None = Field(
         None,
         ge=1,
@@ -151,7 +161,35 @@ class Settings(BaseSettings):
         120,
         ge=1,
         validation_alias=_env("SAGEMAKER_MODEL_SERVER_TIMEOUT", "EMB_TIMEOUT"),
-        description="Request timeout in seconds (gunicorn worker timeout).",
+        description="gunicorn's worker timeout: a worker whose event loop sends no heartbeat for this long is "
+        "replaced. Requests are bounded by `EMB_REQUEST_DEADLINE_S` and the front's timeouts, not by this.",
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env("EMB_HEADER_TIMEOUT_S"),
+        description="A request head (request line and headers) must arrive within this many seconds of its first "
+        "byte or of the connection opening; else 408 and the connection is closed.",
+    )
+    body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_env("EMB_BODY_TIMEOUT_S"),
+        description="A request body must arrive within this many seconds of its head; else 408 and the connection "
+        "is closed. Slow bodies are read by the event-loop front and never hold a request thread.",
+    )
+    keepalive_s: float = Field(
+        75.0,
+        gt=0,
+        validation_alias=_env("EMB_KEEPALIVE_S"),
+        description="How long a kept-alive connection may wait for its next request (above the 60 s idle timeout "
+        "of AWS and Azure load balancers).",
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        validation_alias=_env("EMB_MAX_CONNECTIONS"),
+        description="Open connections per worker; one more is answered 503 at once and closed.",
     )
     torch_threads: int | None = Field(
         None,

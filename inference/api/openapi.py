@@ -38,7 +38,17 @@ COMMON_SCHEMAS: dict[str, Any] = {
     "Health": {
         "type": "object",
         "required": ["status"],
-        "properties": {"status": {"type": "string"}, "model": {"type": "string"}},
+        "description": "`/ping` and the readiness probe, once ready, also report the answering worker's work: "
+        "tokens queued (admitted, not yet through the model), requests they belong to, and the measured "
+        "throughput (null until measured). Further fields may be added.",
+        "properties": {
+            "status": {"type": "string"},
+            "model": {"type": "string"},
+            "queued_tokens": {"type": "integer", "minimum": 0},
+            "queued_requests": {"type": "integer", "minimum": 0},
+            "tokens_per_s": {"type": ["number", "null"], "minimum": 0},
+        },
+        "additionalProperties": True,
     },
 }
 

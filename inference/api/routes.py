@@ -1,11 +1,14 @@
 """Routes: every entry of the route table bound to a thin adapter; no try/except here (see api/errors.py).
 
 Embedding responses carry ``X-Amzn-Inference-Metering`` (one ``inference.count`` unit per input), which
-SageMaker passes to AWS Marketplace for products with inference pricing; error responses carry none.
+SageMaker passes to AWS Marketplace for products with inference pricing; error responses carry none. The embed
+view passes the request's deadline and cancellation event, which the HTTP front puts in the WSGI environ
+(request_context.py), to the endpoint.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, g, request
@@ -17,10 +20,17 @@ from ..errors import ModelNotReadyError
 from ..mime import JSON
 from ..settings import Settings
 from .openapi import openapi_spec
+from .request_context import CANCELLED, DEADLINE
 from .route_table import EMBED, EXECUTION_PARAMETERS, HEALTH, LIVE, MODELS, OPENAPI, route_table
 
 METERING_HEADER = "X-Amzn-Inference-Metering"
 View = Callable[..., Response]
+# MaxPayloadInMB: a Batch Transform request must fit the deadline. ~4 bytes of text per token (English-like text;
+# JSON Lines quoting and text cut at the model's limit only lower the tokens per byte, so this errs safe), and
+# half the deadline, so that two payloads queued on one worker (connections do not spread evenly) both make it.
+BYTES_PER_TOKEN = 4
+PAYLOAD_DEADLINE_SHARE = 0.5
+MIB = 1024 * 1024
 
 
 def _json(payload: object, status: int = 200) -> Response:
@@ -32,18 +42,31 @@ def metering(units: int) -> str:
     return f'{{"Dimension": "inference.count", "ConsumedUnits": {units}}}'
 
 
+def max_payload_mb(tokens_per_s: float | None, deadline_s: float, max_body_mb: float) -> int:
+    """The Batch Transform payload this worker embeds within half the deadline: at most the body limit, at
+    least 1 (SageMaker's floor: integer MB). Without a throughput estimate yet, the body limit."""
+    limit = max_body_mb
+    if tokens_per_s is not None:
+        limit = min(limit, tokens_per_s * deadline_s * PAYLOAD_DEADLINE_SHARE * BYTES_PER_TOKEN / MIB)
+    return max(1, int(limit))
+
+
 def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
     def health() -> Response:
         if not engine.ready:
             raise ModelNotReadyError(engine.not_ready_reason())
-        return _json({"status": "ready", "model": engine.handler.info.name})
+        work = engine.work()
+        rate = None if work.tokens_per_s is None else round(work.tokens_per_s, 1)
+        return _json({"status": "ready", "model": engine.handler.info.name, "queued_tokens": work.queued_tokens,
+                      "queued_requests": work.queued_requests, "tokens_per_s": rate})  # fmt: skip
 
     def execution_parameters() -> Response:
+        rate = engine.work().tokens_per_s
         return _json(
             {
                 "MaxConcurrentTransforms": max(1, settings.workers or 1),
                 "BatchStrategy": "MULTI_RECORD",
-                "MaxPayloadInMB": max(1, int(settings.max_body_mb)),
+                "MaxPayloadInMB": max_payload_mb(rate, settings.request_deadline_s, settings.max_body_mb),
             }
         )
 
@@ -65,7 +88,12 @@ def _embed_view(endpoint: EmbeddingsEndpoint) -> View:
     def embed(name: str | None = None) -> Response:
         parsed = endpoint.parse(request.get_data(cache=False), request.content_type, request.headers.get("Accept"))
         g.n_inputs = parsed.inputs
-        reply = endpoint.run(parsed)
+        deadline, cancelled = request.environ.get(DEADLINE), request.environ.get(CANCELLED)
+        reply = endpoint.run(
+            parsed,
+            deadline=float(deadline) if isinstance(deadline, int | float) else None,
+            cancelled=cancelled if isinstance(cancelled, threading.Event) else None,
+        )
         g.tokens = reply.tokens
         response = Response(reply.content, mimetype=reply.mime)
         response.headers[METERING_HEADER] = metering(reply.units)

@@ -2,21 +2,25 @@
 
 Readiness of the model lives here: ``ready`` only after the warm-up batch ran; a load failure is kept for
 ``/ping`` (never raised). Endpoint services submit payloads with a batch key ``(modality, task)``: a
-micro-batch never mixes modalities or tasks. Framework-free: no HTTP, no torch (the handler holds it).
+micro-batch never mixes modalities or tasks. Every submission is admitted by work and deadline (budget.py);
+the throughput estimate is seeded by a calibration forward after the warm-up. Framework-free: no HTTP, no torch
+(the handler holds it).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, cast
 
 import numpy as np
 
-from ..errors import ModelNotReadyError
+from ..errors import ClientClosedRequestError, ModelNotReadyError
 from ..settings import Settings
-from .batching import MicroBatcher
+from .batching import ForwardFn, MicroBatcher
+from .budget import WorkBudget, WorkSnapshot
 from .heap import HeapTrimmer
 from .protocol import EmbeddingHandler, ImageEmbeddingHandler
 
@@ -26,8 +30,15 @@ TEXT, IMAGE = "text", "image"
 BatchKey = tuple[str, str | None]  # (modality, task)
 Loader = Callable[[Settings], EmbeddingHandler]
 
+# Calibration: about this many tokens in sequences of the model's max length (at most CALIBRATION_LENGTH), the
+# shape of a loaded worker's batches. all-MiniLM-L6-v2: 6 x 256 tokens, 0.26 s with 2 torch threads and 0.6 s
+# with 1 (a worker of the CPU default) on the 2-core development machine.
+CALIBRATION_TOKENS = 1536
+CALIBRATION_LENGTH = 512
+CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog, then reads a long report about embeddings. "
 
-def forward_for(handler: EmbeddingHandler, heap: HeapTrimmer | None = None) -> Callable[..., np.ndarray]:
+
+def forward_for(handler: EmbeddingHandler, heap: HeapTrimmer | None = None) -> ForwardFn:
     """The batcher's forward: text batches go to ``forward`` with their task, image batches to
     ``forward_images``. After each pass freed host memory goes back to the OS once enough piled up (heap.py)."""
     trimmer = heap or HeapTrimmer()
@@ -45,6 +56,21 @@ def forward_for(handler: EmbeddingHandler, heap: HeapTrimmer | None = None) -> C
     return forward
 
 
+def calibrate(handler: EmbeddingHandler, forward: ForwardFn, budget: WorkBudget) -> None:
+    """Time one forward pass of a synthetic batch (max-length sequences of the tokenizer's own ids) and seed
+    ``budget``'s throughput with it, so the very first burst of requests is judged by a measured rate."""
+    length = min(handler.info.max_length, CALIBRATION_LENGTH)
+    [ids] = handler.tokenize([CALIBRATION_TEXT * (length // 8 + 1)], None, True)
+    ids = ids[: length - 1] + ids[-1:] if len(ids) > length else ids
+    batch = [ids] * max(1, CALIBRATION_TOKENS // len(ids))
+    started = time.perf_counter()
+    forward(batch, (TEXT, None))
+    seconds = time.perf_counter() - started
+    budget.calibrate(len(ids) * len(batch), seconds)
+    log.info("calibrated: %d x %d tokens in %.3f s, %.0f tokens/s", len(batch), len(ids), seconds,
+             budget.tokens_per_s or 0)  # fmt: skip
+
+
 class ModelEngine:
     """Owns the handler and the batcher; ``submit`` is safe to call from many threads."""
 
@@ -55,6 +81,7 @@ class ModelEngine:
         self._batcher: MicroBatcher | None = None
         self._error: str | None = None
         self._ready = threading.Event()
+        self._budget = WorkBudget(settings.request_deadline_s)
 
     def start_loading(self) -> threading.Thread:
         thread = threading.Thread(target=self.load, name="model-loader", daemon=True)
@@ -65,19 +92,22 @@ class ModelEngine:
         """Load the model and warm it up; failures are logged and kept for /ping, never raised."""
         try:
             handler = self._loader(self._settings)
+            forward = forward_for(handler)
             if self._settings.warmup:
                 handler.warmup()
+                calibrate(handler, forward, self._budget)
         except Exception as err:  # noqa: BLE001 - any load failure must leave the server up and unready
             self._error = f"{type(err).__name__}: {err}"
             log.error("model failed to load: %s", self._error, exc_info=True)
             return
         s = self._settings
         self._batcher = MicroBatcher(
-            forward_for(handler),
+            forward,
             max_batch_size=s.max_batch_size,
             max_batch_tokens=max(s.max_batch_tokens, handler.info.max_length),
             wait_s=s.batch_wait_ms / 1000,
             max_queue=s.max_queue_inputs,
+            budget=self._budget,
         )
         self._handler = handler
         self._ready.set()
@@ -108,8 +138,45 @@ class ModelEngine:
             raise ModelNotReadyError(self.not_ready_reason())
         return self._handler
 
-    def submit(self, payloads: Sequence[Any], key: BatchKey, costs: Sequence[int] | None = None) -> np.ndarray:
-        """Run ``payloads`` through the model in shared micro-batches; ``(n, d)`` vectors in input order."""
+    @property
+    def budget(self) -> WorkBudget:
+        return self._budget
+
+    def work(self) -> WorkSnapshot:
+        """Work queued on this worker (tokens, requests) and its throughput estimate (``/ping``)."""
+        return self._budget.snapshot()
+
+    def default_deadline(self) -> float:
+        """The deadline of a request arriving now (``EMB_REQUEST_DEADLINE_S``), absolute ``time.monotonic()``."""
+        return time.monotonic() + self._settings.request_deadline_s
+
+    def submit(
+        self,
+        payloads: Sequence[Any],
+        key: BatchKey,
+        costs: Sequence[int] | None = None,
+        *,
+        deadline: float | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> np.ndarray:
+        """Run ``payloads`` through the model in shared micro-batches; ``(n, d)`` vectors in input order.
+
+        Admitted by work and ``deadline`` (413 / 503 at once); dropped unrun once the deadline passed or
+        ``cancelled`` is set (batching.py)."""
         if self._batcher is None:
             raise ModelNotReadyError(self.not_ready_reason())
-        return self._batcher.submit(payloads, key, costs)
+        return self._batcher.submit(payloads, key, costs, deadline=deadline, cancelled=cancelled)
+
+    def forward_tokens(
+        self, ids: Sequence[int], task: str | None, *, deadline: float | None, cancelled: threading.Event | None
+    ) -> np.ndarray:
+        """Per-token vectors of one sequence (late chunking), run in the calling thread but admitted like
+        ``submit``: its tokens count as queued work until it is done."""
+        handler = self.handler
+        self._budget.admit(len(ids), 1, deadline)
+        try:
+            if cancelled is not None and cancelled.is_set():
+                raise ClientClosedRequestError("the client closed the connection; its work was dropped")
+            return handler.forward_tokens(ids, task)
+        finally:
+            self._budget.release(len(ids), 1)

@@ -1,4 +1,4 @@
-"""Length buckets for CPU forward passes: cut a micro-batch so little compute goes to padding."""
+"""Cutting work by length: micro-batches within the batcher's budgets, and length buckets for CPU forward passes."""
 
 from __future__ import annotations
 
@@ -30,3 +30,20 @@ def split_by_padding(lengths: Sequence[int], max_waste: float, allowance: int) -
     if current:
         buckets.append(current)
     return buckets
+
+
+def plan_batches(lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int) -> list[list[int]]:
+    """Cut positions into micro-batches: longest first, each within the size and padded-token budgets."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for position in order:
+        width = lengths[current[0]] if current else lengths[position]
+        fits = len(current) < max_batch_size and (len(current) + 1) * width <= max_batch_tokens
+        if current and not fits:
+            batches.append(current)
+            current = []
+        current.append(position)
+    if current:
+        batches.append(current)
+    return batches

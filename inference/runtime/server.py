@@ -15,8 +15,10 @@ from gunicorn.app.base import BaseApplication
 
 from ..model_dir import resolve_model_dir
 from ..settings import Settings
+from .front import Probes
+from .front_worker import FrontApp, FrontWorker
+from .limits import FrontLimits
 from .readiness import ServerReadiness, WorkerBoard
-from .worker import AdmissionWorker
 from .worker_plan import WorkerPlan, available_memory_bytes, plan_workers, usable_cores, visible_gpus, weight_bytes
 
 GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
@@ -79,11 +81,10 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         options: dict[str, Any] = {
             "bind": f"{s.host}:{s.port}",
             "workers": self.worker_count(),
-            "worker_class": AdmissionWorker,  # gthread with a bounded wait for a thread (fast 503 past it)
+            "worker_class": FrontWorker,  # connection I/O in an event loop, complete requests to app threads
             "threads": s.threads,
             "timeout": s.timeout_s,
             "graceful_timeout": GRACEFUL_TIMEOUT_S,
-            "keepalive": 75,
             "preload_app": False,
             "accesslog": None,
             "loglevel": s.log_level.lower(),
@@ -124,15 +125,19 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
             overrides["torch_threads"] = self.plan.torch_threads
         return self._settings.with_overrides(**overrides)
 
-    def load(self) -> Any:
-        """Runs in the worker after fork: pin the GPU, then build the app (loads the model) behind the guard."""
+    def load(self) -> FrontApp:
+        """Runs in the worker after fork: pin the GPU, then build the app (loads the model) and its front."""
         from ..api.app import ENGINE, create_app
         from ..api.route_table import probe_paths, readiness_paths
-        from .guard import BODY_TIMEOUT_S, Probes, guard
 
         settings = self._worker_settings()
-        probes = Probes(probe_paths(settings), readiness_paths(settings))
-        body_timeout = min(BODY_TIMEOUT_S, settings.timeout_s / 4)  # well inside the worker's heartbeat timeout
         app = create_app(settings)
         self._engine = app.extensions[ENGINE]
-        return guard(app, probes, self._readiness.blocked_by_peers, settings.max_body_bytes, body_timeout)
+        limits = FrontLimits(
+            max_body_bytes=settings.max_body_bytes, threads=settings.threads, max_waiting=settings.threads,
+            header_timeout_s=settings.header_timeout_s, body_timeout_s=settings.body_timeout_s,
+            idle_timeout_s=settings.keepalive_s, max_connections=settings.max_connections,
+        )  # fmt: skip
+        probes = Probes(probe_paths(settings), readiness_paths(settings))
+        deadline = getattr(settings, "request_deadline_s", 45.0)
+        return FrontApp(app, probes, self._readiness.blocked_by_peers, limits, deadline)

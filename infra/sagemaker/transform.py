@@ -6,6 +6,11 @@ SageMaker splits each input file on newlines (``SplitType=Line``) and packs as m
 (``inference/codecs/records.py``) and the outputs are joined with newlines (``AssembleWith=Line``) into
 ``<output>/<input file>.out``. A job cannot send per-record options, so ``record_options`` (dimensions,
 task, embedding_type ...) reach the container as ``EMB_RECORD_OPTIONS``.
+
+The container answers every request within its deadline (``EMB_REQUEST_DEADLINE_S``, default 45 s, made for
+real-time's 60 s timeout) or refuses it (413 / 503), so the job's ``InvocationsTimeoutInSeconds`` must be at least
+that deadline. Unless ``environment`` sets it, the job sets the deadline to 75% of its invocation timeout (as 45 s
+is of 60 s: room for the response's encoding and transfer), so a mini-batch may use the time the job gives it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .config import NAME_PATTERN, S3_PATTERN
 from .plan import Call
@@ -21,6 +26,8 @@ from .waiters import DeploymentError, Poller, describe_or_none, transform_job_do
 
 JSONLINES: Final = "application/jsonlines"
 RECORD_OPTIONS_ENV = "EMB_RECORD_OPTIONS"
+DEADLINE_ENV = "EMB_REQUEST_DEADLINE_S"
+DEADLINE_SHARE = 0.75  # of InvocationsTimeoutInSeconds, when the environment sets no deadline
 
 
 class TransformConfig(BaseModel):
@@ -45,10 +52,25 @@ class TransformConfig(BaseModel):
     kms_key_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _deadline_within_timeout(self) -> TransformConfig:
+        if DEADLINE_ENV in self.environment:
+            try:
+                deadline = float(self.environment[DEADLINE_ENV])
+            except ValueError:
+                raise ValueError(f"environment {DEADLINE_ENV} must be a number of seconds") from None
+            if not 0 < deadline <= self.invocation_timeout_s:
+                raise ValueError(
+                    f"environment {DEADLINE_ENV}={deadline:g} must be > 0 and at most invocation_timeout_s "
+                    f"({self.invocation_timeout_s}): SageMaker would give up on requests the container still works on"
+                )
+        return self
+
 
 def environment(cfg: TransformConfig) -> dict[str, str]:
-    """The container environment of the job: ``environment`` plus ``EMB_RECORD_OPTIONS`` when set."""
-    env = dict(cfg.environment)
+    """The container environment of the job: ``environment``, plus ``EMB_RECORD_OPTIONS`` when set, plus the
+    request deadline derived from the invocation timeout unless ``environment`` sets one."""
+    env = {DEADLINE_ENV: f"{cfg.invocation_timeout_s * DEADLINE_SHARE:g}", **cfg.environment}
     if cfg.record_options:
         env[RECORD_OPTIONS_ENV] = json.dumps(cfg.record_options, separators=(",", ":"), sort_keys=True)
     return env

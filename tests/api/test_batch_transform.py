@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from inference.api.app import create_app
+from inference.api.app import ENGINE, create_app
 from tests.conftest import make_settings
 
 JSONL = "application/jsonlines"
@@ -238,6 +238,16 @@ def test_execution_parameters_follow_sagemaker_max_payload(monkeypatch):
     monkeypatch.delenv("EMB_MAX_BODY_MB", raising=False)
     settings = Settings().model_copy(update={"handler": "fake", "log_level": "WARNING"})
     app = create_app(settings, load_in_background=False)
+    app.extensions[ENGINE].budget.calibrate(10**9, 1.0)  # a worker fast enough that the deadline is no limit
     params = app.test_client().get("/execution-parameters").get_json()
     assert params["MaxPayloadInMB"] == 20 and params["BatchStrategy"] == "MULTI_RECORD"
     assert app.config["MAX_CONTENT_LENGTH"] == 20 * 1024 * 1024
+
+
+@pytest.mark.parametrize(("tokens_per_s", "expected"), [(100_000, 8), (10_000, 1), (10**9, 20)])
+def test_max_payload_fits_the_deadline(tokens_per_s, expected):
+    """MaxPayloadInMB = what the worker embeds in half the 45 s deadline at 4 bytes a token, within the body
+    limit, at least 1: 100k tokens/s x 22.5 s x 4 B = 8.6 MiB -> 8; 10k tokens/s: 0.86 MiB -> SageMaker's floor 1."""
+    app = create_app(make_settings(handler="fake", log_level="WARNING", max_body_mb=20.0), load_in_background=False)
+    app.extensions[ENGINE].budget.calibrate(tokens_per_s, 1.0)
+    assert app.test_client().get("/execution-parameters").get_json()["MaxPayloadInMB"] == expected

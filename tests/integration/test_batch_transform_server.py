@@ -28,7 +28,10 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def server():
-    with local_server({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "2", "EMB_THREADS": "8"}) as url:
+    # A deadline long enough that MaxPayloadInMB is the body limit, not what the deadline allows on this CPU
+    # (tests/api/test_batch_transform.py checks that part).
+    env = {"SAGEMAKER_MAX_PAYLOAD_IN_MB": "2", "EMB_THREADS": "8", "EMB_REQUEST_DEADLINE_S": "3600"}
+    with local_server(env) as url:
         yield url
 
 

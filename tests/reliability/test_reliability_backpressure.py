@@ -1,7 +1,7 @@
 """Backpressure on a real server: past capacity, a fast 503 + Retry-After instead of a long wait; accepted
 requests keep a bounded p99, health checks stay fast, worker memory stays flat.
 
-Capacity per worker: EMB_THREADS requests running + EMB_THREADS waiting for a thread (inference/admission.py),
+Capacity per worker: EMB_THREADS requests running + EMB_THREADS waiting for a thread (inference/runtime/front.py),
 and at most EMB_MAX_QUEUE_INPUTS inputs in the batcher. Here EMB_THREADS=2, so 16 clients are 4x capacity.
 """
 

@@ -36,13 +36,14 @@ def test_logs_never_contain_request_text_or_credentials(minilm_server):
     raw = f'{{"input": "{SECRET_TEXT}'.encode()                                  # 400 broken JSON
     assert request(port, "POST", "/invocations", raw, auth).status == 400
     assert request(port, "POST", f"/nope?text={SECRET_TEXT}&key={SECRET_TOKEN}", b"{}", auth).status == 404
-    with socket.create_connection((HOST, port), timeout=10) as sock:            # gunicorn-level 400
+    with socket.create_connection((HOST, port), timeout=10) as sock:            # the HTTP front's own 400
         sock.sendall(f"GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization Bearer {SECRET_TOKEN}\r\n\r\n".encode())
-        assert b" 400 " in sock.recv(4096)
+        answer = sock.recv(4096)
+        assert b" 400 " in answer and SECRET_TOKEN.encode() not in answer  # not even echoed to the client
     assert post_json(port, {"input": "flush"}).status == 200
 
     log = minilm_server.log_text()
-    assert "Invalid request from ip=127.0.0.1: Invalid HTTP Header: '...' (redacted)" in log
+    assert '"path": null, "status": 400' in log  # the front logged the malformed request, without its bytes
     assert SECRET_TEXT not in log
     assert SECRET_TOKEN not in log
     records = list(minilm_server.log_records())

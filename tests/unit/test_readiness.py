@@ -1,16 +1,10 @@
-"""The shared readiness board of a server's workers, and the health probes' use of it (runtime guard)."""
+"""The shared readiness board of a server's workers (the front's probe answer: tests/reliability/test_front.py)."""
 
 from __future__ import annotations
 
 import multiprocessing
 
-from werkzeug.test import Client
-
-from inference.api.app import create_app
-from inference.api.route_table import probe_paths, readiness_paths
-from inference.runtime.guard import Probes, guard
 from inference.runtime.readiness import IDLE, LOADING, READY, ServerReadiness, WorkerBoard
-from tests.conftest import make_settings
 
 
 def test_board_states():
@@ -38,27 +32,6 @@ def test_board_is_shared_with_forked_workers():
     assert child.exitcode == 0 and board.state(1) == READY
 
 
-def _guarded(peers: dict[str, bool]) -> Client:
-    settings = make_settings(handler="fake", log_level="WARNING")
-    app = create_app(settings, load_in_background=False)
-    probes = Probes(probe_paths(settings), readiness_paths(settings))
-    return Client(guard(app, probes, lambda: not peers["ready"], settings.max_body_bytes))
-
-
-def test_ping_is_503_while_another_worker_takes_connections_it_cannot_serve():
-    peers = {"ready": False}
-    client = _guarded(peers)
-    reply = client.get("/ping")
-    assert reply.status_code == 503 and reply.headers["Retry-After"]
-    error = reply.get_json()["error"]
-    assert error == {"type": "model_not_ready", "message": "other workers are still loading the model"}
-    assert client.get("/health/ready").status_code == 503
-    assert client.get("/health/live").status_code == 200  # liveness does not wait for the peers
-    assert client.post("/invocations", json={"input": ["this worker serves"]}).status_code == 200
-    peers["ready"] = True
-    assert client.get("/ping").status_code == 200
-
-
 def test_a_worker_reports_its_own_state_peers_only_the_others():
     board = WorkerBoard(3)
     readiness = ServerReadiness(board)
@@ -70,3 +43,22 @@ def test_a_worker_reports_its_own_state_peers_only_the_others():
     assert not readiness.peers_ready()
     readiness.worker_exited(2)
     assert readiness.peers_ready()
+
+
+def test_only_a_ready_worker_defers_to_loading_peers():
+    class Model:
+        ready, load_error = False, None
+
+        def wait_ready(self, timeout=None):
+            return self.ready
+
+    board = WorkerBoard(3)
+    readiness, model = ServerReadiness(board), Model()
+    readiness.joined(0)
+    readiness.hold(model, alive=lambda: True, heartbeat=lambda: None)
+    board.set(1, LOADING)
+    assert not readiness.blocked_by_peers()  # still loading itself: its own /ping says so
+    model.ready = True
+    assert readiness.blocked_by_peers()
+    board.set(1, READY)
+    assert not readiness.blocked_by_peers()

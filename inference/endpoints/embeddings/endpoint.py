@@ -5,6 +5,7 @@ parse (content type, Accept, JSON or records) -> the service (validate, tokenise
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from ...codecs.json import decode_json, dumps, encode_jsonlines
@@ -16,7 +17,7 @@ from .records import RecordDefaults, Records, decode_records, embed_records
 from .response import build_response
 from .schema import parse_embeddings_request
 from .service import EmbeddingService
-from .types import EmbeddingsCall
+from .types import EmbeddingsCall, EmbedRequest, EmbedResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +46,18 @@ class EmbeddingsEndpoint:
             return Parsed(parse_embeddings_request(decode_json(body), max_inputs=self._max_inputs), answer)
         return Parsed(decode_records(body, mime, self._record_defaults), answer)
 
-    def run(self, parsed: Parsed) -> Reply:
+    def run(self, parsed: Parsed, deadline: float | None = None, cancelled: threading.Event | None = None) -> Reply:
+        """Embed ``parsed`` by ``deadline`` (absolute ``time.monotonic()``; default: ``EMB_REQUEST_DEADLINE_S``
+        from now); ``cancelled`` is set when the client is gone. Records share one deadline."""
+        deadline = self._service.default_deadline() if deadline is None else deadline
+
+        def embed(request: EmbedRequest) -> EmbedResult:
+            return self._service.embed(request, deadline, cancelled)
+
         if isinstance(parsed.body, Records):
-            payload = embed_records(parsed.body, self._service.embed, max_inputs=self._max_inputs)
+            payload = embed_records(parsed.body, embed, max_inputs=self._max_inputs)
         else:
             call = parsed.body
-            payload = build_response(self._service.embed(call.request), call.format)
+            payload = build_response(embed(call.request), call.format)
         content = encode_jsonlines(payload["data"]) if parsed.accept == JSONLINES else dumps(payload)
         return Reply(content, parsed.accept, units=parsed.inputs, tokens=payload["usage"]["prompt_tokens"])

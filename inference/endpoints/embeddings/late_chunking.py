@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ...core.protocol import EmbeddingHandler
@@ -23,9 +25,14 @@ def _join(handler: EmbeddingHandler, sequences: list[list[int]]) -> tuple[list[i
 
 
 def late_chunk(
-    handler: EmbeddingHandler, sequences: list[list[int]], task: str | None, truncate: bool
+    handler: EmbeddingHandler,
+    sequences: list[list[int]],
+    truncate: bool,
+    forward_tokens: Callable[[list[int]], np.ndarray],
 ) -> tuple[np.ndarray, list[int]]:
-    """Pooled vectors, one per input, and the joined sequence that was encoded (its length is the usage)."""
+    """Pooled vectors, one per input, and the joined sequence that was encoded (its length is the usage).
+
+    ``forward_tokens`` runs the model on the joined sequence (the engine's: admitted by work and deadline)."""
     joined, tail, spans = _join(handler, sequences)
     limit = handler.info.max_length
     if len(joined) > limit:
@@ -44,5 +51,5 @@ def late_chunk(
             f"late_chunking: input[{empty[0]}] falls beyond the model's maximum of {limit} tokens",
             param=f"input[{empty[0]}]",
         )
-    token_vectors = handler.forward_tokens(joined, task)
+    token_vectors = forward_tokens(joined)
     return mean_pool_spans(token_vectors, spans), joined

@@ -12,6 +12,7 @@ from ...errors import (
     NotAcceptableError,
     OverloadedError,
     PayloadTooLargeError,
+    RequestTooLargeError,
     UnsupportedMediaTypeError,
 )
 from ...mime import CSV, JSON, JSONLINES
@@ -107,9 +108,12 @@ def operation(operation_id: str) -> dict[str, Any]:
             },
             "400": error_doc(InvalidInputError, "Invalid JSON, schema or values"),
             "406": error_doc(NotAcceptableError, "Accept names no type this endpoint produces"),
-            "413": error_doc(PayloadTooLargeError, "Body over EMB_MAX_BODY_MB"),
+            "413": error_doc(PayloadTooLargeError, "Body over EMB_MAX_BODY_MB; or, type "
+                             f"`{RequestTooLargeError.type}`, more model work than EMB_REQUEST_DEADLINE_S allows even "
+                             "on an idle worker (the message says how many inputs per request fit: split it)"),
             "415": error_doc(UnsupportedMediaTypeError, "Content-Type not accepted"),
-            "503": error_doc(OverloadedError, "At capacity (type `overloaded`), or the model is not ready "
+            "503": error_doc(OverloadedError, "At capacity, or the work queued ahead would not let this request "
+                             "finish by its deadline (type `overloaded`), or the model is not ready "
                              f"(`{ModelNotReadyError.type}`); retry after Retry-After"),
         },
     }

@@ -1,10 +1,13 @@
 """EmbeddingService: validate a request against the model, tokenise, submit to the engine, post-process.
 
-No HTTP types here. The engine (core/engine.py) owns the model, its loading and its batcher.
+No HTTP types here. The engine (core/engine.py) owns the model, its loading and its batcher. Every model call
+of a request carries its deadline and cancellation event: admitted by work and deadline, dropped unrun when
+nobody waits for it any more (core/budget.py, core/batching.py).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +23,8 @@ from .types import EmbedRequest, EmbedResult
 
 # Jina's task names: accepted (and ignored) by models that define no tasks, so Jina clients work unchanged.
 JINA_TASKS = ("retrieval.query", "retrieval.passage", "text-matching", "classification", "separation")
-# Token-budget cost of one image in a micro-batch (about a 16x16-patch vision tower's sequence).
+# Token-budget cost of one image in a micro-batch (about a 16x16-patch vision tower's sequence); also its cost in
+# admission by work (core/budget.py).
 IMAGE_BATCH_COST = 256
 
 
@@ -31,7 +35,16 @@ class EmbeddingService:
         self._engine = engine
         self._image_policy = image_policy
 
-    def embed(self, request: EmbedRequest) -> EmbedResult:
+    def default_deadline(self) -> float:
+        """The deadline of a request arriving now: ``EMB_REQUEST_DEADLINE_S`` from now (``time.monotonic()``)."""
+        return self._engine.default_deadline()
+
+    def embed(
+        self, request: EmbedRequest, deadline: float | None = None, cancelled: threading.Event | None = None
+    ) -> EmbedResult:
+        """Embed ``request`` by ``deadline`` (absolute ``time.monotonic()``; default: ``default_deadline()``);
+        ``cancelled`` is set when its client is gone. 413 / 503 when it cannot finish in time (core/budget.py)."""
+        deadline = self.default_deadline() if deadline is None else deadline
         handler = self._engine.handler
         info = handler.info
         _validate(request, info)
@@ -43,16 +56,22 @@ class EmbeddingService:
         if not request.truncate:
             _check_lengths(sequences, text_at, info.max_length)
         if request.late_chunking:
-            pooled, joined = late_chunk(handler, sequences, task, request.truncate)
+            pooled, joined = late_chunk(
+                handler, sequences, request.truncate,
+                lambda ids: self._engine.forward_tokens(ids, task, deadline=deadline, cancelled=cancelled),
+            )  # fmt: skip
             tokens = len(joined)
         else:
             pooled = np.empty((len(request.inputs), info.dimensions), dtype=np.float32)
             tokens = sum(len(ids) for ids in sequences)
             if sequences:
-                pooled[text_at] = self._engine.submit(sequences, (TEXT, task))
+                pooled[text_at] = self._engine.submit(sequences, (TEXT, task), deadline=deadline, cancelled=cancelled)
             if image_at:
                 payloads, image_usage = self._prepare_images(handler, request, image_at)
-                pooled[image_at] = self._engine.submit(payloads, (IMAGE, None), [IMAGE_BATCH_COST] * len(payloads))
+                costs = [IMAGE_BATCH_COST] * len(payloads)
+                pooled[image_at] = self._engine.submit(
+                    payloads, (IMAGE, None), costs, deadline=deadline, cancelled=cancelled
+                )
                 tokens += image_usage
         vectors = finish_vectors(pooled, request.dimensions, request.normalized)
         return EmbedResult(vectors=vectors, prompt_tokens=tokens, model=info.name)

@@ -270,6 +270,7 @@ def test_batch_transform_runs_the_endpoints_model(cli, aws, boto, sm) -> None:
     assert request["TransformInput"]["SplitType"] == "Line"
     assert request["TransformInput"]["ContentType"] == request["TransformOutput"]["Accept"] == "application/jsonlines"
     assert request["Environment"] == {
+        "EMB_REQUEST_DEADLINE_S": "450",  # 75% of the job's 600 s invocation timeout
         "EMB_MAX_INPUTS": "4096",
         "EMB_RECORD_OPTIONS": '{"dimensions":256,"task":"passage"}',
     }

@@ -158,7 +158,7 @@ def test_transform_job_request_is_exact() -> None:
         "MaxPayloadInMB": 6,
         "BatchStrategy": "MultiRecord",
         "ModelClientConfig": {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 1},
-        "Environment": {"EMB_MAX_BATCH_TOKENS": "65536"},
+        "Environment": {"EMB_REQUEST_DEADLINE_S": "450", "EMB_MAX_BATCH_TOKENS": "65536"},
         "TransformInput": {
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://in/docs/"}},
             "ContentType": "application/jsonlines",
@@ -172,6 +172,18 @@ def test_transform_job_request_is_exact() -> None:
         "MaxConcurrentTransforms": 4,
     }
     assert_valid_request(call)
+
+
+def test_transform_job_deadline_fits_its_invocation_timeout() -> None:
+    """The container's request deadline follows the job's invocation timeout, and never exceeds it."""
+    base = {"job_name": "j", "model_name": "m", "input_s3": "s3://in/", "output_s3": "s3://out/"}
+    derived = transform.TransformConfig(**base, invocation_timeout_s=120)
+    assert transform.environment(derived)["EMB_REQUEST_DEADLINE_S"] == "90"
+    explicit = transform.TransformConfig(**base, environment={"EMB_REQUEST_DEADLINE_S": "500"})
+    assert transform.environment(explicit)["EMB_REQUEST_DEADLINE_S"] == "500"
+    for bad in ("601", "0", "soon"):
+        with pytest.raises(ValidationError, match="EMB_REQUEST_DEADLINE_S"):
+            transform.TransformConfig(**base, environment={"EMB_REQUEST_DEADLINE_S": bad})
 
 
 def test_deploy_plan_order_and_every_request_is_valid(tmp_path: Path) -> None:

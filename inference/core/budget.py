@@ -1,0 +1,127 @@
+"""Admission by work and deadline: a request is taken only if the worker can finish it in time.
+
+The cost of a request is its tokens after truncation (an image counts as its batch cost). ``WorkBudget`` keeps
+the work queued on this worker (admitted, not yet through a forward pass) and its throughput in tokens/s: seeded
+by a calibration forward at model load, then an exponentially weighted average over real forward passes (each
+timed around the batcher's forward call, counting the tokens it processed). Before a request is queued:
+
+- alone it would need longer than the deadline even on an idle worker: ``RequestTooLargeError`` (413), with how
+  many inputs per request would fit;
+- with the work ahead of it, it would finish after its deadline: ``OverloadedError`` (503) at once, with
+  ``Retry-After`` = the seconds the queued work needs (at least 1, at most the deadline).
+
+Small forward passes are left out of the average: below ``MIN_SAMPLE_TOKENS`` a pass's fixed cost dominates
+(one 7-token text: ~500 tokens/s on one CPU thread, against 2,000-6,000 in full batches), and a quiet hour of
+single short texts would otherwise make the next burst look many times too expensive. Each sample moves the
+estimate by a weight that grows with its size: a pass of ``HALF_LIFE_TOKENS`` moves it halfway.
+
+Until a rate is known (no calibration, e.g. ``EMB_WARMUP=false``) only the queued work is tracked. Framework-free.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import OverloadedError, RequestTooLargeError
+
+MIN_SAMPLE_TOKENS = 1024
+HALF_LIFE_TOKENS = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class WorkSnapshot:
+    """What ``/ping`` reports: work queued on this worker and its throughput estimate (None: not measured yet)."""
+
+    queued_tokens: int
+    queued_requests: int
+    tokens_per_s: float | None
+
+
+class WorkBudget:
+    """Thread-safe; every method is a lock and a little arithmetic (it sits on the request path)."""
+
+    def __init__(self, deadline_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.deadline_s = deadline_s
+        self.clock = clock  # the time deadlines are in (the batcher reads it too; tests pass a fake one)
+        self._lock = threading.Lock()
+        self._queued = 0
+        self._requests = 0
+        self._rate: float | None = None
+
+    def snapshot(self) -> WorkSnapshot:
+        with self._lock:
+            return WorkSnapshot(self._queued, self._requests, self._rate)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self._rate
+
+    def admit(self, cost: int, inputs: int, deadline: float | None) -> None:
+        """Count ``cost`` tokens of one request (``inputs`` inputs) as queued, or raise 413 / 503 counting nothing.
+
+        ``deadline`` is absolute (``clock()`` seconds); None: no deadline, only the work is counted."""
+        with self._lock:
+            if deadline is not None:
+                self._check(cost, inputs, deadline - self.clock())
+            self._queued += cost
+            self._requests += 1
+
+    def _check(self, cost: int, inputs: int, left: float) -> None:
+        rate = self._rate
+        if rate is not None and cost / rate > max(self.deadline_s, left):
+            raise RequestTooLargeError(self._too_large(cost, inputs, rate))
+        if left <= 0:
+            raise OverloadedError(
+                "the request's deadline passed before the model ran; retry shortly", retry_after=self._retry_after(rate)
+            )
+        if rate is not None and (self._queued + cost) / rate > left:
+            raise OverloadedError(
+                f"{self._queued} tokens of work queued ({self._queued / rate:.1f} s at {rate:.0f} tokens/s); this "
+                f"request ({cost} tokens) would miss its deadline; retry shortly",
+                retry_after=self._retry_after(rate),
+            )
+
+    def release(self, tokens: int, requests: int = 0) -> None:
+        """Work done or dropped: ``tokens`` leave the queue, and ``requests`` whose last work that was."""
+        with self._lock:
+            self._queued -= tokens
+            self._requests -= requests
+
+    def observe(self, tokens: int, seconds: float) -> None:
+        """One forward pass of ``tokens`` took ``seconds``: update the throughput estimate."""
+        if tokens < MIN_SAMPLE_TOKENS or seconds <= 0:
+            return
+        sample = tokens / seconds
+        weight = 1 - 0.5 ** (tokens / HALF_LIFE_TOKENS)
+        with self._lock:
+            self._rate = sample if self._rate is None else self._rate + weight * (sample - self._rate)
+
+    def calibrate(self, tokens: int, seconds: float) -> None:
+        """Set the estimate from a calibration pass (model load), before any request is judged."""
+        if tokens > 0 and seconds > 0:
+            with self._lock:
+                self._rate = tokens / seconds
+
+    def retry_after(self) -> int:
+        """Seconds until the queued work is done, as ``Retry-After``: at least 1, at most the deadline."""
+        with self._lock:
+            return self._retry_after(self._rate)
+
+    def _retry_after(self, rate: float | None) -> int:
+        if rate is None:
+            return 1
+        return max(1, math.ceil(min(self._queued / rate, self.deadline_s)))
+
+    def _too_large(self, cost: int, inputs: int, rate: float) -> str:
+        need = (
+            f"this request needs about {cost / rate:.1f} s of model time ({cost} tokens at {rate:.0f} tokens/s), "
+            f"more than the {self.deadline_s:g} s request deadline (EMB_REQUEST_DEADLINE_S)"
+        )
+        fit = int(inputs * self.deadline_s * rate / cost)
+        if fit < 1:
+            return f"{need}; even one input is too much: the deadline is too short for this model"
+        return f"{need}; split it: about {fit} of these inputs per request would fit"

@@ -1,0 +1,300 @@
+"""The HTTP front of one worker: an asyncio event loop does all connection I/O, and only complete requests reach
+the app's threads.
+
+Reading a request head or body, waiting for a kept-alive connection's next request and writing a response
+never occupy an app thread, so slow or idle clients cost a coroutine each, not the server (a bound on each:
+``FrontLimits``). HTTP/1.1 parsing is h11's. Health probes are answered here, in the loop, without waiting
+behind model work; every other complete request is admitted to the app's thread pool (``threads`` running,
+``max_waiting`` more waiting) or answered 503 ``overloaded`` at once. A client that closes its connection
+while its request runs sets the request's cancellation event: its queued model work is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+
+from ..api.request_context import CANCELLED, DEADLINE
+from ..errors import (
+    InvalidInputError,
+    ModelNotReadyError,
+    OverloadedError,
+    PayloadTooLargeError,
+    RequestHeaderFieldsTooLargeError,
+    RequestTimeoutError,
+    ServingError,
+)
+from .front_answers import error_answer, log_answer
+from .limits import FrontLimits
+from .wsgi_call import HttpRequest, HttpResponse, WSGIApp, call_app, environ_for
+
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Probes:
+    """Health-probe paths (answered in the loop) and, among them, the readiness probes (which wait for every
+    worker of the server: readiness.py)."""
+
+    all: frozenset[str]
+    readiness: frozenset[str]
+
+
+class _Refused(Exception):
+    """The request cannot be read to its end: answer ``error`` (if the client may still read) and close."""
+
+    def __init__(self, error: ServingError | None, request: HttpRequest | None = None) -> None:
+        super().__init__(error.message if error else "connection closed")
+        self.error, self.request = error, request
+
+
+class Front:
+    """Serves one worker's listening sockets; ``serve`` until ``stop``."""
+
+    def __init__(self, app: WSGIApp, probes: Probes, blocked_by_peers: Callable[[], bool], limits: FrontLimits,
+                 deadline_s: float) -> None:  # fmt: skip
+        self._app, self._probes, self._blocked_by_peers = app, probes, blocked_by_peers
+        self._limits, self._deadline_s = limits, deadline_s
+        self._pool = ThreadPoolExecutor(limits.threads, thread_name_prefix="request")
+        self._in_flight = 0  # requests on the pool, running or waiting (counted in the loop thread only)
+        self._connections: set[asyncio.Task[Any]] = set()
+        self._idle: set[asyncio.Task[Any]] = set()  # connections waiting for their next request
+        self._servers: list[asyncio.Server] = []
+        self.stopping = False
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def serve(self, sockets: list[Any]) -> None:
+        for sock in sockets:
+            self._servers.append(await asyncio.start_server(self._connection, sock=sock, limit=_READ_CHUNK))
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop accepting, close idle connections, let running requests finish (at most ``grace_s``)."""
+        self.stopping = True
+        for server in self._servers:
+            server.close()
+        for task in list(self._idle):
+            task.cancel()
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=grace_s)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            if len(self._connections) > self._limits.max_connections:
+                busy = OverloadedError("too many open connections; retry shortly")
+                await self._write_answer(h11.Connection(h11.SERVER), writer, None, busy, time.perf_counter())
+                return
+            await self._requests(reader, writer, task)
+        except (ConnectionError, asyncio.CancelledError, h11.LocalProtocolError, TimeoutError):
+            pass  # the client went away, or the server is stopping: nothing to answer
+        finally:
+            self._connections.discard(task)
+            self._idle.discard(task)
+            writer.close()
+
+    async def _requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, task: Any) -> None:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_header_bytes)
+        kept_alive = False
+        while not self.stopping:
+            started = time.perf_counter()
+            try:
+                request = await self._read_request(conn, reader, writer, task, kept_alive)
+            except _Refused as refused:
+                if refused.error is not None:
+                    await self._write_answer(conn, writer, refused.request, refused.error, started, close=True)
+                return
+            if request is None:
+                return
+            response = await self._respond(request, conn, reader, started)
+            await self._write(conn, writer, response)
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                return
+            conn.start_next_cycle()
+            kept_alive = True
+
+    # -- reading -------------------------------------------------------------------------------------------
+    async def _next_event(self, conn: h11.Connection, reader: asyncio.StreamReader, until: float,
+                          cut_short: ServingError | None = None) -> Any:  # fmt: skip
+        """The next h11 event; a malformed message is refused (400/431). The client closing mid-message ends
+        the connection, answered with ``cut_short`` (a half-closed client may still read) or silently."""
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as err:
+                status = err.error_status_hint
+                error = RequestHeaderFieldsTooLargeError if status == 431 else InvalidInputError
+                raise _Refused(error(f"malformed HTTP request: {_without_client_bytes(err)}")) from None
+            if event is not h11.NEED_DATA:
+                return event
+            left = until - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            data = await asyncio.wait_for(reader.read(_READ_CHUNK), left)
+            if not data and (conn.their_state is not h11.IDLE or conn.trailing_data[0]):
+                raise _Refused(cut_short)
+            conn.receive_data(data)
+
+    async def _read_request(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                            task: Any, kept_alive: bool) -> HttpRequest | None:  # fmt: skip
+        limits = self._limits
+        if not conn.trailing_data[0]:  # wait for the first byte (idle), then for the rest of the head
+            self._idle.add(task)
+            try:
+                wait = limits.idle_timeout_s if kept_alive else limits.header_timeout_s
+                first = await asyncio.wait_for(reader.read(_READ_CHUNK), wait)
+            except TimeoutError:
+                return None  # nothing was asked: close without an answer
+            finally:
+                self._idle.discard(task)
+            conn.receive_data(first)
+        try:
+            head = await self._next_event(conn, reader, time.monotonic() + limits.header_timeout_s)
+        except TimeoutError:
+            late = RequestTimeoutError(f"request head not received within {limits.header_timeout_s:g} s")
+            raise _Refused(late) from None
+        if isinstance(head, h11.ConnectionClosed):
+            return None
+        if not isinstance(head, h11.Request):
+            raise _Refused(InvalidInputError("malformed HTTP request"))
+        request = self._request_from(head, writer)
+        head_bytes = len(head.target) + sum(len(name) + len(value) + 4 for name, value in head.headers)
+        if head_bytes > limits.max_header_bytes or len(head.headers) > limits.max_header_fields:
+            too_large = f"request head is larger than {limits.max_header_bytes} bytes"
+            raise _Refused(RequestHeaderFieldsTooLargeError(too_large), request)
+        body = await self._read_body(conn, reader, writer, head, request)
+        return HttpRequest(request.method, request.target, request.headers, body, request.client, request.server,
+                           request.http_version)  # fmt: skip
+
+    def _request_from(self, head: h11.Request, writer: asyncio.StreamWriter) -> HttpRequest:
+        headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in head.headers]
+        peer = writer.get_extra_info("peername") or ("", 0)
+        own = writer.get_extra_info("sockname") or ("", 0)
+        return HttpRequest(head.method.decode("ascii"), head.target.decode("latin-1"), headers, b"",
+                           (str(peer[0]), int(peer[1])), (str(own[0]), int(own[1])),
+                           head.http_version.decode("ascii"))  # fmt: skip
+
+    async def _read_body(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                         head: h11.Request, request: HttpRequest) -> bytes:  # fmt: skip
+        limits = self._limits
+        fields = dict(request.headers)
+        if "transfer-encoding" in fields and "content-length" in fields:  # request smuggling: never guess
+            raise _Refused(InvalidInputError("both Transfer-Encoding and Content-Length are set"), request)
+        declared = fields.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+            raise _Refused(PayloadTooLargeError("request body is larger than the configured limit"), request)
+        if fields.get("expect", "").lower() == "100-continue":
+            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+        chunks: list[bytes] = []
+        size, until = 0, time.monotonic() + limits.body_timeout_s
+        while True:
+            try:
+                event = await self._next_event(conn, reader, until, InvalidInputError(
+                    "request body ended before its declared length"))
+            except _Refused as refused:
+                raise _Refused(refused.error, request) from None
+            except TimeoutError:
+                raise _Refused(RequestTimeoutError(
+                    f"request body not received within {limits.body_timeout_s:g} s"), request) from None
+            if isinstance(event, h11.EndOfMessage):
+                return b"".join(chunks)
+            if isinstance(event, h11.ConnectionClosed):
+                raise _Refused(None)
+            size += len(event.data)
+            if size > limits.max_body_bytes:
+                raise _Refused(PayloadTooLargeError("request body is larger than the configured limit"), request)
+            chunks.append(bytes(event.data))
+
+    # -- answering -----------------------------------------------------------------------------------------
+    async def _respond(self, request: HttpRequest, conn: h11.Connection, reader: asyncio.StreamReader,
+                       started: float) -> HttpResponse:  # fmt: skip
+        if request.path in self._probes.all:
+            return self._probe(request, started)
+        if self._in_flight >= self._limits.threads + self._limits.max_waiting:
+            answer = error_answer(OverloadedError("server is at capacity; retry shortly"), request, close=False)
+            log_answer(answer, request, started, shed=True)
+            return answer
+        cancelled = threading.Event()
+        environ = environ_for(request, {DEADLINE: time.monotonic() + self._deadline_s, CANCELLED: cancelled})
+        self._in_flight += 1
+        future = asyncio.get_running_loop().run_in_executor(self._pool, call_app, self._app, environ)
+        future.add_done_callback(self._finished)
+        if not await self._client_stays(future, conn, reader):
+            cancelled.set()  # its queued model work is dropped; a half-closed client may still read the answer
+            await future
+        return future.result()
+
+    def _finished(self, _future: Any) -> None:
+        self._in_flight -= 1
+
+    def _probe(self, request: HttpRequest, started: float) -> HttpResponse:
+        """Answered in the loop: a probe never waits for an app thread."""
+        if request.path in self._probes.readiness and self._blocked_by_peers():
+            answer = error_answer(ModelNotReadyError("other workers are still loading the model"), request,
+                                  close=False)  # fmt: skip
+            log_answer(answer, request, started, quiet=True)
+            return answer
+        return call_app(self._app, environ_for(request))
+
+    async def _client_stays(self, future: Any, conn: h11.Connection, reader: asyncio.StreamReader) -> bool:
+        """Wait for ``future``, watching the connection: False when the client closed it first. Bytes that
+        arrive meanwhile (a pipelined next request) are kept for the next cycle."""
+        reading: asyncio.Future[bytes] = asyncio.ensure_future(reader.read(_READ_CHUNK))
+        try:
+            while True:
+                done, _ = await asyncio.wait({future, reading}, return_when=asyncio.FIRST_COMPLETED)
+                if future in done:
+                    return True
+                data = reading.result()
+                if not data:
+                    return False
+                conn.receive_data(data)
+                if len(conn.trailing_data[0]) > self._limits.max_header_bytes + self._limits.max_body_bytes:
+                    await future  # enough buffered: stop reading until this request is answered
+                    return True
+                reading = asyncio.ensure_future(reader.read(_READ_CHUNK))
+        finally:
+            reading.cancel()
+
+    async def _write(self, conn: h11.Connection, writer: asyncio.StreamWriter, response: HttpResponse) -> None:
+        headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(response.body))))
+        data = conn.send(h11.Response(status_code=response.status, headers=headers, reason=response.reason))
+        data += conn.send(h11.Data(data=response.body)) or b""
+        data += conn.send(h11.EndOfMessage()) or b""
+        writer.write(data)
+        await asyncio.wait_for(writer.drain(), self._limits.write_timeout_s)
+
+    async def _write_answer(self, conn: h11.Connection, writer: asyncio.StreamWriter, request: HttpRequest | None,
+                            error: ServingError, started: float, *, close: bool = True) -> None:  # fmt: skip
+        answer = error_answer(error, request, close=close)
+        log_answer(answer, request, started)
+        if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            try:
+                await self._write(conn, writer, answer)
+            except h11.LocalProtocolError:
+                writer.write(_raw(answer))  # h11 saw no valid request head: write the answer as bytes
+                await asyncio.wait_for(writer.drain(), self._limits.write_timeout_s)
+
+
+def _without_client_bytes(err: h11.RemoteProtocolError) -> str:
+    """h11's reason, without the offending bytes it quotes (a header line may hold a credential)."""
+    return str(err).split(": bytearray(", 1)[0].split(": b'", 1)[0].split(': b"', 1)[0]
+
+
+def _raw(answer: HttpResponse) -> bytes:
+    lines = [f"HTTP/1.1 {answer.status} {answer.reason}", *(f"{k}: {v}" for k, v in answer.headers),
+             f"Content-Length: {len(answer.body)}"]  # fmt: skip
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body

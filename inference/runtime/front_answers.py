@@ -1,0 +1,51 @@
+"""The HTTP front's own answers (errors it gives without the app) and their access-log lines: the same JSON
+envelope, request id and log fields as the app's (codecs/json.py, api/request_id.py, api/request_log.py)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from http import HTTPStatus
+
+from ..api.request_id import RESPONSE_HEADER, request_id
+from ..codecs.json import error_json
+from ..errors import ServingError
+from .wsgi_call import HttpRequest, HttpResponse
+
+access_log = logging.getLogger("inference.access")
+
+
+def _environ_ids(request: HttpRequest | None) -> dict[str, str]:
+    if request is None:
+        return {}
+    return {"HTTP_" + name.upper().replace("-", "_"): value for name, value in request.headers
+            if name in ("x-amzn-requestid", "x-request-id")}  # fmt: skip
+
+
+def error_answer(err: ServingError, request: HttpRequest | None, *, close: bool) -> HttpResponse:
+    """``err`` as a response; ``close``: the connection cannot be reused (a body was left unread)."""
+    body, headers = error_json(err)
+    headers = [*headers, (RESPONSE_HEADER, request_id(_environ_ids(request)))]
+    if close:
+        headers.append(("Connection", "close"))
+    return HttpResponse(err.status, _reason(err.status), headers, body)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # 499 (client closed request) has no standard phrase
+        return "Client Closed Request" if status == 499 else "Error"
+
+
+def log_answer(response: HttpResponse, request: HttpRequest | None, started: float, *, shed: bool = False,
+               quiet: bool = False) -> None:  # fmt: skip
+    """One access-log line like the app's; health probes at DEBUG."""
+    fields = {
+        "id": next((v for k, v in response.headers if k == RESPONSE_HEADER), None),
+        "method": request.method if request else None,
+        "path": request.path if request else None,
+        "status": response.status, "inputs": None, "tokens": None, "shed": shed,
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+    }  # fmt: skip
+    access_log.log(logging.DEBUG if quiet else logging.INFO, "request", extra={"fields": fields})

@@ -1,0 +1,116 @@
+"""Admission by work and deadline (core/budget.py), with a fake clock: admit, shed, too large, Retry-After, the
+throughput estimate."""
+
+import pytest
+
+from inference.core.budget import HALF_LIFE_TOKENS, MIN_SAMPLE_TOKENS, WorkBudget, WorkSnapshot
+from inference.errors import OverloadedError, RequestTooLargeError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def budget_at(rate: float | None, clock: Clock, deadline_s: float = 45.0) -> WorkBudget:
+    budget = WorkBudget(deadline_s, clock=clock)
+    if rate is not None:
+        budget.calibrate(int(rate), 1.0)
+    return budget
+
+
+def test_admits_what_finishes_by_the_deadline_and_counts_it(clock):
+    budget = budget_at(1000, clock)
+    budget.admit(20_000, 10, clock.now + 45)  # 20 s of work
+    budget.admit(20_000, 10, clock.now + 45)  # 40 s with the queue ahead
+    assert budget.snapshot() == WorkSnapshot(queued_tokens=40_000, queued_requests=2, tokens_per_s=1000.0)
+    budget.release(20_000, 1)
+    assert budget.snapshot().queued_tokens == 20_000 and budget.snapshot().queued_requests == 1
+
+
+def test_sheds_what_the_queue_ahead_would_push_past_the_deadline(clock):
+    budget = budget_at(1000, clock)
+    budget.admit(30_000, 10, clock.now + 45)
+    with pytest.raises(OverloadedError) as shed:
+        budget.admit(20_000, 10, clock.now + 45)  # 30 s + 20 s > 45 s
+    assert shed.value.status == 503 and shed.value.retry_after == 30  # the queued work's 30 s
+    assert budget.snapshot().queued_tokens == 30_000 and budget.snapshot().queued_requests == 1  # nothing counted
+
+
+def test_time_already_spent_counts(clock):
+    """The deadline is absolute: a request that waited in the HTTP front has less time left."""
+    budget = budget_at(1000, clock)
+    deadline = clock.now + 45
+    clock.now += 40
+    budget.admit(4_000, 1, deadline)  # 4 s of work, 5 s left
+    with pytest.raises(OverloadedError):
+        budget.admit(2_000, 1, deadline)  # 6 s > 5 s
+
+
+def test_a_passed_deadline_is_shed_even_before_the_rate_is_known(clock):
+    budget = budget_at(None, clock)
+    with pytest.raises(OverloadedError, match="deadline passed"):
+        budget.admit(1, 1, clock.now)
+    budget.admit(10**9, 1, clock.now + 1)  # no rate yet: nothing else to judge by
+    assert budget.snapshot().queued_tokens == 10**9
+
+
+def test_a_request_over_the_deadline_alone_is_413_with_how_to_split_it(clock):
+    budget = budget_at(1000, clock)
+    with pytest.raises(RequestTooLargeError) as refused:
+        budget.admit(90_000, 300, clock.now + 45)  # 90 s alone, even on an idle worker
+    err = refused.value
+    assert err.status == 413 and err.type == "request_too_large"
+    assert "needs about 90.0 s of model time" in err.message and "45 s request deadline" in err.message
+    assert "split it: about 150 of these inputs per request would fit" in err.message  # 300 x 45 / 90
+    assert budget.snapshot().queued_tokens == 0
+
+
+def test_too_large_is_judged_on_the_whole_deadline_not_the_time_left(clock):
+    """A request that fits the deadline but not the time left is a 503 (retry), never a 413 (split)."""
+    budget = budget_at(1000, clock)
+    deadline = clock.now + 45
+    clock.now += 44
+    with pytest.raises(OverloadedError):
+        budget.admit(10_000, 10, deadline)
+
+
+def test_no_deadline_admits_everything(clock):
+    budget = budget_at(1, clock)
+    budget.admit(10**6, 1, None)
+    assert budget.snapshot().queued_tokens == 10**6
+
+
+@pytest.mark.parametrize(("queued", "retry_after"), [(0, 1), (1, 1), (1500, 2), (44_001, 45), (10**7, 45)])
+def test_retry_after_is_the_queued_seconds_at_least_1_at_most_the_deadline(clock, queued, retry_after):
+    budget = budget_at(1000, clock)
+    budget.admit(queued, 1, None)
+    assert budget.retry_after() == retry_after
+
+
+def test_retry_after_without_a_rate_is_1(clock):
+    assert budget_at(None, clock).retry_after() == 1
+
+
+def test_throughput_is_an_average_of_real_forward_passes_weighted_by_their_tokens(clock):
+    budget = budget_at(1000, clock)
+    budget.observe(MIN_SAMPLE_TOKENS - 1, 10.0)  # a small pass: its fixed cost dominates, left out
+    assert budget.tokens_per_s == 1000
+    budget.observe(HALF_LIFE_TOKENS, HALF_LIFE_TOKENS / 3000)  # 3000 tokens/s, a half-life's worth: halfway
+    assert budget.tokens_per_s == pytest.approx(2000)
+    budget.observe(4 * HALF_LIFE_TOKENS, 4 * HALF_LIFE_TOKENS / 3000)  # a big pass moves it most of the way
+    assert budget.tokens_per_s == pytest.approx(3000 - 1000 / 16)
+
+
+def test_the_first_real_pass_sets_the_rate_without_calibration(clock):
+    budget = budget_at(None, clock)
+    budget.observe(2048, 0.5)
+    assert budget.tokens_per_s == 4096
