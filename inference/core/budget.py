@@ -70,6 +70,12 @@ class WorkBudget:
             self._queued += cost
             self._requests += 1
 
+    def precheck(self, cost: int, inputs: int, deadline: float) -> None:
+        """Raise 413 / 503 as ``admit`` would, counting nothing: run on a lower bound of a request's cost before
+        the work of measuring it exactly (tokenising), so a request that cannot be served costs almost nothing."""
+        with self._lock:
+            self._check(cost, inputs, deadline - self.clock())
+
     def _check(self, cost: int, inputs: int, left: float) -> None:
         rate = self._rate
         if rate is not None and cost / rate > max(self.deadline_s, left):

@@ -150,6 +150,11 @@ class ModelEngine:
         """The deadline of a request arriving now (``EMB_REQUEST_DEADLINE_S``), absolute ``time.monotonic()``."""
         return time.monotonic() + self._settings.request_deadline_s
 
+    def precheck(self, cost: int, inputs: int, deadline: float) -> None:
+        """413 / 503 at once when even ``cost`` (a lower bound of the request's tokens) cannot be done by
+        ``deadline``; nothing is counted (``submit`` admits the exact cost)."""
+        self._budget.precheck(cost, inputs, deadline)
+
     def submit(
         self,
         payloads: Sequence[Any],

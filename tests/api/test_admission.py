@@ -123,6 +123,41 @@ def test_503_with_retry_after_when_the_queue_cannot_make_the_deadline_then_nothi
     assert work(client) == (0, 0)
 
 
+def test_a_request_that_cannot_make_it_is_refused_before_it_is_tokenised():
+    """Under overload most requests are refused: tokenising each first (as costly as serving it on the request
+    threads) would take the CPU from the model. A lower bound of the cost, from the text lengths, decides first."""
+    app, model = app_at(tokens_per_s=100, deadline_s=5.0)
+    client = app.test_client()
+    model.hold = threading.Event()
+    body = {"input": [LONG] * 5}
+    first = threading.Thread(target=lambda: app.test_client().post("/invocations", json=body))
+    first.start()
+    assert model.entered.wait(WAIT_S)
+    tokenised = []
+    tokenize = model.tokenize
+    model.tokenize = lambda texts, task, truncate: tokenised.append(len(texts)) or tokenize(texts, task, truncate)
+    response = client.post("/invocations", json=body)
+    assert response.status_code == 503 and tokenised == []  # refused from its length alone
+    model.hold.set()
+    first.join(WAIT_S)
+    assert work(client) == (0, 0)
+
+
+def test_the_lower_bound_never_exceeds_the_exact_count():
+    from inference.endpoints.embeddings.service import least_tokens
+    from inference.handlers.text import TextEmbeddingHandler
+    from inference.model_dir import embedded_model_dir
+
+    handler = TextEmbeddingHandler(embedded_model_dir(), make_settings(device="cpu"))
+    texts = ["a", "hello world", LONG, "x" * 5000, "日本語のテキスト" * 40, "🙂" * 300, "a\x1cb c\u200b d\u0301",
+             " ".join(["antidisestablishment"] * 80), "\u200b \u0301 ~~ ..."]  # fmt: skip
+    exact = [len(ids) for ids in handler.tokenize(texts, None, truncate=True)]
+    bounds = [least_tokens([text], handler.info.max_length) for text in texts]
+    assert all(b <= e for b, e in zip(bounds, exact, strict=True)), list(zip(bounds, exact, strict=True))
+    prose = "the quick brown fox jumps over the lazy dog " * 40  # cut at the limit: the bound is exact
+    assert least_tokens([prose], 256) == len(handler.tokenize([prose], None, truncate=True)[0]) == 256
+
+
 def test_the_deadline_from_the_http_front_is_used():
     app, model = app_at(tokens_per_s=100, deadline_s=45.0)
     client = app.test_client()

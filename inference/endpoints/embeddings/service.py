@@ -7,6 +7,7 @@ nobody waits for it any more (core/budget.py, core/batching.py).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 
@@ -52,6 +53,9 @@ class EmbeddingService:
         text_at = [i for i, item in enumerate(request.inputs) if isinstance(item, TextInput)]
         image_at = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
         texts = [_text(request, i) for i in text_at]
+        # Before tokenising (as costly as serving a shed request would be under overload): a lower bound.
+        self._engine.precheck(least_tokens(texts, info.max_length) + IMAGE_BATCH_COST * len(image_at),
+                              len(request.inputs), deadline)  # fmt: skip
         sequences = handler.tokenize(texts, task, truncate=request.truncate) if texts else []
         if not request.truncate:
             _check_lengths(sequences, text_at, info.max_length)
@@ -98,6 +102,18 @@ class EmbeddingService:
             payloads.extend(handler.preprocess_images([image]))
             del image
         return payloads, tokens
+
+
+# A run of characters between ASCII spaces that holds a letter or digit: every tokenizer gives it at least one
+# token (WordPiece and SentencePiece never join across a space; a word they cannot split is still [UNK]).
+# Characters a normaliser may delete (controls, zero-width and combining marks) never count on their own.
+_WORD = re.compile(r"[^ \t\n\r]*\w[^ \t\n\r]*")
+
+
+def least_tokens(texts: Sequence[str], max_length: int) -> int:
+    """A lower bound of the tokens ``texts`` cost after truncation, from their words: never above the exact
+    count (so an early refusal is never wrong), equal to it for prose cut at the model's limit."""
+    return sum(min(max_length, max(1, len(_WORD.findall(text)))) for text in texts)
 
 
 def _text(request: EmbedRequest, index: int) -> str:
