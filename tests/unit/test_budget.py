@@ -29,11 +29,13 @@ def budget_at(rate: float | None, clock: Clock, deadline_s: float = 45.0) -> Wor
 
 def test_admits_what_finishes_by_the_deadline_and_counts_it(clock):
     budget = budget_at(1000, clock)
-    budget.admit(20_000, 10, clock.now + 45)  # 20 s of work
-    budget.admit(20_000, 10, clock.now + 45)  # 40 s with the queue ahead
-    assert budget.snapshot() == WorkSnapshot(queued_tokens=40_000, queued_requests=2, tokens_per_s=1000.0)
-    budget.release(20_000, 1)
-    assert budget.snapshot().queued_tokens == 20_000 and budget.snapshot().queued_requests == 1
+    budget.admit(18_000, 10, clock.now + 45)  # 18 s of work
+    budget.admit(18_000, 10, clock.now + 45)  # 36 s with the queue ahead: ADMIT_SHARE (0.8) of the 45 s left
+    assert budget.snapshot() == WorkSnapshot(queued_tokens=36_000, queued_requests=2, tokens_per_s=1000.0)
+    with pytest.raises(OverloadedError):
+        budget.admit(1_000, 1, clock.now + 45)  # 37 s > 0.8 x 45 s: the margin for the estimate
+    budget.release(18_000, 1)
+    assert budget.snapshot().queued_tokens == 18_000 and budget.snapshot().queued_requests == 1
 
 
 def test_sheds_what_the_queue_ahead_would_push_past_the_deadline(clock):
