@@ -150,6 +150,7 @@ def test_the_lower_bound_never_exceeds_the_exact_count():
 
     handler = TextEmbeddingHandler(embedded_model_dir(), make_settings(device="cpu"))
     texts = ["a", "hello world", LONG, "x" * 5000, "日本語のテキスト" * 40, "🙂" * 300, "a\x1cb c\u200b d\u0301",
+             "~~ ... --- a\x0bb !!", "\x1f \x1e x",
              " ".join(["antidisestablishment"] * 80), "\u200b \u0301 ~~ ..."]  # fmt: skip
     exact = [len(ids) for ids in handler.tokenize(texts, None, truncate=True)]
     bounds = [least_tokens([text], handler.info.max_length) for text in texts]
