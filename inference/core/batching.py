@@ -23,7 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from ..errors import ClientClosedRequestError, OverloadedError, ServingError
-from .budget import WorkBudget
+from .budget import Reservation, WorkBudget
 from .padding import plan_batches
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,7 @@ class MicroBatcher:
         *,
         deadline: float | None = None,
         cancelled: threading.Event | None = None,
+        reservation: Reservation | None = None,
     ) -> np.ndarray:
         """Embed ``payloads`` and return ``(n, d)`` vectors in input order.
 
@@ -132,8 +133,8 @@ class MicroBatcher:
         ``len(payload)`` (the token count of a token id sequence). ``key`` is passed to ``forward``.
         ``deadline`` (absolute ``time.monotonic()``) and ``cancelled`` (set when the client is gone): admission
         refuses work that cannot finish in time (budget.py), and jobs still queued once the deadline passed or
-        the event is set are dropped before their forward pass; the caller gets the error at once.
-        """
+        the event is set are dropped before their forward pass; the caller gets the error at once. A request
+        admitted ahead by a ``reservation`` swaps it for its exact cost instead of being judged again."""
         costs = costs if costs is not None else [len(p) for p in payloads]
         ticket = _Ticket(len(payloads), deadline, cancelled)
         with self._cond:
@@ -143,7 +144,11 @@ class MicroBatcher:
                 raise OverloadedError(
                     f"{self._in_flight} inputs in flight; retry shortly", retry_after=self._budget.retry_after()
                 )
-            self._budget.admit(sum(costs), len(payloads), deadline)
+            reserved = reservation.take() if reservation is not None else None
+            if reserved is None:
+                self._budget.admit(sum(costs), len(payloads), deadline)
+            else:
+                self._budget.swap(reserved, sum(costs))
             self._in_flight += len(payloads)
             jobs = zip(payloads, costs, strict=True)
             self._pending.extend(_Job(ticket, i, payload, cost, key) for i, (payload, cost) in enumerate(jobs))

@@ -37,6 +37,27 @@ HALF_LIFE_TOKENS = 8192
 ADMIT_SHARE = 0.8
 
 
+class Reservation:
+    """Work admitted ahead of its exact cost (``WorkBudget.reserve``): the request's first submit swaps it for the
+    exact cost (``take``); ``release`` returns it if the request never got that far."""
+
+    def __init__(self, budget: WorkBudget, tokens: int) -> None:
+        self._budget, self._tokens, self._lock = budget, tokens, threading.Lock()
+        self._open = True
+
+    def take(self) -> int | None:
+        """The reserved tokens, once (the first submit's); None after that or after ``release``."""
+        with self._lock:
+            if not self._open:
+                return None
+            self._open = False
+            return self._tokens
+
+    def release(self) -> None:
+        if self.take() is not None:
+            self._budget.release(self._tokens, 1)
+
+
 @dataclass(frozen=True, slots=True)
 class WorkSnapshot:
     """What ``/ping`` reports: work queued on this worker and its throughput estimate (None: not measured yet)."""
@@ -75,11 +96,17 @@ class WorkBudget:
             self._queued += cost
             self._requests += 1
 
-    def precheck(self, cost: int, inputs: int, deadline: float) -> None:
-        """Raise 413 / 503 as ``admit`` would, counting nothing: run on a lower bound of a request's cost before
-        the work of measuring it exactly (tokenising), so a request that cannot be served costs almost nothing."""
+    def reserve(self, cost: int, inputs: int, deadline: float) -> Reservation:
+        """Admit a lower bound of a request's cost before the work of measuring it exactly (tokenising): a request
+        that cannot be served is refused at almost no cost, and requests measured at the same time see each
+        other's share (else all of them pass, tokenise, and most are refused late). 413 / 503 as ``admit``."""
+        self.admit(cost, inputs, deadline)
+        return Reservation(self, cost)
+
+    def swap(self, reserved: int, cost: int) -> None:
+        """A reservation of ``reserved`` tokens becomes the request's exact ``cost`` (already admitted)."""
         with self._lock:
-            self._check(cost, inputs, deadline - self.clock())
+            self._queued += cost - reserved
 
     def _check(self, cost: int, inputs: int, left: float) -> None:
         rate = self._rate

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ClientClosedRequestError, ModelNotReadyError
 from ..settings import Settings
 from .batching import ForwardFn, MicroBatcher
-from .budget import WorkBudget, WorkSnapshot
+from .budget import Reservation, WorkBudget, WorkSnapshot
 from .heap import HeapTrimmer
 from .protocol import EmbeddingHandler, ImageEmbeddingHandler
 
@@ -150,10 +150,11 @@ class ModelEngine:
         """The deadline of a request arriving now (``EMB_REQUEST_DEADLINE_S``), absolute ``time.monotonic()``."""
         return time.monotonic() + self._settings.request_deadline_s
 
-    def precheck(self, cost: int, inputs: int, deadline: float) -> None:
-        """413 / 503 at once when even ``cost`` (a lower bound of the request's tokens) cannot be done by
-        ``deadline``; nothing is counted (``submit`` admits the exact cost)."""
-        self._budget.precheck(cost, inputs, deadline)
+    def reserve(self, cost: int, inputs: int, deadline: float) -> Reservation:
+        """Admit ``cost`` (a lower bound of the request's tokens) before it is measured exactly: 413 / 503 at once
+        when even that cannot be done by ``deadline``. The first ``submit`` / ``forward_tokens`` given the
+        reservation swaps it for the exact cost; release it if the request ends before."""
+        return self._budget.reserve(cost, inputs, deadline)
 
     def submit(
         self,
@@ -163,6 +164,7 @@ class ModelEngine:
         *,
         deadline: float | None = None,
         cancelled: threading.Event | None = None,
+        reservation: Reservation | None = None,
     ) -> np.ndarray:
         """Run ``payloads`` through the model in shared micro-batches; ``(n, d)`` vectors in input order.
 
@@ -170,15 +172,21 @@ class ModelEngine:
         ``cancelled`` is set (batching.py)."""
         if self._batcher is None:
             raise ModelNotReadyError(self.not_ready_reason())
-        return self._batcher.submit(payloads, key, costs, deadline=deadline, cancelled=cancelled)
+        return self._batcher.submit(payloads, key, costs, deadline=deadline, cancelled=cancelled,
+                                    reservation=reservation)  # fmt: skip
 
     def forward_tokens(
-        self, ids: Sequence[int], task: str | None, *, deadline: float | None, cancelled: threading.Event | None
+        self, ids: Sequence[int], task: str | None, *, deadline: float | None, cancelled: threading.Event | None,
+        reservation: Reservation | None = None,
     ) -> np.ndarray:
         """Per-token vectors of one sequence (late chunking), run in the calling thread but admitted like
         ``submit``: its tokens count as queued work until it is done."""
         handler = self.handler
-        self._budget.admit(len(ids), 1, deadline)
+        reserved = reservation.take() if reservation is not None else None
+        if reserved is None:
+            self._budget.admit(len(ids), 1, deadline)
+        else:
+            self._budget.swap(reserved, len(ids))
         try:
             if cancelled is not None and cancelled.is_set():
                 raise ClientClosedRequestError("the client closed the connection; its work was dropped")

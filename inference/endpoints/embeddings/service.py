@@ -10,10 +10,14 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 
 from ...codecs.images import ImagePolicy, decode_image, image_tokens
+from ...core.budget import Reservation
 from ...core.engine import IMAGE, TEXT, ModelEngine
 from ...core.protocol import EmbeddingHandler, ImageEmbeddingHandler
 from ...core.types import ImageInput, ModelInfo, TextInput
@@ -53,32 +57,40 @@ class EmbeddingService:
         text_at = [i for i, item in enumerate(request.inputs) if isinstance(item, TextInput)]
         image_at = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
         texts = [_text(request, i) for i in text_at]
-        # Before tokenising (as costly as serving a shed request would be under overload): a lower bound.
-        self._engine.precheck(least_tokens(texts, info.max_length) + IMAGE_BATCH_COST * len(image_at),
-                              len(request.inputs), deadline)  # fmt: skip
-        sequences = handler.tokenize(texts, task, truncate=request.truncate) if texts else []
-        if not request.truncate:
-            _check_lengths(sequences, text_at, info.max_length)
-        if request.late_chunking:
-            pooled, joined = late_chunk(
-                handler, sequences, request.truncate,
-                lambda ids: self._engine.forward_tokens(ids, task, deadline=deadline, cancelled=cancelled),
-            )  # fmt: skip
-            tokens = len(joined)
-        else:
-            pooled = np.empty((len(request.inputs), info.dimensions), dtype=np.float32)
-            tokens = sum(len(ids) for ids in sequences)
-            if sequences:
-                pooled[text_at] = self._engine.submit(sequences, (TEXT, task), deadline=deadline, cancelled=cancelled)
-            if image_at:
-                payloads, image_usage = self._prepare_images(handler, request, image_at)
-                costs = [IMAGE_BATCH_COST] * len(payloads)
-                pooled[image_at] = self._engine.submit(
-                    payloads, (IMAGE, None), costs, deadline=deadline, cancelled=cancelled
-                )
-                tokens += image_usage
+        # Admitted first on a lower bound of its cost, before tokenising (which costs CPU the model needs when
+        # most requests are refused); the first submit swaps the reservation for the exact cost.
+        least = least_tokens(texts, info.max_length) + IMAGE_BATCH_COST * len(image_at)
+        admitted = _Admitted(deadline, cancelled, self._engine.reserve(least, len(request.inputs), deadline))
+        try:
+            sequences = handler.tokenize(texts, task, truncate=request.truncate) if texts else []
+            if not request.truncate:
+                _check_lengths(sequences, text_at, info.max_length)
+            if request.late_chunking:
+                forward = partial(self._engine.forward_tokens, task=task, **admitted.options())
+                pooled, joined = late_chunk(handler, sequences, request.truncate, forward)
+                tokens = len(joined)
+            else:
+                pooled, tokens = self._pooled(handler, request, task, sequences, admitted)
+        finally:
+            admitted.reservation.release()  # no-op once a submit took it
         vectors = finish_vectors(pooled, request.dimensions, request.normalized)
         return EmbedResult(vectors=vectors, prompt_tokens=tokens, model=info.name)
+
+    def _pooled(self, handler: EmbeddingHandler, request: EmbedRequest, task: str | None,
+                sequences: list[list[int]], admitted: _Admitted) -> tuple[np.ndarray, int]:  # fmt: skip
+        """One vector per input: texts and images each through the batcher."""
+        text_at = [i for i, item in enumerate(request.inputs) if isinstance(item, TextInput)]
+        image_at = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
+        pooled = np.empty((len(request.inputs), handler.info.dimensions), dtype=np.float32)
+        tokens = sum(len(ids) for ids in sequences)
+        if sequences:
+            pooled[text_at] = self._engine.submit(sequences, (TEXT, task), **admitted.options())
+        if image_at:
+            payloads, image_usage = self._prepare_images(handler, request, image_at)
+            costs = [IMAGE_BATCH_COST] * len(payloads)
+            pooled[image_at] = self._engine.submit(payloads, (IMAGE, None), costs, **admitted.options())
+            tokens += image_usage
+        return pooled, tokens
 
     def _prepare_images(
         self, handler: EmbeddingHandler, request: EmbedRequest, image_at: list[int]
@@ -122,6 +134,18 @@ def least_tokens(texts: Sequence[str], max_length: int) -> int:
     """A lower bound of the tokens ``texts`` cost after truncation, from their words: never above the exact
     count (so an early refusal is never wrong), equal to it for prose cut at the model's limit."""
     return sum(min(max_length, max(1, _least(text))) for text in texts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """A request's deadline, cancellation and the reservation its first submit swaps for its exact cost."""
+
+    deadline: float
+    cancelled: threading.Event | None
+    reservation: Reservation
+
+    def options(self) -> dict[str, Any]:
+        return {"deadline": self.deadline, "cancelled": self.cancelled, "reservation": self.reservation}
 
 
 def _text(request: EmbedRequest, index: int) -> str:
