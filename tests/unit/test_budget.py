@@ -116,3 +116,21 @@ def test_the_first_real_pass_sets_the_rate_without_calibration(clock):
     budget = budget_at(None, clock)
     budget.observe(2048, 0.5)
     assert budget.tokens_per_s == 4096
+
+
+def test_a_reservation_counts_until_swapped_for_the_exact_cost_or_released(clock):
+    budget = budget_at(1000, clock)
+    first = budget.reserve(18_000, 64, clock.now + 45)  # a lower bound, before tokenising
+    with pytest.raises(OverloadedError):  # a request measured at the same time sees the first one's share
+        budget.reserve(18_001, 64, clock.now + 45)
+    assert budget.snapshot().queued_tokens == 18_000 and budget.snapshot().queued_requests == 1
+    reserved = first.take()
+    budget.swap(reserved, 20_000)  # the exact cost, once tokenised: not judged again
+    assert first.take() is None and budget.snapshot().queued_tokens == 20_000
+    first.release()  # taken already: nothing to return
+    assert budget.snapshot().queued_tokens == 20_000 and budget.snapshot().queued_requests == 1
+    budget.release(20_000, 1)
+    dropped = budget.reserve(5_000, 10, clock.now + 45)
+    dropped.release()  # the request ended before its submit (e.g. a 400 after tokenising)
+    dropped.release()
+    assert budget.snapshot().queued_tokens == 0 and budget.snapshot().queued_requests == 0
