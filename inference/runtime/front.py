@@ -66,7 +66,7 @@ class Front:
         self._in_flight = 0  # requests on the pool, running or waiting (counted in the loop thread only)
         self._connections: set[asyncio.Task[Any]] = set()
         self._idle: set[asyncio.Task[Any]] = set()  # connections waiting for their next request
-        self._servers: list[asyncio.Server] = []
+        self._listening: list[Any] = []
         self.stopping = False
 
     @property
@@ -74,14 +74,42 @@ class Front:
         return self._in_flight
 
     async def serve(self, sockets: list[Any]) -> None:
+        """Accept on ``sockets`` (shared with the server's other workers), one connection per readiness event:
+        every worker's loop is woken and the least busy one takes it, so a burst of connections spreads over
+        the workers (asyncio's own server accepts up to its backlog at once, all of them in one worker)."""
+        loop = asyncio.get_running_loop()
         for sock in sockets:
-            self._servers.append(await asyncio.start_server(self._connection, sock=sock, limit=_READ_CHUNK))
+            sock.setblocking(False)
+            loop.add_reader(sock.fileno(), self._accept, sock)
+            self._listening.append(sock)
+
+    def _accept(self, listener: Any) -> None:
+        try:
+            sock, _ = listener.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return  # another worker took it, or the client left already
+        sock.setblocking(False)
+        task = asyncio.get_running_loop().create_task(self._open(sock))
+        self._connections.add(task)  # a strong reference from the start (the loop keeps only weak ones)
+        task.add_done_callback(self._connections.discard)
+
+    async def _open(self, sock: Any) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=_READ_CHUNK)
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock=sock)
+        except OSError:
+            sock.close()
+            return
+        await self._connection(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
 
     async def stop(self, grace_s: float) -> None:
         """Stop accepting, close idle connections, let running requests finish (at most ``grace_s``)."""
         self.stopping = True
-        for server in self._servers:
-            server.close()
+        loop = asyncio.get_running_loop()
+        for sock in self._listening:
+            loop.remove_reader(sock.fileno())
         for task in list(self._idle):
             task.cancel()
         if self._connections:
