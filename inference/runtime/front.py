@@ -36,6 +36,10 @@ from .limits import FrontLimits
 from .wsgi_call import HttpRequest, HttpResponse, WSGIApp, call_app, environ_for
 
 _READ_CHUNK = 64 * 1024
+# Least-connections across workers: every worker is woken for a new connection, and one that already holds open
+# connections waits this long per connection (at most the cap) before it takes it, so a less busy worker does.
+ACCEPT_DEFER_S = 0.002
+MAX_ACCEPT_DEFER_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,9 @@ class Front:
 
     async def serve(self, sockets: list[Any]) -> None:
         """Accept on ``sockets`` (shared with the server's other workers), one connection per readiness event:
-        every worker's loop is woken and the least busy one takes it, so a burst of connections spreads over
-        the workers (asyncio's own server accepts up to its backlog at once, all of them in one worker)."""
+        every worker's loop is woken, and the one holding the fewest connections takes it (``ACCEPT_DEFER_S``),
+        so connections, kept-alive ones included, spread over the workers (asyncio's own server accepts its
+        whole backlog at once: 4 clients starting together all landed in one worker, at half the throughput)."""
         loop = asyncio.get_running_loop()
         for sock in sockets:
             sock.setblocking(False)
@@ -84,6 +89,21 @@ class Front:
             self._listening.append(sock)
 
     def _accept(self, listener: Any) -> None:
+        defer = min(MAX_ACCEPT_DEFER_S, ACCEPT_DEFER_S * len(self._connections))
+        if defer:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(listener.fileno())  # let a less busy worker take it first
+            loop.call_later(defer, self._accept_later, listener)
+            return
+        self._accept_one(listener)
+
+    def _accept_later(self, listener: Any) -> None:
+        if self.stopping:
+            return
+        asyncio.get_running_loop().add_reader(listener.fileno(), self._accept, listener)
+        self._accept_one(listener)
+
+    def _accept_one(self, listener: Any) -> None:
         try:
             sock, _ = listener.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
