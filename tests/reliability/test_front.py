@@ -206,3 +206,37 @@ def test_keep_alive_serves_several_requests_on_one_connection(front: Running) ->
         for _ in range(3):
             sock.sendall(keep)
             assert status_of(read_response(sock)) == 200
+
+
+def test_new_connections_go_to_the_worker_holding_fewer() -> None:
+    """Two fronts on one listening socket, as two workers share gunicorn's: once one holds connections, new ones
+    go to the other (least connections), so kept-alive clients spread over the workers."""
+    limits = FrontLimits(max_body_bytes=1000, threads=2, max_waiting=1, header_timeout_s=5.0, idle_timeout_s=30.0)
+    sock = socket.create_server((HOST, 0))
+    fronts, loops, threads = [], [], []
+    for name in ("a", "b"):
+        def app(environ, start_response, name=name):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [name.encode()]
+
+        loop = asyncio.new_event_loop()
+        front = Front(app, Probes(frozenset(), frozenset()), lambda: False, limits, deadline_s=30)
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+        asyncio.run_coroutine_threadsafe(front.serve([sock]), loop).result(5)
+        fronts.append(front), loops.append(loop), threads.append(thread)
+    kept = []
+    try:
+        for _ in range(6):  # one kept-alive client after another
+            conn = socket.create_connection((HOST, sock.getsockname()[1]), timeout=10)
+            conn.sendall(b"GET /who HTTP/1.1\r\nHost: x\r\n\r\n")
+            kept.append((conn, read_response(conn).rpartition(b"\r\n\r\n")[2]))
+        served = sorted(name for _, name in kept)
+        assert served == [b"a"] * 3 + [b"b"] * 3, served
+    finally:
+        for conn, _ in kept:
+            conn.close()
+        for front, loop, thread in zip(fronts, loops, threads, strict=True):
+            asyncio.run_coroutine_threadsafe(front.stop(grace_s=2), loop).result(10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
