@@ -29,13 +29,13 @@ def budget_at(rate: float | None, clock: Clock, deadline_s: float = 45.0) -> Wor
 
 def test_admits_what_finishes_by_the_deadline_and_counts_it(clock):
     budget = budget_at(1000, clock)
-    budget.admit(18_000, 10, clock.now + 45)  # 18 s of work
-    budget.admit(18_000, 10, clock.now + 45)  # 36 s with the queue ahead: ADMIT_SHARE (0.8) of the 45 s left
-    assert budget.snapshot() == WorkSnapshot(queued_tokens=36_000, queued_requests=2, tokens_per_s=1000.0)
+    budget.admit(15_000, 10, clock.now + 45)  # 15 s of work
+    budget.admit(16_000, 10, clock.now + 45)  # 31 s with the queue ahead: ADMIT_SHARE (0.7) of the 45 s left
+    assert budget.snapshot() == WorkSnapshot(queued_tokens=31_000, queued_requests=2, tokens_per_s=1000.0)
     with pytest.raises(OverloadedError):
-        budget.admit(1_000, 1, clock.now + 45)  # 37 s > 0.8 x 45 s: the margin for the estimate
-    budget.release(18_000, 1)
-    assert budget.snapshot().queued_tokens == 18_000 and budget.snapshot().queued_requests == 1
+        budget.admit(1_000, 1, clock.now + 45)  # 32 s > 0.7 x 45 s: the margin for the estimate
+    budget.release(15_000, 1)
+    assert budget.snapshot().queued_tokens == 16_000 and budget.snapshot().queued_requests == 1
 
 
 def test_sheds_what_the_queue_ahead_would_push_past_the_deadline(clock):
@@ -52,9 +52,9 @@ def test_time_already_spent_counts(clock):
     budget = budget_at(1000, clock)
     deadline = clock.now + 45
     clock.now += 40
-    budget.admit(4_000, 1, deadline)  # 4 s of work, 5 s left
+    budget.admit(3_000, 1, deadline)  # 3 s of work, 5 s left (0.7 x 5 s = 3.5 s may be filled)
     with pytest.raises(OverloadedError):
-        budget.admit(2_000, 1, deadline)  # 6 s > 5 s
+        budget.admit(1_000, 1, deadline)  # 4 s > 3.5 s
 
 
 def test_a_passed_deadline_is_shed_even_before_the_rate_is_known(clock):
@@ -120,10 +120,10 @@ def test_the_first_real_pass_sets_the_rate_without_calibration(clock):
 
 def test_a_reservation_counts_until_swapped_for_the_exact_cost_or_released(clock):
     budget = budget_at(1000, clock)
-    first = budget.reserve(18_000, 64, clock.now + 45)  # a lower bound, before tokenising
+    first = budget.reserve(15_000, 64, clock.now + 45)  # a lower bound, before tokenising
     with pytest.raises(OverloadedError):  # a request measured at the same time sees the first one's share
-        budget.reserve(18_001, 64, clock.now + 45)
-    assert budget.snapshot().queued_tokens == 18_000 and budget.snapshot().queued_requests == 1
+        budget.reserve(16_501, 64, clock.now + 45)
+    assert budget.snapshot().queued_tokens == 15_000 and budget.snapshot().queued_requests == 1
     reserved = first.take()
     budget.swap(reserved, 20_000)  # the exact cost, once tokenised: not judged again
     assert first.take() is None and budget.snapshot().queued_tokens == 20_000
