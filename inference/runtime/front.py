@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import h11
@@ -31,24 +30,12 @@ from ..errors import (
     RequestTimeoutError,
     ServingError,
 )
-from .front_answers import error_answer, log_answer
-from .limits import FrontLimits
+from .acceptor import Acceptor
+from .front_answers import error_answer, log_answer, raw_answer, without_client_bytes
+from .limits import FrontLimits, Probes
 from .wsgi_call import HttpRequest, HttpResponse, WSGIApp, call_app, environ_for
 
 _READ_CHUNK = 64 * 1024
-# Least-connections across workers: every worker is woken for a new connection, and one that already holds open
-# connections waits this long per connection (at most the cap) before it takes it, so a less busy worker does.
-ACCEPT_DEFER_S = 0.002
-MAX_ACCEPT_DEFER_S = 0.05
-
-
-@dataclass(frozen=True)
-class Probes:
-    """Health-probe paths (answered in the loop) and, among them, the readiness probes (which wait for every
-    worker of the server: readiness.py)."""
-
-    all: frozenset[str]
-    readiness: frozenset[str]
 
 
 class _Refused(Exception):
@@ -70,7 +57,7 @@ class Front:
         self._in_flight = 0  # requests on the pool, running or waiting (counted in the loop thread only)
         self._connections: set[asyncio.Task[Any]] = set()
         self._idle: set[asyncio.Task[Any]] = set()  # connections waiting for their next request
-        self._listening: list[Any] = []
+        self._acceptor = Acceptor(self._accept, lambda: len(self._connections))
         self.stopping = False
 
     @property
@@ -78,37 +65,10 @@ class Front:
         return self._in_flight
 
     async def serve(self, sockets: list[Any]) -> None:
-        """Accept on ``sockets`` (shared with the server's other workers), one connection per readiness event:
-        every worker's loop is woken, and the one holding the fewest connections takes it (``ACCEPT_DEFER_S``),
-        so connections, kept-alive ones included, spread over the workers (asyncio's own server accepts its
-        whole backlog at once: 4 clients starting together all landed in one worker, at half the throughput)."""
-        loop = asyncio.get_running_loop()
-        for sock in sockets:
-            sock.setblocking(False)
-            loop.add_reader(sock.fileno(), self._accept, sock)
-            self._listening.append(sock)
+        """Accept on ``sockets``, shared with the server's other workers (acceptor.py: least connections)."""
+        self._acceptor.start(sockets)
 
-    def _accept(self, listener: Any) -> None:
-        defer = min(MAX_ACCEPT_DEFER_S, ACCEPT_DEFER_S * len(self._connections))
-        if defer:
-            loop = asyncio.get_running_loop()
-            loop.remove_reader(listener.fileno())  # let a less busy worker take it first
-            loop.call_later(defer, self._accept_later, listener)
-            return
-        self._accept_one(listener)
-
-    def _accept_later(self, listener: Any) -> None:
-        if self.stopping:
-            return
-        asyncio.get_running_loop().add_reader(listener.fileno(), self._accept, listener)
-        self._accept_one(listener)
-
-    def _accept_one(self, listener: Any) -> None:
-        try:
-            sock, _ = listener.accept()
-        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-            return  # another worker took it, or the client left already
-        sock.setblocking(False)
+    def _accept(self, sock: Any) -> None:
         task = asyncio.get_running_loop().create_task(self._open(sock))
         self._connections.add(task)  # a strong reference from the start (the loop keeps only weak ones)
         task.add_done_callback(self._connections.discard)
@@ -127,9 +87,7 @@ class Front:
     async def stop(self, grace_s: float) -> None:
         """Stop accepting, close idle connections, let running requests finish (at most ``grace_s``)."""
         self.stopping = True
-        loop = asyncio.get_running_loop()
-        for sock in self._listening:
-            loop.remove_reader(sock.fileno())
+        self._acceptor.stop()
         for task in list(self._idle):
             task.cancel()
         if self._connections:
@@ -184,7 +142,7 @@ class Front:
             except h11.RemoteProtocolError as err:
                 status = err.error_status_hint
                 error = RequestHeaderFieldsTooLargeError if status == 431 else InvalidInputError
-                raise _Refused(error(f"malformed HTTP request: {_without_client_bytes(err)}")) from None
+                raise _Refused(error(f"malformed HTTP request: {without_client_bytes(err)}")) from None
             if event is not h11.NEED_DATA:
                 return event
             left = until - time.monotonic()
@@ -333,16 +291,5 @@ class Front:
             try:
                 await self._write(conn, writer, answer)
             except h11.LocalProtocolError:
-                writer.write(_raw(answer))  # h11 saw no valid request head: write the answer as bytes
+                writer.write(raw_answer(answer))  # h11 saw no valid request head: write the answer as bytes
                 await asyncio.wait_for(writer.drain(), self._limits.write_timeout_s)
-
-
-def _without_client_bytes(err: h11.RemoteProtocolError) -> str:
-    """h11's reason, without the offending bytes it quotes (a header line may hold a credential)."""
-    return str(err).split(": bytearray(", 1)[0].split(": b'", 1)[0].split(': b"', 1)[0]
-
-
-def _raw(answer: HttpResponse) -> bytes:
-    lines = [f"HTTP/1.1 {answer.status} {answer.reason}", *(f"{k}: {v}" for k, v in answer.headers),
-             f"Content-Length: {len(answer.body)}"]  # fmt: skip
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body

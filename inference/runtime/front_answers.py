@@ -7,6 +7,8 @@ import logging
 import time
 from http import HTTPStatus
 
+import h11
+
 from ..api.request_id import RESPONSE_HEADER, request_id
 from ..codecs.json import error_json
 from ..errors import ServingError
@@ -49,3 +51,14 @@ def log_answer(response: HttpResponse, request: HttpRequest | None, started: flo
         "ms": round((time.perf_counter() - started) * 1000, 2),
     }  # fmt: skip
     access_log.log(logging.DEBUG if quiet else logging.INFO, "request", extra={"fields": fields})
+
+
+def without_client_bytes(err: h11.RemoteProtocolError) -> str:
+    """h11's reason, without the offending bytes it quotes (a header line may hold a credential)."""
+    return str(err).split(": bytearray(", 1)[0].split(": b'", 1)[0].split(': b"', 1)[0]
+
+
+def raw_answer(answer: HttpResponse) -> bytes:
+    lines = [f"HTTP/1.1 {answer.status} {answer.reason}", *(f"{k}: {v}" for k, v in answer.headers),
+             f"Content-Length: {len(answer.body)}"]  # fmt: skip
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from gunicorn.workers.base import Worker
 
-from .front import Front, Probes
-from .limits import FrontLimits
+from .front import Front
+from .limits import FrontLimits, Probes
 from .wsgi_call import WSGIApp
 
 HEARTBEAT_S = 1.0

@@ -1,4 +1,4 @@
-"""Connection limits and timeouts of the HTTP front (front.py), one place."""
+"""Connection limits and timeouts of the HTTP front (front.py), and its probe paths: one place."""
 
 from __future__ import annotations
 
@@ -32,3 +32,12 @@ class FrontLimits:
     max_header_bytes: int = 16 * 1024
     max_header_fields: int = 100
     max_connections: int = 1000
+
+
+@dataclass(frozen=True)
+class Probes:
+    """Health-probe paths (answered in the loop) and, among them, the readiness probes (which wait for every
+    worker of the server: readiness.py)."""
+
+    all: frozenset[str]
+    readiness: frozenset[str]

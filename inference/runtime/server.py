@@ -15,9 +15,8 @@ from gunicorn.app.base import BaseApplication
 
 from ..model_dir import resolve_model_dir
 from ..settings import Settings
-from .front import Probes
 from .front_worker import FrontApp, FrontWorker
-from .limits import FrontLimits
+from .limits import FrontLimits, Probes
 from .readiness import ServerReadiness, WorkerBoard
 from .worker_plan import WorkerPlan, available_memory_bytes, plan_workers, usable_cores, visible_gpus, weight_bytes
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from inference.api.request_context import CANCELLED, DEADLINE
-from inference.runtime.front import Front, Probes
-from inference.runtime.limits import FrontLimits
+from inference.runtime.front import Front
+from inference.runtime.limits import FrontLimits, Probes
 
 HOST = "127.0.0.1"
 
