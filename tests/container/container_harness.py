@@ -248,6 +248,11 @@ TEXTS = [
 ]
 
 
+def health(reply_json: dict) -> dict:
+    """A readiness probe's status and model (it also reports the worker's queued work and tokens/s)."""
+    return {key: reply_json[key] for key in ("status", "model")}
+
+
 def floats(reply_json: dict) -> np.ndarray:
     return np.asarray([item["embedding"] for item in reply_json["data"]], dtype=np.float32)
 
