@@ -144,11 +144,7 @@ class MicroBatcher:
                 raise OverloadedError(
                     f"{self._in_flight} inputs in flight; retry shortly", retry_after=self._budget.retry_after()
                 )
-            reserved = reservation.take() if reservation is not None else None
-            if reserved is None:
-                self._budget.admit(sum(costs), len(payloads), deadline)
-            else:
-                self._budget.swap(reserved, sum(costs))
+            self._budget.admit_reserved(reservation, sum(costs), len(payloads), deadline)
             self._in_flight += len(payloads)
             jobs = zip(payloads, costs, strict=True)
             self._pending.extend(_Job(ticket, i, payload, cost, key) for i, (payload, cost) in enumerate(jobs))

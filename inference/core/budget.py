@@ -104,6 +104,15 @@ class WorkBudget:
         self.admit(cost, inputs, deadline)
         return Reservation(self, cost)
 
+    def admit_reserved(self, reservation: Reservation | None, cost: int, inputs: int, deadline: float | None) -> None:
+        """Count a request's exact ``cost``: in place of its reservation if it holds one not yet taken (admitted
+        already), else judged by ``admit``."""
+        reserved = reservation.take() if reservation is not None else None
+        if reserved is None:
+            self.admit(cost, inputs, deadline)
+        else:
+            self.swap(reserved, cost)
+
     def swap(self, reserved: int, cost: int) -> None:
         """A reservation of ``reserved`` tokens becomes the request's exact ``cost`` (already admitted)."""
         with self._lock:

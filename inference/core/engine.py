@@ -182,11 +182,7 @@ class ModelEngine:
         """Per-token vectors of one sequence (late chunking), run in the calling thread but admitted like
         ``submit``: its tokens count as queued work until it is done."""
         handler = self.handler
-        reserved = reservation.take() if reservation is not None else None
-        if reserved is None:
-            self._budget.admit(len(ids), 1, deadline)
-        else:
-            self._budget.swap(reserved, len(ids))
+        self._budget.admit_reserved(reservation, len(ids), 1, deadline)
         try:
             if cancelled is not None and cancelled.is_set():
                 raise ClientClosedRequestError("the client closed the connection; its work was dropped")

@@ -70,17 +70,16 @@ class EmbeddingService:
                 pooled, joined = late_chunk(handler, sequences, request.truncate, forward)
                 tokens = len(joined)
             else:
-                pooled, tokens = self._pooled(handler, request, task, sequences, admitted)
+                pooled, tokens = self._pooled(handler, request, task, sequences, admitted, text_at, image_at)
         finally:
             admitted.reservation.release()  # no-op once a submit took it
         vectors = finish_vectors(pooled, request.dimensions, request.normalized)
         return EmbedResult(vectors=vectors, prompt_tokens=tokens, model=info.name)
 
     def _pooled(self, handler: EmbeddingHandler, request: EmbedRequest, task: str | None,
-                sequences: list[list[int]], admitted: _Admitted) -> tuple[np.ndarray, int]:  # fmt: skip
-        """One vector per input: texts and images each through the batcher."""
-        text_at = [i for i, item in enumerate(request.inputs) if isinstance(item, TextInput)]
-        image_at = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
+                sequences: list[list[int]], admitted: _Admitted, text_at: list[int],
+                image_at: list[int]) -> tuple[np.ndarray, int]:  # fmt: skip
+        """One vector per input (texts at ``text_at``, images at ``image_at``), each kind through the batcher."""
         pooled = np.empty((len(request.inputs), handler.info.dimensions), dtype=np.float32)
         tokens = sum(len(ids) for ids in sequences)
         if sequences:
