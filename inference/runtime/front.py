@@ -60,10 +60,6 @@ class Front:
         self._acceptor = Acceptor(self._accept, lambda: len(self._connections))
         self.stopping = False
 
-    @property
-    def in_flight(self) -> int:
-        return self._in_flight
-
     async def serve(self, sockets: list[Any]) -> None:
         """Accept on ``sockets``, shared with the server's other workers (acceptor.py: least connections)."""
         self._acceptor.start(sockets)
