@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 CLIENT_VENV ?= .venv-client
 
-.PHONY: serve test test-client test-container typecheck lint bench clean
+.PHONY: serve test test-client test-container test-gpu-image typecheck lint bench clean
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test-client: $(VENV)/.installed  ## the client alone: a fresh venv with only `pi
 
 test-container: $(VENV)/.installed  ## build the image and test it (needs Docker; see .ci/run)
 	$(PY) -m pytest -q -m container tests/container
+
+test-gpu-image: $(VENV)/.installed  ## build the GPU flavour (CUDA 12.8) and check it without a GPU (needs Docker)
+	$(PY) -m pytest -q -m gpu_image tests/container
 
 typecheck: $(VENV)/.installed  ## mypy --strict over inference/ (configuration: pyproject.toml [tool.mypy])
 	$(VENV)/bin/mypy

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build the service image (container/Dockerfile, context: the repository root).
 #
-#   container/build.sh [--tag TAG] [--base IMAGE] [--offline] [--bake NAME] [--model-name NAME] [-- DOCKER_BUILD_ARGS...]
+#   container/build.sh [--flavour gpu|cpu] [--tag TAG] [--base IMAGE] [--offline] [--bake NAME] [--model-name NAME]
+#                      [-- DOCKER_BUILD_ARGS...]
 #
+#   --flavour F        gpu (default): CUDA 12.8 torch, for GPU hosts (it serves on CPU hosts too);
+#                      cpu: the CPU build of torch (a smaller image, for CPU-only hosts)
 #   --tag TAG          image tag (default embed-serving:local)
 #   --base IMAGE       BASE_IMAGE build arg (default: the Dockerfile's CUDA base)
 #   --offline          install from container/wheelhouse/ (run container/wheelhouse.sh first) and build with
@@ -18,8 +21,10 @@ source "$(dirname "$0")/lib.sh"
 tag=embed-serving:local
 args=()
 offline=false
+flavour=gpu
 while (($#)); do
   case $1 in
+    --flavour) flavour=$2; shift 2 ;;
     --tag) tag=$2; shift 2 ;;
     --base) args+=(--build-arg "BASE_IMAGE=$2"); shift 2 ;;
     --offline) offline=true; shift ;;
@@ -32,8 +37,14 @@ while (($#)); do
 done
 
 cd "$REPO_ROOT"
+[[ $flavour == gpu || $flavour == cpu ]] || die "--flavour must be gpu or cpu, not $flavour"
+args=(--build-arg "IMAGE_FLAVOUR=$flavour" --build-arg "TORCH_SPEC=${TORCH_SPEC:-$(torch_spec "$flavour")}" "${args[@]}")
+held=$(cat container/wheelhouse/.flavour 2>/dev/null || true)
+if compgen -G "container/wheelhouse/*.whl" >/dev/null && [[ -n $held && $held != "$flavour" ]]; then
+  die "--flavour $flavour: container/wheelhouse/ holds the $held wheels; run container/wheelhouse.sh --flavour $flavour"
+fi
 if $offline; then
-  compgen -G "container/wheelhouse/*.whl" >/dev/null || die "--offline: container/wheelhouse/ is empty; run container/wheelhouse.sh"
+  compgen -G "container/wheelhouse/*.whl" >/dev/null || die "--offline: container/wheelhouse/ is empty; run container/wheelhouse.sh --flavour $flavour"
   args+=(--network none)
 else
   if compgen -G "container/wheelhouse/*.whl" >/dev/null; then
@@ -43,7 +54,7 @@ else
 fi
 
 start=$(now)
-log "build: docker build -f container/Dockerfile -t $tag ${args[*]} ."
+log "build ($flavour): docker build -f container/Dockerfile -t $tag ${args[*]} ."
 docker build -f container/Dockerfile -t "$tag" "${args[@]}" .
 size=$(docker image inspect --format '{{.Size}}' "$tag" | awk '{ printf "%.2f GB", $1 / 1e9 }')
 log "build: $tag built in $(elapsed "$start") s, image size $size"

@@ -14,9 +14,12 @@
 #   4. the checks: `make test-container` (tests/container: --network none, embedded model, every embedding
 #      type, /execution-parameters, SIGTERM timing, root and non-root, read-only mounts, baked model)
 #   5. the local Docker test mode as the README runs it (container/local.sh, host network, model mounted)
+#   5b. the GPU flavour (CUDA 12.8 torch): wheelhouse, offline build, `make test-gpu-image` (no GPU needed;
+#      CONTAINER_GPU_FLAVOUR=0 skips it)
 #   6. cleanup: containers, images and the engine this script created; measurements printed at the end
 #
-# Environment: CONTAINER_BASE_IMAGE, CONTAINER_REQUIRED, CI, VENV (the Makefile's, default .venv), KEEP_IMAGE=1.
+# Environment: CONTAINER_BASE_IMAGE, CONTAINER_REQUIRED, CI, VENV (the Makefile's, default .venv), KEEP_IMAGE=1,
+# CONTAINER_GPU_FLAVOUR=0.
 set -euo pipefail
 # shellcheck source=container/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -26,6 +29,10 @@ source .ci/stage-report.sh
 
 run_id=ci-$$
 tag=embed-serving:$run_id
+gpu_tag=embed-serving:$run_id-gpu
+gpu_built=false
+built_kept=false
+[[ -z ${KEEP_IMAGE:-} ]] || built_kept=true
 summary=()
 started_engine=false
 made_base=false
@@ -47,6 +54,7 @@ cleanup() {
   if engine_up; then
     docker ps -aq --filter "name=-$run_id\$" | xargs -r docker rm -f >/dev/null
     if $built && [[ -z ${KEEP_IMAGE:-} ]]; then docker rmi -f "$tag" >/dev/null; fi
+    if $gpu_built && [[ -z ${KEEP_IMAGE:-} ]]; then docker rmi -f "$gpu_tag" >/dev/null; fi
     docker image prune -f --filter label=embed-serving.stage=build >/dev/null
     if $made_base; then docker rmi -f "$base" >/dev/null; fi
     log "removed: test containers, $tag$($made_base && echo ", $base"), build-stage images"
@@ -146,20 +154,20 @@ record "base image $base (s)" "$(elapsed "$t")"
 
 step "wheelhouse"
 t=$(now)
-container/wheelhouse.sh
+container/wheelhouse.sh --flavour cpu
 record "wheelhouse (s)" "$(elapsed "$t")"
 
 step "image build (offline, --network none)"
 t=$(now)
 built=true
-container/build.sh --tag "$tag" --base "$base" --offline
+container/build.sh --flavour cpu --tag "$tag" --base "$base" --offline
 record "image build (s)" "$(elapsed "$t")"
 record "image size (GB)" "$(docker image inspect --format '{{.Size}}' "$tag" | awk '{ printf "%.2f", $1 / 1e9 }')"
 
 step "checks: make test-container"
 t=$(now)
 CONTAINER_IMAGE=$tag \
-CONTAINER_BUILD_FLAGS="--base $base --offline" \
+CONTAINER_BUILD_FLAGS="--flavour cpu --base $base --offline" \
 CONTAINER_METRICS=$CACHE_DIR/metrics-$run_id.json \
 CONTAINER_TEST_SUFFIX=$run_id \
   make test-container VENV="${VENV:-.venv}"
@@ -171,3 +179,25 @@ model_dir=$("${VENV:-.venv}/bin/python" -c 'from inference.model_dir import embe
 port=$("${VENV:-.venv}/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 container/local.sh --no-build --tag "$tag" --name "embed-local-$run_id" --model "$model_dir" --port "$port" --cpu --timeout 300
 record "local.sh run (s)" "$(elapsed "$t")"
+
+# The GPU flavour (CUDA 12.8 torch): built offline on the same base and checked without a GPU: its CUDA version,
+# the forward-compatibility choice for stubbed driver versions, serving on the CPU, and the GPU-unusable reason.
+if [[ ${CONTAINER_GPU_FLAVOUR:-1} != 0 ]]; then
+  if ! $built_kept; then docker rmi -f "$tag" >/dev/null; built=false; fi  # disk: the GPU image is ~8 GB
+  step "GPU flavour: wheelhouse (torch 2.10.0 + CUDA 12.8 wheels)"
+  t=$(now)
+  container/wheelhouse.sh --flavour gpu
+  record "GPU wheelhouse (s)" "$(elapsed "$t")"
+
+  step "GPU flavour: image build (offline, --network none)"
+  t=$(now)
+  gpu_built=true
+  container/build.sh --flavour gpu --tag "$gpu_tag" --base "$base" --offline
+  record "GPU image build (s)" "$(elapsed "$t")"
+  record "GPU image size (GB)" "$(docker image inspect --format '{{.Size}}' "$gpu_tag" | awk '{ printf "%.2f", $1 / 1e9 }')"
+
+  step "GPU flavour: checks (make test-gpu-image)"
+  t=$(now)
+  CONTAINER_GPU_IMAGE=$gpu_tag CONTAINER_TEST_SUFFIX=$run_id make test-gpu-image VENV="${VENV:-.venv}"
+  record "make test-gpu-image (s)" "$(elapsed "$t")"
+fi

@@ -23,3 +23,12 @@ engine_has_bridge() { docker network inspect bridge >/dev/null 2>&1; }
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# The torch requirement of each image flavour (Dockerfile TORCH_SPEC): GPU = torch 2.10.0, the newest PyPI build
+# whose wheels pin CUDA 12 (12.8) libraries; CPU = the CPU build (the local wheel here, or TORCH_INDEX_URL's).
+torch_spec() {
+  case $1 in
+    gpu) echo "torch==2.10.0" ;;
+    cpu) echo "torch==2.13.0" ;;
+  esac
+}

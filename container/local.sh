@@ -8,6 +8,7 @@
 #   --model DIR    model folder, mounted read-only at /opt/ml/model (as SageMaker does); default: the model
 #                  embedded in the image (all-MiniLM-L6-v2)
 #   --gpu / --cpu  `docker run --gpus all` or not; default: --gpu when nvidia-smi lists a GPU
+#   --flavour F    image flavour to build (container/build.sh --flavour): default gpu with --gpu, cpu with --cpu
 #   --port N       host port (default 8080)
 #   --base IMAGE   build on this base (default: the Dockerfile's CUDA base); e.g. embed-base:bookworm from
 #                  container/base-image.sh where nothing can be pulled
@@ -35,6 +36,7 @@ build=true
 keep=false
 rmi=false
 timeout=600
+flavour=""
 build_args=()
 while (($#)); do
   case $1 in
@@ -42,6 +44,7 @@ while (($#)); do
     --gpu) gpu=true; shift ;;
     --cpu) gpu=false; shift ;;
     --port) port=$2; shift 2 ;;
+    --flavour) flavour=$2; shift 2 ;;
     --base) build_args+=(--base "$2"); shift 2 ;;
     --offline) build_args+=(--offline); shift ;;
     --tag) tag=$2; shift 2 ;;
@@ -71,7 +74,8 @@ cleanup() {
 trap cleanup EXIT
 
 if $build; then
-  "$REPO_ROOT/container/build.sh" --tag "$tag" "${build_args[@]}"
+  if [[ -z $flavour ]]; then if $gpu; then flavour=gpu; else flavour=cpu; fi; fi
+  "$REPO_ROOT/container/build.sh" --flavour "$flavour" --tag "$tag" "${build_args[@]}"
 fi
 
 run=(docker run -d --name "$name")

@@ -45,13 +45,30 @@ class Settings(BaseSettings):
         description="Model family: `auto` (from config.json's model_type), `text`, `clip` (text + image); "
         "`fake` serves deterministic vectors without a model (tests).",
     )
-    device: str = Field(
-        "auto", validation_alias=_env("EMB_DEVICE"), description="`auto`, `cpu`, `cuda`, `cuda:N`."
-    )
+    device: str = Field("auto", validation_alias=_env("EMB_DEVICE"), description="`auto`, `cpu`, `cuda`, `cuda:N`.")
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         "auto",
         validation_alias=_env("EMB_DTYPE"),
         description="`auto`: bfloat16 on CUDA GPUs that support it, else float16 on CUDA, float32 on CPU.",
+    )
+    gpu_fallback: Literal["fail", "cpu"] = Field(
+        "fail",
+        validation_alias=_env("EMB_GPU_FALLBACK"),
+        description="An NVIDIA GPU is present but CUDA cannot use it (driver too old for the image's CUDA): "
+        "`fail` keeps the server up with `/ping` 503 naming the driver and the CUDA version needed; `cpu` serves on "
+        "the CPU instead (slow; a warning is logged).",
+    )
+    cuda_compat: Literal["auto", "on", "off"] = Field(
+        "auto",
+        validation_alias=_env("EMB_CUDA_COMPAT"),
+        description="CUDA forward-compatibility libraries of the GPU image (`/usr/local/cuda/compat`), applied by "
+        "the entrypoint: `auto` loads them only when the host driver is older than they are; `on`, `off` force it.",
+    )
+    compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = Field(
+        "off",
+        validation_alias=_env("EMB_COMPILE"),
+        description="`torch.compile` mode for the model's forward pass (`reduce-overhead` adds CUDA graphs on "
+        "GPUs); `off` runs eager. Compiling costs start-up time; unmeasured on GPUs so far (README 'GPU engine').",
     )
     trust_remote_code: bool = Field(
         False,
@@ -137,7 +154,7 @@ class Settings(BaseSettings):
     record_options: dict[str, Any] = Field(
         {},
         validation_alias=_env("EMB_RECORD_OPTIONS"),
-        description="Request options (a JSON object, e.g. `{\"dimensions\": 128}`) for `application/jsonlines` "
+        description='Request options (a JSON object, e.g. `{"dimensions": 128}`) for `application/jsonlines` '
         "and `text/csv` records that set none: Batch Transform cannot send per-record options.",
     )
     warmup: bool = Field(

@@ -4,26 +4,57 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
+from .. import gpu_host
 from ..errors import DeviceOutOfMemoryError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R", np.ndarray, torch.Tensor)
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def pick_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(requested)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"EMB_DEVICE={requested} but no CUDA device is visible")
-    return device
+class GpuUnavailableError(RuntimeError):
+    """An NVIDIA GPU is present but CUDA cannot use it, and EMB_GPU_FALLBACK=fail (the model stays unloaded)."""
+
+
+def gpu_present() -> bool:
+    """An NVIDIA driver or device node is visible (CUDA availability aside)."""
+    return gpu_host.host_driver_version() is not None or bool(visible_device_nodes())
+
+
+def visible_device_nodes() -> list[str]:
+    return [p.name for p in Path("/dev").glob("nvidia[0-9]*")]
+
+
+def pick_device(requested: str, fallback: str = "fail") -> torch.device:
+    """The device to compute on. ``auto``: CUDA when usable, else the CPU where no NVIDIA GPU is present.
+
+    When a GPU is present (or ``cuda`` was asked for) but CUDA is unusable, ``fallback`` decides: ``cpu`` serves
+    on the CPU with a warning, ``fail`` raises ``GpuUnavailableError`` naming the host driver and the CUDA
+    version the image needs (EMB_GPU_FALLBACK).
+    """
+    device = torch.device("cuda" if requested == "auto" else requested)
+    if device.type != "cuda" or torch.cuda.is_available():
+        return device
+    if requested == "auto" and not gpu_present():
+        return torch.device("cpu")
+    reason = gpu_host.unusable_reason(
+        gpu_host.host_driver_version(), gpu_host.image_cuda_version() or torch.version.cuda, gpu_host.compat_in_use()
+    )
+    if requested != "auto" and not gpu_present():
+        reason = f"EMB_DEVICE={requested} but no NVIDIA GPU is visible"
+    if fallback == "cpu":
+        log.warning("%s; serving on the CPU (EMB_GPU_FALLBACK=cpu)", reason)
+        return torch.device("cpu")
+    log.error("%s", reason)
+    raise GpuUnavailableError(reason)
 
 
 def limit_cpu_threads(device: torch.device, threads: int | None) -> None:
@@ -59,8 +90,9 @@ def padded_batch(
     return input_ids.to(device, non_blocking=True), mask.to(device, non_blocking=True)
 
 
-def split_on_oom(forward: Callable[[Sequence[T]], np.ndarray], batch: Sequence[T]) -> np.ndarray:
-    """Run ``forward``; on CUDA out-of-memory free the cache, halve the batch and retry each half."""
+def split_on_oom(forward: Callable[[Sequence[T]], R], batch: Sequence[T]) -> R:
+    """Run ``forward``; on CUDA out-of-memory free the cache, halve the batch and retry each half, joining the
+    halves' arrays (or tensors, left on their device) in order."""
     try:
         return forward(batch)
     except torch.cuda.OutOfMemoryError:
@@ -69,4 +101,10 @@ def split_on_oom(forward: Callable[[Sequence[T]], np.ndarray], batch: Sequence[T
             raise DeviceOutOfMemoryError("input does not fit in accelerator memory") from None
         half = len(batch) // 2
         log.warning("CUDA out of memory on a batch of %d; splitting", len(batch))
-        return np.concatenate([split_on_oom(forward, batch[:half]), split_on_oom(forward, batch[half:])])
+        return _concatenate([split_on_oom(forward, batch[:half]), split_on_oom(forward, batch[half:])])
+
+
+def _concatenate(parts: list[R]) -> R:
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    return torch.cat(parts)

@@ -3,6 +3,7 @@ dtype from the settings, remote code only when allowed, the model in eval mode o
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from transformers.utils import logging as hf_logging
 from ..settings import Settings
 from .device import limit_cpu_threads, pick_device, pick_dtype
 from .tokenization import require_safetensors
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,17 @@ def load_hf_model(folder: Path, settings: Settings) -> LoadedModel:
     """Config, tokenizer and weights from ``folder``; raises ``ModelFolderError`` without safetensors."""
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
     require_safetensors(folder)
-    device = pick_device(settings.device)
+    device = pick_device(settings.device, settings.gpu_fallback)
     limit_cpu_threads(device, settings.torch_threads)
     dtype = pick_dtype(settings.dtype, device)
     trust = settings.trust_remote_code
     config = AutoConfig.from_pretrained(folder, trust_remote_code=trust)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust)
     model = AutoModel.from_pretrained(folder, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=trust)
-    return LoadedModel(config, tokenizer, model.to(device).eval(), device, dtype)
+    model = model.to(device).eval()
+    log.info("attention: %s", getattr(model.config, "_attn_implementation", "unknown"))
+    if settings.compile != "off":
+        # dynamic: batch size and length vary per request; the module's own methods (CLIP's get_*_features)
+        # still run eagerly, only its forward is compiled.
+        model = torch.compile(model, mode=None if settings.compile == "default" else settings.compile, dynamic=True)
+    return LoadedModel(config, tokenizer, model, device, dtype)

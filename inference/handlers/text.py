@@ -31,6 +31,11 @@ WARMUP_TEXTS = ("warm-up", "a slightly longer warm-up sentence for the model")
 # token, all-MiniLM-L6-v2), so a bucket may carry 10% padding, or 16 padded tokens per torch thread.
 CPU_MAX_PADDING = 0.1
 CPU_PADDING_ALLOWANCE_PER_THREAD = 16
+# CUDA buckets: a GPU pass costs little per padded token while the batch is small, and each extra pass costs a
+# launch sequence, so only batches mixing very different lengths are cut (a quarter padding, or 8192 padded
+# tokens). Not yet measured on a GPU (README "GPU engine").
+GPU_MAX_PADDING = 0.25
+GPU_PADDING_ALLOWANCE = 8192
 
 
 def _model_max_length(config: object, tokenizer_max: int, st_max: int | None) -> int:
@@ -105,29 +110,33 @@ class TextEmbeddingHandler:
         output = self._model(input_ids=input_ids, attention_mask=mask, **extra)
         return output[0], mask
 
-    def _pooled(self, batch: Sequence[Sequence[int]], task: str | None) -> np.ndarray:
-        """One padded forward pass; on CUDA out-of-memory the batch is halved and retried (``split_on_oom``)."""
+    def _pooled(self, batch: Sequence[Sequence[int]], task: str | None) -> torch.Tensor:
+        """One padded forward pass, pooled, left on the device; on CUDA out-of-memory the batch is halved and
+        retried (``split_on_oom``). Call under ``torch.inference_mode``."""
+        return split_on_oom(lambda part: pool(*self._hidden(part, task), self._info.pooling), batch)
 
-        def run(part: Sequence[Sequence[int]]) -> np.ndarray:
-            with torch.inference_mode():
-                hidden, mask = self._hidden(part, task)
-                return pool(hidden, mask, self._info.pooling).cpu().numpy()
+    def _buckets(self, lengths: list[int]) -> list[list[int]]:
+        if self._device.type == "cpu":
+            allowance = CPU_PADDING_ALLOWANCE_PER_THREAD * torch.get_num_threads()
+            return split_by_padding(lengths, CPU_MAX_PADDING, allowance)
+        return split_by_padding(lengths, GPU_MAX_PADDING, GPU_PADDING_ALLOWANCE)
 
-        return split_on_oom(run, batch)
-
+    @torch.inference_mode()
     def forward(self, batch: Sequence[Sequence[int]], task: str | None) -> np.ndarray:
-        """Pooled embeddings; on CPU in length buckets. Every pass (each bucket too) goes through ``_pooled``."""
-        if self._device.type != "cpu" or len(batch) < 2:
-            return self._pooled(batch, task)
-        allowance = CPU_PADDING_ALLOWANCE_PER_THREAD * torch.get_num_threads()
-        buckets = split_by_padding([len(ids) for ids in batch], CPU_MAX_PADDING, allowance)
+        """Pooled embeddings, in length buckets; every pass (each bucket too) goes through ``_pooled``.
+
+        On CUDA every bucket is queued before anything is copied back: the host pads and pins the next bucket
+        while the GPU computes the last (inputs go to the device with non-blocking copies), and the vectors come
+        back in one device-to-host copy at the end instead of one synchronising copy per bucket.
+        """
+        buckets = self._buckets([len(ids) for ids in batch]) if len(batch) > 1 else [list(range(len(batch)))]
         if len(buckets) == 1:
-            return self._pooled(batch, task)
+            return self._pooled(batch, task).cpu().numpy()
         parts = [(bucket, self._pooled([batch[i] for i in bucket], task)) for bucket in buckets]
-        out = np.empty((len(batch), parts[0][1].shape[1]), dtype=parts[0][1].dtype)
+        out = parts[0][1].new_empty((len(batch), parts[0][1].shape[1]))
         for bucket, vectors in parts:
-            out[bucket] = vectors
-        return out
+            out[torch.as_tensor(bucket, device=out.device)] = vectors
+        return out.cpu().numpy()
 
     def forward_tokens(self, ids: Sequence[int], task: str | None) -> np.ndarray:
         """Token vectors of one sequence (late chunking); out-of-memory on it is ``DeviceOutOfMemoryError``."""

@@ -219,7 +219,8 @@ def build_flags() -> list[str]:
     """Flags for container/build.sh: CONTAINER_BUILD_FLAGS, else BASE_IMAGE and --offline when wheels exist."""
     if os.environ.get("CONTAINER_BUILD_FLAGS"):
         return shlex.split(os.environ["CONTAINER_BUILD_FLAGS"])
-    flags = ["--base", os.environ["BASE_IMAGE"]] if os.environ.get("BASE_IMAGE") else []
+    flags = ["--flavour", "cpu"]
+    flags += ["--base", os.environ["BASE_IMAGE"]] if os.environ.get("BASE_IMAGE") else []
     if any((REPO / "container" / "wheelhouse").glob("*.whl")):
         flags.append("--offline")
     return flags
