@@ -2,6 +2,8 @@
 
 Modules, one job each:
 - ``config``: pydantic ``DeployConfig`` (the one description of an endpoint).
+- ``gpu_hosts``: NVIDIA driver per instance family and host AMI; ``check_gpu_host`` refuses hosts the image
+  cannot start on (used by ``config`` and ``transform`` before any AWS call).
 - ``plan``: pure builders of the boto3 request dicts; no AWS calls.
 - ``artifacts``: model.tar.gz packing and S3 upload.
 - ``waiters``: polling with progress and failure reasons.

@@ -4,6 +4,9 @@ Endpoint settings come from ``--config`` (JSON, see ``deploy.example.json``) wit
 are JSON on stdout; progress goes to stderr. ``--dry-run`` prints the exact boto3 requests: for ``deploy``
 and ``batch-transform`` without any AWS call, for ``update`` / ``delete`` after reading the live endpoint.
 ``--endpoint-url`` (or ``AWS_ENDPOINT_URL``) sends every call elsewhere (moto, a local container).
+Before any call, ``gpu_hosts.check_gpu_host`` refuses an instance type / host AMI (``--inference-ami-version``,
+``--transform-ami-version``) whose NVIDIA driver cannot start the image's CUDA (``--image-cuda``), and warns where
+the facts run out (``warning: ...`` on stderr).
 Exit codes: 0 ok, 1 AWS error or failed deployment, 2 bad input.
 """
 
@@ -12,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +32,7 @@ from embedding_client import EmbeddingClient, EmbeddingServiceError, runtime_cli
 
 from . import apply, plan, transform
 from .config import DeployConfig, load_config
+from .gpu_hosts import IMAGE_COMPAT_DRIVER, IMAGE_CUDA, GpuHostWarning, amis
 from .waiters import DeploymentError, Poller
 
 
@@ -60,6 +66,9 @@ def _deploy_flags(parser: argparse.ArgumentParser) -> None:
     add("--upload-s3", help="s3://bucket/prefix for --model-source")
     add("--instance-type")
     add("--instance-count", type=int)
+    add("--inference-ami-version", metavar="AMI", help="host AMI (NVIDIA driver) of the variant; empty: SageMaker's "
+        f"default. One of: {', '.join(a.name for a in amis('realtime'))}")
+    _image_flags(parser, None)
     add("--variant-name")
     add("--env", action="append", metavar="KEY=VALUE", help="container environment (repeat)")
     add("--network-isolation", action=argparse.BooleanOptionalAction, default=None)
@@ -82,6 +91,13 @@ def _deploy_flags(parser: argparse.ArgumentParser) -> None:
     add("--dry-run", action="store_true", help="print the plan, change nothing")
 
 
+def _image_flags(parser: argparse.ArgumentParser, default_cuda: str | None, default_compat: int | None = None) -> None:
+    """What the image needs from the host driver: its labels embed-serving.cuda and embed-serving.cuda-compat-driver."""
+    parser.add_argument("--image-cuda", default=default_cuda, help=f"CUDA version of the image (default {IMAGE_CUDA})")
+    parser.add_argument("--cuda-compat-driver", type=int, default=default_compat, metavar="BRANCH",
+                        help=f"forward-compatibility driver in the image (default {IMAGE_COMPAT_DRIVER}; 0: none)")
+
+
 def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Flags -> DeployConfig fields (None: not given; nested dicts are merged into the file's)."""
     a = args
@@ -89,6 +105,8 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "endpoint_name": a.endpoint_name, "image_uri": a.image_uri, "role_arn": a.role_arn,
         "model_data": a.model_data, "model_source": a.model_source, "upload_s3": a.upload_s3,
         "instance_type": a.instance_type, "instance_count": a.instance_count, "variant_name": a.variant_name,
+        "inference_ami_version": a.inference_ami_version, "image_cuda": a.image_cuda,
+        "cuda_compat_driver": a.cuda_compat_driver,
         "environment": _pairs(a.env), "enable_network_isolation": a.network_isolation,
         "startup_health_check_timeout_s": a.startup_health_check_timeout_s,
         "model_download_timeout_s": a.model_download_timeout_s, "volume_size_gb": a.volume_size_gb,
@@ -138,6 +156,9 @@ def _transform_flags(parser: argparse.ArgumentParser) -> None:
     add("--job-name", help="default: <model>-<timestamp>")
     add("--instance-type", default="ml.g5.xlarge")
     add("--instance-count", type=int, default=1)
+    add("--transform-ami-version", metavar="AMI", help="host AMI (NVIDIA driver) of the job; empty: SageMaker's "
+        f"default. One of: {', '.join(a.name for a in amis('transform'))}")
+    _image_flags(parser, IMAGE_CUDA, IMAGE_COMPAT_DRIVER)
     add("--max-payload-mb", type=int, default=6)
     add("--max-concurrent-transforms", type=int)
     add("--env", action="append", metavar="KEY=VALUE")
@@ -197,7 +218,8 @@ def _batch(args: argparse.Namespace, clients: Callable[[], apply.Clients], polle
     cfg = transform.TransformConfig(
         job_name=args.job_name or plan.versioned_name(model, version), model_name=model,
         input_s3=args.input_s3, output_s3=args.output_s3, instance_type=args.instance_type,
-        instance_count=args.instance_count, max_payload_mb=args.max_payload_mb,
+        instance_count=args.instance_count, transform_ami_version=args.transform_ami_version,
+        image_cuda=args.image_cuda, cuda_compat_driver=args.cuda_compat_driver, max_payload_mb=args.max_payload_mb,
         max_concurrent_transforms=args.max_concurrent_transforms, environment=_pairs(args.env) or {},
         content_type=args.content_type, record_options=args.record_options or {}, join_input=args.join_input,
     )  # fmt: skip
@@ -231,11 +253,29 @@ def run(
     return _batch(args, clients, poller, version)
 
 
+@contextmanager
+def _host_warnings() -> Iterator[None]:
+    """``GpuHostWarning``s of the block as ``warning: ...`` lines on stderr (other warnings as usual)."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GpuHostWarning)
+            yield
+    finally:
+        for item in caught:
+            if issubclass(item.category, GpuHostWarning):
+                print(f"warning: {item.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(item.message, item.category, item.filename, item.lineno)
+
+
 def main(argv: Sequence[str] | None = None, session: boto3.Session | None = None) -> int:
     """Parse, run, print the JSON result; returns the exit code (``session``: see ``run``)."""
     args = build_parser().parse_args(argv)
     try:
-        _print(run(args, session=session))
+        with _host_warnings():
+            result = run(args, session=session)
+        _print(result)
     except (ValidationError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

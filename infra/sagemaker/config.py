@@ -7,14 +7,38 @@ SageMaker enforces, so a bad value fails before any AWS call.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .gpu_hosts import IMAGE_COMPAT_DRIVER, IMAGE_CUDA, GpuHostWarning, Service, check_gpu_host
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 S3_PATTERN = r"^s3://[^/]+(/.*)?$"
 ROLE_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
+CUDA_PATTERN = r"^\d+\.\d+$"
+
+
+def empty_is_none(value: Any) -> Any:
+    """``""`` (an empty flag or CloudFormation-style parameter) means "not set"."""
+    return None if value == "" else value
+
+
+def zero_is_none(value: Any) -> Any:
+    """``0`` (``--cuda-compat-driver 0``) means the image has no forward-compatibility driver."""
+    return None if value == 0 else value
+
+
+def check_host(
+    instance_type: str, ami: str | None, image_cuda: str, compat_driver: int | None, service: Service
+) -> None:
+    """``gpu_hosts.check_gpu_host``: refusals raise ``GpuHostError`` (a ValueError, so a validation error before any
+    AWS call); its notes become ``GpuHostWarning``s."""
+    result = check_gpu_host(instance_type, ami, image_cuda, compat_driver, service=service)
+    for note in result.warnings:
+        warnings.warn(note, GpuHostWarning, stacklevel=2)
 
 
 class _Strict(BaseModel):
@@ -73,6 +97,13 @@ class DeployConfig(_Strict):
     upload_s3: str | None = Field(default=None, pattern=S3_PATTERN, description="s3://bucket/prefix for model_source")
     instance_type: str = Field(default="ml.g5.xlarge", pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$")
     instance_count: int = Field(default=1, ge=1)
+    inference_ami_version: Annotated[str | None, BeforeValidator(empty_is_none)] = Field(
+        default=None, description="ProductionVariant InferenceAmiVersion (host AMI and NVIDIA driver); None: default"
+    )
+    image_cuda: str = Field(default=IMAGE_CUDA, pattern=CUDA_PATTERN, description="the image label embed-serving.cuda")
+    cuda_compat_driver: Annotated[int | None, BeforeValidator(zero_is_none)] = Field(
+        default=IMAGE_COMPAT_DRIVER, ge=1, description="embed-serving.cuda-compat-driver; None: no compat libraries"
+    )
     variant_name: str = Field(default="AllTraffic", pattern=NAME_PATTERN)
     environment: dict[str, str] = Field(default_factory=dict)
     enable_network_isolation: bool = True
@@ -96,6 +127,8 @@ class DeployConfig(_Strict):
             raise ValueError("model_source needs upload_s3 (s3://bucket/prefix) to upload it to")
         if bool(self.subnets) != bool(self.security_group_ids):
             raise ValueError("VPC mode needs both subnets and security_group_ids")
+        # async inference runs on the real-time hosts; there are no serverless variants here (they take no AMI)
+        check_host(self.instance_type, self.inference_ami_version, self.image_cuda, self.cuda_compat_driver, "realtime")
         return self
 
 

@@ -72,6 +72,8 @@ def production_variant(cfg: DeployConfig, model_name: str) -> dict[str, Any]:
     }
     if cfg.volume_size_gb is not None:
         variant["VolumeSizeInGB"] = cfg.volume_size_gb
+    if cfg.inference_ami_version:  # the host AMI, hence the NVIDIA driver (checked in DeployConfig: gpu_hosts)
+        variant["InferenceAmiVersion"] = cfg.inference_ami_version
     return variant
 
 

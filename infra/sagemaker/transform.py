@@ -11,16 +11,20 @@ The container answers every request within its deadline (``EMB_REQUEST_DEADLINE_
 real-time's 60 s timeout) or refuses it (413 / 503), so the job's ``InvocationsTimeoutInSeconds`` must be at least
 that deadline. Unless ``environment`` sets it, the job sets the deadline to 75% of its invocation timeout (as 45 s
 is of 60 s: room for the response's encoding and transfer), so a mini-batch may use the time the job gives it.
+
+``transform_ami_version`` (``TransformResources.TransformAmiVersion``, ``al2-ami-sagemaker-batch-gpu-470`` / ``-535``)
+picks the host's NVIDIA driver; ``gpu_hosts.check_gpu_host`` refuses a host the image cannot start on.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .config import NAME_PATTERN, S3_PATTERN
+from .config import CUDA_PATTERN, NAME_PATTERN, S3_PATTERN, check_host, empty_is_none, zero_is_none
+from .gpu_hosts import IMAGE_COMPAT_DRIVER, IMAGE_CUDA
 from .plan import Call
 from .waiters import DeploymentError, Poller, describe_or_none, transform_job_done
 
@@ -41,6 +45,13 @@ class TransformConfig(BaseModel):
     output_s3: str = Field(pattern=S3_PATTERN)
     instance_type: str = Field(default="ml.g5.xlarge", pattern=r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$")
     instance_count: int = Field(default=1, ge=1)
+    transform_ami_version: Annotated[str | None, BeforeValidator(empty_is_none)] = Field(
+        default=None, description="TransformResources TransformAmiVersion (host AMI and NVIDIA driver); None: default"
+    )
+    image_cuda: str = Field(default=IMAGE_CUDA, pattern=CUDA_PATTERN, description="the image label embed-serving.cuda")
+    cuda_compat_driver: Annotated[int | None, BeforeValidator(zero_is_none)] = Field(
+        default=IMAGE_COMPAT_DRIVER, ge=1, description="embed-serving.cuda-compat-driver; None: no compat libraries"
+    )
     max_payload_mb: int = Field(default=6, ge=1, le=100, description="request size; the server's limit is 6 MiB")
     max_concurrent_transforms: int | None = Field(default=None, ge=1, description="default: /execution-parameters")
     invocation_timeout_s: int = Field(default=600, ge=1, le=3600)
@@ -66,6 +77,12 @@ class TransformConfig(BaseModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _gpu_host(self) -> TransformConfig:
+        ami, cuda, compat = self.transform_ami_version, self.image_cuda, self.cuda_compat_driver
+        check_host(self.instance_type, ami, cuda, compat, "transform")
+        return self
+
 
 def environment(cfg: TransformConfig) -> dict[str, str]:
     """The container environment of the job: ``environment``, plus ``EMB_RECORD_OPTIONS`` when set, plus the
@@ -81,6 +98,9 @@ def transform_job_call(cfg: TransformConfig) -> Call:
     output: dict[str, Any] = {"S3OutputPath": cfg.output_s3, "Accept": JSONLINES, "AssembleWith": "Line"}
     if cfg.kms_key_id:
         output["KmsKeyId"] = cfg.kms_key_id
+    resources: dict[str, Any] = {"InstanceType": cfg.instance_type, "InstanceCount": cfg.instance_count}
+    if cfg.transform_ami_version:
+        resources["TransformAmiVersion"] = cfg.transform_ami_version
     params: dict[str, Any] = {
         "TransformJobName": cfg.job_name,
         "ModelName": cfg.model_name,
@@ -98,7 +118,7 @@ def transform_job_call(cfg: TransformConfig) -> Call:
             "SplitType": "Line",
         },
         "TransformOutput": output,
-        "TransformResources": {"InstanceType": cfg.instance_type, "InstanceCount": cfg.instance_count},
+        "TransformResources": resources,
         "DataProcessing": {"JoinSource": "Input" if cfg.join_input else "None"},
         "Tags": [{"Key": key, "Value": value} for key, value in {"ManagedBy": "infra.sagemaker", **cfg.tags}.items()],
     }

@@ -83,9 +83,10 @@ def test_autoscaling_and_blue_green_resources(template: dict[str, Any]) -> None:
 
 def test_template_sets_the_same_variant_and_model_fields_as_the_cli(template: dict[str, Any]) -> None:
     cfg = DeployConfig(endpoint_name="emb", image_uri=IMAGE, role_arn=ROLE)
+    with_ami = cfg.model_copy(update={"inference_ami_version": "al2-ami-sagemaker-inference-gpu-3-1"})
     resources = template["Resources"]
     (variant,) = resources["EndpointConfig"]["Properties"]["ProductionVariants"]
-    assert set(variant) == set(plan.production_variant(cfg, "m"))
+    assert set(variant) == set(plan.production_variant(with_ami, "m"))  # the template omits the AMI when empty
     assert variant["VariantName"] == cfg.variant_name
     model = resources["Model"]["Properties"]
     assert set(model) >= set(plan.create_model(cfg, "m", "s3://b/k").params) - {"ModelName"}
