@@ -98,10 +98,11 @@ def test_compat_selection_for_stubbed_host_drivers(gpu_image: str, stubs: Path, 
 def test_entrypoint_puts_the_compat_folder_on_the_library_path_only_when_chosen(gpu_image: str, stubs: Path) -> None:
     mount = ("-v", f"{stubs / 'compat'}:/usr/local/cuda/compat:ro")
     # No NVIDIA driver in this container: auto leaves the path alone, EMB_CUDA_COMPAT=on forces the folder in.
-    auto = run(gpu_image, "printenv", "LD_LIBRARY_PATH", docker_args=mount).stdout.decode()
-    forced = run(gpu_image, "printenv", "LD_LIBRARY_PATH", docker_args=(*mount, "-e", "EMB_CUDA_COMPAT=on"))
-    assert "/usr/local/cuda/compat" not in auto
-    assert forced.stdout.decode().split(":")[0].strip() == "/usr/local/cuda/compat"
+    show = ("sh", "-c", 'echo "path=${LD_LIBRARY_PATH:-}"')
+    auto = run(gpu_image, *show, docker_args=mount).stdout.decode().strip()
+    forced = run(gpu_image, *show, docker_args=(*mount, "-e", "EMB_CUDA_COMPAT=on")).stdout.decode().strip()
+    assert auto.startswith("path=") and "/usr/local/cuda/compat" not in auto
+    assert forced.removeprefix("path=").split(":")[0] == "/usr/local/cuda/compat"
 
 
 def test_serves_on_the_cpu_without_a_gpu(gpu_image: str, unique: str, reference) -> None:
