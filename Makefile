@@ -45,3 +45,7 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(CLIENT_VENV) .pytest_cache
+
+.PHONY: bench-gpu
+bench-gpu:  ## on a CUDA machine, offline: GPU tests + GPU bench table in one command (bench/gpu.sh; wheels: bench/gpu-wheels.sh)
+	bash bench/gpu.sh $(BENCH_GPU_ARGS)

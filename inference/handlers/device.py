@@ -68,7 +68,8 @@ def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
         return _DTYPES[requested]
     if device.type != "cuda":
         return torch.float32
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    # Native bf16 only (Ampere and newer): emulated bf16 on a T4 or V100 is far slower than fp16.
+    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
 
 
 def dtype_name(dtype: torch.dtype) -> str:
