@@ -42,6 +42,12 @@ class InvalidInputError(ServingError):
     type = "invalid_request_error"
 
 
+class WrongModelKindError(InvalidInputError):
+    """An embeddings request to a reranker, or a rerank request to an embedding model."""
+
+    type = "wrong_model_kind"
+
+
 class PayloadTooLargeError(ServingError):
     """Body over the byte limit."""
 

@@ -39,11 +39,12 @@ class Settings(BaseSettings):
         validation_alias=_env("EMB_MODEL_NAME"),
         description="Name returned in `model`; default: the model folder's name (embedded model: `all-MiniLM-L6-v2`).",
     )
-    handler: Literal["auto", "text", "clip", "fake"] = Field(
+    handler: Literal["auto", "text", "clip", "rerank", "fake"] = Field(
         "auto",
         validation_alias=_env("EMB_HANDLER"),
-        description="Model family: `auto` (from config.json's model_type), `text`, `clip` (text + image); "
-        "`fake` serves deterministic vectors without a model (tests).",
+        description="Model family: `auto` (from config.json: `*ForSequenceClassification` is a reranker, CLIP model "
+        "types are `clip`, else `text`), `text`, `clip` (text + image), `rerank` (a cross-encoder); `fake` serves "
+        "deterministic vectors without a model (tests).",
     )
     device: str = Field("auto", validation_alias=_env("EMB_DEVICE"), description="`auto`, `cpu`, `cuda`, `cuda:N`.")
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
     )
     max_inputs: int = Field(
         2048, ge=1, validation_alias=_env("EMB_MAX_INPUTS"), description="Most inputs in one request."
+    )
+    max_documents: int = Field(
+        1024, ge=1, validation_alias=_env("EMB_MAX_DOCUMENTS"), description="Most documents in one rerank request."
     )
     max_body_mb: float = Field(
         6.0,

@@ -8,6 +8,8 @@ from ..codecs.images import ImagePolicy
 from ..core.engine import Loader, ModelEngine
 from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
 from ..endpoints.embeddings.service import EmbeddingService
+from ..endpoints.rerank.endpoint import RerankEndpoint
+from ..endpoints.rerank.service import RerankService
 from ..handlers import load_handler
 from ..settings import Settings
 from .errors import register_error_handlers
@@ -25,6 +27,7 @@ def create_app(settings: Settings | None = None, loader: Loader = load_handler, 
     configure_logging(settings.log_level)
     engine = ModelEngine(settings, loader)
     embeddings = EmbeddingsEndpoint(EmbeddingService(engine, ImagePolicy.from_settings(settings)), settings)
+    reranking = RerankEndpoint(RerankService(engine, settings.max_documents))
     app = Flask("inference")
     # No redirects: "//" in a path would get an HTML 308 to a Location built from the Host header.
     app.url_map.merge_slashes = False
@@ -32,7 +35,7 @@ def create_app(settings: Settings | None = None, loader: Loader = load_handler, 
     app.extensions[ENGINE] = engine
     register_error_handlers(app)
     install_request_log(app, probe_paths(settings))
-    register_routes(app, engine, embeddings, settings)
+    register_routes(app, engine, embeddings, reranking, settings)
     if load_in_background:
         engine.start_loading()
     else:

@@ -11,10 +11,11 @@ from typing import Any
 
 from ..endpoints.docs import error_doc, ref
 from ..endpoints.embeddings import openapi as embeddings_doc
+from ..endpoints.rerank import openapi as rerank_doc
 from ..errors import ModelNotReadyError
 from ..mime import JSON
 from ..settings import Settings
-from .route_table import EMBED, HEALTH, Route, route_table
+from .route_table import EMBED, HEALTH, INVOKE, RERANK, Route, route_table
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -64,9 +65,14 @@ def _get(route: Route) -> dict[str, Any]:
 
 
 def _operation(route: Route) -> dict[str, Any]:
-    if route.action != EMBED:
+    if route.action not in (EMBED, RERANK, INVOKE):
         return _get(route)
-    operation = embeddings_doc.operation(route.operation_id)
+    if route.action == RERANK:
+        operation = rerank_doc.operation(route.operation_id)
+    else:
+        operation = embeddings_doc.operation(route.operation_id)
+    if route.action == INVOKE:
+        operation = rerank_doc.with_rerank_bodies(operation)
     names = [part[1:-1] for part in route.openapi_path.split("/") if part.startswith("{")]
     if names:
         operation["parameters"] = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -81,7 +87,9 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": OPENAPI_VERSION,
-        "info": {"title": "Embedding service", "version": "1", "description": "OpenAI/Jina-compatible embeddings"},
+        "info": {"title": "Embedding service", "version": "1",
+                 "description": "OpenAI/Jina/TEI-compatible embeddings and reranking"},
         "paths": paths,
-        "components": {"schemas": {**embeddings_doc.schemas(settings.max_inputs), **COMMON_SCHEMAS}},
+        "components": {"schemas": {**embeddings_doc.schemas(settings.max_inputs),
+                                   **rerank_doc.schemas(settings.max_documents), **COMMON_SCHEMAS}},
     }

@@ -2,7 +2,9 @@
 (request_log.py), the OpenAPI document (openapi.py) and the runtime's health bypass all read it.
 
 Platform routes are aliases: SageMaker (``/ping``, ``/invocations``, ``/endpoints/<name>/invocations``,
-``/execution-parameters``), Azure ML (``EMB_AZURE_*_ROUTE``), OpenAI (``/v1/embeddings``, ``/v1/models``).
+``/execution-parameters``), Azure ML (``EMB_AZURE_*_ROUTE``), OpenAI (``/v1/embeddings``, ``/v1/models``), TEI
+(``/embed``, ``/rerank``), Jina / Cohere (``/v1/rerank``). The platform invocation paths serve the loaded model's
+kind (embeddings or rerank); ``/v1/embeddings`` and ``/v1/rerank`` one kind each.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from ..settings import Settings
 
-EMBED, HEALTH, LIVE = "embed", "health", "live"
+EMBED, RERANK, INVOKE, HEALTH, LIVE = "embed", "rerank", "invoke", "health", "live"
 EXECUTION_PARAMETERS, MODELS, OPENAPI = "execution_parameters", "models", "openapi"
 PROBES = frozenset({HEALTH, LIVE})
 
@@ -35,10 +37,16 @@ class Route:
         return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", self.path)
 
 
-def _embed_routes(settings: Settings) -> list[Route]:
-    paths = dict.fromkeys(["/invocations", "/v1/embeddings", "/embeddings", settings.azure_score_route])
-    routes = [Route(path, "POST", EMBED, "embed" + path.replace("/", "_")) for path in paths]
-    routes.append(Route("/endpoints/<name>/invocations", "POST", EMBED, "embed_endpoint"))
+def _model_routes(settings: Settings) -> list[Route]:
+    """SageMaker's and Azure ML's paths serve the loaded model's kind (INVOKE); the API-named paths one kind each."""
+    invoke = dict.fromkeys(["/invocations", settings.azure_score_route])
+    routes = [Route(path, "POST", INVOKE, "embed" + path.replace("/", "_")) for path in invoke]
+    routes.append(Route("/endpoints/<name>/invocations", "POST", INVOKE, "embed_endpoint"))
+    # "/embed": Hugging Face Text Embeddings Inference's path (every embeddings route reads TEI bodies too).
+    routes += [Route(path, "POST", EMBED, "embed" + path.replace("/", "_"))
+               for path in ("/v1/embeddings", "/embeddings", "/embed")]  # fmt: skip
+    routes.append(Route("/v1/rerank", "POST", RERANK, "rerank_v1_rerank", "Rerank documents (Jina / Cohere)"))
+    routes.append(Route("/rerank", "POST", RERANK, "rerank_tei", "Rerank texts (Text Embeddings Inference)"))
     return routes
 
 
@@ -52,7 +60,7 @@ def route_table(settings: Settings) -> tuple[Route, ...]:
               "SageMaker Batch Transform parameters"),
         Route("/v1/models", "GET", MODELS, "models", "The served model"),
         Route("/openapi.json", "GET", OPENAPI, "openapi", "This document"),
-        *_embed_routes(settings),
+        *_model_routes(settings),
     ]  # fmt: skip
     unique: dict[tuple[str, str], Route] = {}
     for route in routes:

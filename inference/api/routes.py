@@ -15,13 +15,15 @@ from flask import Blueprint, Flask, Response, g, request
 
 from ..codecs.json import dumps
 from ..core.engine import ModelEngine
+from ..core.types import RERANK as RERANK_KIND
 from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
+from ..endpoints.rerank.endpoint import RerankEndpoint
 from ..errors import ModelNotReadyError
 from ..mime import JSON
 from ..settings import Settings
 from .openapi import openapi_spec
 from .request_context import CANCELLED, DEADLINE
-from .route_table import EMBED, EXECUTION_PARAMETERS, HEALTH, LIVE, MODELS, OPENAPI, route_table
+from .route_table import EMBED, EXECUTION_PARAMETERS, HEALTH, INVOKE, LIVE, MODELS, OPENAPI, RERANK, route_table
 
 METERING_HEADER = "X-Amzn-Inference-Metering"
 View = Callable[..., Response]
@@ -57,7 +59,7 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
             raise ModelNotReadyError(engine.not_ready_reason())
         work = engine.work()
         rate = None if work.tokens_per_s is None else round(work.tokens_per_s, 1)
-        return _json({"status": "ready", "model": engine.handler.info.name, "queued_tokens": work.queued_tokens,
+        return _json({"status": "ready", "model": engine.info.name, "queued_tokens": work.queued_tokens,
                       "queued_requests": work.queued_requests, "tokens_per_s": rate})  # fmt: skip
 
     def execution_parameters() -> Response:
@@ -71,7 +73,7 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
         )
 
     def models() -> Response:
-        name = engine.handler.info.name
+        name = engine.info.name
         return _json({"object": "list", "data": [{"id": name, "object": "model", "owned_by": "self"}]})
 
     spec = dumps(openapi_spec(settings))
@@ -84,13 +86,15 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
     }
 
 
-def _embed_view(endpoint: EmbeddingsEndpoint) -> View:
-    def embed(name: str | None = None) -> Response:
+def _endpoint_view(endpoint: EmbeddingsEndpoint | RerankEndpoint) -> View:
+    """parse -> run -> respond for one slice; the reply is metered by its units (inputs or documents)."""
+
+    def view(name: str | None = None) -> Response:
         parsed = endpoint.parse(request.get_data(cache=False), request.content_type, request.headers.get("Accept"))
         g.n_inputs = parsed.inputs
         deadline, cancelled = request.environ.get(DEADLINE), request.environ.get(CANCELLED)
         reply = endpoint.run(
-            parsed,
+            parsed,  # type: ignore[arg-type]  # each slice's parse feeds its own run
             deadline=float(deadline) if isinstance(deadline, int | float) else None,
             cancelled=cancelled if isinstance(cancelled, threading.Event) else None,
         )
@@ -99,16 +103,31 @@ def _embed_view(endpoint: EmbeddingsEndpoint) -> View:
         response.headers[METERING_HEADER] = metering(reply.units)
         return response
 
-    return embed
+    return view
 
 
-def build_routes(engine: ModelEngine, embeddings: EmbeddingsEndpoint, settings: Settings) -> Blueprint:
-    views = {**_platform_views(engine, settings), EMBED: _embed_view(embeddings)}
+def _invoke_view(engine: ModelEngine, embed: View, rerank: View) -> View:
+    """``/invocations`` and its aliases: the loaded model's kind decides the API (503 until it is loaded)."""
+
+    def invoke(name: str | None = None) -> Response:
+        return rerank(name) if engine.info.kind == RERANK_KIND else embed(name)
+
+    return invoke
+
+
+def build_routes(
+    engine: ModelEngine, embeddings: EmbeddingsEndpoint, reranking: RerankEndpoint, settings: Settings
+) -> Blueprint:
+    embed, rerank = _endpoint_view(embeddings), _endpoint_view(reranking)
+    views = {**_platform_views(engine, settings), EMBED: embed, RERANK: rerank,
+             INVOKE: _invoke_view(engine, embed, rerank)}  # fmt: skip
     routes = Blueprint("api", __name__)
     for route in route_table(settings):
         routes.add_url_rule(route.path, route.operation_id, views[route.action], methods=[route.method])
     return routes
 
 
-def register_routes(app: Flask, engine: ModelEngine, embeddings: EmbeddingsEndpoint, settings: Settings) -> None:
-    app.register_blueprint(build_routes(engine, embeddings, settings))
+def register_routes(
+    app: Flask, engine: ModelEngine, embeddings: EmbeddingsEndpoint, reranking: RerankEndpoint, settings: Settings
+) -> None:
+    app.register_blueprint(build_routes(engine, embeddings, reranking, settings))

@@ -17,18 +17,22 @@ from typing import Any, cast
 
 import numpy as np
 
-from ..errors import ClientClosedRequestError, ModelNotReadyError
+from ..errors import ClientClosedRequestError, ModelNotReadyError, WrongModelKindError
 from ..settings import Settings
 from .batching import ForwardFn, MicroBatcher
 from .budget import Reservation, WorkBudget, WorkSnapshot
 from .heap import HeapTrimmer
-from .protocol import EmbeddingHandler, ImageEmbeddingHandler
+from .protocol import EmbeddingHandler, ImageEmbeddingHandler, RerankHandler
+from .types import ModelInfo
 
 log = logging.getLogger(__name__)
 
-TEXT, IMAGE = "text", "image"
-BatchKey = tuple[str, str | None]  # (modality, task)
-Loader = Callable[[Settings], EmbeddingHandler]
+TEXT, IMAGE, PAIR = "text", "image", "pair"
+BatchKey = tuple[str, str | None]  # (modality, task); (PAIR, None) for reranker pairs
+Handler = EmbeddingHandler | RerankHandler
+Loader = Callable[[Settings], Handler]
+RERANK_HINT = "send rerank requests ({query, documents}) to POST /v1/rerank, /rerank or /invocations"
+EMBED_HINT = "send embedding requests to POST /v1/embeddings, /embed or /invocations"
 
 # Calibration: about this many tokens in sequences of the model's max length (at most CALIBRATION_LENGTH), the
 # shape of a loaded worker's batches. all-MiniLM-L6-v2: 6 x 256 tokens, 0.26 s with 2 torch threads and 0.6 s
@@ -38,14 +42,17 @@ CALIBRATION_LENGTH = 512
 CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog, then reads a long report about embeddings. "
 
 
-def forward_for(handler: EmbeddingHandler, heap: HeapTrimmer | None = None) -> ForwardFn:
+def forward_for(handler: Handler, heap: HeapTrimmer | None = None) -> ForwardFn:
     """The batcher's forward: text batches go to ``forward`` with their task, image batches to
-    ``forward_images``. After each pass freed host memory goes back to the OS once enough piled up (heap.py)."""
+    ``forward_images``, reranker pairs to ``score``. After each pass freed host memory goes back to the OS once
+    enough piled up (heap.py)."""
     trimmer = heap or HeapTrimmer()
 
     def forward(payloads: Sequence[Any], key: Hashable) -> np.ndarray:
         kind, task = cast(BatchKey, key)  # every key is a BatchKey (engine.submit)
         try:
+            if isinstance(handler, RerankHandler):
+                return handler.score(payloads)
             if kind == IMAGE:
                 assert isinstance(handler, ImageEmbeddingHandler)
                 return handler.forward_images(payloads)
@@ -56,15 +63,22 @@ def forward_for(handler: EmbeddingHandler, heap: HeapTrimmer | None = None) -> F
     return forward
 
 
-def calibrate(handler: EmbeddingHandler, forward: ForwardFn, budget: WorkBudget) -> None:
+def calibrate(handler: Handler, forward: ForwardFn, budget: WorkBudget) -> None:
     """Time one forward pass of a synthetic batch (max-length sequences of the tokenizer's own ids) and seed
     ``budget``'s throughput with it, so the very first burst of requests is judged by a measured rate."""
     length = min(handler.info.max_length, CALIBRATION_LENGTH)
-    [ids] = handler.tokenize([CALIBRATION_TEXT * (length // 8 + 1)], None, True)
-    ids = ids[: length - 1] + ids[-1:] if len(ids) > length else ids
+    text = CALIBRATION_TEXT * (length // 8 + 1)
+    ids: Any
+    if isinstance(handler, RerankHandler):
+        [ids] = handler.tokenize_pairs(CALIBRATION_TEXT[:40], [text], True)
+        key: BatchKey = (PAIR, None)
+    else:
+        [ids] = handler.tokenize([text], None, True)
+        ids = ids[: length - 1] + ids[-1:] if len(ids) > length else ids
+        key = (TEXT, None)
     batch = [ids] * max(1, CALIBRATION_TOKENS // len(ids))
     started = time.perf_counter()
-    forward(batch, (TEXT, None))
+    forward(batch, key)
     seconds = time.perf_counter() - started
     budget.calibrate(len(ids) * len(batch), seconds)
     log.info("calibrated: %d x %d tokens in %.3f s, %.0f tokens/s", len(batch), len(ids), seconds,
@@ -77,7 +91,7 @@ class ModelEngine:
     def __init__(self, settings: Settings, loader: Loader) -> None:
         self._settings = settings
         self._loader = loader
-        self._handler: EmbeddingHandler | None = None
+        self._handler: Handler | None = None
         self._batcher: MicroBatcher | None = None
         self._error: str | None = None
         self._ready = threading.Event()
@@ -132,8 +146,35 @@ class ModelEngine:
         return self._ready.wait(timeout)
 
     @property
+    def info(self) -> ModelInfo:
+        """The loaded model's description, either kind; ``ModelNotReadyError`` (503) until it is loaded."""
+        if self._handler is None:
+            raise ModelNotReadyError(self.not_ready_reason())
+        return self._handler.info
+
+    @property
     def handler(self) -> EmbeddingHandler:
-        """The loaded handler; ``ModelNotReadyError`` (503) while loading or after a failed load."""
+        """The loaded embedding model; ``ModelNotReadyError`` (503) while loading or after a failed load, and
+        ``WrongModelKindError`` (400) when the loaded model is a reranker."""
+        handler = self._loaded()
+        if isinstance(handler, RerankHandler):
+            raise WrongModelKindError(
+                f"this endpoint serves the reranker {handler.info.name!r}, not an embedding model: {RERANK_HINT}"
+            )
+        return handler
+
+    @property
+    def reranker(self) -> RerankHandler:
+        """The loaded reranker; ``WrongModelKindError`` (400) when the loaded model embeds."""
+        handler = self._loaded()
+        if not isinstance(handler, RerankHandler):
+            raise WrongModelKindError(
+                f"this endpoint serves the embedding model {handler.info.name!r}, not a reranker: {EMBED_HINT}; "
+                "reranking needs a reranker model (README 'Reranking')"
+            )
+        return handler
+
+    def _loaded(self) -> Handler:
         if self._handler is None:
             raise ModelNotReadyError(self.not_ready_reason())
         return self._handler

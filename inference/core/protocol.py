@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from .types import ModelInfo, TokenIds
+from .types import ModelInfo, PairIds, TokenIds
 
 
 @runtime_checkable
@@ -54,3 +54,28 @@ class ImageEmbeddingHandler(EmbeddingHandler, Protocol):
     def forward_images(self, batch: Sequence[Any]) -> np.ndarray:
         """Projected float32 embeddings, shape ``(len(batch), info.dimensions)``."""
         ...
+
+
+@runtime_checkable
+class RerankHandler(Protocol):
+    """Adapter around one loaded cross-encoder (``info.kind == RERANK``): scores query/document pairs.
+
+    ``tokenize_pairs`` runs in request threads; ``score`` on length-sorted micro-batches from the batcher."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def tokenize_pairs(self, query: str, documents: Sequence[str], truncate: bool) -> list[PairIds]:
+        """Query and each document tokenised together; with ``truncate`` the document is cut to fit
+        ``info.max_length`` (the query too, only when it alone does not fit)."""
+        ...
+
+    def score(self, batch: Sequence[PairIds]) -> np.ndarray:
+        """Raw relevance logits, float32, shape ``(len(batch), 1)``."""
+        ...
+
+    def activation(self, logits: np.ndarray) -> np.ndarray:
+        """The model's score from its logits (sigmoid for one-label cross-encoders, as sentence-transformers)."""
+        ...
+
+    def warmup(self) -> None: ...

@@ -6,6 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 TokenIds = Sequence[int]
+EMBED, RERANK = "embed", "rerank"  # model kinds (ModelInfo.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class PairIds:
+    """One tokenised query/document pair of a cross-encoder: ids, token types (None where the model has none)."""
+
+    ids: list[int]
+    types: list[int] | None
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +44,4 @@ class ModelInfo:
     late_chunking: bool = True
     device: str = "cpu"
     dtype: str = "float32"
+    kind: str = "embed"  # EMBED or RERANK: which API the model serves

@@ -28,8 +28,9 @@ class LoadedModel:
     dtype: torch.dtype
 
 
-def load_hf_model(folder: Path, settings: Settings) -> LoadedModel:
-    """Config, tokenizer and weights from ``folder``; raises ``ModelFolderError`` without safetensors."""
+def load_hf_model(folder: Path, settings: Settings, auto_class: Any = AutoModel) -> LoadedModel:
+    """Config, tokenizer and weights from ``folder`` (``auto_class``: which transformers Auto class builds the
+    model, e.g. ``AutoModelForSequenceClassification`` for rerankers); ``ModelFolderError`` without safetensors."""
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
     require_safetensors(folder)
     device = pick_device(settings.device, settings.gpu_fallback)
@@ -38,7 +39,9 @@ def load_hf_model(folder: Path, settings: Settings) -> LoadedModel:
     trust = settings.trust_remote_code
     config = AutoConfig.from_pretrained(folder, trust_remote_code=trust)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust)
-    model = AutoModel.from_pretrained(folder, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=trust)
+    model = auto_class.from_pretrained(
+        folder, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=trust
+    )
     model = model.to(device).eval()
     log.info("attention: %s", getattr(model.config, "_attn_implementation", "unknown"))
     if settings.compile != "off":

@@ -33,3 +33,19 @@ def test_large_batch_of_long_inputs_fits():
     ids = handler.tokenize(["word " * 400] * 2048, None, True)
     out = handler.forward(ids, None)
     assert out.shape == (2048, handler.info.dimensions) and np.isfinite(out).all()
+
+
+def test_mixed_length_batch_goes_through_buckets_and_matches_one_by_one():
+    handler = load_handler(make_settings())
+    texts = ["short"] * 40 + ["a much longer text about retrieval " * 40] * 40  # far apart: more than one bucket
+    ids = handler.tokenize(texts, None, True)
+    together = handler.forward(ids, None)
+    alone = np.concatenate([handler.forward([one], None) for one in ids[:2] + ids[40:42]])
+    cos = (finish_vectors(together[[0, 1, 40, 41]], None, True) * finish_vectors(alone, None, True)).sum(axis=1)
+    assert cos.min() >= 0.999
+
+
+def test_compiled_model_matches_eager():
+    eager_handler, eager = embed(make_settings())
+    compiled_handler, compiled = embed(make_settings(compile="default"))
+    assert (eager * compiled).sum(axis=1).min() >= 0.999

@@ -14,7 +14,7 @@ from ...mime import JSON, JSONLINES
 from ...settings import Settings
 from ..reply import Reply
 from .records import RecordDefaults, Records, decode_records, embed_records
-from .response import build_response
+from .response import build_response, response_lines
 from .schema import parse_embeddings_request
 from .service import EmbeddingService
 from .types import EmbeddingsCall, EmbedRequest, EmbedResult
@@ -56,8 +56,10 @@ class EmbeddingsEndpoint:
 
         if isinstance(parsed.body, Records):
             payload = embed_records(parsed.body, embed, max_inputs=self._max_inputs)
+            tokens = int(payload["usage"]["prompt_tokens"])
         else:
             call = parsed.body
-            payload = build_response(embed(call.request), call.format)
-        content = encode_jsonlines(payload["data"]) if parsed.accept == JSONLINES else dumps(payload)
-        return Reply(content, parsed.accept, units=parsed.inputs, tokens=payload["usage"]["prompt_tokens"])
+            result = embed(call.request)
+            payload, tokens = build_response(result, call.format), result.prompt_tokens
+        content = encode_jsonlines(response_lines(payload)) if parsed.accept == JSONLINES else dumps(payload)
+        return Reply(content, parsed.accept, units=parsed.inputs, tokens=tokens)

@@ -18,16 +18,26 @@ from ...errors import (
 from ...mime import CSV, JSON, JSONLINES
 from ..docs import REF, error_doc, ref
 from .schema import EmbeddingsRequest
+from .tei import TEI_PATH, TEIEmbedRequest
+
+TEI_OPERATION_ID = "embed" + TEI_PATH.replace("/", "_")  # the route table's operation id for TEI's path
+
+
+def _generated(model: type[EmbeddingsRequest] | type[TEIEmbedRequest], inputs: str, max_inputs: int) -> Any:
+    generated = model.model_json_schema(ref_template=REF)
+    for branch in generated["properties"][inputs]["anyOf"]:
+        if branch.get("type") == "array":  # runtime limits, not part of the pydantic model
+            branch.update(minItems=1, maxItems=max_inputs)
+    return generated
 
 
 def request_schemas(max_inputs: int) -> dict[str, Any]:
-    """``EmbeddingsRequest`` (from pydantic), its items, and the Jina SageMaker ``{"data", "parameters"}`` form."""
-    generated = EmbeddingsRequest.model_json_schema(ref_template=REF)
+    """``EmbeddingsRequest`` and ``TEIEmbedRequest`` (from pydantic), the items, and the Jina SageMaker
+    ``{"data", "parameters"}`` form. Every one is strict: ``additionalProperties: false``."""
+    generated = _generated(EmbeddingsRequest, "input", max_inputs)
     schemas: dict[str, Any] = generated.pop("$defs", {})
-    for branch in generated["properties"]["input"]["anyOf"]:
-        if branch.get("type") == "array":  # runtime limits, not part of the pydantic model
-            branch.update(minItems=1, maxItems=max_inputs)
     schemas["EmbeddingsRequest"] = generated
+    schemas["TEIEmbedRequest"] = _generated(TEIEmbedRequest, "inputs", max_inputs)
     options = {k: copy.deepcopy(v) for k, v in generated["properties"].items() if k != "input"}
     schemas["JinaSageMakerRequest"] = {
         "title": "JinaSageMakerRequest",
@@ -35,9 +45,10 @@ def request_schemas(max_inputs: int) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "data": copy.deepcopy(generated["properties"]["input"]),
-            "parameters": {"type": "object", "properties": options},
+            "parameters": {"type": "object", "properties": options, "additionalProperties": False},
         },
         "required": ["data"],
+        "additionalProperties": False,
     }
     return schemas
 
@@ -80,6 +91,11 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "TEIEmbedResponse": {
+        "type": "array",
+        "description": "Text Embeddings Inference's answer: one array of floats per input, in input order",
+        "items": {"type": "array", "items": {"type": "number"}},
+    },
 }
 
 
@@ -87,15 +103,29 @@ def schemas(max_inputs: int) -> dict[str, Any]:
     return {**request_schemas(max_inputs), **RESPONSE_SCHEMAS}
 
 
+def _bodies(operation_id: str) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
+    """Request and response schemas, TEI's first on TEI's path; every embeddings route reads all three bodies."""
+    native = [ref("EmbeddingsRequest"), ref("JinaSageMakerRequest")]
+    if operation_id == TEI_OPERATION_ID:
+        return [ref("TEIEmbedRequest"), *native], [ref("TEIEmbedResponse"), ref("EmbeddingsResponse")], (
+            "Hugging Face Text Embeddings Inference's embed: `{\"inputs\": ...}` is answered `[[...], ...]`; "
+            "the OpenAI/Jina bodies are read too and answered in their own shape")
+    return native, [ref("EmbeddingsResponse")], (
+        "OpenAI/Jina and Jina SageMaker bodies; a Text Embeddings Inference body (`inputs`, see `POST /embed`) "
+        "is read too and answered in TEI's shape")
+
+
 def operation(operation_id: str) -> dict[str, Any]:
     records = {"schema": {"type": "string", "description": "Batch Transform records: one input per line"}}
+    requests, responses, description = _bodies(operation_id)
     return {
         "operationId": operation_id,
         "summary": "Embed texts (and images, for multimodal models)",
+        "description": description + ". A field the body's schema does not define is a 400 naming it.",
         "requestBody": {
             "required": True,
             "content": {
-                JSON: {"schema": {"anyOf": [ref("EmbeddingsRequest"), ref("JinaSageMakerRequest")]}},
+                JSON: {"schema": {"anyOf": requests}},
                 JSONLINES: records,
                 CSV: records,
             },
@@ -104,9 +134,11 @@ def operation(operation_id: str) -> dict[str, Any]:
             "200": {
                 "description": "One embedding per input, in input order",
                 "headers": {"X-Amzn-Inference-Metering": {"schema": {"type": "string"}}},
-                "content": {JSON: {"schema": ref("EmbeddingsResponse")}, JSONLINES: {"schema": {"type": "string"}}},
+                "content": {JSON: {"schema": {"anyOf": responses} if len(responses) > 1 else responses[0]},
+                            JSONLINES: {"schema": {"type": "string"}}},
             },
-            "400": error_doc(InvalidInputError, "Invalid JSON, schema or values"),
+            "400": error_doc(InvalidInputError, "Invalid JSON, schema or values; an unknown field; a rerank body "
+                             "(this container serves an embedding model)"),
             "406": error_doc(NotAcceptableError, "Accept names no type this endpoint produces"),
             "413": error_doc(PayloadTooLargeError, "Body over EMB_MAX_BODY_MB; or, type "
                              f"`{RequestTooLargeError.type}`, more model work than EMB_REQUEST_DEADLINE_S allows even "

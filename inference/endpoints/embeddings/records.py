@@ -4,7 +4,9 @@ Every record embeds exactly one input (the body is split into lines by ``codecs.
 
 - JSON Lines: a JSON string (the text), ``{"text": ...}``, ``{"image": ...}`` or a request object
   ``{"input": ..., <options>}`` / ``{"data": ..., "parameters": ...}`` with one input. Options on a line
-  (``dimensions``, ``embedding_type``, ``task``, ...) apply to that line only.
+  (``dimensions``, ``embedding_type``, ``task``, ...) apply to that line only. Besides the record's ``id``
+  (``RECORD_ID_KEYS``), a key the request schema does not define is an error naming the line, never dropped
+  (as in ``EMB_RECORD_OPTIONS``).
 - CSV: the text.
 
 Lines without options get ``EMB_RECORD_OPTIONS`` (a JSON object of request options), since a batch transform
@@ -28,6 +30,9 @@ from .schema import parse_embeddings_request
 from .types import EmbeddingsCall, EmbedRequest, EmbedResult
 
 _INPUT_PARAM = re.compile(r"^input\[(\d+)\]")
+# A record's own identifier, which a job's input lines often carry (and ``JoinSource=Input`` joins back): not
+# embedded and not an option. Every other key is text, image, input or an option, or the line is refused.
+RECORD_ID_KEYS = frozenset({"id"})
 Embed = Callable[[EmbedRequest], EmbedResult]
 
 
@@ -68,10 +73,19 @@ def _text(value: str, line: int) -> TextInput:
     return TextInput(value)
 
 
-def _request_body(value: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A JSON object line as a request body, the defaults under its own options; None if it is no record."""
-    if "input" in value or "data" in value:
+def _request_body(value: dict[str, Any], defaults: Mapping[str, Any], line: int) -> dict[str, Any] | None:
+    """A JSON object line as a request body, the defaults under its own options; None if it is no record.
+    Nothing else on the line is dropped: a key the request schema does not define is refused by the parser."""
+    value = {key: item for key, item in value.items() if key not in RECORD_ID_KEYS}
+    if "input" in value:
         return {**defaults, **value}
+    if "data" in value:  # Jina SageMaker: the defaults go under the line's own parameters
+        params = value.get("parameters")
+        if defaults and (params is None or isinstance(params, dict)):
+            return {**value, "parameters": {**defaults, **(params or {})}}
+        return value
+    if "text" in value and "image" in value:
+        raise line_error(line, "a record holds 'text' or 'image', not both; put each on its own line")
     rest = {key: item for key, item in value.items() if key not in ("text", "image")}
     if "text" in value:
         return {**defaults, **rest, "input": value["text"]}
@@ -86,7 +100,7 @@ def _record(value: Any, line: int, defaults: RecordDefaults) -> tuple[InputItem,
     if isinstance(value, dict):
         if len(value) == 1 and isinstance(value.get("text"), str):  # the common case, without pydantic
             return _text(value["text"], line), defaults.bare
-        body = _request_body(value, defaults.options)
+        body = _request_body(value, defaults.options, line)
         if body is not None:
             try:
                 call = parse_embeddings_request(body, max_inputs=defaults.max_inputs)

@@ -1,4 +1,5 @@
-"""The embeddings response: vector encodings and the OpenAI-shaped list envelope (the one writer of it).
+"""The embeddings response: vector encodings and the envelope around them (the one writer of both): the
+OpenAI-shaped list, or TEI's bare ``[[...], ...]`` (``ResponseFormat.shape``).
 
 - ``float``: JSON numbers (float32 values).
 - ``base64``: little-endian float32 bytes, base64-encoded.
@@ -61,5 +62,14 @@ def envelope(embeddings: Sequence[Any], model: str, prompt_tokens: int) -> dict[
     }
 
 
-def build_response(result: EmbedResult, fmt: ResponseFormat) -> dict[str, Any]:
-    return envelope(encode_embeddings(result.vectors, fmt), result.model, result.prompt_tokens)
+def build_response(result: EmbedResult, fmt: ResponseFormat) -> Any:
+    """The JSON payload: the list envelope, or (shape "tei") the encoded vectors alone, one per input."""
+    embeddings = encode_embeddings(result.vectors, fmt)
+    if fmt.shape == "tei":
+        return embeddings
+    return envelope(embeddings, result.model, result.prompt_tokens)
+
+
+def response_lines(payload: Any) -> list[Any]:
+    """What JSON Lines writes one per line: the list envelope's ``data`` entries, or TEI's vectors."""
+    return payload if isinstance(payload, list) else list(payload["data"])

@@ -1,10 +1,12 @@
-"""The embeddings wire schema (pydantic) for JSON bodies, converted to an ``EmbeddingsCall``: the service's
+"""The embeddings wire schemas (pydantic) for JSON bodies, converted to an ``EmbeddingsCall``: the service's
 ``EmbedRequest`` plus the ``ResponseFormat``.
 
-Accepted shapes:
+Accepted shapes (each strict: a field it does not define is a 400 naming it, see fields.py):
 - OpenAI / Jina: ``{"input": str | [str | {"text"} | {"image"}], "model", "task", "dimensions",
-  "normalized", "embedding_type" (or OpenAI's "encoding_format"), "truncate", "late_chunking"}``
-- Jina SageMaker: ``{"data": [{"text": ...}], "parameters": {...same options...}}``
+  "normalized", "embedding_type" (or OpenAI's "encoding_format"), "truncate", "late_chunking", "user"}``
+- Jina SageMaker: ``{"data": [{"text": ...}], "parameters": {...the same options...}}``
+- Hugging Face TEI: ``{"inputs": str | [str], "normalize", "truncate", ...}`` (tei.py), answered in TEI's shape
+A rerank body (``query`` with ``documents`` or ``texts``) is refused: this slice serves embedding models.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from ...core.types import ImageInput, InputItem, TextInput
 from ...errors import InvalidInputError
+from .fields import check_fields, check_inputs, refuse_rerank, validation_error
+from .tei import is_tei, parse_tei_request
 from .types import EmbeddingsCall, EmbedRequest, ResponseFormat
 
 TypeName = Literal["float", "base64", "binary", "ubinary"]
@@ -33,7 +37,7 @@ class ImageItem(BaseModel):
 class EmbeddingsRequest(BaseModel):
     """The OpenAI/Jina embeddings request body."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     input: StrictStr | list[StrictStr | TextItem | ImageItem]
     model: StrictStr | None = None
@@ -47,18 +51,20 @@ class EmbeddingsRequest(BaseModel):
     user: StrictStr | None = None
 
 
+REQUEST_FIELDS: tuple[str, ...] = tuple(EmbeddingsRequest.model_fields)
+OPTION_FIELDS: tuple[str, ...] = tuple(name for name in REQUEST_FIELDS if name != "input")
+SAGEMAKER_FIELDS = ("data", "parameters")
+
+
 def _from_jina_sagemaker(body: dict[str, Any]) -> dict[str, Any]:
-    params = body.get("parameters") or {}
+    check_fields(body, SAGEMAKER_FIELDS)
+    params = body.get("parameters")
+    if params is None:
+        params = {}
     if not isinstance(params, dict):
         raise InvalidInputError("'parameters' must be an object", param="parameters")
+    check_fields(params, OPTION_FIELDS, where="parameters")
     return {**params, "input": body["data"]}
-
-
-def _format_error(err: ValidationError) -> tuple[str, str | None]:
-    first = err.errors()[0]
-    loc = ".".join(str(part) for part in first["loc"] if not str(part).startswith(("function-", "union")))
-    loc = loc.replace("str.", "").replace("list[", "[")
-    return f"{loc or 'body'}: {first['msg']}", loc or None
 
 
 def _to_item(item: str | TextItem | ImageItem) -> InputItem:
@@ -70,25 +76,22 @@ def _to_item(item: str | TextItem | ImageItem) -> InputItem:
 
 
 def parse_embeddings_request(body: Any, *, max_inputs: int) -> EmbeddingsCall:
-    """Validate a decoded JSON body and return the internal call. Raises ``InvalidInputError``."""
+    """Validate a decoded JSON body (any accepted shape) and return the internal call. Raises
+    ``InvalidInputError``."""
     if not isinstance(body, dict):
         raise InvalidInputError("request body must be a JSON object")
+    refuse_rerank(body)
+    if is_tei(body):
+        return parse_tei_request(body, max_inputs=max_inputs)
     if "input" not in body and "data" in body:
         body = _from_jina_sagemaker(body)
+    check_fields(body, REQUEST_FIELDS)
     try:
         req = EmbeddingsRequest.model_validate(body)
     except ValidationError as err:
-        message, param = _format_error(err)
-        raise InvalidInputError(message, param=param) from None
+        raise validation_error(err) from None
     raw_items = [req.input] if isinstance(req.input, str) else req.input
-    if not raw_items:
-        raise InvalidInputError("'input' must not be empty", param="input")
-    if len(raw_items) > max_inputs:
-        raise InvalidInputError(f"too many inputs: {len(raw_items)} > limit {max_inputs}", param="input")
-    items = tuple(_to_item(item) for item in raw_items)
-    for index, item in enumerate(items):
-        if isinstance(item, TextInput) and not item.text.strip():
-            raise InvalidInputError(f"input[{index}] is empty", param=f"input[{index}]")
+    items = check_inputs([_to_item(item) for item in raw_items], max_inputs, "input")
     requested = req.embedding_type if req.embedding_type is not None else (req.encoding_format or "float")
     types = tuple(dict.fromkeys(requested)) if isinstance(requested, list) else (requested,)
     if not types:

@@ -7,7 +7,6 @@ nobody waits for it any more (core/budget.py, core/batching.py).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from ...core.engine import IMAGE, TEXT, ModelEngine
 from ...core.protocol import EmbeddingHandler, ImageEmbeddingHandler
 from ...core.types import ImageInput, ModelInfo, TextInput
 from ...errors import InvalidInputError
+from ..token_bounds import least_tokens
 from .late_chunking import late_chunk
 from .postprocess import finish_vectors
 from .types import EmbedRequest, EmbedResult
@@ -53,7 +53,7 @@ class EmbeddingService:
         handler = self._engine.handler
         info = handler.info
         _validate(request, info)
-        task = request.task if request.task in info.tasks else None
+        task = request.prompt_name or (request.task if request.task in info.tasks else None)
         text_at = [i for i, item in enumerate(request.inputs) if isinstance(item, TextInput)]
         image_at = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
         texts = [_text(request, i) for i in text_at]
@@ -62,7 +62,7 @@ class EmbeddingService:
         least = least_tokens(texts, info.max_length) + IMAGE_BATCH_COST * len(image_at)
         admitted = _Admitted(deadline, cancelled, self._engine.reserve(least, len(request.inputs), deadline))
         try:
-            sequences = handler.tokenize(texts, task, truncate=request.truncate) if texts else []
+            sequences = _tokenize(handler, request, texts, task)
             if not request.truncate:
                 _check_lengths(sequences, text_at, info.max_length)
             if request.late_chunking:
@@ -115,26 +115,6 @@ class EmbeddingService:
         return payloads, tokens
 
 
-# A run of characters between ASCII spaces that holds a letter or digit: every tokenizer gives it at least one
-# token (WordPiece and SentencePiece never join across a space; a word they cannot split is still [UNK]).
-# Characters a normaliser may delete (controls, zero-width and combining marks) never count on their own.
-_WORD = re.compile(r"[^ \t\n\r]*\w[^ \t\n\r]*")
-# ASCII controls a normaliser deletes and ``str.split`` would split on (or count as a word).
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _least(text: str) -> int:
-    if text.isascii() and not _ASCII_CONTROL.search(text):
-        return len(text.split())  # printable ASCII words: each is a token or more (10x faster than the regex)
-    return len(_WORD.findall(text))
-
-
-def least_tokens(texts: Sequence[str], max_length: int) -> int:
-    """A lower bound of the tokens ``texts`` cost after truncation, from their words: never above the exact
-    count (so an early refusal is never wrong), equal to it for prose cut at the model's limit."""
-    return sum(min(max_length, max(1, _least(text))) for text in texts)
-
-
 @dataclass(frozen=True, slots=True)
 class _Admitted:
     """A request's deadline, cancellation and the reservation its first submit swaps for its exact cost."""
@@ -153,6 +133,24 @@ def _text(request: EmbedRequest, index: int) -> str:
     return item.text
 
 
+def _tokenize(handler: EmbeddingHandler, request: EmbedRequest, texts: list[str], task: str | None) -> list[list[int]]:
+    """Token ids of ``texts``; with ``truncate``, cut to the model's maximum at ``truncation_direction``'s end
+    (left: the last tokens are kept, the special tokens around them too)."""
+    if not texts:
+        return []
+    left = request.truncate and request.truncation_direction == "left"
+    sequences = handler.tokenize(texts, task, truncate=request.truncate and not left)
+    return [_cut_left(handler, ids, handler.info.max_length) for ids in sequences] if left else sequences
+
+
+def _cut_left(handler: EmbeddingHandler, ids: list[int], max_length: int) -> list[int]:
+    if len(ids) <= max_length:
+        return ids
+    head, content, tail = handler.split_special(ids)
+    keep = max(0, max_length - len(head) - len(tail))
+    return [*head, *content[len(content) - keep :], *tail]
+
+
 def _validate(request: EmbedRequest, info: ModelInfo) -> None:
     images = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
     if images and "image" not in info.modalities:
@@ -162,6 +160,11 @@ def _validate(request: EmbedRequest, info: ModelInfo) -> None:
     if request.dimensions is not None and request.dimensions > info.dimensions:
         raise InvalidInputError(
             f"dimensions={request.dimensions} exceeds the model's {info.dimensions}", param="dimensions"
+        )
+    if request.prompt_name is not None and request.prompt_name not in info.tasks:
+        valid = ", ".join(info.tasks) or "none (send no prompt_name)"
+        raise InvalidInputError(
+            f"unknown prompt_name {request.prompt_name!r}; this model's prompts: {valid}", param="prompt_name"
         )
     if request.task is not None and request.task not in info.tasks:
         if info.tasks or request.task not in JINA_TASKS:

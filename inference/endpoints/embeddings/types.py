@@ -11,27 +11,37 @@ from ...core.types import InputItem
 
 EmbeddingType = Literal["float", "base64", "binary", "ubinary"]
 EMBEDDING_TYPES: tuple[str, ...] = ("float", "base64", "binary", "ubinary")
+# How a response is laid out: "list", the OpenAI/Jina ``{"object": "list", "data": [...], "usage"}`` envelope;
+# "tei", Hugging Face Text Embeddings Inference's bare ``[[...], ...]`` (one array per input).
+ResponseShape = Literal["list", "tei"]
 
 
 @dataclass(frozen=True, slots=True)
 class EmbedRequest:
-    """A validated embeddings request: only what the service reads (no wire-format fields)."""
+    """A validated embeddings request: only what the service reads (no wire-format fields).
+
+    ``task``: Jina's semantics (a model without tasks accepts and ignores Jina's task names). ``prompt_name``:
+    TEI's (it must be one of the model's prompts or tasks). ``truncation_direction``: which end ``truncate`` cuts.
+    """
 
     inputs: tuple[InputItem, ...]
     task: str | None = None
+    prompt_name: str | None = None
     dimensions: int | None = None
     normalized: bool = True
     truncate: bool = True
     late_chunking: bool = False
+    truncation_direction: Literal["right", "left"] = "right"
 
 
 @dataclass(frozen=True, slots=True)
 class ResponseFormat:
     """How the vectors are written: ``types`` in order; ``as_dict``: the client sent a list of types, so each
-    embedding becomes ``{type: value}``."""
+    embedding becomes ``{type: value}``; ``shape``: the envelope around them (``ResponseShape``)."""
 
     types: tuple[str, ...] = ("float",)
     as_dict: bool = False
+    shape: ResponseShape = "list"
 
 
 @dataclass(frozen=True, slots=True)

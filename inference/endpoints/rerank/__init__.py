@@ -1,0 +1,1 @@
+"""The rerank slice: Jina/Cohere ``/v1/rerank``, TEI ``/rerank``, and rerank bodies on ``/invocations``."""

@@ -1,0 +1,65 @@
+"""The rerank slice's entry point: request bytes in, a ``Reply`` out (framework-free).
+
+parse (content type, Accept, JSON or JSON Lines records) -> the service (validate, tokenise pairs, batch,
+model) -> encode (sorted results).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from ...codecs.json import decode_json, dumps, encode_jsonlines
+from ...codecs.negotiation import check_content_type, negotiate_accept
+from ...mime import JSON, JSONLINES
+from ..reply import Reply
+from .records import decode_rerank_records, rerank_records
+from .response import build_response
+from .schema import parse_rerank_request
+from .service import RerankService
+from .types import RerankCall, RerankRequest, RerankResult
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRerank:
+    body: RerankCall | list[tuple[int, RerankCall]]  # one JSON call, or Batch Transform records
+    accept: str
+
+    @property
+    def inputs(self) -> int:
+        """Documents scored (the metered units)."""
+        calls = [self.body] if isinstance(self.body, RerankCall) else [call for _, call in self.body]
+        return sum(len(call.request.documents) for call in calls)
+
+
+class RerankEndpoint:
+    def __init__(self, service: RerankService) -> None:
+        self._service = service
+
+    def parse(self, body: bytes, content_type: str | None, accept: str | None) -> ParsedRerank:
+        mime = check_content_type(content_type)
+        answer = negotiate_accept(accept, default=JSON if mime == JSON else JSONLINES)
+        if mime == JSON:
+            return ParsedRerank(parse_rerank_request(decode_json(body)), answer)
+        return ParsedRerank(decode_rerank_records(body, mime), answer)
+
+    def run(
+        self, parsed: ParsedRerank, deadline: float | None = None, cancelled: threading.Event | None = None
+    ) -> Reply:
+        deadline = self._service.default_deadline() if deadline is None else deadline
+
+        def rerank(request: RerankRequest) -> RerankResult:
+            return self._service.rerank(request, deadline, cancelled)
+
+        if isinstance(parsed.body, RerankCall):
+            result = rerank(parsed.body.request)
+            payload = build_response(parsed.body, result)
+            lines, tokens = [payload], result.tokens
+        else:
+            lines, tokens = rerank_records(parsed.body, rerank)
+            payload = lines
+        if parsed.accept == JSONLINES:
+            content = encode_jsonlines(lines)
+        else:
+            content = dumps(payload)
+        return Reply(content, parsed.accept, units=parsed.inputs, tokens=tokens)

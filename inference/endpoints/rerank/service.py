@@ -1,0 +1,66 @@
+"""RerankService: validate a request against the model, tokenise the pairs, score them through the batcher.
+
+No HTTP types here. Pairs share the engine's micro-batcher, admission by work and deadline, and cancellation with
+embedding requests: a pair costs its tokens (query + document + special tokens).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ...core.engine import PAIR, ModelEngine
+from ...errors import InvalidInputError
+from ..token_bounds import least_tokens
+from .types import RerankRequest, RerankResult
+
+
+class RerankService:
+    """``rerank`` is safe to call from many threads."""
+
+    def __init__(self, engine: ModelEngine, max_documents: int) -> None:
+        self._engine = engine
+        self._max_documents = max_documents
+
+    def default_deadline(self) -> float:
+        return self._engine.default_deadline()
+
+    def rerank(
+        self, request: RerankRequest, deadline: float | None = None, cancelled: threading.Event | None = None
+    ) -> RerankResult:
+        """Scores of ``request.documents`` against the query, in request order, by ``deadline``."""
+        deadline = self.default_deadline() if deadline is None else deadline
+        handler = self._engine.reranker
+        self._validate(request)
+        info = handler.info
+        query_bound = least_tokens([request.query], info.max_length)
+        least = sum(min(info.max_length, query_bound + bound) for bound in _bounds(request.documents, info.max_length))
+        reservation = self._engine.reserve(least, len(request.documents), deadline)
+        try:
+            pairs = handler.tokenize_pairs(request.query, request.documents, request.truncate)
+            logits = self._engine.submit(pairs, (PAIR, None), [len(pair) for pair in pairs], deadline=deadline,
+                                         cancelled=cancelled, reservation=reservation)  # fmt: skip
+        finally:
+            reservation.release()  # no-op once the submit took it
+        column = np.asarray(logits, dtype=np.float32)[:, 0]
+        scores = column if request.raw_scores else handler.activation(column)
+        return RerankResult(scores=scores, tokens=sum(len(pair) for pair in pairs), model=info.name)
+
+    def _validate(self, request: RerankRequest) -> None:
+        if not request.query.strip():
+            raise InvalidInputError("query is empty", param="query")
+        if not request.documents:
+            raise InvalidInputError("documents is empty: send at least one document", param="documents")
+        if len(request.documents) > self._max_documents:
+            raise InvalidInputError(
+                f"{len(request.documents)} documents, more than the limit of {self._max_documents} "
+                "(EMB_MAX_DOCUMENTS); split the request",
+                param="documents",
+            )
+        if request.top_n is not None and request.top_n < 1:
+            raise InvalidInputError("top_n must be at least 1", param="top_n")
+
+
+def _bounds(documents: tuple[str, ...], max_length: int) -> list[int]:
+    return [least_tokens([document], max_length) for document in documents]

@@ -1,0 +1,35 @@
+"""Framework-free request and result types of the rerank slice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+RerankFormat = Literal["jina", "tei"]  # Jina / Cohere ``{"results": ...}``, or TEI's bare list
+
+
+@dataclass(frozen=True, slots=True)
+class RerankRequest:
+    query: str
+    documents: tuple[str, ...]
+    top_n: int | None = None
+    return_documents: bool = True
+    raw_scores: bool = False
+    truncate: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RerankCall:
+    """A parsed request: what to score, and the response shape to answer in."""
+
+    request: RerankRequest
+    format: RerankFormat = "jina"
+
+
+@dataclass(frozen=True, slots=True)
+class RerankResult:
+    scores: np.ndarray  # one per document, in request order (activated unless raw_scores)
+    tokens: int
+    model: str

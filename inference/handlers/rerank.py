@@ -1,0 +1,133 @@
+"""Cross-encoder reranker handler: ``*ForSequenceClassification`` folders with one label (Hugging Face,
+sentence-transformers CrossEncoder, Jina's remote-code rerankers with ``EMB_TRUST_REMOTE_CODE=true``).
+
+Query and document are tokenised together as one pair; the document is what gets truncated. The score is what
+sentence-transformers' ``CrossEncoder.predict`` returns: the activation of the one logit (sigmoid by default,
+or the activation the folder's config names), raw logits on request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from ..core.types import RERANK, ModelInfo, PairIds
+from ..errors import InvalidInputError
+from ..model_dir import default_model_name
+from ..settings import Settings
+from .device import dtype_name, padded_batch, split_on_oom
+from .loading import load_hf_model
+from .st_config import ModelFolderError, read_st_config
+from .text import _model_max_length
+
+log = logging.getLogger(__name__)
+
+WARMUP_PAIRS = ("warm-up query", ("a document", "a slightly longer document for the warm-up pass"))
+
+
+def _activation_name(folder: Path, config: Any) -> str:
+    """``sigmoid`` or ``identity``: the folder's declared CrossEncoder activation, else sigmoid for one label."""
+    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    declared = (raw.get("sentence_transformers") or {}).get("activation_fn") or raw.get(
+        "sbert_ce_default_activation_function"
+    )
+    if declared:
+        return "identity" if declared.rsplit(".", 1)[-1] == "Identity" else "sigmoid"
+    return "sigmoid" if config.num_labels == 1 else "identity"
+
+
+class CrossEncoderHandler:
+    """``RerankHandler`` for sequence-classification cross-encoders with one output label."""
+
+    def __init__(self, folder: Path, settings: Settings) -> None:
+        st = read_st_config(folder)
+        loaded = load_hf_model(st.transformer_dir, settings, AutoModelForSequenceClassification)
+        config, tokenizer = loaded.config, loaded.tokenizer
+        if int(getattr(config, "num_labels", 1)) != 1:
+            raise ModelFolderError(f"a reranker needs one output label; {folder} has {config.num_labels}")
+        self._model, self._device, self._tokenizer = loaded.model, loaded.device, tokenizer
+        max_length = _model_max_length(config, tokenizer.model_max_length, st.max_seq_length)
+        if settings.max_length:
+            max_length = min(max_length, settings.max_length)
+        self._max_length = max_length
+        self._types = "token_type_ids" in tokenizer.model_input_names
+        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self._pair_specials = tokenizer.num_special_tokens_to_add(pair=True)
+        self._activation = _activation_name(st.transformer_dir, config)
+        self._info = ModelInfo(
+            name=default_model_name(settings, folder),
+            dimensions=1,
+            max_length=max_length,
+            pooling="none",
+            late_chunking=False,
+            device=str(self._device),
+            dtype=dtype_name(loaded.dtype),
+            kind=RERANK,
+        )
+        log.info("loaded reranker %s (activation %s)", self._info, self._activation)
+
+    @classmethod
+    def from_settings(cls, folder: Path, settings: Settings) -> CrossEncoderHandler:
+        return cls(folder, settings)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def tokenize_pairs(self, query: str, documents: Sequence[str], truncate: bool) -> list[PairIds]:
+        if not truncate:
+            strategy: bool | str = False
+        else:
+            query_tokens = len(self._tokenizer(query, add_special_tokens=False)["input_ids"])
+            # The document is cut; only a query that leaves no room for any document is cut as well.
+            strategy = "only_second" if query_tokens + self._pair_specials < self._max_length else "longest_first"
+        encoded = self._tokenizer(
+            [query] * len(documents),
+            list(documents),
+            truncation=strategy,
+            max_length=self._max_length if truncate else None,
+            return_token_type_ids=self._types,
+            return_attention_mask=False,
+        )
+        types = encoded["token_type_ids"] if self._types else [None] * len(documents)
+        pairs = [PairIds(list(ids), list(kinds) if kinds is not None else None)
+                 for ids, kinds in zip(encoded["input_ids"], types, strict=True)]  # fmt: skip
+        if not truncate:
+            for index, pair in enumerate(pairs):
+                if len(pair) > self._max_length:
+                    raise InvalidInputError(
+                        f"documents[{index}] with the query has {len(pair)} tokens, more than the model's maximum "
+                        f"of {self._max_length}; shorten it or send truncate=true",
+                        param=f"documents[{index}]",
+                    )
+        return pairs
+
+    def _logits(self, batch: Sequence[PairIds]) -> torch.Tensor:
+        input_ids, mask = padded_batch([pair.ids for pair in batch], self._pad_id, self._device)
+        inputs = {"input_ids": input_ids, "attention_mask": mask}
+        if self._types:
+            types, _ = padded_batch([pair.types or [] for pair in batch], 0, self._device, input_ids.shape[1])
+            inputs["token_type_ids"] = types
+        logits: torch.Tensor = self._model(**inputs).logits.float()
+        return logits
+
+    @torch.inference_mode()
+    def score(self, batch: Sequence[PairIds]) -> np.ndarray:
+        logits: torch.Tensor = split_on_oom(self._logits, batch)
+        return logits.cpu().numpy().astype(np.float32).reshape(len(batch), 1)
+
+    def activation(self, logits: np.ndarray) -> np.ndarray:
+        if self._activation == "identity":
+            return logits.astype(np.float32)
+        return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+
+    def warmup(self) -> None:
+        query, documents = WARMUP_PAIRS
+        self.score(self.tokenize_pairs(query, documents, True))
