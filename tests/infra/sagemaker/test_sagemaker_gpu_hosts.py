@@ -310,5 +310,9 @@ def test_stack_passes_the_ami_or_omits_it_on_moto(boto: Any, ami: str) -> None:
     stack = cloudformation.describe_stacks(StackName="emb")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-    (variant,) = sm.describe_endpoint_config(EndpointConfigName=outputs["EndpointConfigName"])["ProductionVariants"]
-    assert variant.get("InferenceAmiVersion") == (ami or None)
+    try:
+        (variant,) = sm.describe_endpoint_config(EndpointConfigName=outputs["EndpointConfigName"])["ProductionVariants"]
+        assert variant.get("InferenceAmiVersion") == (ami or None)
+    finally:  # moto's state is shared by every moto server in this process: leave nothing behind
+        cloudformation.delete_stack(StackName="emb")
+    assert sm.list_endpoints()["Endpoints"] == []
