@@ -25,7 +25,7 @@ from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
 from .st_config import ModelFolderError, read_st_config
-from .text import _model_max_length
+from .tokenization import model_max_length
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class CrossEncoderHandler:
         if int(getattr(config, "num_labels", 1)) != 1:
             raise ModelFolderError(f"a reranker needs one output label; {folder} has {config.num_labels}")
         self._model, self._device, self._tokenizer = loaded.model, loaded.device, tokenizer
-        max_length = _model_max_length(config, tokenizer.model_max_length, st.max_seq_length)
+        max_length = model_max_length(config, tokenizer.model_max_length, st.max_seq_length)
         if settings.max_length:
             max_length = min(max_length, settings.max_length)
         self._max_length = max_length

@@ -21,7 +21,7 @@ from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
 from .pooling import pool
 from .st_config import STConfig, read_st_config
-from .tokenization import FastTokenizers
+from .tokenization import FastTokenizers, model_max_length
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +38,6 @@ GPU_MAX_PADDING = 0.25
 GPU_PADDING_ALLOWANCE = 8192
 
 
-def _model_max_length(config: object, tokenizer_max: int, st_max: int | None) -> int:
-    limits = [st_max] if st_max else []
-    if 0 < tokenizer_max < 1_000_000:
-        limits.append(tokenizer_max)
-    positions = getattr(config, "max_position_embeddings", None)
-    if positions:
-        pad = getattr(config, "pad_token_id", None)
-        # RoBERTa-style position ids start after padding_idx, which costs pad_token_id + 1 slots.
-        offset = pad + 1 if getattr(config, "model_type", "") in {"roberta", "xlm-roberta", "camembert"} and pad else 0
-        limits.append(positions - offset)
-    return min(limits) if limits else 512
-
-
 class TextEmbeddingHandler:
     """``EmbeddingHandler`` for Hugging Face text encoders."""
 
@@ -59,7 +46,7 @@ class TextEmbeddingHandler:
         loaded = load_hf_model(st.transformer_dir, settings)
         config, hf_tokenizer, dtype = loaded.config, loaded.tokenizer, loaded.dtype
         self._model, self._device = loaded.model, loaded.device
-        max_length = _model_max_length(config, hf_tokenizer.model_max_length, st.max_seq_length)
+        max_length = model_max_length(config, hf_tokenizer.model_max_length, st.max_seq_length)
         if settings.max_length:
             max_length = min(max_length, settings.max_length)
         self._st = st

@@ -52,3 +52,18 @@ class FastTokenizers:
 def require_safetensors(folder: Path) -> None:
     if not any(folder.glob("*.safetensors")):
         raise ModelFolderError(f"{folder} has no *.safetensors weights (only safetensors are loaded)")
+
+
+def model_max_length(config: object, tokenizer_max: int, st_max: int | None) -> int:
+    """The longest input the model takes: the least of sentence-transformers' max_seq_length, the tokenizer's
+    model_max_length and the position embeddings (512 when none is known)."""
+    limits = [st_max] if st_max else []
+    if 0 < tokenizer_max < 1_000_000:
+        limits.append(tokenizer_max)
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions:
+        pad = getattr(config, "pad_token_id", None)
+        # RoBERTa-style position ids start after padding_idx, which costs pad_token_id + 1 slots.
+        offset = pad + 1 if getattr(config, "model_type", "") in {"roberta", "xlm-roberta", "camembert"} and pad else 0
+        limits.append(positions - offset)
+    return min(limits) if limits else 512
