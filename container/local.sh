@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local Docker test mode: build the image, run it with a model folder mounted, wait for /ping, send the
-# sample requests in container/samples/, print the results, and clean up.
+# sample requests in container/samples/ (container/samples/rerank/ for a reranker), print the results, and clean up.
 #
 #   container/local.sh [--model DIR] [--gpu|--cpu] [--port N] [--base IMAGE] [--offline]
 #                      [--tag TAG] [--no-build] [--keep] [--rmi] [--timeout S]
@@ -113,7 +113,13 @@ show() {
   if command -v python3 >/dev/null; then python3 "$REPO_ROOT/container/samples/show.py"; else head -c 600; echo; fi
 }
 status=0
-for sample in "$REPO_ROOT"/container/samples/*.json; do
+# The served model's kind picks the samples: a reranker (`architectures` *ForSequenceClassification) gets the
+# rerank bodies of container/samples/rerank/, an embedding model the embedding bodies.
+samples="$REPO_ROOT/container/samples"
+if [[ -n $model && -f $model/config.json ]] && grep -q 'ForSequenceClassification' "$model/config.json"; then
+  samples="$REPO_ROOT/container/samples/rerank"
+fi
+for sample in "$samples"/*.json; do
   printf '\n== POST /invocations  %s\n' "$(basename "$sample")"
   curl -sS --max-time 120 -H 'Content-Type: application/json' --data-binary "@$sample" "$url/invocations" | show \
     || status=1

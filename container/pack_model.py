@@ -7,7 +7,13 @@ container's non-root user (uid 10001) can read it whatever the host's umask or o
 files 0644, folders 0755, symlinks (Hugging Face cache snapshots) replaced by the files they point to, and
 members sorted for a reproducible listing. Caches and VCS folders are left out.
 
-    python3 container/pack_model.py MODEL_DIR [-o model.tar.gz]
+The same image serves embedding models and cross-encoder rerankers; the kind is read from the folder's
+``config.json`` as the server reads it (``architectures`` ending in ``ForSequenceClassification``: a reranker,
+served on ``/v1/rerank``, ``/rerank`` and ``/invocations``). A reranker must have one output label (the server
+refuses others), which is checked here before anything is uploaded. ``--kind`` makes the packing fail unless
+the folder is of that kind (a guard against packing the wrong folder).
+
+    python3 container/pack_model.py MODEL_DIR [-o model.tar.gz] [--kind embedding|rerank]
     aws s3 cp model.tar.gz s3://BUCKET/PREFIX/model.tar.gz
 
 Standard library only (runs with any Python 3.9+).
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import sys
 import tarfile
 from pathlib import Path
@@ -24,6 +31,35 @@ from pathlib import Path
 MODEL_MARKERS = ("config.json", "modules.json")
 EXCLUDE_DIRS = {".git", ".cache", "__pycache__", ".ipynb_checkpoints", ".huggingface"}
 EXCLUDE_FILES = ("*.pyc", "*.lock", ".DS_Store", "*.incomplete")
+KINDS = ("embedding", "rerank")
+USAGE = {
+    "embedding": 'POST /invocations or /v1/embeddings {"input": [...]}',
+    "rerank": 'POST /invocations or /v1/rerank {"query": ..., "documents": [...]}',
+}
+
+
+def _config(folder: Path) -> dict:
+    """The folder's top-level config.json (empty when absent or not a JSON object)."""
+    try:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def model_kind(folder: Path) -> str:
+    """``rerank`` for a cross-encoder (config.json ``architectures`` ending in ``ForSequenceClassification``, the
+    server's rule in ``inference.handlers.model_family``), else ``embedding``."""
+    architectures = _config(folder).get("architectures") or ()
+    return "rerank" if any(str(name).endswith("ForSequenceClassification") for name in architectures) else "embedding"
+
+
+def reranker_labels(folder: Path) -> int:
+    """Output labels of a sequence-classification config (``id2label``'s size, else ``num_labels``, else 1)."""
+    config = _config(folder)
+    if isinstance(config.get("id2label"), dict):
+        return len(config["id2label"])
+    return int(config.get("num_labels", 1))
 
 
 def model_files(folder: Path) -> list[Path]:
@@ -47,6 +83,18 @@ def check_model(folder: Path, files: list[Path], allow_no_safetensors: bool) -> 
     if not allow_no_safetensors and not any(name.endswith(".safetensors") for name in names):
         raise SystemExit(f"{folder}: no *.safetensors weights (the server loads safetensors only); "
                          "convert the weights or pass --allow-no-safetensors")
+    if model_kind(folder) == "rerank" and (labels := reranker_labels(folder)) != 1:
+        raise SystemExit(f"{folder}: a *ForSequenceClassification model with {labels} labels; the server serves "
+                         "cross-encoder rerankers with one output label only")
+
+
+def check_kind(folder: Path, expected: str | None) -> str:
+    """The folder's kind; ``SystemExit`` when ``expected`` is given and differs."""
+    kind = model_kind(folder)
+    if expected is not None and kind != expected:
+        raise SystemExit(f"{folder}: a {kind} model, not {expected} (config.json architectures: "
+                         f"{_config(folder).get('architectures')})")
+    return kind
 
 
 def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -73,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, default=Path("model.tar.gz"), help="default: ./model.tar.gz")
     parser.add_argument("--level", type=int, default=6, choices=range(1, 10), help="gzip level (default 6)")
     parser.add_argument("--allow-no-safetensors", action="store_true", help="pack even without *.safetensors")
+    parser.add_argument("--kind", choices=KINDS, help="fail unless the folder is this kind (default: any)")
     args = parser.parse_args(argv)
 
     folder = args.model_dir.resolve()
@@ -80,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.model_dir}: not a folder")
     files = model_files(folder)
     check_model(folder, files, args.allow_no_safetensors)
+    kind = check_kind(folder, args.kind)
     if args.output.resolve().is_relative_to(folder):
         raise SystemExit("the output must not be inside the model folder")
     pack(folder, args.output, files, args.level)
     size_mb = args.output.stat().st_size / 1e6
-    print(f"{args.output}: {len(files)} files at the archive root, {size_mb:.1f} MB", file=sys.stderr)
+    print(f"{args.output}: {len(files)} files at the archive root, {size_mb:.1f} MB; {kind} model: {USAGE[kind]}",
+          file=sys.stderr)
     return 0
 
 

@@ -3,12 +3,19 @@
     python -m marketplace.generate_samples                  # in-process app, embedded model, CPU
     python -m marketplace.generate_samples --url URL        # a running server or container
     python -m marketplace.generate_samples --check          # regenerate and compare with data/output/
+    python -m marketplace.generate_samples --model-dir RERANKER          # a reranker: data-rerank/ (in-process)
+    python -m marketplace.generate_samples --data marketplace/data-rerank --url URL   # a reranker container
 
 ``data/input/real-time/*.json`` are POSTed to ``/invocations`` (``application/json``); each answer is stored
 byte for byte in ``data/output/real-time/``. ``data/input/batch/*.jsonl|csv`` go through the Batch Transform
 data plane (``marketplace.local_transform``: ``SplitType=Line``, ``MultiRecord``, ``AssembleWith=Line``);
 outputs are ``data/output/batch/<file>.out``, as a transform job names them. ``--check`` compares numbers
 with a tolerance (other machines and accelerators round differently) and everything else exactly.
+
+A reranker's samples live in ``data-rerank/`` (same layout: ``{"query", "documents"}`` bodies in real-time, JSON
+Lines records of such bodies in batch; no CSV); ``--model-dir`` with a reranker folder picks that folder unless
+``--data`` names one. Their outputs come from the reranker the listing sells, so none are committed with the
+repository: generate them with that model before the listing goes out.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from inference.mime import CSV, JSON, JSONLINES
 from .local_transform import MB, execution_parameters, http_invoker, transform
 
 DATA = Path(__file__).resolve().parent / "data"
+DATA_BY_KIND = {"embedding": DATA, "rerank": DATA.with_name("data-rerank")}
 BATCH_TYPES = {".jsonl": JSONLINES, ".csv": CSV}
 ABS_TOL = 2e-4  # float32 embeddings from another BLAS/accelerator agree to ~1e-6; bf16/fp16 GPUs to ~1e-3
 
@@ -44,12 +52,16 @@ def http_post(url: str) -> tuple[Post, tuple[str, int]]:
     return post, execution_parameters(url)
 
 
-def in_process_post() -> tuple[Post, tuple[str, int]]:
-    """The Flask app with the embedded model on CPU (float32), as the container serves it."""
+def in_process_post(model_dir: Path | None = None) -> tuple[Post, tuple[str, int]]:
+    """The Flask app on CPU (float32), as the container serves it: the embedded model, or ``model_dir`` (an
+    embedding model or a reranker)."""
     from inference.api.app import create_app
     from inference.settings import Settings
 
-    settings = Settings().model_copy(update={"device": "cpu", "dtype": "float32", "log_level": "WARNING"})
+    update: dict[str, Any] = {"device": "cpu", "dtype": "float32", "log_level": "WARNING"}
+    if model_dir is not None:
+        update["model_dir"] = model_dir
+    settings = Settings().model_copy(update=update)
     app = create_app(settings, load_in_background=False)
     client = app.test_client()
 
@@ -61,6 +73,15 @@ def in_process_post() -> tuple[Post, tuple[str, int]]:
 
     params = client.get("/execution-parameters").get_json()
     return post, ("MultiRecord", int(params["MaxPayloadInMB"]) * MB)
+
+
+def sample_kind(model_dir: Path | None) -> str:
+    """``rerank`` for a cross-encoder folder (the server's rule), else ``embedding`` (also: no folder)."""
+    if model_dir is None:
+        return "embedding"
+    from inference.handlers import model_family
+
+    return "rerank" if model_family(model_dir) == "rerank" else "embedding"
 
 
 def sample_pairs(data: Path = DATA) -> Iterator[tuple[Path, Path]]:
@@ -137,19 +158,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m marketplace.generate_samples", description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="a running server or container; default: the app in this process")
     parser.add_argument("--check", action="store_true", help="compare with data/output/ instead of writing")
+    parser.add_argument("--model-dir", type=Path, help="in-process: serve this folder instead of the embedded model")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="sample folder (input/, output/); default: data/, or data-rerank/ for a --model-dir reranker",
+    )
     args = parser.parse_args(argv)
-    post, batch = http_post(args.url) if args.url else in_process_post()
-    outputs = generate(post, batch)
+    data = args.data or DATA_BY_KIND[sample_kind(args.model_dir)]
+    post, batch = http_post(args.url) if args.url else in_process_post(args.model_dir)
+    outputs = generate(post, batch, data)
     failures = 0
     for path, blob in outputs.items():
         if args.check:
             problems = compare(path, path.read_bytes(), blob) if path.exists() else [f"{path} is missing"]
             failures += bool(problems)
-            print(f"{'ok' if not problems else 'DIFFERS'} {path.relative_to(DATA)}", *problems, sep="\n  ")
+            print(f"{'ok' if not problems else 'DIFFERS'} {path.relative_to(data)}", *problems, sep="\n  ")
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(blob)
-            print(f"wrote {path.relative_to(DATA)} ({len(blob)} bytes)")
+            print(f"wrote {path.relative_to(data)} ({len(blob)} bytes)")
     return 1 if failures else 0
 
 

@@ -2,11 +2,18 @@
 
     python -m marketplace.model_package --config marketplace/package.example.json --dry-run
     python -m marketplace.model_package --config my-package.json --region us-east-1 --upload-validation-input
+    python -m marketplace.model_package --config marketplace/package.rerank.example.json --dry-run
 
 The request declares the image, the content types the container accepts (``application/json``,
 ``application/jsonlines``, ``text/csv``) and answers (``application/json``, ``application/jsonlines``), the
 real-time and transform instance types of every hardware class, and a validation transform job on the sample
-batch file; ``CertifyForMarketplace`` is set. Before anything is sent, the request is checked against
+batch file; ``CertifyForMarketplace`` is set.
+
+The same image serves embedding models and cross-encoder rerankers; ``kind`` in the config (or
+``--model-dir``, the folder baked into the image: ``*ForSequenceClassification`` in its config.json is a
+reranker) picks what the package declares. A reranker (``package.rerank.example.json``) takes JSON
+(``{"query", "documents"}``) and JSON Lines records of such bodies, not CSV, and its validation job runs
+``data-rerank/input/batch/rerank.jsonl``. Before anything is sent, the request is checked against
 botocore's model of the SageMaker API (required members, types, and the enums, lengths and patterns that
 botocore itself leaves to the service). ``--dry-run`` prints the checked request and calls nothing.
 
@@ -29,16 +36,30 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from inference.mime import ACCEPTED_CONTENT_TYPES, CSV, JSONLINES, RESPONSE_TYPES
+from inference.mime import ACCEPTED_CONTENT_TYPES, CSV, JSON, JSONLINES, RESPONSE_TYPES
 
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE / "data"
 
+Kind = Literal["embedding", "rerank"]
 # Exactly what the container accepts and answers (inference/mime.py); Marketplace tests these.
 CONTENT_TYPES = ACCEPTED_CONTENT_TYPES
 BATCH_CONTENT_TYPES = {".jsonl": JSONLINES, ".csv": CSV}
+# A reranker's records are {query, documents} objects: JSON and JSON Lines, no CSV (the container answers 400).
+CONTENT_TYPES_BY_KIND: dict[str, tuple[str, ...]] = {"embedding": CONTENT_TYPES, "rerank": (JSON, JSONLINES)}
+SAMPLES_BY_KIND = {"embedding": SAMPLES, "rerank": HERE / "data-rerank"}
+VALIDATION_INPUT_BY_KIND = {"embedding": "input/batch/texts.jsonl", "rerank": "input/batch/rerank.jsonl"}
 ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*(:[\w.-]{1,128})?$")
 S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$")
+
+
+def model_kind(folder: Path) -> Kind:
+    """``rerank`` for a cross-encoder folder, else ``embedding``: the server's own rule (config.json only)."""
+    from inference.handlers import model_family
+
+    if not (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
+        raise ValueError(f"{folder}: no config.json or modules.json; is this a model folder?")
+    return "rerank" if model_family(folder) == "rerank" else "embedding"
 
 
 # -- botocore's service model ----------------------------------------------------------------------------------
@@ -155,7 +176,10 @@ class ValidationConfig(BaseModel):
     role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
     input_s3: str = Field(description="S3 prefix holding the sample input; --upload-validation-input fills it")
     output_s3: str
-    input_file: str = Field("input/batch/texts.jsonl", description="sample file under marketplace/data/")
+    input_file: str = Field(
+        VALIDATION_INPUT_BY_KIND["embedding"],
+        description="sample file under marketplace/data/ (a reranker's: marketplace/data-rerank/); default by kind",
+    )
     instance_type: str = "ml.m5.xlarge"
     max_payload_mb: int = Field(6, ge=1, le=6, description="the container's limit is 6 MiB")
     batch_strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
@@ -183,6 +207,7 @@ class PackageConfig(BaseModel):
 
     name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
     description: str = Field(max_length=1024)
+    kind: Kind = Field("embedding", description="the model baked into the image: embedding model or reranker")
     image: str = Field(description="ECR image URI in the seller account and the package's region")
     image_digest: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
     environment: dict[str, str] = Field(default_factory=dict)
@@ -198,12 +223,36 @@ class PackageConfig(BaseModel):
             raise ValueError(f"{value!r} is not an ECR image URI (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG)")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _validation_input_by_kind(cls, data: Any) -> Any:
+        """A reranker's validation job defaults to the reranker's sample records."""
+        if isinstance(data, Mapping) and data.get("kind") == "rerank" and isinstance(data.get("validation"), Mapping):
+            validation = data["validation"]
+            if "input_file" not in validation:
+                data = {**data, "validation": {**validation, "input_file": VALIDATION_INPUT_BY_KIND["rerank"]}}
+        return data
+
     @model_validator(mode="after")
     def _validation_instance_is_offered(self) -> PackageConfig:
         if self.validation.instance_type not in self.transform_instance_types:
             raise ValueError(f"validation.instance_type {self.validation.instance_type} is not a transform type")
-        _ = self.validation.content_type
+        if self.validation.content_type not in self.content_types:
+            raise ValueError(
+                f"validation.input_file: a {self.kind} model does not take {self.validation.content_type}"
+                f" (a reranker takes JSON Lines records of {{query, documents}})"
+            )
         return self
+
+    @property
+    def content_types(self) -> tuple[str, ...]:
+        """What the container accepts with this kind of model loaded."""
+        return CONTENT_TYPES_BY_KIND[self.kind]
+
+    @property
+    def samples(self) -> Path:
+        """The sample folder of this kind (``validation.input_file`` is relative to it)."""
+        return SAMPLES_BY_KIND[self.kind]
 
     @property
     def region(self) -> str:
@@ -224,8 +273,16 @@ class PackageConfig(BaseModel):
         return bucket, prefix + Path(self.validation.input_file).name
 
 
-def load_config(path: Path) -> PackageConfig:
-    return PackageConfig.model_validate_json(path.read_text(encoding="utf-8"))
+def load_config(path: Path, model_dir: Path | None = None) -> PackageConfig:
+    """The config at ``path``; with ``model_dir`` (the folder baked into the image) its kind is the folder's, and a
+    config that names another kind is an error."""
+    if model_dir is None:
+        return PackageConfig.model_validate_json(path.read_text(encoding="utf-8"))
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    detected = model_kind(model_dir)
+    if isinstance(raw, dict) and raw.get("kind", detected) != detected:
+        raise ValueError(f"{path} says kind {raw['kind']!r}, but {model_dir} holds a {detected} model")
+    return PackageConfig.model_validate({**raw, "kind": detected} if isinstance(raw, dict) else raw)
 
 
 def build_request(cfg: PackageConfig) -> dict[str, Any]:
@@ -255,7 +312,7 @@ def build_request(cfg: PackageConfig) -> dict[str, Any]:
             "Containers": [container],
             "SupportedTransformInstanceTypes": cfg.transform_instance_types,
             "SupportedRealtimeInferenceInstanceTypes": cfg.realtime_instance_types,
-            "SupportedContentTypes": list(CONTENT_TYPES),
+            "SupportedContentTypes": list(cfg.content_types),
             "SupportedResponseMIMETypes": list(RESPONSE_TYPES),
         },
         "ValidationSpecification": {
@@ -274,9 +331,10 @@ class PackageFailed(RuntimeError):
     """Validation or the image scan failed, or the wait timed out."""
 
 
-def upload_validation_input(s3: Any, cfg: PackageConfig, samples: Path = SAMPLES) -> str:
+def upload_validation_input(s3: Any, cfg: PackageConfig, samples: Path | None = None) -> str:
     bucket, key = cfg.validation_input_key
-    s3.put_object(Bucket=bucket, Key=key, Body=(samples / cfg.validation.input_file).read_bytes())
+    folder = samples if samples is not None else cfg.samples
+    s3.put_object(Bucket=bucket, Key=key, Body=(folder / cfg.validation.input_file).read_bytes())
     return f"s3://{bucket}/{key}"
 
 
@@ -343,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--config", type=Path, required=True, help="package config (see package.example.json)")
     parser.add_argument("--dry-run", action="store_true", help="print the checked request; call nothing")
+    parser.add_argument("--model-dir", type=Path, help="the model folder baked into the image: sets the kind")
     parser.add_argument("--region", help="default: the image's region")
     parser.add_argument("--endpoint-url", help="SageMaker endpoint override (tests: moto)")
     parser.add_argument("--s3-endpoint-url", help="S3 endpoint override (tests: moto)")
@@ -352,10 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval-s", type=float, default=60)
     args = parser.parse_args(argv)
     try:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, args.model_dir)
         request = build_request(cfg)
         validate_request(request)
-    except (ValidationError, RequestInvalid, OSError) as err:
+    except (ValidationError, RequestInvalid, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.dry_run:

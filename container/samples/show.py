@@ -1,5 +1,14 @@
 #!/usr/bin/env python3
-"""Summarise an embeddings response read from stdin (used by container/local.sh): model, vectors, a few values."""
+"""Summarise a response read from stdin (used by container/local.sh): an embeddings response (model, vectors, a few
+values) or a rerank response (Jina/Cohere ``{"results": [...]}`` or TEI's ``[{"index", "score"}]``: the ranking).
+
+Reranker samples are in container/samples/rerank/ (the embedding samples above would get 400 wrong_model_kind):
+
+    for f in container/samples/rerank/*.json; do
+      curl -s -H 'Content-Type: application/json' --data-binary "@$f" localhost:8080/invocations \
+        | container/samples/show.py
+    done
+"""
 
 from __future__ import annotations
 
@@ -24,12 +33,33 @@ def describe(embedding: object) -> str:
     return f"float   {len(values)} dims, norm {norm:.4f}, first {[round(v, 4) for v in values[:4]]}"
 
 
+def ranking(results: list) -> list[str]:
+    """One line per result, best first: index, score and the start of the document when it was returned."""
+    lines = []
+    for item in results:
+        score = item.get("relevance_score", item.get("score"))
+        document = item.get("document", {}).get("text") if isinstance(item.get("document"), dict) else item.get("text")
+        shown = f"  {document[:60]!r}" if isinstance(document, str) else ""
+        lines.append(f"  [{item['index']}] score {score:.4f}{shown}")
+    return lines
+
+
 def main() -> int:
     text = sys.stdin.read()
     try:
         body = json.loads(text)
     except json.JSONDecodeError:
         print(f"  (not JSON) {text[:300]}")
+        return 1
+    if isinstance(body, list) and all(isinstance(item, dict) and "score" in item for item in body):  # TEI /rerank
+        print(f"  results={len(body)} (TEI format)", *ranking(body), sep="\n")
+        return 0
+    if isinstance(body, dict) and isinstance(body.get("results"), list):  # Jina/Cohere rerank
+        print(f"  model={body.get('model')} results={len(body['results'])} usage={body.get('usage')}")
+        print(*ranking(body["results"]), sep="\n")
+        return 0
+    if not isinstance(body, dict):
+        print(f"  {json.dumps(body)[:500]}")
         return 1
     if "error" in body or "data" not in body:
         print(f"  {json.dumps(body)[:500]}")

@@ -4,6 +4,10 @@ Settings come from ``--config`` (JSON, see ``deploy.example.json``) with command
 subscription / resource group / workspace also default to ``AZURE_SUBSCRIPTION_ID``,
 ``AZURE_RESOURCE_GROUP`` and ``AZUREML_WORKSPACE``. ``plan`` and ``deploy --dry-run`` print the exact
 REST bodies and touch nothing (no credential needed). Exit codes: 0 ok, 1 Azure error, 2 bad input.
+
+A reranker (a model folder whose config.json names ``*ForSequenceClassification``) deploys the same way;
+``invoke --query Q --text DOC ...`` sends it a rerank request (``{"query", "documents"}``, what the container
+answers on ``/invocations`` with a reranker loaded) and summarises the ranking.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         "plan": "print the REST bodies deploy would send (no Azure calls)",
         "deploy": "create/update environment, model, endpoint, deployment, traffic",
         "status": "endpoint + deployments state (--logs N: container log tail)",
-        "invoke": "POST an embeddings request to the endpoint",
+        "invoke": "POST an embeddings request (or, with --query, a rerank request) to the endpoint",
         "delete": "delete the endpoint (or --deployment-only)",
     }
     for name, help_text in commands.items():
@@ -87,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "status":
             cmd.add_argument("--logs", type=int, default=0, metavar="N", help="also print N log lines")
         if name == "invoke":
-            cmd.add_argument("--text", action="append", default=[], help="input text (repeatable)")
+            cmd.add_argument("--text", action="append", default=[], help="input text, or document to rank (repeat)")
+            cmd.add_argument("--query", help="a reranker: rank the --text documents against this query")
+            cmd.add_argument("--top-n", type=int, help="with --query: only the best N results")
             cmd.add_argument("--file", help="JSON request body file instead of --text")
             cmd.add_argument("--deployment", help="pin a deployment (azureml-model-deployment header)")
             cmd.add_argument("--raw", action="store_true", help="print the whole JSON response")
@@ -158,7 +164,35 @@ def cmd_plan(cfg: AzureMLConfig, yaml_dir: str | None = None) -> int:
     return 0
 
 
+def invoke_payload(texts: Sequence[str], query: str | None = None, top_n: int | None = None) -> dict[str, Any]:
+    """The request ``invoke`` sends: embeddings of ``texts``, or with ``query`` a rerank of them."""
+    if query is None:
+        if top_n is not None:
+            raise ValueError("--top-n needs --query (a reranker)")
+        return {"input": list(texts) or ["Hello from Azure ML"]}
+    if not query.strip():
+        raise ValueError("--query is empty")
+    if not texts:
+        raise ValueError("--query needs documents to rank: give them with --text")
+    payload: dict[str, Any] = {"query": query, "documents": list(texts)}
+    if top_n is not None:
+        payload["top_n"] = top_n
+    return payload
+
+
+def _summarise_rerank(response: dict[str, Any]) -> dict[str, Any]:
+    results = [r for r in response.get("results", []) if isinstance(r, dict)]
+    return {
+        "model": response.get("model"),
+        "results": len(results),
+        "ranking": [{"index": r.get("index"), "relevance_score": r.get("relevance_score")} for r in results],
+        "usage": response.get("usage"),
+    }
+
+
 def _summarise(response: Any) -> dict[str, Any]:
+    if isinstance(response, dict) and "results" in response:
+        return _summarise_rerank(response)
     data = response.get("data", []) if isinstance(response, dict) else []
     first = data[0].get("embedding") if data and isinstance(data[0], dict) else None
     return {
@@ -216,7 +250,7 @@ def _call(apply: Any, client: Any, cfg: AzureMLTarget, args: argparse.Namespace,
         if args.file:
             payload = json.loads(Path(args.file).read_text(encoding="utf-8"))
         else:
-            payload = {"input": args.text or ["Hello from Azure ML"]}
+            payload = invoke_payload(args.text, args.query, args.top_n)
         response = apply.invoke(client, cfg, payload, deployment=args.deployment)
         return response if args.raw else _summarise(response)
     deleted = apply.delete(client, cfg, deployment_only=args.deployment_only, log=log)

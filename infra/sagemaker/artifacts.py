@@ -2,11 +2,15 @@
 
 SageMaker extracts ModelDataUrl into /opt/ml/model, so the folder's files go at the archive root; packing is
 ``container/pack_model.py``'s job (also usable alone), so the archive is the same whichever way it is made.
+Embedding models and cross-encoder rerankers are packed alike; ``model_kind`` says which one a folder or archive
+holds (config.json ``architectures`` ending in ``ForSequenceClassification``: a reranker), as the server decides.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import tarfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -71,6 +75,21 @@ def pack_model(source: Path, workdir: Path) -> Path:
         raise ValueError(str(err)) from None
     packer.pack(folder, target, files, level=6)
     return target
+
+
+def model_kind(source: Path) -> str:
+    """``rerank`` or ``embedding``: what the container serves from ``source`` (a model folder, or a .tar.gz
+    with config.json at its root); the packer's rule, which is the server's."""
+    if source.is_dir():
+        return str(_packer().model_kind(source.resolve()))
+    try:
+        with tarfile.open(source, "r:gz") as tar:
+            member = tar.extractfile("config.json")
+            config = json.loads(member.read()) if member is not None else {}
+    except (KeyError, OSError, ValueError, tarfile.TarError):
+        config = {}
+    architectures = (config.get("architectures") or ()) if isinstance(config, dict) else ()
+    return "rerank" if any(str(a).endswith("ForSequenceClassification") for a in architectures) else "embedding"
 
 
 def upload(s3: Any, call: Call) -> None:

@@ -7,6 +7,10 @@ and ``batch-transform`` without any AWS call, for ``update`` / ``delete`` after 
 Before any call, ``gpu_hosts.check_gpu_host`` refuses an instance type / host AMI (``--inference-ami-version``,
 ``--transform-ami-version``) whose NVIDIA driver cannot start the image's CUDA (``--image-cuda``), and warns where
 the facts run out (``warning: ...`` on stderr).
+Rerankers (a model folder whose config.json names ``*ForSequenceClassification``) deploy the same way;
+``invoke --query Q --text DOC ...`` ranks the texts against the query (``{"query", "documents"}`` on
+``/invocations``) and ``batch-transform --kind rerank`` checks a reranker's job (JSON Lines records of rerank
+requests, no CSV, no ``--record-options``) before it is sent.
 Exit codes: 0 ok, 1 AWS error or failed deployment, 2 bad input.
 """
 
@@ -133,9 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--keep-models", action="store_true")
     delete.add_argument("--no-wait", action="store_true", help="do not wait for the endpoint to be gone")
     delete.add_argument("--dry-run", action="store_true")
-    invoke = commands.add_parser("invoke", help="embed texts through the endpoint (EmbeddingClient)")
-    invoke.add_argument("--text", action="append", default=[], help="a text to embed (repeat)")
+    invoke = commands.add_parser("invoke", help="embed texts through the endpoint (EmbeddingClient), or rerank them")
+    invoke.add_argument("--text", action="append", default=[], help="a text to embed, or a document to rank (repeat)")
     invoke.add_argument("--input-file", type=Path, help="one text per line")
+    invoke.add_argument("--query", help="a reranker endpoint: rank the texts against this query")
+    invoke.add_argument("--top-n", type=int, help="with --query: only the best N results")
     invoke.add_argument("--task")
     invoke.add_argument("--dimensions", type=int)
     invoke.add_argument("--embedding-type", default="float", choices=["float", "base64", "binary", "ubinary"])
@@ -163,6 +169,8 @@ def _transform_flags(parser: argparse.ArgumentParser) -> None:
     add("--max-concurrent-transforms", type=int)
     add("--env", action="append", metavar="KEY=VALUE")
     add("--content-type", default="application/jsonlines", choices=["application/jsonlines", "text/csv"])
+    add("--kind", default="embedding", choices=["embedding", "rerank"], dest="model_kind",
+        help="the model's kind: a reranker's records are JSON Lines rerank requests")
     add("--record-options", type=json.loads, help="options for every record, e.g. '{\"dimensions\": 256}'")
     add("--join-input", action="store_true", help="join each output line with its input record")
     add("--no-wait", action="store_true")
@@ -203,12 +211,38 @@ def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
         raise ValueError("give --text and/or --input-file")
     session = session or boto3.Session(profile_name=args.profile, region_name=args.region)
     runtime = runtime_client(args.region, args.endpoint_url, session)
+    if args.query is not None:
+        return _rerank(runtime, args.endpoint_name, args.query, texts, args.top_n)
+    if args.top_n is not None:
+        raise ValueError("--top-n needs --query (a reranker endpoint)")
     client = EmbeddingClient(args.endpoint_name, boto_client=runtime)
     embedding_type: str = args.embedding_type  # one type: the result is one array
     vectors = cast(
         np.ndarray, client.embed(texts, task=args.task, dimensions=args.dimensions, embedding_type=embedding_type)
     )
     return {"shape": list(vectors.shape), "dtype": str(vectors.dtype), "embeddings": vectors.tolist()}
+
+
+def rerank_body(query: str, documents: list[str], top_n: int | None = None) -> dict[str, Any]:
+    """The Jina/Cohere rerank request the container answers on ``/invocations`` when it serves a reranker."""
+    if not query.strip():
+        raise ValueError("--query is empty")
+    body: dict[str, Any] = {"query": query, "documents": documents}
+    if top_n is not None:
+        body["top_n"] = top_n
+    return body
+
+
+def _rerank(runtime: Any, endpoint_name: str, query: str, documents: list[str], top_n: int | None) -> Any:
+    """InvokeEndpoint with a rerank body; the results best first, as the container sorts them."""
+    response = runtime.invoke_endpoint(
+        EndpointName=endpoint_name, ContentType="application/json", Accept="application/json",
+        Body=json.dumps(rerank_body(query, documents, top_n)).encode(),
+    )  # fmt: skip
+    answer = json.loads(response["Body"].read())
+    if not isinstance(answer, dict) or "results" not in answer:
+        raise ValueError(f"{endpoint_name} did not answer a rerank response (is it a reranker?): {str(answer)[:300]}")
+    return {"model": answer.get("model"), "usage": answer.get("usage"), "results": answer["results"]}
 
 
 def _batch(args: argparse.Namespace, clients: Callable[[], apply.Clients], poller: Poller, version: str) -> Any:
@@ -222,6 +256,7 @@ def _batch(args: argparse.Namespace, clients: Callable[[], apply.Clients], polle
         image_cuda=args.image_cuda, cuda_compat_driver=args.cuda_compat_driver, max_payload_mb=args.max_payload_mb,
         max_concurrent_transforms=args.max_concurrent_transforms, environment=_pairs(args.env) or {},
         content_type=args.content_type, record_options=args.record_options or {}, join_input=args.join_input,
+        model_kind=args.model_kind,
     )  # fmt: skip
     if args.dry_run:
         return _plan_json([transform.transform_job_call(cfg)])

@@ -14,6 +14,10 @@ is of 60 s: room for the response's encoding and transfer), so a mini-batch may 
 
 ``transform_ami_version`` (``TransformResources.TransformAmiVersion``, ``al2-ami-sagemaker-batch-gpu-470`` / ``-535``)
 picks the host's NVIDIA driver; ``gpu_hosts.check_gpu_host`` refuses a host the image cannot start on.
+
+A reranker (``model_kind="rerank"``) reads each record as one rerank request (``{"query", "documents", ...}`` or
+TEI's ``{"query", "texts", ...}``) and answers one response line per record; it takes no CSV and no
+``record_options`` (each record carries its own ``top_n`` ...), so both are refused here, before the job starts.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class TransformConfig(BaseModel):
     record_options: dict[str, Any] = Field(default_factory=dict, description="request options for every record")
     environment: dict[str, str] = Field(default_factory=dict)
     join_input: bool = Field(default=False, description="write each input record joined with its output")
+    model_kind: Literal["embedding", "rerank"] = Field(default="embedding", description="what the model serves")
     kms_key_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
 
@@ -74,6 +79,21 @@ class TransformConfig(BaseModel):
                 raise ValueError(
                     f"environment {DEADLINE_ENV}={deadline:g} must be > 0 and at most invocation_timeout_s "
                     f"({self.invocation_timeout_s}): SageMaker would give up on requests the container still works on"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _reranker_records(self) -> TransformConfig:
+        if self.model_kind == "rerank":
+            if self.content_type != JSONLINES:
+                raise ValueError(
+                    "a reranker's records are JSON Lines rerank requests ({query, documents}); "
+                    f"{self.content_type} cannot carry them"
+                )
+            if self.record_options:
+                raise ValueError(
+                    "a reranker takes no record_options: each record is a whole rerank request "
+                    "(put top_n, return_documents ... in the records)"
                 )
         return self
 

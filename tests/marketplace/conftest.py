@@ -48,9 +48,10 @@ def moto_url(aws_env) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def moto_with_transforms(moto_url, container_url) -> Iterator[str]:
-    """moto whose CreateTransformJob really runs the job against ``container_url`` (S3 in moto)."""
+    """moto whose CreateTransformJob really runs the job against ``container_url`` (S3 in moto). Module-scoped: the
+    patch of moto's backend is undone after the module, so later tests (tests/infra in the same run) get plain moto."""
     undo = install_transform_runner(s3_url=moto_url, container_url=container_url)
     try:
         yield moto_url

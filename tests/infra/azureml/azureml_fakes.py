@@ -163,6 +163,16 @@ class FakeArm:
         self.scoring_requests.append(rec)
         if rec.headers.get("Authorization") != f"Bearer {FAKE_ENDPOINT_KEY}":
             return self._json(401, {"error": "unauthorized"})
+        if "query" in rec.body:  # a rerank request: what the container answers with a reranker loaded
+            return self._json(200, self._rerank(rec.body))
         inputs = rec.body["input"] if isinstance(rec.body["input"], list) else [rec.body["input"]]
         data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3, 0.4]} for i in range(len(inputs))]
         return self._json(200, {"object": "list", "model": "fake", "data": data, "usage": {"total_tokens": 3}})
+
+    @staticmethod
+    def _rerank(body: dict[str, Any]) -> dict[str, Any]:
+        """Jina/Cohere rerank response: a later document scores lower (0.9, 0.8, ...), best first, ``top_n``."""
+        documents = body["documents"]
+        results = [{"index": i, "relevance_score": round(0.9 - 0.1 * i, 6), "document": {"text": text}}
+                   for i, text in enumerate(documents)]  # fmt: skip
+        return {"model": "fake-reranker", "usage": {"total_tokens": 7}, "results": results[: body.get("top_n")]}
