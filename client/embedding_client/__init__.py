@@ -1,10 +1,11 @@
-"""Python client for the embedding service on SageMaker, Azure ML or a local container.
+"""Python client for the embedding (and reranking) service on SageMaker, Azure ML or a local container.
 
 Installs without torch, transformers or Flask: ``pip install ./client`` (numpy, requests, boto3).
 """
 
 from .client import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES, EmbeddingClient
 from .errors import EmbeddingServiceError
+from .rerank import RerankResponse, RerankResult
 from .transports import HttpTransport, SageMakerTransport, Transport, runtime_client
 from .wire import decode_embeddings, plan_batches
 
@@ -15,6 +16,8 @@ __all__ = [
     "EmbeddingClient",
     "EmbeddingServiceError",
     "HttpTransport",
+    "RerankResponse",
+    "RerankResult",
     "SageMakerTransport",
     "Transport",
     "decode_embeddings",

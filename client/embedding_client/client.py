@@ -4,6 +4,7 @@
     client = EmbeddingClient.azure(scoring_uri, key)                  # Azure ML online endpoint
     client = EmbeddingClient.local("http://localhost:8080")           # docker run / embed-serve
     vectors = client.embed(["a", "b"], task="query", dimensions=256)  # numpy (2, 256) float32
+    ranked = client.rerank("query", ["doc a", "doc b"], top_n=1)      # a reranker endpoint: RerankResponse
 
 Contracts:
 - Inputs are split into requests of at most ``batch_size`` inputs and ``max_body_bytes`` of JSON body;
@@ -15,6 +16,10 @@ Contracts:
   Other errors raise ``EmbeddingServiceError`` at once.
 - ``float`` is fetched as ``base64`` on the wire (the same float32 values, 2.5x smaller), so a request of
   ``batch_size`` inputs stays well under SageMaker's 6 MB response limit.
+- ``rerank`` splits ``documents`` the same way (``batch_size`` documents per request, the query in each),
+  ranks every score by score descending (ties in input order, as the server ranks) and cuts to ``top_n``;
+  ``RerankResponse.scores`` keeps every score in input order. Document texts come from the caller's own
+  inputs, not echoed by the server.
 - Returned arrays: ``float``/``base64`` -> float32 (n, d); ``binary`` -> int8 (n, d/8); ``ubinary`` ->
   uint8 (n, d/8). A single ``str`` input gives one row (1-D); a list of embedding types gives a dict.
 
@@ -28,17 +33,19 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from .errors import EmbeddingServiceError
+from .rerank import Document, RerankResponse, build_response, decode_scores, documents_of, rerank_options
 from .transports import HttpTransport, SageMakerTransport, Transport
 from .wire import Input, decode_embeddings, dumps, item, plan_batches
 
 DEFAULT_MAX_BODY_BYTES = 6_000_000  # SageMaker's 6 MB request limit, read as decimal megabytes
 DEFAULT_BATCH_SIZE = 128  # the server accepts 2048; 128 keeps responses < 6 MB up to 8192 dimensions
+T = TypeVar("T")
 
 
 class EmbeddingClient:
@@ -121,7 +128,39 @@ class EmbeddingClient:
             result = {kind: array[0] for kind, array in result.items()}
         return result if as_dict else result[wanted[0]]
 
-    def _map(self, fn: Callable[[range], dict[str, np.ndarray]], batches: list[range]) -> list[dict[str, np.ndarray]]:
+    def rerank(
+        self,
+        query: Document,
+        documents: Sequence[Document],
+        *,
+        top_n: int | None = None,
+        return_documents: bool = True,
+        truncate: bool = True,
+        raw_scores: bool = False,
+        model: str | None = None,
+    ) -> RerankResponse:
+        """Score ``documents`` (str or ``{"text": str}``) against ``query`` with the endpoint's reranker.
+
+        Returns a ``RerankResponse``: ``results`` best first (``index`` into ``documents``, ``relevance_score``,
+        ``document`` text unless ``return_documents=False``), at most ``top_n`` of them; ``scores`` for every
+        document in input order; ``total_tokens`` over all requests. ``raw_scores``: the model's logits instead of
+        its activation (sigmoid). ``truncate=False``: a pair over the model's length is a 400 instead of cut.
+        ``model`` (default: the client's) is sent as the request's ``model`` field.
+        """
+        if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
+            raise ValueError(f"top_n must be a positive int or None, got {top_n!r}")
+        texts = documents_of(documents)
+        options = rerank_options(query, truncate=truncate, raw_scores=raw_scores, model=model or self.model)
+        batches = plan_batches(texts, options, self.batch_size, self.max_body_bytes, key="documents")
+        parts = self._map(lambda batch: self._rerank_batch([texts[i] for i in batch], options), batches)
+        scores = np.concatenate([part[0] for part in parts])
+        tokens = sum(part[1] for part in parts)
+        return build_response(scores, texts, top_n, return_documents, tokens, parts[0][2])
+
+    def _rerank_batch(self, batch: list[str], options: dict[str, Any]) -> tuple[np.ndarray, int, str]:
+        return decode_scores(json.loads(self._post_with_retry(dumps({**options, "documents": batch}))), len(batch))
+
+    def _map(self, fn: Callable[[range], T], batches: list[range]) -> list[T]:
         if self.concurrency == 1 or len(batches) == 1:
             return [fn(batch) for batch in batches]
         with ThreadPoolExecutor(min(self.concurrency, len(batches))) as pool:

@@ -1,5 +1,5 @@
 """The request and response bodies: inputs as JSON items, requests cut to fit the body limit, embeddings
-decoded into numpy arrays."""
+decoded into numpy arrays, rerank results merged across requests."""
 
 from __future__ import annotations
 
@@ -27,15 +27,17 @@ def dumps(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def plan_batches(items: Sequence[Any], options: dict[str, Any], batch_size: int, max_body_bytes: int) -> list[range]:
-    """Split ``items`` into consecutive ranges whose request body ``{**options, "input": [...]}`` fits."""
-    overhead = len(dumps({**options, "input": []}))
+def plan_batches(
+    items: Sequence[Any], options: dict[str, Any], batch_size: int, max_body_bytes: int, key: str = "input"
+) -> list[range]:
+    """Split ``items`` into consecutive ranges whose request body ``{**options, key: [...]}`` fits."""
+    overhead = len(dumps({**options, key: []}))
     batches: list[range] = []
     start, size = 0, overhead
     for index, item in enumerate(items):
         item_bytes = len(dumps(item))
         if overhead + item_bytes > max_body_bytes:
-            raise ValueError(f"input[{index}] alone makes a {overhead + item_bytes}-byte body (> {max_body_bytes})")
+            raise ValueError(f"{key}[{index}] alone makes a {overhead + item_bytes}-byte body (> {max_body_bytes})")
         if index > start and (index - start >= batch_size or size + 1 + item_bytes > max_body_bytes):
             batches.append(range(start, index))
             start, size = index, overhead

@@ -5,7 +5,10 @@
   names the interpreter that has the server installed (the client's own venv has none).
 - ``scripted``: a real ``http.server`` in a thread that first plays queued error responses (503 with
   Retry-After, 429, SageMaker-shaped ModelError / ThrottlingException) and then answers embeddings whose
-  values encode the input text, so order and splitting are checkable. It records every request.
+  values encode the input text (rerank bodies: scores that encode each document), so order and splitting
+  are checkable. It records every request.
+- ``reranker_folder`` / ``reranker_server``: a tiny random cross-encoder built by the server's interpreter
+  (``tests/tiny_rerankers.py``) and the real server serving it as a reranker.
 - ``fake_aws``: fake credentials and region; nothing can reach AWS (every client gets an endpoint_url).
 """
 
@@ -21,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripted, server_process: plain modules here
 
-from fixtures import fake_aws, local_server  # noqa: E402,F401  (fixtures shared with tests/client)
+from fixtures import fake_aws, local_server, reranker_folder, reranker_server  # noqa: E402,F401  (shared fixtures)
 from scripted import Scripted, handler_for  # noqa: E402
 
 

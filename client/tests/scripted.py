@@ -1,5 +1,6 @@
 """``Scripted``: a real ``http.server`` that first plays queued replies (errors) and then answers
-embeddings whose values encode each input text, so order and splitting are checkable."""
+embeddings whose values encode each input text (rerank bodies: a score that encodes each document, results
+in the server's order), so order and splitting are checkable."""
 
 from __future__ import annotations
 
@@ -16,6 +17,22 @@ import numpy as np
 def text_vector(text: str) -> np.ndarray:
     """What the scripted server embeds ``text`` as: its length, first code point, and a sign pattern."""
     return np.array([len(text), ord(text[0]), -1.5, 0.25, 3, -2, 1, -1], dtype=np.float32)
+
+
+def text_score(document: str) -> float:
+    """What the scripted server scores ``document`` as (whatever the query): shorter is better, ties happen."""
+    return 1.0 / len(document)
+
+
+def _rerank(request: dict[str, Any]) -> dict[str, Any]:
+    scores = [text_score(document) for document in request["documents"]]
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[: request.get("top_n")]
+    results = [{"index": i, "relevance_score": scores[i]} for i in order]
+    if request.get("return_documents", True):
+        for result in results:
+            result["document"] = {"text": request["documents"][result["index"]]}
+    tokens = sum(len(request["query"].split()) + len(document.split()) for document in request["documents"])
+    return {"model": "scripted-reranker", "object": "list", "usage": {"total_tokens": tokens}, "results": results}
 
 
 def _encode(vector: np.ndarray, kind: str) -> Any:
@@ -49,6 +66,8 @@ class Scripted:
             self.seen.append({"path": path, "headers": headers, "body": request})
             if self.queue:
                 return self.queue.pop(0)
+        if "query" in request:
+            return Reply(200, _rerank(request))
         types = request["embedding_type"]
         data = [
             {"object": "embedding", "index": i, "embedding": {kind: _encode(text_vector(text), kind) for kind in types}}

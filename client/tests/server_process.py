@@ -6,6 +6,7 @@ The client's own venv has no server: ``EMBEDDING_SERVER_PYTHON`` names the inter
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -45,13 +46,60 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO_ROOT,
         )  # fmt: skip
         url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + START_DEADLINE_S
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                    return proc, url
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)  # readiness polling interval (the loop checks /ping), not synchronisation
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    if requests.get(f"{url}/ping", timeout=1).status_code == 200:
+                        return proc, url
+                except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy loading
+                    pass
+                time.sleep(0.05)  # readiness polling interval (the loop checks /ping), not synchronisation
+        except BaseException:
+            proc.kill()  # no orphaned server, whatever stopped the wait
+            proc.wait()
+            raise
         proc.kill()
         failures.append(proc.communicate()[0][-2000:])
     raise RuntimeError("the server did not start:\n" + "\n---\n".join(failures))
+
+
+def server_python(code: str, *args: str) -> str:
+    """Run ``code`` with the server's interpreter in the repository checkout (torch, transformers and
+    sentence-transformers live there, not in the client's venv); its stdout."""
+    done = subprocess.run([SERVER_PYTHON, "-c", code, *args], capture_output=True, text=True, cwd=REPO_ROOT,
+                          env=server_env(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"), timeout=300)  # fmt: skip
+    if done.returncode:
+        raise RuntimeError(f"server python failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+BUILD_RERANKER = """
+import sys
+from pathlib import Path
+from tests.tiny_rerankers import build_tiny_bert_reranker
+build_tiny_bert_reranker(Path(sys.argv[1]))
+"""
+
+CROSS_ENCODER_PREDICT = """
+import json, sys
+import torch
+from sentence_transformers import CrossEncoder
+folder, pairs = sys.argv[1], json.loads(sys.argv[2])
+model = CrossEncoder(folder, device="cpu")
+scores = model.predict(pairs, batch_size=4)
+logits = model.predict(pairs, batch_size=4, activation_fn=torch.nn.Identity())
+print(json.dumps({"scores": [float(x) for x in scores], "logits": [float(x) for x in logits]}))
+"""
+
+
+def build_tiny_reranker(folder: Path) -> Path:
+    """The main suite's tiny random BERT cross-encoder (``tests/tiny_rerankers.py``), saved in ``folder``."""
+    server_python(BUILD_RERANKER, str(folder))
+    return folder
+
+
+def cross_encoder_predict(folder: Path, query: str, documents: list[str]) -> dict[str, list[float]]:
+    """sentence-transformers ``CrossEncoder.predict`` on ``folder``: ``scores`` (activated) and ``logits``."""
+    pairs = [[query, document] for document in documents]
+    result: dict[str, list[float]] = json.loads(server_python(CROSS_ENCODER_PREDICT, str(folder), json.dumps(pairs)))
+    return result

@@ -86,10 +86,16 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
     }
 
 
-def _endpoint_view(endpoint: EmbeddingsEndpoint | RerankEndpoint) -> View:
-    """parse -> run -> respond for one slice; the reply is metered by its units (inputs or documents)."""
+def _endpoint_view(
+    endpoint: EmbeddingsEndpoint | RerankEndpoint, engine: ModelEngine, kind_check: Callable[[], object]
+) -> View:
+    """parse -> run -> respond for one slice; the reply is metered by its units (inputs or documents).
+    ``kind_check`` raises ``WrongModelKindError`` when the loaded model is of the other kind: checked first (once
+    loaded), so a body is never judged by the wrong slice's schema."""
 
     def view(name: str | None = None) -> Response:
+        if engine.ready:
+            kind_check()
         parsed = endpoint.parse(request.get_data(cache=False), request.content_type, request.headers.get("Accept"))
         g.n_inputs = parsed.inputs
         deadline, cancelled = request.environ.get(DEADLINE), request.environ.get(CANCELLED)
@@ -118,7 +124,8 @@ def _invoke_view(engine: ModelEngine, embed: View, rerank: View) -> View:
 def build_routes(
     engine: ModelEngine, embeddings: EmbeddingsEndpoint, reranking: RerankEndpoint, settings: Settings
 ) -> Blueprint:
-    embed, rerank = _endpoint_view(embeddings), _endpoint_view(reranking)
+    embed = _endpoint_view(embeddings, engine, lambda: engine.handler)
+    rerank = _endpoint_view(reranking, engine, lambda: engine.reranker)
     views = {**_platform_views(engine, settings), EMBED: embed, RERANK: rerank,
              INVOKE: _invoke_view(engine, embed, rerank)}  # fmt: skip
     routes = Blueprint("api", __name__)

@@ -114,7 +114,9 @@ def test_bad_requests_are_400_with_a_clear_message(client, body, message):
 
 
 def test_embedding_requests_to_a_reranker_say_which_model_is_loaded(client):
-    for path, body in [("/v1/embeddings", {"input": "x"}), ("/invocations", {"input": ["x"]})]:
+    bodies = [("/v1/embeddings", {"input": "x"}), ("/invocations", {"input": ["x"]}),
+              ("/v1/embeddings", {"query": "q", "documents": ["d"]}), ("/embed", {"inputs": "x"})]  # fmt: skip
+    for path, body in bodies:
         reply = post(client, path, body)
         assert reply.status_code == 400
         error = reply.get_json()["error"]
