@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 CLIENT_VENV ?= .venv-client
 
-.PHONY: serve test test-client test-container test-gpu-image typecheck lint bench clean
+.PHONY: serve test test-client test-container test-gpu-image typecheck lint bench bench-rerank clean
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ typecheck: $(VENV)/.installed  ## mypy --strict over inference/ (configuration: 
 
 bench: $(VENV)/.installed  ## side-by-side benchmark table (sentence-transformers, this service, Infinity)
 	TORCH="$(TORCH)" $(PY) bench/run.py $(BENCH_ARGS)
+
+bench-rerank: $(VENV)/.installed  ## reranking pairs/s: CrossEncoder in-process, this service, Infinity (bench/rerank.py)
+	TORCH="$(TORCH)" $(PY) bench/rerank.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check inference client tests marketplace infra
