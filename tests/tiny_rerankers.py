@@ -74,3 +74,28 @@ def build_tiny_xlmr_reranker(folder: Path, max_positions: int = 34) -> Path:
     model.save_pretrained(folder)
     fast.save_pretrained(folder)
     return folder
+
+
+STANDIN = Path(__file__).resolve().parent / "model" / "reranker_standin"
+
+
+def build_remote_code_reranker(folder: Path) -> Path:
+    """A tiny XLM-R reranker whose config and model classes come from ``auto_map`` (remote code in the folder),
+    like jina-reranker-v2-base-multilingual; its logits are scaled by ``score_scale`` (remote code only)."""
+    import json
+    import shutil
+
+    build_tiny_xlmr_reranker(folder)
+    for name in ("configuration_reranker.py", "modeling_reranker.py"):
+        shutil.copy(STANDIN / name, folder / name)
+    config = json.loads((folder / "config.json").read_text())
+    config.update({
+        "architectures": ["RerankerForSequenceClassification"],
+        "score_scale": 3.0,
+        "auto_map": {
+            "AutoConfig": "configuration_reranker.RerankerFlashConfig",
+            "AutoModelForSequenceClassification": "modeling_reranker.RerankerForSequenceClassification",
+        },
+    })
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    return folder

@@ -43,11 +43,24 @@ def _activation_name(folder: Path, config: Any) -> str:
     return "sigmoid" if config.num_labels == 1 else "identity"
 
 
+def _require_trust_for_remote_code(folder: Path, settings: Settings) -> None:
+    """A folder whose ``auto_map`` names its own classifier (Jina's rerankers) runs only with that code: refuse
+    before transformers is asked, naming the setting (transformers' own message names its argument instead)."""
+    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    source = (raw.get("auto_map") or {}).get("AutoModelForSequenceClassification")
+    if source and not settings.trust_remote_code:
+        raise ModelFolderError(
+            f"{folder} holds a reranker that runs only with its own Python code (config.json auto_map "
+            f"AutoModelForSequenceClassification -> {source}); set EMB_TRUST_REMOTE_CODE=true to allow it"
+        )
+
+
 class CrossEncoderHandler:
     """``RerankHandler`` for sequence-classification cross-encoders with one output label."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
         st = read_st_config(folder)
+        _require_trust_for_remote_code(st.transformer_dir, settings)
         loaded = load_hf_model(st.transformer_dir, settings, AutoModelForSequenceClassification)
         config, tokenizer = loaded.config, loaded.tokenizer
         if int(getattr(config, "num_labels", 1)) != 1:
