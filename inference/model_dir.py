@@ -36,6 +36,11 @@ def _looks_like_model(path: Path) -> bool:
     return path.is_dir() and any((path / marker).is_file() for marker in MODEL_MARKERS)
 
 
+def _holds_files(root: Path) -> bool:
+    """Any regular file under ``root`` (a missing folder holds none)."""
+    return root.is_dir() and any(path.is_file() for path in root.rglob("*"))
+
+
 def find_model_folder(root: Path, max_depth: int = 4) -> Path | None:
     """Shallowest folder under ``root`` (itself included) that holds a model config; sorted for determinism."""
     level = [root]
@@ -51,13 +56,15 @@ def resolve_model_dir(settings: Settings) -> Path:
     """``MODEL_DIR`` > ``AZUREML_MODEL_DIR`` (searched) > ``/opt/ml/model`` > embedded default.
 
     An explicitly configured folder that holds no model raises ``FileNotFoundError``: it never silently
-    falls back to another model.
+    falls back to another model. Azure ML sets ``AZUREML_MODEL_DIR`` on every deployment, also one without a
+    registered model (and the SDK's local endpoint mounts it empty): a missing or empty folder there means "no
+    model registered", and the baked or embedded model serves.
     """
     if settings.model_dir is not None:
         if not _looks_like_model(settings.model_dir):
             raise FileNotFoundError(f"MODEL_DIR={settings.model_dir} holds no config.json or modules.json")
         return settings.model_dir
-    if settings.azureml_model_dir is not None:
+    if settings.azureml_model_dir is not None and _holds_files(settings.azureml_model_dir):
         found = find_model_folder(settings.azureml_model_dir)
         if found is None:
             raise FileNotFoundError(f"no model folder found under AZUREML_MODEL_DIR={settings.azureml_model_dir}")

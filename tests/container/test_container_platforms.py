@@ -155,6 +155,22 @@ def test_azure_model_dir_is_read_only_and_still_works(azure: Container) -> None:
     assert azure.exec("id", "-u").stdout.decode().strip() == "10001"
 
 
+def test_azure_without_a_registered_model_serves_the_embedded_one(image: str, unique: str, reference) -> None:
+    """Azure ML sets AZUREML_MODEL_DIR also for a deployment without a model (the SDK's local endpoint mounts it
+    empty): the image's own model serves instead of /ping staying 503."""
+    container = Container.run(image, f"embed-test-azure-empty-{unique}", docker_args=(
+        "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/var/azureml-app/azureml-models",
+        "-e", "AZUREML_MODEL_DIR=/var/azureml-app/azureml-models"))  # fmt: skip
+    try:
+        container.wait_ready()
+        assert container.get("/health/ready").json()["model"] == "all-MiniLM-L6-v2"
+        reply = container.post("/score", {"input": TEXTS})
+        assert reply.status == 200, reply.body
+        assert_matches_reference(floats(reply.json()), reference)
+    finally:
+        container.remove()
+
+
 def test_azure_sigterm_idle(azure: Container, metrics: dict) -> None:
     seconds, code = azure.terminate()
     metrics["SIGTERM -> exit, idle, Azure (s)"] = round(seconds, 1)

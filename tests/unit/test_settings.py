@@ -43,6 +43,25 @@ def test_azureml_subfolders_are_searched(monkeypatch, tmp_path):
     assert resolve_model_dir(Settings()) == nested
 
 
+@pytest.mark.parametrize("layout", ["missing", "empty", "empty-subfolders"])
+def test_an_empty_azureml_model_dir_falls_back_to_the_baked_or_embedded_model(monkeypatch, tmp_path, layout):
+    azure = tmp_path / "azureml-models"
+    if layout != "missing":
+        (azure / "nothing" / "here").mkdir(parents=True) if layout == "empty-subfolders" else azure.mkdir()
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(azure))
+    assert resolve_model_dir(Settings()) == embedded_model_dir()
+    baked = model_folder(tmp_path / "opt-ml-model")
+    assert resolve_model_dir(Settings()) == baked
+
+
+def test_an_azureml_model_dir_with_files_but_no_model_fails(monkeypatch, tmp_path):
+    (tmp_path / "azure" / "m").mkdir(parents=True)
+    (tmp_path / "azure" / "m" / "weights.bin").write_bytes(b"x")
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path / "azure"))
+    with pytest.raises(FileNotFoundError, match="AZUREML_MODEL_DIR"):
+        resolve_model_dir(Settings())
+
+
 def test_opt_ml_model_then_embedded_default(monkeypatch, tmp_path):
     assert resolve_model_dir(Settings()) == embedded_model_dir()
     sagemaker = model_folder(tmp_path / "opt-ml-model")
