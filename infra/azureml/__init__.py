@@ -3,10 +3,13 @@
 Modules, one job each:
 
 * ``config``  -- the validated deployment description (:class:`~infra.azureml.config.AzureMLConfig`).
-* ``plan``    -- pure builders of ``azure-ai-ml`` entities and their REST bodies; no network.
-* ``apply``   -- the control-plane calls through ``MLClient`` (deploy, status, invoke, delete).
+* ``plan``    -- pure builders of ``azure-ai-ml`` entities (and the azure-mgmt-monitor autoscale setting) and
+  their REST bodies, plus the checks against what already exists; no network.
+* ``apply``   -- the control-plane calls through ``MLClient`` (deploy, status, invoke, delete) and
+  ``MonitorManagementClient`` (autoscale).
 * ``__main__`` -- the CLI: ``python -m infra.azureml deploy|status|invoke|delete|plan``.
 
-``main.bicep`` is the declarative equivalent of ``apply.deploy``. Importing this package imports
-nothing from ``azure``; ``plan`` and ``apply`` need ``azure-ai-ml`` (the ``infra`` extra).
+``main.bicep`` is the declarative equivalent of ``apply.deploy`` (the tests render it and compare the bodies).
+Importing this package imports nothing from ``azure``; ``plan`` and ``apply`` need ``azure-ai-ml`` (the ``infra``
+extra), and ``azure-mgmt-monitor`` (same extra) once ``autoscaling`` is configured.
 """

@@ -9,7 +9,11 @@ Contracts:
   once (versions are immutable: a changed image needs a new environment version), an existing
   endpoint is not re-created
   (its traffic stays until the new deployment is healthy), the deployment is created or updated and
-  waited on, then traffic moves with :func:`~infra.azureml.plan.compute_traffic`.
+  waited on, then traffic moves with :func:`~infra.azureml.plan.compute_traffic`, and last the
+  deployment's Azure Monitor autoscale setting is written (when ``autoscaling`` is configured).
+* Settings an existing endpoint or deployment cannot take in place (auth mode, public network access,
+  egress) and egress in a managed-network workspace are refused before anything is created
+  (:func:`~infra.azureml.plan.existing_conflicts`).
 * :func:`delete` treats "not found" as done and returns whether something was deleted.
 """
 
@@ -27,8 +31,8 @@ from azure.ai.ml.entities import OnlineEndpoint
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ResourceNotFoundError
 
-from .config import AzureMLTarget
-from .plan import DeploymentPlan, compute_traffic
+from .config import AzureMLConfig, AzureMLTarget, quota_instances
+from .plan import DeploymentPlan, autoscale_name, build_autoscale, compute_traffic, existing_conflicts
 
 Log = Callable[[str], None]
 
@@ -61,6 +65,13 @@ def make_client(target: AzureMLTarget, credential: TokenCredential | None = None
         show_progress=False,
         enable_telemetry=False,
     )
+
+
+def make_monitor_client(target: AzureMLTarget, credential: TokenCredential) -> Any:
+    """azure-mgmt-monitor's ``MonitorManagementClient`` for the target subscription (autoscale settings)."""
+    from azure.mgmt.monitor import MonitorManagementClient
+
+    return MonitorManagementClient(credential, target.subscription_id)
 
 
 def get_endpoint(client: MLClient, name: str) -> OnlineEndpoint | None:
@@ -117,26 +128,73 @@ def ensure_endpoint(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet
     return created
 
 
-def deploy(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet) -> DeployResult:
-    """Create/update environment, model, endpoint, deployment and traffic, waiting for each LRO.
+def check_existing(client: MLClient, cfg: AzureMLConfig) -> OnlineEndpoint | None:
+    """The existing endpoint (or None) once :func:`~infra.azureml.plan.existing_conflicts` found nothing;
+    raises ``ValueError`` listing every conflict otherwise. Calls nothing that writes."""
+    endpoint = get_endpoint(client, cfg.endpoint_name)
+    deployment = None
+    isolation = None
+    if cfg.egress_public_network_access is not None:
+        if endpoint is not None:
+            try:
+                deployment = client.online_deployments.get(cfg.deployment_name, cfg.endpoint_name)
+            except ResourceNotFoundError:
+                deployment = None
+        network = getattr(client.workspaces.get(cfg.workspace), "managed_network", None)
+        isolation = getattr(network, "isolation_mode", None)
+    problems = existing_conflicts(cfg, endpoint, deployment, isolation)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return endpoint
 
-    The target traffic is computed (and validated) before anything is created. Raises the SDK's
-    ``HttpResponseError`` (e.g. quota, image pull or probe failures) unchanged; traffic is only moved
-    once the deployment reports success.
+
+def ensure_autoscale(
+    client: MLClient, cfg: AzureMLConfig, location: str, monitor: Any = None, *, log: Log = _quiet
+) -> Any:
+    """Create or update the deployment's Azure Monitor autoscale setting; None without ``autoscaling``.
+
+    ``monitor`` defaults to a ``MonitorManagementClient`` on the ``MLClient``'s own credential.
+    """
+    setting = build_autoscale(cfg, location)
+    if setting is None:
+        return None
+    if monitor is None:
+        monitor = make_monitor_client(cfg, client._credential)
+    scale = cfg.autoscaling
+    assert scale is not None
+    log(
+        f"autoscale {autoscale_name(cfg)}: {scale.min_instances}-{scale.max_instances} instances on "
+        f"{scale.metric_for(cfg.instance_type)} (out > {scale.target_value}, in < {scale.scale_in_threshold})"
+    )
+    return monitor.autoscale_settings.create_or_update(cfg.resource_group, autoscale_name(cfg), setting)
+
+
+def deploy(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet, monitor: Any = None) -> DeployResult:
+    """Create/update environment, model, endpoint, deployment, traffic and autoscale, waiting for each LRO.
+
+    Conflicts with what exists and the target traffic are checked before anything is created. Raises the
+    SDK's ``HttpResponseError`` (e.g. quota, image pull or probe failures) unchanged; traffic is only moved
+    once the deployment reports success, and the autoscale setting is written after that.
     """
     cfg = plan.config
+    existing = check_existing(client, cfg)
+    live = dict(existing.traffic or {}) if existing is not None else {}
+    compute_traffic(live, cfg.deployment_name, cfg.traffic_percent)  # a bad split fails before anything is created
     ensure_assets(client, plan, log=log)
     endpoint = ensure_endpoint(client, plan, log=log)
     traffic = compute_traffic(dict(endpoint.traffic or {}), cfg.deployment_name, cfg.traffic_percent)
+    most = cfg.autoscaling.max_instances if cfg.autoscaling else cfg.instance_count
     log(
         f"deployment {cfg.deployment_name}: {cfg.instance_count} x {cfg.instance_type} "
-        f"(waits for readiness; up to ~{cfg.model_load_timeout_s}s of model load)"
+        f"(quota for up to {quota_instances(cfg.instance_type, most)} instances of its VM family; "
+        f"waits for readiness, up to ~{cfg.model_load_timeout_s}s of model load)"
     )
     client.online_deployments.begin_create_or_update(plan.deployment).result()
     endpoint = client.online_endpoints.get(cfg.endpoint_name)
     endpoint.traffic = traffic
     endpoint = client.online_endpoints.begin_create_or_update(endpoint).result()
     log(f"traffic {traffic}")
+    ensure_autoscale(client, cfg, endpoint.location, monitor, log=log)
     return DeployResult(cfg.endpoint_name, cfg.deployment_name, endpoint.scoring_uri, traffic)
 
 

@@ -1,9 +1,11 @@
 """The deployment description: one validated, frozen pydantic model, no Azure imports.
 
 Contract: an :class:`AzureMLConfig` that validates can be turned into entities by ``plan`` without
-further checks: names satisfy Azure ML's naming rules, the image is pinned (tag or digest), the
-request timeout is within the managed-endpoint limit, and ``env`` holds no credential-looking names
-(secrets belong in Key Vault / workspace connections, never in a deployment's plain-text variables).
+further checks: names satisfy ARM's naming rules (no '.' anywhere: the REST API refuses it), the image is
+pinned (tag or digest), the request timeout is within the managed-endpoint limit, instance counts stay
+within the per-deployment limit (50 by default; raise ``instance_limit`` once Azure has granted more),
+the autoscale bounds are consistent, and ``env`` holds no credential-looking names (secrets belong in
+Key Vault / workspace connections, never in a deployment's plain-text variables).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 # Azure ML: 3-32 chars, starts with a letter, letters/digits/'-', ends with a letter or digit.
 ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
-# Asset (environment/model) names: letters, digits, '-', '_', '.'; start alphanumeric; max 255.
-ASSET_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
+# Asset (environment/model) container names, as the ARM REST API checks them (api-version 2024-04-01):
+# letters, digits, '-', '_'; start alphanumeric; max 255. No '.', though some SDK docs allow it.
+ASSET_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Variable-name parts that mean "this is a secret" (HF_TOKEN, API_KEY, ...). EMB_MAX_BATCH_TOKENS is fine.
 SECRET_NAME_PARTS = frozenset(
@@ -26,7 +29,85 @@ SECRET_NAME_PARTS = frozenset(
 )
 # Managed online endpoints cap the scoring timeout at 180 s.
 MAX_REQUEST_TIMEOUT_S = 180
+# Default limit on instances per managed online deployment (Azure grants more on request).
+DEFAULT_INSTANCE_LIMIT = 50
+# SKUs Azure ML does not reserve the extra 20% upgrade quota for (Azure ML's managed online endpoint SKU list).
+QUOTA_RESERVE_EXEMPT_SKUS = frozenset(
+    {
+        "standard_nc24ads_a100_v4",
+        "standard_nc48ads_a100_v4",
+        "standard_nc96ads_a100_v4",
+        "standard_nd96asr_v4",
+        "standard_nd96amsr_a100_v4",
+        "standard_nd40rs_v2",
+    }
+)
 AuthMode = Literal["key", "aml_token", "aad_token"]
+# Azure Monitor metrics of Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments usable for
+# autoscale: utilisation in percent, latency in milliseconds (all reported at one-minute grain).
+AutoscaleMetric = Literal[
+    "CpuUtilizationPercentage",
+    "GpuUtilizationPercentage",
+    "RequestLatency_P50",
+    "RequestLatency_P90",
+    "RequestLatency_P95",
+    "RequestLatency_P99",
+]
+
+
+def is_gpu_sku(instance_type: str) -> bool:
+    """Azure's N-series (NC, ND, NV) are the GPU VM families."""
+    return instance_type.lower().startswith("standard_n")
+
+
+def quota_instances(instance_type: str, count: int) -> int:
+    """Instances of VM-family quota a deployment of ``count`` needs: Azure ML reserves 20% extra for upgrades,
+    ``ceil(1.2 * count)``, except on the exempt SKUs (the A100 and ND families listed above)."""
+    if instance_type.lower() in QUOTA_RESERVE_EXEMPT_SKUS:
+        return count
+    return -(-count * 6 // 5)
+
+
+class AzureAutoscaleConfig(BaseModel):
+    """Azure Monitor autoscale on the deployment: scale out by ``step`` instances while the metric's average over
+    ``window_s`` is above ``target_value``, scale in while it is below ``scale_in_value``.
+
+    Same shape as the SageMaker config's ``autoscaling`` where it makes sense. Azure Monitor autoscale has
+    threshold rules, not target tracking, so ``target_value`` is the scale-out threshold. Managed online
+    deployments cannot scale to zero (``min_instances`` >= 1). A new GPU instance takes minutes to provision
+    and load the model, hence the long default cool-downs (Azure requires at least one minute).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_instances: int = Field(1, ge=1, description="Lower bound; managed online deployments cannot scale to 0.")
+    max_instances: int = Field(4, ge=1, description="Upper bound; quota is needed for ceil(1.2 x max) on most SKUs.")
+    metric: AutoscaleMetric | None = Field(
+        None, description="None: GpuUtilizationPercentage on GPU (N-series) SKUs, CpuUtilizationPercentage otherwise."
+    )
+    target_value: int = Field(70, ge=1, description="Scale out above this: percent, or milliseconds for latency.")
+    scale_in_value: int | None = Field(None, ge=0, description="Scale in below this; None: half of target_value.")
+    step: int = Field(1, ge=1, le=10, description="Instances added or removed per scale action.")
+    window_s: int = Field(300, ge=300, le=43200, description="Averaging window (Azure: 5 minutes to 12 hours).")
+    scale_out_cooldown_s: int = Field(600, ge=60, le=604800, description="Wait after a scale-out.")
+    scale_in_cooldown_s: int = Field(900, ge=60, le=604800, description="Wait after a scale-in.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AzureAutoscaleConfig:
+        if self.min_instances > self.max_instances:
+            raise ValueError("autoscaling min_instances must be <= max_instances")
+        if self.scale_in_value is not None and self.scale_in_value >= self.target_value:
+            raise ValueError("autoscaling scale_in_value must be below target_value (else it flaps)")
+        return self
+
+    @property
+    def scale_in_threshold(self) -> int:
+        return self.scale_in_value if self.scale_in_value is not None else self.target_value // 2
+
+    def metric_for(self, instance_type: str) -> str:
+        if self.metric is not None:
+            return self.metric
+        return "GpuUtilizationPercentage" if is_gpu_sku(instance_type) else "CpuUtilizationPercentage"
 
 
 class AzureMLTarget(BaseModel):
@@ -92,11 +173,25 @@ class AzureMLConfig(AzureMLTarget):
 
     # Compute.
     instance_type: str = Field("Standard_NC24ads_A100_v4", description="VM SKU; needs quota in the region.")
-    instance_count: int = Field(1, ge=1, le=100, description="Instances behind the deployment.")
+    instance_count: int = Field(
+        1, ge=1, description="Instances behind the deployment (the starting count with autoscaling)."
+    )
+    instance_limit: int = Field(
+        DEFAULT_INSTANCE_LIMIT,
+        ge=1,
+        description="Azure's instances-per-deployment limit (50 by default); raise it once Azure granted more.",
+    )
+    autoscaling: AzureAutoscaleConfig | None = Field(
+        None, description="Azure Monitor autoscale on the deployment; None: a fixed instance_count."
+    )
 
     # Container contract (see container/ and inference/settings.py).
     port: int = Field(8080, ge=1, le=65535, description="Port the server listens on.")
-    liveness_route: str = Field("/ping", description="Liveness probe path.")
+    liveness_route: str = Field(
+        "/health/live",
+        description="Liveness probe path: `/health/live` answers as soon as the process is up, so a restarted "
+        "container is not held for the model-load window (`/ping` waits on the model).",
+    )
     readiness_route: str = Field("/ping", description="Readiness probe path (200 only once the model is warm).")
     scoring_route: str = Field("/invocations", description="Route the endpoint's /score is forwarded to.")
 
@@ -115,7 +210,11 @@ class AzureMLConfig(AzureMLTarget):
     auth_mode: AuthMode = Field("key", description="key | aml_token | aad_token.")
     traffic_percent: int = Field(100, ge=0, le=100, description="Share of traffic for this deployment.")
     public_network_access: Literal["enabled", "disabled"] = "enabled"
-    egress_public_network_access: Literal["enabled", "disabled"] = "enabled"
+    egress_public_network_access: Literal["enabled", "disabled"] | None = Field(
+        None,
+        description="Legacy network isolation of the deployment; None: not sent (Azure's default, enabled). "
+        "Do not set it in a workspace with a managed virtual network; it cannot change after creation.",
+    )
     app_insights_enabled: bool = False
     env: dict[str, str] = Field(default_factory=dict, description="Extra container environment (EMB_* etc.).")
     tags: dict[str, str] = Field(default_factory=lambda: {"app": "jina-embedding-serving"})
@@ -165,6 +264,22 @@ class AzureMLConfig(AzureMLTarget):
             raise ValueError("give model_path (register) or model_ref (existing), not both")
         if self.probe_timeout_s > self.probe_period_s:
             raise ValueError("probe_timeout_s must not exceed probe_period_s")
+        return self
+
+    @model_validator(mode="after")
+    def _check_instances(self) -> AzureMLConfig:
+        scale = self.autoscaling
+        most = max(self.instance_count, scale.max_instances if scale else 0)
+        if most > self.instance_limit:
+            raise ValueError(
+                f"{most} instances exceed Azure's per-deployment limit of {self.instance_limit} "
+                "(50 by default); ask Azure for an exception, then raise instance_limit"
+            )
+        if scale and not scale.min_instances <= self.instance_count <= scale.max_instances:
+            raise ValueError(
+                "instance_count is the autoscale default capacity: keep it within "
+                "autoscaling.min_instances..max_instances"
+            )
         return self
 
     @property

@@ -1,11 +1,22 @@
 // Azure ML managed online endpoint + deployment for the embedding BYOC image.
 // Declarative equivalent of `python -m infra.azureml deploy` (infra/azureml/plan.py builds the same
 // REST bodies): environment version with inference_config, optional model version, endpoint,
-// deployment (request settings, probes sized for model load), then traffic (traffic.bicep).
+// deployment (request settings, probes sized for model load), then traffic (traffic.bicep), then an
+// optional Azure Monitor autoscale setting on the deployment.
 //
 //   az deployment group create -g <rg> -f infra/azureml/main.bicep -p @infra/azureml/main.parameters.example.json
 //
 // The workspace must already exist in this resource group. No secrets are parameters here.
+//
+// Re-running: `currentTraffic` is required on purpose. This template PUTs the endpoint, and a PUT with
+// empty traffic sets every deployment's share to 0 until traffic.bicep runs (after the deployment has
+// updated, minutes later), so each run must say what is live now: {} for a new endpoint, for example
+// {"blue": 100} when updating blue in place (`az ml online-endpoint show -n <endpoint> --query traffic`).
+//
+// AcrPull (imageRegistryName): the role assignment is created just before the deployment, and Azure RBAC
+// can take minutes to propagate. Bicep cannot wait; the deployment's VM provisioning usually covers the
+// lag, and if the image pull still fails, run the same command again: the assignment then exists, and the
+// deployment is updated in place (see README, "Bicep alternative").
 
 metadata description = 'Azure ML managed online endpoint for the Jina/OpenAI-compatible embedding container.'
 
@@ -14,8 +25,8 @@ targetScope = 'resourceGroup'
 @description('Existing Azure ML workspace (same resource group).')
 param workspaceName string
 
-@description('Region of the workspace.')
-param location string = resourceGroup().location
+@description('Region; empty (default): the workspace\'s region, as the SDK uses. Managed online endpoints live in their workspace\'s region.')
+param location string = ''
 
 @description('Online endpoint name: 3-32 chars, letter first, letters/digits/-; unique within the region.')
 @minLength(3)
@@ -34,8 +45,9 @@ param image string
 param environmentName string = 'jina-embedding-serving'
 param environmentVersion string = '1'
 
-@description('Model folder to register (azureml://... or https://... URI); mounted under AZUREML_MODEL_DIR. Empty: no registration.')
+@description('Model folder to register (azureml://... or https://... URI); mounted under AZUREML_MODEL_DIR. Empty: no registration. A short azureml://datastores/<ds>/paths/<p> URI is expanded to the workspace\'s long form, as the SDK does.')
 param modelUri string = ''
+@description('Model asset name: letters, digits, - and _ (no dots); up to 255 characters.')
 param modelName string = 'embedding-model'
 param modelVersion string = '1'
 
@@ -45,13 +57,14 @@ param modelId string = ''
 @description('VM SKU; needs quota for its family in the region.')
 param instanceType string = 'Standard_NC24ads_A100_v4'
 
+@description('Instances (with autoscaling: the starting and default count). Azure allows 50 per deployment by default; quota is needed for ceil(1.2 x count) except on the exempt A100/ND SKUs.')
 @minValue(1)
-@maxValue(100)
+@maxValue(50)
 param instanceCount int = 1
 
 @description('Container contract (container/, inference/settings.py).')
 param port int = 8080
-param livenessRoute string = '/ping'
+param livenessRoute string = '/health/live'
 param readinessRoute string = '/ping'
 param scoringRoute string = '/invocations'
 
@@ -85,8 +98,8 @@ param probeTimeoutSeconds int = 5
 ])
 param authMode string = 'Key'
 
-@description('Traffic already on the endpoint, kept while the new deployment rolls out (blue/green), e.g. {"blue": 100}.')
-param currentTraffic object = {}
+@description('Required: the traffic live on the endpoint now, kept while the deployment rolls out. {} for a new endpoint; e.g. {"blue": 100} when updating blue in place or adding green. Empty on an existing endpoint takes it to 0% until the rollout ends.')
+param currentTraffic object
 
 @description('Traffic once the deployment is healthy; empty: 100% to deploymentName. Shares add up to 100.')
 param traffic object = {}
@@ -97,11 +110,13 @@ param traffic object = {}
 ])
 param publicNetworkAccess string = 'Enabled'
 
+@description('Legacy network isolation of the deployment. Empty (default): not sent. Leave empty in a workspace with a managed virtual network; it cannot change after creation.')
 @allowed([
+  ''
   'Enabled'
   'Disabled'
 ])
-param egressPublicNetworkAccess string = 'Enabled'
+param egressPublicNetworkAccess string = ''
 
 param appInsightsEnabled bool = false
 
@@ -115,8 +130,69 @@ param tags object = {
   app: 'jina-embedding-serving'
 }
 
+// Autoscale (Azure Monitor autoscale setting on the deployment); the same fields as `autoscaling` in the
+// Python config (infra/azureml/config.py, AzureAutoscaleConfig).
+@description('Autoscale upper bound; 0 (default): no autoscale, a fixed instanceCount.')
+@minValue(0)
+@maxValue(50)
+param autoscaleMaxInstances int = 0
+
+@minValue(1)
+@maxValue(50)
+param autoscaleMinInstances int = 1
+
+@description('Deployment metric to scale on; empty: GpuUtilizationPercentage on N-series (GPU) SKUs, CpuUtilizationPercentage otherwise.')
+@allowed([
+  ''
+  'CpuUtilizationPercentage'
+  'GpuUtilizationPercentage'
+  'RequestLatency_P50'
+  'RequestLatency_P90'
+  'RequestLatency_P95'
+  'RequestLatency_P99'
+])
+param autoscaleMetric string = ''
+
+@description('Scale out while the metric average is above this (percent, or milliseconds for latency).')
+@minValue(1)
+param autoscaleTargetValue int = 70
+
+@description('Scale in while the metric average is below this; 0: half of autoscaleTargetValue.')
+@minValue(0)
+param autoscaleScaleInValue int = 0
+
+@description('Instances added or removed per action.')
+@minValue(1)
+@maxValue(10)
+param autoscaleStep int = 1
+
+@minValue(300)
+@maxValue(43200)
+param autoscaleWindowSeconds int = 300
+
+@minValue(60)
+@maxValue(604800)
+param autoscaleScaleOutCooldownSeconds int = 600
+
+@minValue(60)
+@maxValue(604800)
+param autoscaleScaleInCooldownSeconds int = 900
+
 var resourceDescription = 'Jina/OpenAI-compatible embedding service (BYOC image).'
+var deployLocation = empty(location) ? workspace.location : location
 var registerModel = !empty(modelUri)
+// As azure-ai-ml's resolve_short_datastore_url (what MLClient sends): a datastore URI, short
+// (azureml://datastores/<ds>/paths/<p>) or long, becomes this workspace's long form
+// azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>/datastores/<ds>/paths/<p>.
+// Other URIs (https://, azureml://jobs/...) are sent unchanged.
+var datastoreUriPrefix = 'azureml://datastores/'
+var datastoresSegment = '/datastores/'
+var shortDatastoreUri = startsWith(modelUri, datastoreUriPrefix) && contains(modelUri, '/paths/')
+var longDatastoreUri = startsWith(modelUri, 'azureml://subscriptions/') && contains(modelUri, datastoresSegment) && contains(modelUri, '/paths/')
+var datastorePath = shortDatastoreUri ? substring(modelUri, length(datastoreUriPrefix)) : (longDatastoreUri ? substring(modelUri, indexOf(modelUri, datastoresSegment) + length(datastoresSegment)) : '')
+var subscriptionId = subscription().subscriptionId
+var resourceGroupName = resourceGroup().name
+var registeredModelUri = empty(datastorePath) ? modelUri : 'azureml://subscriptions/${subscriptionId}/resourcegroups/${resourceGroupName}/workspaces/${workspaceName}/datastores/${datastorePath}'
 var registeredModelId = resourceId('Microsoft.MachineLearningServices/workspaces/models/versions', workspaceName, modelName, modelVersion)
 var deploymentModel = registerModel ? registeredModelId : modelId
 // Same sizing as plan.probe_settings: readiness covers the whole load window; a liveness probe on a
@@ -125,6 +201,12 @@ var readinessFailureThreshold = max(3, (modelLoadTimeoutSeconds + probePeriodSec
 var livenessInitialDelay = (livenessRoute == '/health/live') ? 10 : modelLoadTimeoutSeconds
 var finalTraffic = empty(traffic) ? { '${deploymentName}': 100 } : traffic
 var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+var autoscaleEnabled = autoscaleMaxInstances > 0
+var gpuSku = startsWith(toLower(instanceType), 'standard_n')
+var defaultAutoscaleMetric = gpuSku ? 'GpuUtilizationPercentage' : 'CpuUtilizationPercentage'
+var autoscaleMetricName = empty(autoscaleMetric) ? defaultAutoscaleMetric : autoscaleMetric
+var autoscaleScaleInThreshold = (autoscaleScaleInValue > 0) ? autoscaleScaleInValue : autoscaleTargetValue / 2
+var autoscaleName = '${endpointName}-${deploymentName}-autoscale'
 
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-04-01' existing = {
   name: workspaceName
@@ -179,14 +261,14 @@ resource modelVersionResource 'Microsoft.MachineLearningServices/workspaces/mode
     description: 'Embedding model folder; mounted under AZUREML_MODEL_DIR.'
     tags: tags
     modelType: 'custom_model'
-    modelUri: modelUri
+    modelUri: registeredModelUri
   }
 }
 
 resource endpoint 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints@2024-04-01' = {
   parent: workspace
   name: endpointName
-  location: location
+  location: deployLocation
   tags: tags
   identity: {
     type: 'SystemAssigned'
@@ -216,7 +298,7 @@ resource acrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!emp
 resource onlineDeployment 'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments@2024-04-01' = {
   parent: endpoint
   name: deploymentName
-  location: location
+  location: deployLocation
   tags: tags
   sku: {
     name: 'Default'
@@ -251,7 +333,7 @@ resource onlineDeployment 'Microsoft.MachineLearningServices/workspaces/onlineEn
     }
     environmentVariables: environmentVariables
     appInsightsEnabled: appInsightsEnabled
-    egressPublicNetworkAccess: egressPublicNetworkAccess
+    egressPublicNetworkAccess: empty(egressPublicNetworkAccess) ? null : egressPublicNetworkAccess
   }
   dependsOn: [
     modelVersionResource
@@ -266,7 +348,7 @@ module endpointTraffic 'traffic.bicep' = {
   params: {
     workspaceName: workspaceName
     endpointName: endpointName
-    location: location
+    location: deployLocation
     tags: tags
     endpointDescription: resourceDescription
     authMode: authMode
@@ -275,6 +357,70 @@ module endpointTraffic 'traffic.bicep' = {
   }
   dependsOn: [
     onlineDeployment
+  ]
+}
+
+// Azure Monitor autoscale on the deployment (the SDK path writes the same setting, plan.build_autoscale).
+// Created after the traffic switch, so a failed rollout leaves no autoscale on it.
+resource autoscale 'Microsoft.Insights/autoscalesettings@2022-10-01' = if (autoscaleEnabled) {
+  name: autoscaleName
+  location: deployLocation
+  tags: tags
+  properties: {
+    name: autoscaleName
+    enabled: true
+    targetResourceUri: onlineDeployment.id
+    profiles: [
+      {
+        name: 'metric-based'
+        capacity: {
+          minimum: string(autoscaleMinInstances)
+          maximum: string(autoscaleMaxInstances)
+          default: string(instanceCount)
+        }
+        rules: [
+          {
+            metricTrigger: {
+              metricName: autoscaleMetricName
+              metricResourceUri: onlineDeployment.id
+              timeGrain: 'PT1M'
+              statistic: 'Average'
+              timeWindow: 'PT${autoscaleWindowSeconds}S'
+              timeAggregation: 'Average'
+              operator: 'GreaterThan'
+              threshold: autoscaleTargetValue
+            }
+            scaleAction: {
+              direction: 'Increase'
+              type: 'ChangeCount'
+              value: string(autoscaleStep)
+              cooldown: 'PT${autoscaleScaleOutCooldownSeconds}S'
+            }
+          }
+          {
+            metricTrigger: {
+              metricName: autoscaleMetricName
+              metricResourceUri: onlineDeployment.id
+              timeGrain: 'PT1M'
+              statistic: 'Average'
+              timeWindow: 'PT${autoscaleWindowSeconds}S'
+              timeAggregation: 'Average'
+              operator: 'LessThan'
+              threshold: autoscaleScaleInThreshold
+            }
+            scaleAction: {
+              direction: 'Decrease'
+              type: 'ChangeCount'
+              value: string(autoscaleStep)
+              cooldown: 'PT${autoscaleScaleInCooldownSeconds}S'
+            }
+          }
+        ]
+      }
+    ]
+  }
+  dependsOn: [
+    endpointTraffic
   ]
 }
 

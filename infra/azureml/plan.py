@@ -6,6 +6,18 @@ Contracts:
   routes on the server's port): Azure ML forwards the endpoint's public ``/score`` to ``scoring_route``.
 * The deployment references environment and model by full ARM asset id, so the REST body built here
   is byte-for-byte what ``MLClient`` sends (it only resolves short ``azureml:`` references to these ids).
+  A model path given as a short datastore URI (``azureml://datastores/<ds>/paths/<p>``) is expanded here
+  to the long ``azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>/datastores/...`` form
+  with the SDK's own ``resolve_short_datastore_url``, as ``MLClient.models.create_or_update`` does before it
+  PUTs (``main.bicep`` builds the same string).
+* ``egress_public_network_access`` is sent only when configured (Azure says not to set it in workspaces
+  with a managed virtual network, and it cannot change after creation).
+* Autoscaling is an Azure Monitor autoscale setting (``Microsoft.Insights/autoscalesettings``) whose
+  target is the deployment's ARM id; built with azure-mgmt-monitor's models and serializer (the body
+  ``MonitorManagementClient`` PUTs), imported only when ``autoscaling`` is configured.
+* :func:`existing_conflicts` compares the config with what already exists (endpoint auth mode and public
+  access, deployment egress, workspace managed network): differences that ``deploy`` cannot apply in place
+  are reported before anything is created, instead of being silently ignored.
 * Probes are sized for model load: readiness polls from early on and keeps trying for the whole
   ``model_load_timeout_s``; a liveness probe on a model-gated route (``/ping``) starts only after
   ``model_load_timeout_s``, so a slow load is not killed but a hung server is restarted.
@@ -30,7 +42,7 @@ from azure.ai.ml.entities import (
     ProbeSettings,
 )
 
-from .config import AzureMLConfig
+from .config import AzureMLConfig, AzureMLTarget
 
 # Routes the server answers 200 on as soon as it runs (before the model is loaded).
 ROUTES_UP_BEFORE_MODEL_LOAD = frozenset({"/health/live"})
@@ -38,6 +50,10 @@ PROBE_INITIAL_DELAY_S = 10
 LIVENESS_FAILURE_THRESHOLD = 3
 SHORT_MODEL_REF_RE = re.compile(r"^azureml:(?P<name>[^:/@]+):(?P<version>[^:/@]+)$")
 DESCRIPTION = "Jina/OpenAI-compatible embedding service (BYOC image)."
+AUTOSCALE_PROFILE = "metric-based"
+# Workspace managed-network isolation modes (REST AllowInternetOutbound, SDK allow_internet_outbound, ...) under
+# which egress_public_network_access must not be set, compared lower case without '_'.
+MANAGED_NETWORK_MODES = frozenset({"allowinternetoutbound", "allowonlyapprovedoutbound"})
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,21 @@ def build_environment(cfg: AzureMLConfig) -> Environment:
     )
 
 
+def model_uri(cfg: AzureMLConfig) -> str | None:
+    """``model_path`` as ``MLClient`` sends it: short datastore URIs expanded to the workspace's long form.
+
+    Local folders and other URIs (https://, azureml://jobs/...) are returned unchanged (the SDK uploads a
+    folder and then sends the long URI of the upload, which a dry run cannot know).
+    """
+    if not cfg.model_path:
+        return None
+    from azure.ai.ml._scope_dependent_operations import OperationScope
+    from azure.ai.ml._utils.utils import resolve_short_datastore_url
+
+    scope = OperationScope(cfg.subscription_id, cfg.resource_group, cfg.workspace)
+    return resolve_short_datastore_url(cfg.model_path, scope)
+
+
 def build_model(cfg: AzureMLConfig) -> Model | None:
     """A custom_model asset for ``model_path``; None when the deployment uses ``model_ref`` or no model."""
     if not cfg.model_path:
@@ -98,7 +129,7 @@ def build_model(cfg: AzureMLConfig) -> Model | None:
     return Model(
         name=cfg.model_name,
         version=cfg.model_version,
-        path=cfg.model_path,
+        path=model_uri(cfg),
         type="custom_model",
         description="Embedding model folder; mounted under AZUREML_MODEL_DIR.",
         tags=dict(cfg.tags),
@@ -159,7 +190,7 @@ def build_deployment(cfg: AzureMLConfig) -> ManagedOnlineDeployment:
         readiness_probe=readiness,
         environment_variables=dict(cfg.env),
         app_insights_enabled=cfg.app_insights_enabled,
-        egress_public_network_access=cfg.egress_public_network_access,
+        egress_public_network_access=cfg.egress_public_network_access,  # None: not sent
     )
 
 
@@ -204,22 +235,163 @@ def _body(rest_object: Any) -> dict[str, Any]:
     return dict(rest_object.as_dict())
 
 
-def rest_bodies(plan: DeploymentPlan, location: str, traffic: dict[str, int] | None = None) -> dict[str, Any]:
-    """``{"environment", "model", "endpoint", "deployment", "traffic"}`` -> the PUT bodies ``apply.deploy`` sends.
+def autoscale_name(cfg: AzureMLTarget) -> str:
+    """Name of the deployment's autoscale setting (unique in the resource group: endpoint names are regional)."""
+    return f"{cfg.endpoint_name}-{cfg.deployment_name}-autoscale"
 
-    ``model`` is None without a model to register. ``traffic`` defaults to ``{deployment: traffic_percent}``
-    (a new endpoint). Uses the SDK's private ``_to_rest_*`` serializers on purpose: they are what it sends.
+
+def autoscale_id(cfg: AzureMLTarget) -> str:
+    return (
+        f"/subscriptions/{cfg.subscription_id}/resourceGroups/{cfg.resource_group}"
+        f"/providers/Microsoft.Insights/autoscalesettings/{autoscale_name(cfg)}"
+    )
+
+
+def deployment_id(cfg: AzureMLTarget) -> str:
+    return f"{cfg.workspace_arm_id()}/onlineEndpoints/{cfg.endpoint_name}/deployments/{cfg.deployment_name}"
+
+
+def build_autoscale(cfg: AzureMLConfig, location: str) -> Any:
+    """azure-mgmt-monitor ``AutoscaleSettingResource`` for ``cfg.autoscaling`` (None when not configured).
+
+    One profile, capacity ``min/max_instances`` with ``instance_count`` as the default (used when the metric
+    is missing), a scale-out rule (metric > ``target_value``) and a scale-in rule (metric < ``scale_in_value``),
+    both on the deployment's own metric, averaged over ``window_s`` at one-minute grain.
+    """
+    scale = cfg.autoscaling
+    if scale is None:
+        return None
+    from datetime import timedelta
+
+    from azure.mgmt.monitor.models import (
+        AutoscaleProfile,
+        AutoscaleSettingResource,
+        MetricTrigger,
+        ScaleAction,
+        ScaleCapacity,
+        ScaleRule,
+    )
+
+    target = deployment_id(cfg)
+    metric = scale.metric_for(cfg.instance_type)
+
+    def rule(operator: str, threshold: int, direction: str, cooldown_s: int) -> Any:
+        return ScaleRule(
+            metric_trigger=MetricTrigger(
+                metric_name=metric,
+                metric_resource_uri=target,
+                time_grain=timedelta(minutes=1),
+                statistic="Average",
+                time_window=timedelta(seconds=scale.window_s),
+                time_aggregation="Average",
+                operator=operator,
+                threshold=threshold,
+            ),
+            scale_action=ScaleAction(
+                direction=direction, type="ChangeCount", value=str(scale.step), cooldown=timedelta(seconds=cooldown_s)
+            ),
+        )
+
+    return AutoscaleSettingResource(
+        location=location,
+        tags=dict(cfg.tags),
+        name_properties_name=autoscale_name(cfg),
+        enabled=True,
+        target_resource_uri=target,
+        profiles=[
+            AutoscaleProfile(
+                name=AUTOSCALE_PROFILE,
+                capacity=ScaleCapacity(
+                    minimum=str(scale.min_instances),
+                    maximum=str(scale.max_instances),
+                    default=str(cfg.instance_count),
+                ),
+                rules=[
+                    rule("GreaterThan", scale.target_value, "Increase", scale.scale_out_cooldown_s),
+                    rule("LessThan", scale.scale_in_threshold, "Decrease", scale.scale_in_cooldown_s),
+                ],
+            )
+        ],
+    )
+
+
+def autoscale_body(setting: Any) -> dict[str, Any]:
+    """The JSON ``MonitorManagementClient.autoscale_settings.create_or_update`` PUTs for ``setting`` (the model's
+    own msrest serializer, as the client's ``_serialize.body``)."""
+    return dict(setting.serialize())
+
+
+def rest_bodies(plan: DeploymentPlan, location: str, traffic: dict[str, int] | None = None) -> dict[str, Any]:
+    """``{"environment", "model", "endpoint", "deployment", "traffic", "autoscale"}`` -> the PUT bodies
+    ``apply.deploy`` sends.
+
+    ``model`` is None without a model to register, ``autoscale`` None without autoscaling. ``traffic``
+    defaults to ``{deployment: traffic_percent}`` (a new endpoint). Uses the SDK's private ``_to_rest_*``
+    serializers on purpose: they are what it sends.
     """
     cfg = plan.config
     traffic = traffic if traffic is not None else {cfg.deployment_name: cfg.traffic_percent}
     routed = build_endpoint(cfg, traffic)
+    setting = build_autoscale(cfg, location)
     return {
         "environment": _body(plan.environment._to_rest_object()),
         "model": _body(plan.model._to_rest_object()) if plan.model is not None else None,
         "endpoint": _body(plan.endpoint._to_rest_online_endpoint(location)),
         "deployment": _body(plan.deployment._to_rest_object(location=location)),
         "traffic": _body(routed._to_rest_online_endpoint(location)),
+        "autoscale": autoscale_body(setting) if setting is not None else None,
     }
+
+
+def _lower(value: Any) -> str | None:
+    value = getattr(value, "value", value)
+    return str(value).lower() if value is not None else None
+
+
+def existing_conflicts(
+    cfg: AzureMLConfig,
+    endpoint: Any = None,
+    deployment: Any = None,
+    workspace_isolation: str | None = None,
+) -> list[str]:
+    """What ``deploy`` cannot apply to what already exists; empty when nothing conflicts.
+
+    ``endpoint`` / ``deployment`` are the existing SDK entities (None: not there yet), ``workspace_isolation``
+    the workspace's managed-network isolation mode (REST or SDK spelling; None or ``Disabled``: no managed network).
+    ``deploy`` never re-PUTs an existing endpoint (that would reset its traffic), so a different auth mode
+    or public network access would be silently ignored; an existing deployment's egress setting cannot be
+    changed at all. Both need the resource re-created.
+    """
+    problems: list[str] = []
+    if endpoint is not None:
+        name = cfg.endpoint_name
+        if _lower(endpoint.auth_mode) != cfg.auth_mode:
+            problems.append(
+                f"endpoint {name} exists with auth_mode {_lower(endpoint.auth_mode)}, config says {cfg.auth_mode}: "
+                "deploy does not change an existing endpoint; delete and re-create it (new keys/tokens, same "
+                "scoring URI when the name is reused) or deploy under a new endpoint_name"
+            )
+        existing_access = _lower(getattr(endpoint, "public_network_access", None)) or "enabled"
+        if existing_access != cfg.public_network_access:
+            problems.append(
+                f"endpoint {name} exists with public_network_access {existing_access}, config says "
+                f"{cfg.public_network_access}: deploy does not change an existing endpoint; re-create it"
+            )
+    if deployment is not None and cfg.egress_public_network_access is not None:
+        existing_egress = _lower(getattr(deployment, "egress_public_network_access", None)) or "enabled"
+        if existing_egress != cfg.egress_public_network_access:
+            problems.append(
+                f"deployment {cfg.deployment_name} exists with egress_public_network_access {existing_egress}, "
+                f"config says {cfg.egress_public_network_access}: it cannot change after creation; delete the "
+                "deployment or use a new deployment_name"
+            )
+    isolation = (_lower(workspace_isolation) or "").replace("_", "")
+    if cfg.egress_public_network_access is not None and isolation in MANAGED_NETWORK_MODES:
+        problems.append(
+            f"workspace {cfg.workspace} has a managed virtual network ({_lower(workspace_isolation)}): do not set "
+            "egress_public_network_access; the workspace's outbound rules govern egress"
+        )
+    return problems
 
 
 def yaml_specs(plan: DeploymentPlan) -> dict[str, dict[str, Any]]:
@@ -244,6 +416,7 @@ def resource_paths(cfg: AzureMLConfig) -> dict[str, str]:
         "environment": environment_id(cfg),
         "model": f"{ws}/models/{cfg.model_name}/versions/{cfg.model_version}",
         "endpoint": endpoint,
-        "deployment": f"{endpoint}/deployments/{cfg.deployment_name}",
+        "deployment": deployment_id(cfg),
         "traffic": endpoint,
+        "autoscale": autoscale_id(cfg),
     }

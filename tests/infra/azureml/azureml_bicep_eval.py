@@ -2,8 +2,10 @@
 
 Enough to render resource properties for given parameter values, so tests can compare the Bicep
 template with the SDK's REST bodies. Resource references (``x.id``, ``resourceId(...)``) evaluate to
-markers such as ``"<environmentVersionResource.id>"``. pycep writes identifiers and string literals
-alike as plain strings: a string naming a parameter or variable is read as that identifier.
+markers such as ``"<environmentVersionResource.id>"``; ``subscription()`` and ``resourceGroup()`` take
+their values from ``scope`` (markers by default). pycep writes identifiers and string literals alike as
+plain strings: a string naming a parameter or variable is read as that identifier. A parameter without a
+default must be given (pycep records its default as None).
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 INTERPOLATION = re.compile(r"\$\{(\w+)\}")
-RESOURCE_GROUP = {"location": "<resourceGroup.location>", "id": "<resourceGroup.id>"}
+DEFAULT_SCOPE = {
+    "subscriptionId": "<subscription.subscriptionId>",
+    "resourceGroup": "<resourceGroup.name>",
+    "location": "<resourceGroup.location>",
+}
 
 
 def parse(path: Path) -> dict[str, Any]:
@@ -26,8 +32,9 @@ def parse(path: Path) -> dict[str, Any]:
 class BicepEval:
     """Evaluate expressions of one parsed template with ``params`` (others take their defaults)."""
 
-    def __init__(self, doc: dict[str, Any], params: dict[str, Any]) -> None:
+    def __init__(self, doc: dict[str, Any], params: dict[str, Any], scope: dict[str, str] | None = None) -> None:
         self.doc = doc
+        self.scope = {**DEFAULT_SCOPE, **(scope or {})}
         declared = doc.get("parameters", {})
         unknown = set(params) - set(declared)
         if unknown:
@@ -39,7 +46,7 @@ class BicepEval:
 
     def param(self, name: str) -> Any:
         if name not in self.params:
-            if "default" not in self.declared[name]:
+            if self.declared[name].get("default") is None:
                 raise KeyError(f"required parameter {name} not given")
             self.params[name] = self.ev(self.declared[name]["default"])
         return self.params[name]
@@ -91,10 +98,18 @@ class BicepEval:
             return value
         if kind == "not":
             return not self.ev(ops["bool_value"])
+        if kind == "and":
+            return self.ev(ops["operand_1"]) and self.ev(ops["operand_2"])
+        if kind == "or":
+            return self.ev(ops["operand_1"]) or self.ev(ops["operand_2"])
         a, b = self.ev(ops["operand_1"]), self.ev(ops["operand_2"])
         arithmetic = {
             "equals": lambda: a == b,
             "not_equals": lambda: a != b,
+            "greater_than": lambda: a > b,
+            "greater_than_or_equals": lambda: a >= b,
+            "less_than": lambda: a < b,
+            "less_than_or_equals": lambda: a <= b,
             "add": lambda: a + b,
             "substract": lambda: a - b,
             "multiply": lambda: a * b,
@@ -104,13 +119,37 @@ class BicepEval:
             raise NotImplementedError(f"operator {kind}")
         return arithmetic[kind]()
 
-    def _function(self, kind: str, params: dict[str, Any]) -> Any:
+    def _function(self, kind: str, params: dict[str, Any]) -> Any:  # noqa: C901 - one branch per function
         if kind == "empty":
             return not self.ev(params["item_to_test"])
         if kind == "max":
             return max(self.ev(value) for value in params.values())
         if kind == "resource_group":
-            return RESOURCE_GROUP
+            assert params.get("resource_group_name") is None, "only the deployment's own resourceGroup()"
+            rg = self.scope["resourceGroup"]
+            return {"name": rg, "location": self.scope["location"], "id": f"<resourceGroup.id:{rg}>"}
+        if kind == "subscription":
+            return {"subscriptionId": self.scope["subscriptionId"]}
+        if kind == "starts_with":
+            return str(self.ev(params["string_to_search"])).startswith(str(self.ev(params["string_to_find"])))
+        if kind == "contains":
+            return self.ev(params["item_to_find"]) in self.ev(params["container"])
+        if kind == "length":
+            return len(self.ev(params["arg_1"]))
+        if kind == "index_of":  # ARM: case-insensitive, -1 when absent
+            text, part = str(self.ev(params["string_to_search"])), str(self.ev(params["string_to_find"]))
+            return text.lower().find(part.lower())
+        if kind == "substring":
+            text, start = str(self.ev(params["string_to_parse"])), self.ev(params["start_index"])
+            if start > len(text):
+                raise ValueError("substring: startIndex beyond the string (ARM fails the deployment)")
+            length = self.ev(params["length"]) if params.get("length") is not None else None
+            return text[start:] if length is None else text[start : start + length]
+        if kind == "to_lower":
+            return str(self.ev(params["string_to_change"])).lower()
+        if kind == "string":
+            value = self.ev(params["value_to_convert"])
+            return value if isinstance(value, str) else str(value)
         if kind == "resource_id":
             return "<resourceId>"
         if kind == "subscription_resource_id":

@@ -1,5 +1,7 @@
 """In-memory fake of the Azure ML (ARM) control plane and scoring endpoint, at the HTTP layer.
 
+It also answers Azure Monitor's ``Microsoft.Insights/autoscalesettings`` (a plain, synchronous PUT/GET).
+
 ``FakeArm`` answers the ``requests`` calls azure-core makes (via the ``responses`` library), keeps PUT
 resources in a dict so later GETs see them, completes every long-running operation at once, and
 records each request for assertions. Unmatched URLs raise ``ConnectionError`` inside ``responses``,
@@ -59,6 +61,7 @@ class FakeArm:
         self.requests: list[Recorded] = []
         self.scoring_requests: list[Recorded] = []
         self.fail_put: dict[str, tuple[int, str]] = {}  # path suffix -> (status, ARM error code)
+        self.workspace_properties: dict[str, Any] = {}  # e.g. {"managedNetwork": {"isolationMode": ...}}
 
     # -- helpers for tests -------------------------------------------------------------------------
     def calls(self, method: str, contains: str = "") -> list[Recorded]:
@@ -134,7 +137,8 @@ class FakeArm:
 
     def _get(self, rec: Recorded, key: str) -> tuple[int, dict[str, str], str]:
         if key == WS_PATH.lower():
-            return self._json(200, {"id": WS_PATH, "name": WORKSPACE, "location": LOCATION, "properties": {}})
+            body = {"id": WS_PATH, "name": WORKSPACE, "location": LOCATION, "properties": self.workspace_properties}
+            return self._json(200, body)
         if key in self.resources:
             return self._json(200, self.resources[key])
         if key.endswith(("/deployments", "/versions")):  # collections

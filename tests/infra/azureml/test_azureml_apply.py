@@ -23,6 +23,11 @@ from infra.azureml import apply  # noqa: E402
 from infra.azureml.config import AzureMLConfig  # noqa: E402
 from infra.azureml.plan import build_plan, rest_bodies  # noqa: E402
 
+AUTOSCALE_PATH = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
+    "/providers/Microsoft.Insights/autoscalesettings/jina-embed-blue-autoscale"
+)
+
 EP_PATH = f"{WS_PATH}/onlineEndpoints/jina-embed"
 MODEL_URI = "azureml://datastores/workspaceblobstore/paths/models/minilm"
 
@@ -60,16 +65,22 @@ def test_deploy_sends_the_planned_bodies_in_order(fake_arm: FakeArm, ml_client: 
     assert fake_arm.put_body("/environments/jina-embedding-serving/versions/1") == expected["environment"]
     assert fake_arm.calls("PUT", "/onlineEndpoints/jina-embed")[0].body == expected["endpoint"]
     assert fake_arm.put_body("/deployments/blue") == expected["deployment"]
+    assert fake_arm.put_body("/models/embedding-model/versions/1") == expected["model"]  # long URI in both
     model = fake_arm.put_body("/models/embedding-model/versions/1")["properties"]
     assert model["modelType"] == "custom_model"
-    assert model["modelUri"].endswith("/datastores/workspaceblobstore/paths/models/minilm")  # SDK expands it
+    assert model["modelUri"] == (
+        f"azureml://subscriptions/{SUBSCRIPTION}/resourcegroups/{RESOURCE_GROUP}/workspaces/{WORKSPACE}"
+        "/datastores/workspaceblobstore/paths/models/minilm"
+    )
+    assert "egressPublicNetworkAccess" not in fake_arm.put_body("/deployments/blue")["properties"]
+    assert not fake_arm.calls("PUT", "/autoscalesettings/")  # no autoscaling configured
 
     deployment = fake_arm.put_body("/deployments/blue")["properties"]
     assert deployment["instanceType"] == "Standard_NC24ads_A100_v4"
     assert deployment["environmentId"] == f"{WS_PATH}/environments/jina-embedding-serving/versions/1"
     assert deployment["model"] == f"{WS_PATH}/models/embedding-model/versions/1"
     assert deployment["requestSettings"] == {"requestTimeout": "PT1M30S", "maxConcurrentRequestsPerInstance": 32}
-    assert deployment["livenessProbe"]["initialDelay"] == "PT15M"
+    assert deployment["livenessProbe"]["initialDelay"] == "PT10S"  # /health/live: restarts don't wait for the model
     assert deployment["readinessProbe"]["failureThreshold"] == 90
     assert deployment["environmentVariables"] == {"EMB_DTYPE": "bfloat16"}
 
@@ -125,7 +136,7 @@ def test_failed_deployment_moves_no_traffic(fake_arm: FakeArm, ml_client: Any) -
 def test_bad_traffic_split_fails_before_creating_the_deployment(fake_arm: FakeArm, ml_client: Any) -> None:
     with pytest.raises(ValueError, match="another deployment"):
         apply.deploy(ml_client, build_plan(config(traffic_percent=50)))  # a new endpoint has no other deployment
-    assert not fake_arm.calls("PUT", "/deployments/")
+    assert fake_arm.calls("PUT") == []  # not even the environment
 
 
 def test_existing_model_ref_registers_nothing(fake_arm: FakeArm, ml_client: Any) -> None:
@@ -186,3 +197,52 @@ def test_delete_only_the_deployment(fake_arm: FakeArm, ml_client: Any) -> None:
     assert apply.delete(ml_client, cfg, deployment_only=True) is True
     assert [r.path for r in fake_arm.calls("DELETE")] == [f"{EP_PATH}/deployments/green"]
     assert [d["name"] for d in apply.status(ml_client, cfg)["deployments"]] == ["blue"]
+
+
+def test_deploy_writes_the_autoscale_setting_after_traffic(fake_arm: FakeArm, ml_client: Any) -> None:
+    pytest.importorskip("azure.mgmt.monitor", reason="azure-mgmt-monitor not installed (infra extra)")
+    cfg = config(instance_count=2, autoscaling={"min_instances": 2, "max_instances": 5})
+    plan = build_plan(cfg)
+    apply.deploy(ml_client, plan)
+
+    # after the traffic switch (azure-mgmt-monitor writes "resourcegroups"; ARM paths are case-insensitive)
+    assert [path.lower() for path in puts(fake_arm)[-2:]] == ["/onlineendpoints/jina-embed", AUTOSCALE_PATH.lower()]
+    (put,) = fake_arm.calls("PUT", "/autoscalesettings/")
+    assert "api-version=2022-10-01" in put.url
+    assert put.headers["Authorization"].startswith("Bearer ")  # the MLClient's own credential
+    expected = rest_bodies(plan, LOCATION)["autoscale"]  # location: the workspace's region
+    assert put.body == expected
+    assert put.body["properties"]["targetResourceUri"] == f"{EP_PATH}/deployments/blue"
+
+    fake_arm.requests.clear()
+    apply.deploy(ml_client, plan)  # idempotent: the same PUT again
+    assert fake_arm.calls("PUT", "/autoscalesettings/")[0].body == expected
+
+
+def test_auth_mode_change_on_an_existing_endpoint_is_refused(fake_arm: FakeArm, ml_client: Any) -> None:
+    apply.deploy(ml_client, build_plan(config()))
+    fake_arm.requests.clear()
+    with pytest.raises(ValueError, match="auth_mode key, config says aad_token"):
+        apply.deploy(ml_client, build_plan(config(auth_mode="aad_token", environment_version="2")))
+    with pytest.raises(ValueError, match="public_network_access enabled, config says disabled"):
+        apply.deploy(ml_client, build_plan(config(public_network_access="disabled")))
+    assert fake_arm.calls("PUT") == []  # refused before touching anything
+
+
+def test_egress_in_a_managed_network_workspace_is_refused(fake_arm: FakeArm, ml_client: Any) -> None:
+    fake_arm.workspace_properties = {"managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"}}
+    with pytest.raises(ValueError, match="managed virtual network"):
+        apply.deploy(ml_client, build_plan(config(egress_public_network_access="disabled")))
+    assert fake_arm.calls("PUT") == []
+    apply.deploy(ml_client, build_plan(config()))  # not set: deploys, egress left to the workspace's rules
+    assert "egressPublicNetworkAccess" not in fake_arm.put_body("/deployments/blue")["properties"]
+
+
+def test_egress_change_on_an_existing_deployment_is_refused(fake_arm: FakeArm, ml_client: Any) -> None:
+    apply.deploy(ml_client, build_plan(config(egress_public_network_access="enabled")))
+    assert fake_arm.put_body("/deployments/blue")["properties"]["egressPublicNetworkAccess"] == "enabled"
+    fake_arm.requests.clear()
+    with pytest.raises(ValueError, match="cannot change after creation"):
+        apply.deploy(ml_client, build_plan(config(egress_public_network_access="disabled")))
+    assert fake_arm.calls("PUT") == []
+    apply.deploy(ml_client, build_plan(config(egress_public_network_access="disabled", deployment_name="green")))

@@ -46,6 +46,7 @@ def test_resources_and_api_versions() -> None:
         "imageRegistry": ("Microsoft.ContainerRegistry/registries", "2023-07-01"),
         "acrPull": ("Microsoft.Authorization/roleAssignments", "2022-04-01"),
         "onlineDeployment": (f"{ML}/onlineEndpoints/deployments", API),
+        "autoscale": ("Microsoft.Insights/autoscalesettings", "2022-10-01"),
     }
     traffic = {m.group(1): (m.group(2), m.group(3)) for m in RESOURCE_RE.finditer(TRAFFIC.read_text())}
     assert traffic == {"workspace": (ML, API), "endpoint": (f"{ML}/onlineEndpoints", API)}
@@ -59,7 +60,8 @@ def test_parameters_example_matches_the_template() -> None:
     params = declared_params(MAIN)
     assert given <= set(params), f"unknown parameters: {given - set(params)}"
     required = {name for name, has_default in params.items() if not has_default}
-    assert required == {"workspaceName", "endpointName", "image"}
+    # currentTraffic has no default on purpose: an endpoint PUT without it zeroes live traffic on a re-run.
+    assert required == {"workspaceName", "endpointName", "image", "currentTraffic"}
     assert required <= given
 
 
@@ -124,6 +126,8 @@ def test_module_wiring_and_ordering(main_doc: dict[str, Any], traffic_doc: dict[
     deployment = main_doc["resources"]["onlineDeployment"]["config"]
     assert deployment["parent"] == "endpoint"
     assert set(deployment["dependsOn"]) == {"modelVersionResource", "acrPull"}
+    # autoscale only once traffic moved to a healthy deployment
+    assert main_doc["resources"]["autoscale"]["config"]["config"]["dependsOn"] == ["endpointTraffic"]
     assert main_doc["resources"]["workspace"]["existing"] is True
     assert set(main_doc["outputs"]) == {
         "endpointName",
@@ -159,13 +163,50 @@ def test_defaults_match_the_sdk_config(main_doc: dict[str, Any]) -> None:
         cfg.probe_timeout_s,
     )
     assert defaults["tags"] == cfg.tags
+    assert defaults["location"] == ""  # the workspace's region, as the SDK
+    assert defaults["egressPublicNetworkAccess"] == "" and cfg.egress_public_network_access is None
+    from infra.azureml.config import AzureAutoscaleConfig
+
+    scale = AzureAutoscaleConfig()
+    assert defaults["autoscaleMaxInstances"] == 0  # off unless asked for
+    assert (defaults["autoscaleMinInstances"], defaults["autoscaleTargetValue"], defaults["autoscaleStep"]) == (
+        scale.min_instances,
+        scale.target_value,
+        scale.step,
+    )
+    assert (defaults["autoscaleWindowSeconds"], defaults["autoscaleScaleOutCooldownSeconds"]) == (
+        scale.window_s,
+        scale.scale_out_cooldown_s,
+    )
+    assert defaults["autoscaleScaleInCooldownSeconds"] == scale.scale_in_cooldown_s
     max_timeout = [d for d in main_doc["parameters"]["requestTimeoutSeconds"]["decorators"] if d["type"] == "max_value"]
     assert max_timeout[0]["argument"] == 180
 
 
 AUTH = {"key": "Key", "aml_token": "AMLToken", "aad_token": "AADToken"}
+SCOPE = {"subscriptionId": "00000000-0000-0000-0000-000000000000", "resourceGroup": "rg"}  # test_azureml_config.make
 CASES: dict[str, dict[str, Any]] = {
     "gpu-default": {"model_path": "azureml://datastores/workspaceblobstore/paths/models/minilm"},
+    "https-model-gpu-autoscale": {
+        "model_path": "https://example.blob.core.windows.net/models/minilm",
+        "instance_count": 2,
+        "autoscaling": {"min_instances": 2, "max_instances": 6},
+    },
+    "cpu-latency-autoscale": {
+        "instance_type": "Standard_F8s_v2",
+        "model_path": "azureml://datastores/models_store/paths/a/b/c",
+        "autoscaling": {
+            "max_instances": 3,
+            "metric": "RequestLatency_P95",
+            "target_value": 250,
+            "scale_in_value": 40,
+            "step": 2,
+            "window_s": 600,
+            "scale_out_cooldown_s": 300,
+            "scale_in_cooldown_s": 1800,
+        },
+    },
+    "cpu-utilisation-autoscale": {"instance_type": "Standard_DS3_v2", "autoscaling": {"max_instances": 2}},
     "cpu-liveness-early": {
         "instance_type": "Standard_DS3_v2",
         "instance_count": 2,
@@ -190,13 +231,30 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
+def autoscale_params(cfg: Any) -> dict[str, Any]:
+    """main.bicep's autoscale* parameters for ``cfg.autoscaling`` (none: autoscale off)."""
+    scale = cfg.autoscaling
+    if scale is None:
+        return {}
+    return {
+        "autoscaleMaxInstances": scale.max_instances,
+        "autoscaleMinInstances": scale.min_instances,
+        "autoscaleMetric": scale.metric or "",
+        "autoscaleTargetValue": scale.target_value,
+        "autoscaleScaleInValue": scale.scale_in_value or 0,
+        "autoscaleStep": scale.step,
+        "autoscaleWindowSeconds": scale.window_s,
+        "autoscaleScaleOutCooldownSeconds": scale.scale_out_cooldown_s,
+        "autoscaleScaleInCooldownSeconds": scale.scale_in_cooldown_s,
+    }
+
+
 def bicep_params(cfg: Any) -> dict[str, Any]:
-    """The main.bicep parameters that describe the same deployment as ``cfg``."""
+    """The main.bicep parameters that describe the same deployment as ``cfg`` (a new endpoint)."""
     from infra.azureml.plan import model_id
 
     return {
         "workspaceName": cfg.workspace,
-        "location": "westeurope",
         "endpointName": cfg.endpoint_name,
         "deploymentName": cfg.deployment_name,
         "image": cfg.image,
@@ -218,21 +276,34 @@ def bicep_params(cfg: Any) -> dict[str, Any]:
         "probePeriodSeconds": cfg.probe_period_s,
         "probeTimeoutSeconds": cfg.probe_timeout_s,
         "authMode": AUTH[cfg.auth_mode],
+        "currentTraffic": {},
         "traffic": {cfg.deployment_name: cfg.traffic_percent},
         "publicNetworkAccess": cfg.public_network_access.capitalize(),
-        "egressPublicNetworkAccess": cfg.egress_public_network_access.capitalize(),
+        "egressPublicNetworkAccess": (cfg.egress_public_network_access or "").capitalize(),
         "appInsightsEnabled": cfg.app_insights_enabled,
         "environmentVariables": dict(cfg.env),
         "tags": dict(cfg.tags),
+        **autoscale_params(cfg),
     }
 
 
+def drop_nulls(value: Any) -> Any:
+    """ARM leaves a property whose template value is null out of the request body."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
+
+
 def normalise(value: Any) -> Any:
-    """ISO-8601 durations -> seconds, enum strings -> lower case, recursively."""
+    """ISO-8601 durations -> seconds, enum strings -> lower case, recursively (dicts and lists)."""
     import isodate
 
     if isinstance(value, dict):
         return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
     if isinstance(value, str) and re.fullmatch(r"P(T[\d.HMS]+)", value):
         return isodate.parse_duration(value).total_seconds()
     if isinstance(value, str) and value.lower() in ("enabled", "disabled"):
@@ -246,11 +317,11 @@ def test_bicep_renders_the_same_resources_as_the_sdk(case: str, main_doc: dict[s
     from azureml_bicep_eval import BicepEval
     from test_azureml_config import make
 
-    from infra.azureml.plan import build_plan, rest_bodies
+    from infra.azureml.plan import build_plan, deployment_id, rest_bodies
 
     cfg = make(**CASES[case])
-    sdk = rest_bodies(build_plan(cfg), "westeurope")
-    bicep = BicepEval(main_doc, bicep_params(cfg))
+    sdk = rest_bodies(build_plan(cfg), "westeurope")  # westeurope: what the SDK reads from the workspace
+    bicep = BicepEval(main_doc, bicep_params(cfg), SCOPE)
 
     environment = bicep.resource("environmentVersionResource")
     assert environment["name"] == cfg.environment_version
@@ -265,22 +336,24 @@ def test_bicep_renders_the_same_resources_as_the_sdk(case: str, main_doc: dict[s
             assert model["properties"][field] == sdk["model"]["properties"][field], field
 
     endpoint = bicep.resource("endpoint")
+    assert endpoint["location"] == "<workspace.location>"  # the workspace's region, as the SDK
     assert endpoint["identity"] == sdk["endpoint"]["identity"]
     assert endpoint["tags"] == sdk["endpoint"]["tags"]
     for field in ("authMode", "description", "publicNetworkAccess"):
         assert normalise(endpoint["properties"][field]) == normalise(sdk["endpoint"]["properties"][field]), field
 
-    deployment = bicep.resource("onlineDeployment")
+    deployment = drop_nulls(bicep.resource("onlineDeployment"))
     assert deployment["name"] == cfg.deployment_name
+    assert deployment["location"] == "<workspace.location>"
     assert deployment["sku"] == sdk["deployment"]["sku"]
     assert deployment["tags"] == sdk["deployment"]["tags"]
     props = dict(deployment["properties"])
     sdk_props = dict(sdk["deployment"]["properties"])
     sdk_props.pop("properties")  # the SDK's always-empty free-form property bag
-    assert set(props) == set(sdk_props) | ({"model"} if "model" not in sdk_props else set())
+    assert set(props) == set(sdk_props)  # egressPublicNetworkAccess only when configured, model only when mounted
     assert props.pop("environmentId") == "<environmentVersionResource.id>"
     sdk_props.pop("environmentId")
-    bicep_model = props.pop("model")
+    bicep_model = props.pop("model", None)
     sdk_model = sdk_props.pop("model", None)
     assert bicep_model == ("<resourceId>" if cfg.model_path else sdk_model)
     assert normalise(props) == normalise(sdk_props)
@@ -289,6 +362,44 @@ def test_bicep_renders_the_same_resources_as_the_sdk(case: str, main_doc: dict[s
     traffic = bicep.ev(module["params"])
     assert traffic["traffic"] == sdk["traffic"]["properties"]["traffic"]
     assert traffic["authMode"] == sdk["traffic"]["properties"]["authMode"]
+    assert traffic["location"] == "<workspace.location>"
+
+    autoscale = bicep.resource("autoscale")
+    if sdk["autoscale"] is None:
+        assert autoscale == {}
+    else:
+        name = f"jina-embed-{cfg.deployment_name}-autoscale"
+        assert autoscale.pop("name") == autoscale["properties"]["name"] == name
+        assert autoscale.pop("location") == "<workspace.location>"
+        rendered = json.loads(json.dumps(autoscale).replace("<onlineDeployment.id>", deployment_id(cfg)))
+        assert normalise(rendered) == normalise({k: v for k, v in sdk["autoscale"].items() if k != "location"})
+        assert_valid_autoscale_setting({**rendered, "location": "westeurope"})
+
+
+def assert_valid_autoscale_setting(body: dict[str, Any]) -> None:
+    """``body`` is an ``AutoscaleSettingResource`` to azure-mgmt-monitor: every key known to its models (a
+    deserialize/serialize round trip keeps it whole) and every required field present."""
+    pytest.importorskip("azure.mgmt.monitor", reason="azure-mgmt-monitor not installed (infra extra)")
+    from azure.mgmt.monitor.models import AutoscaleSettingResource
+
+    model = AutoscaleSettingResource.deserialize(body)
+    assert normalise(model.serialize()) == normalise(body)
+    missing = list(missing_required(model))
+    assert missing == [], missing
+
+
+def missing_required(model: Any, path: str = "") -> Any:
+    """Dotted paths of required fields left None in an msrest model tree (azure-mgmt-* ``_validation``)."""
+    for attr, rules in getattr(model, "_validation", {}).items():
+        if rules.get("required") and getattr(model, attr, None) is None:
+            yield f"{path}{attr}"
+    for attr in getattr(model, "_attribute_map", {}):
+        value = getattr(model, attr, None)
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            if hasattr(item, "_attribute_map"):
+                where = f"{path}{attr}[{i}]." if isinstance(value, list) else f"{path}{attr}."
+                yield from missing_required(item, where)
 
 
 def test_default_traffic_goes_to_the_new_deployment(main_doc: dict[str, Any]) -> None:
@@ -300,8 +411,76 @@ def test_default_traffic_goes_to_the_new_deployment(main_doc: dict[str, Any]) ->
     assert bicep.ev(main_doc["modules"]["endpointTraffic"]["config"]["params"])["traffic"] == {"green": 100}
     assert bicep.resource("acrPull") == {}  # no registry given: no role assignment
     granted = BicepEval(main_doc, {"workspaceName": "ws", "endpointName": "e-1", "image": "a/b:1",
-                                   "imageRegistryName": "myacr"}).resource("acrPull")  # fmt: skip
+                                   "currentTraffic": {}, "imageRegistryName": "myacr"}).resource("acrPull")  # fmt: skip
     assert granted["scope"] == "<imageRegistry>"
     assert granted["properties"]["principalId"] == "<endpoint.identity.principalId>"
     assert granted["properties"]["principalType"] == "ServicePrincipal"
     assert "7f951dda-4ed3-4680-a7ca-43fe172d538d" in MAIN.read_text()  # built-in AcrPull role id
+
+
+def test_rerun_without_current_traffic_is_refused(main_doc: dict[str, Any]) -> None:
+    """An endpoint PUT with empty traffic zeroes live traffic until the rollout ends, so a run must say what is live."""
+    from azureml_bicep_eval import BicepEval
+
+    assert re.search(r"^param currentTraffic object$", MAIN.read_text(), re.M)  # no default: ARM asks for it
+    bicep = BicepEval(main_doc, {"workspaceName": "ws", "endpointName": "jina-embed", "image": "a/b:1"})
+    with pytest.raises(KeyError, match="currentTraffic"):
+        bicep.resource("endpoint")
+    # an in-place update of blue keeps blue's share during the rollout, then sets the final split
+    update = BicepEval(main_doc, {"workspaceName": "ws", "endpointName": "jina-embed", "image": "a/b:2",
+                                  "currentTraffic": {"blue": 100}})  # fmt: skip
+    assert update.resource("endpoint")["properties"]["traffic"] == {"blue": 100}
+    assert update.ev(main_doc["modules"]["endpointTraffic"]["config"]["params"])["traffic"] == {"blue": 100}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "azureml://datastores/workspaceblobstore/paths/models/minilm",
+        "azureml://datastores/my_store/paths/a/paths/b",
+        "azureml://subscriptions/s/resourcegroups/r/workspaces/w/datastores/d/paths/p",
+        "azureml://datastores/workspaceblobstore/ExperimentRun/dcid.run-1/model",
+        "https://acct.blob.core.windows.net/models/minilm",
+        "azureml://jobs/job-1/outputs/artifacts/paths/model",
+    ],
+)
+def test_bicep_model_uri_is_the_sdks(path: str, main_doc: dict[str, Any]) -> None:
+    pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed (pip install -e .[infra])")
+    from azureml_bicep_eval import BicepEval
+    from test_azureml_config import make
+
+    from infra.azureml.plan import model_uri
+
+    cfg = make(model_path=path)
+    rendered = BicepEval(main_doc, bicep_params(cfg), SCOPE).resource("modelVersionResource")
+    assert rendered["properties"]["modelUri"] == model_uri(cfg)
+
+
+def test_no_model_and_location_override(main_doc: dict[str, Any]) -> None:
+    from azureml_bicep_eval import BicepEval
+
+    base = {"workspaceName": "ws", "endpointName": "jina-embed", "image": "a/b:1", "currentTraffic": {}}
+    bicep = BicepEval(main_doc, base)
+    assert bicep.resource("modelVersionResource") == {}
+    assert bicep.ev("registeredModelUri") == ""  # the substring branch is not evaluated for a short input
+    assert bicep.resource("onlineDeployment")["properties"]["egressPublicNetworkAccess"] is None  # not sent
+    assert bicep.resource("autoscale") == {}
+    moved = BicepEval(main_doc, {**base, "location": "northeurope"})
+    assert moved.resource("endpoint")["location"] == moved.resource("onlineDeployment")["location"] == "northeurope"
+
+
+def test_evaluator_control_fails_on_a_short_uri_in_the_model_body(main_doc: dict[str, Any]) -> None:
+    """The equality test can fail: a template that registered the short URI would differ from the SDK body."""
+    import copy
+
+    from azureml_bicep_eval import BicepEval
+
+    doc = copy.deepcopy(main_doc)
+    doc["resources"]["modelVersionResource"]["config"]["config"]["properties"]["modelUri"] = "modelUri"
+    params = {"workspaceName": "ws", "endpointName": "e-1", "image": "a/b:1", "currentTraffic": {},
+              "modelUri": "azureml://datastores/workspaceblobstore/paths/m"}  # fmt: skip
+    short = BicepEval(doc, params, SCOPE).resource("modelVersionResource")["properties"]["modelUri"]
+    long = BicepEval(main_doc, params, SCOPE).resource("modelVersionResource")["properties"]["modelUri"]
+    assert short == "azureml://datastores/workspaceblobstore/paths/m" != long
+    workspace = f"azureml://subscriptions/{SCOPE['subscriptionId']}/resourcegroups/rg/workspaces/ws"
+    assert long == f"{workspace}/datastores/workspaceblobstore/paths/m"

@@ -202,3 +202,39 @@ def test_module_entry_point_runs_in_a_fresh_interpreter() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["step"] == "environment"
+
+
+def test_autoscaling_from_the_config_file_plans_and_deploys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_client: FakeArm
+) -> None:
+    pytest.importorskip("azure.mgmt.monitor", reason="azure-mgmt-monitor not installed (infra extra)")
+    data = json.loads(EXAMPLE.read_text())
+    data.update(instance_count=2, autoscaling={"min_instances": 2, "max_instances": 4, "target_value": 60})
+    config = tmp_path / "azureml.json"
+    config.write_text(json.dumps(data))
+
+    code, out, _ = run_cli(capsys, "plan", "--config", str(config))
+    assert code == 0
+    steps = json.loads(out)
+    assert [s["step"] for s in steps][-1] == "autoscale"
+    assert steps[-1]["path"].endswith("/providers/Microsoft.Insights/autoscalesettings/jina-embed-blue-autoscale")
+    assert steps[-1]["body"]["properties"]["profiles"][0]["capacity"] == {
+        "minimum": "2",
+        "maximum": "4",
+        "default": "2",
+    }
+
+    code, _, err = run_cli(capsys, "deploy", "--config", str(config), *WHERE)
+    assert code == 0, err
+    (put,) = fake_client.calls("PUT", "/autoscalesettings/")
+    assert put.body["properties"]["profiles"][0]["rules"][0]["metricTrigger"]["threshold"] == 60
+    assert "autoscale jina-embed-blue-autoscale: 2-4 instances on GpuUtilizationPercentage" in err
+
+
+def test_an_auth_mode_change_is_refused_with_exit_2(capsys: pytest.CaptureFixture[str], fake_client: FakeArm) -> None:
+    assert run_cli(capsys, "deploy", "--config", str(EXAMPLE), *WHERE)[0] == 0
+    fake_client.requests.clear()
+    code, _, err = run_cli(capsys, "deploy", "--config", str(EXAMPLE), *WHERE, "--auth-mode", "aad_token")
+    assert code == 2
+    assert "re-create" in err
+    assert fake_client.calls("PUT") == []

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from infra.azureml.config import AzureMLConfig, AzureMLTarget
+from infra.azureml.config import AzureAutoscaleConfig, AzureMLConfig, AzureMLTarget, quota_instances
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "infra" / "azureml" / "deploy.example.json"
 
@@ -29,7 +29,7 @@ def test_defaults_match_the_container_contract() -> None:
     cfg = make()
     assert (cfg.port, cfg.liveness_route, cfg.readiness_route, cfg.scoring_route) == (
         8080,
-        "/ping",
+        "/health/live",
         "/ping",
         "/invocations",
     )
@@ -50,7 +50,7 @@ def test_example_file_validates() -> None:
     assert AzureMLConfig.from_file(EXAMPLE, instance_count=3, deployment_name=None).instance_count == 3
 
 
-@pytest.mark.parametrize("name", ["ab", "1abc", "abc-", "a_bc", "x" * 33, "has space"])
+@pytest.mark.parametrize("name", ["ab", "1abc", "abc-", "a_bc", "x" * 33, "has space", "jina.embed"])
 def test_bad_endpoint_and_deployment_names(name: str) -> None:
     with pytest.raises(ValidationError):
         make(endpoint_name=name)
@@ -102,7 +102,11 @@ def test_ordinary_env_names_pass() -> None:
         {"probe_timeout_s": 20, "probe_period_s": 10},
         {"liveness_route": "ping"},
         {"model_name": "-bad"},
+        {"model_name": "all-MiniLM-L6-v2.onnx"},  # ARM: letters, digits, '-', '_' only
+        {"environment_name": "jina.embedding"},
         {"unknown_field": 1},
+        {"egress_public_network_access": "Enabled"},
+        {"autoscaling": {"max_instances": 2, "typo": 1}},
     ],
 )
 def test_invalid_settings(overrides: dict[str, Any]) -> None:
@@ -127,3 +131,54 @@ def test_target_reads_a_full_deploy_file_and_ignores_deploy_fields(tmp_path: Pat
 def test_config_is_frozen() -> None:
     with pytest.raises(ValidationError):
         make().instance_count = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "embedding_model", "A", "x" * 255])
+def test_asset_names_arm_accepts(name: str) -> None:
+    assert make(model_name=name, environment_name=name).model_name == name
+
+
+def test_instance_counts_above_the_default_limit_are_refused() -> None:
+    assert make(instance_count=50).instance_count == 50
+    with pytest.raises(ValidationError, match="limit of 50"):
+        make(instance_count=51)
+    with pytest.raises(ValidationError, match="limit of 50"):
+        make(autoscaling={"max_instances": 60})
+    assert make(instance_count=80, instance_limit=100).instance_count == 80  # after Azure granted an exception
+
+
+def test_autoscaling_bounds() -> None:
+    scale = make(instance_count=2, autoscaling={"min_instances": 2, "max_instances": 6}).autoscaling
+    assert scale is not None and (scale.min_instances, scale.max_instances, scale.scale_in_threshold) == (2, 6, 35)
+    with pytest.raises(ValidationError, match="min_instances must be <= max_instances"):
+        AzureAutoscaleConfig(min_instances=5, max_instances=2)
+    with pytest.raises(ValidationError, match="default capacity"):
+        make(instance_count=1, autoscaling={"min_instances": 2, "max_instances": 4})
+    with pytest.raises(ValidationError, match="scale_in_value must be below target_value"):
+        AzureAutoscaleConfig(target_value=50, scale_in_value=50)
+    for bad in ({"min_instances": 0}, {"window_s": 120}, {"scale_out_cooldown_s": 30}, {"metric": "RequestsPerMinute"}):
+        with pytest.raises(ValidationError):
+            AzureAutoscaleConfig(**bad)
+
+
+def test_autoscale_metric_default_follows_the_sku() -> None:
+    scale = AzureAutoscaleConfig()
+    assert scale.metric_for("Standard_NC24ads_A100_v4") == "GpuUtilizationPercentage"
+    assert scale.metric_for("Standard_ND96asr_v4") == "GpuUtilizationPercentage"
+    assert scale.metric_for("Standard_DS3_v2") == "CpuUtilizationPercentage"
+    latency = AzureAutoscaleConfig(metric="RequestLatency_P99")
+    assert latency.metric_for("Standard_NC24ads_A100_v4") == "RequestLatency_P99"
+
+
+@pytest.mark.parametrize(
+    ("sku", "count", "quota"),
+    [
+        ("Standard_DS3_v2", 10, 12),  # Azure's own example: 10 instances need quota for 12
+        ("Standard_DS3_v2", 1, 2),
+        ("Standard_NC4as_T4_v3", 3, 4),
+        ("Standard_NC24ads_A100_v4", 10, 10),  # exempt from the 20% reserve
+        ("standard_nd96amsr_a100_v4", 4, 4),
+    ],
+)
+def test_quota_instances(sku: str, count: int, quota: int) -> None:
+    assert quota_instances(sku, count) == quota

@@ -17,7 +17,9 @@ from test_azureml_config import make  # noqa: E402
 from infra.azureml.plan import (  # noqa: E402
     build_plan,
     compute_traffic,
+    existing_conflicts,
     model_id,
+    model_uri,
     probe_settings,
     resource_paths,
     rest_bodies,
@@ -27,10 +29,9 @@ from infra.azureml.plan import (  # noqa: E402
 # azure-ai-ml's schemas still pass marshmallow's deprecated `context`; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:The `context` parameter is deprecated")
 
-WS = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg"
-    "/providers/Microsoft.MachineLearningServices/workspaces/ws"
-)
+SUB = "00000000-0000-0000-0000-000000000000"
+WS = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
+LONG_DATASTORE = f"azureml://subscriptions/{SUB}/resourcegroups/rg/workspaces/ws/datastores"
 
 
 def bodies(**overrides: Any) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def test_environment_body_carries_image_and_inference_config() -> None:
     props = bodies()["environment"]["properties"]
     assert props["image"] == "myacr.azurecr.io/embed:1.0.0"
     assert props["inferenceConfig"] == {
-        "livenessRoute": {"path": "/ping", "port": 8080},
+        "livenessRoute": {"path": "/health/live", "port": 8080},
         "readinessRoute": {"path": "/ping", "port": 8080},
         "scoringRoute": {"path": "/invocations", "port": 8080},
     }
@@ -61,7 +62,8 @@ def test_model_registration_body() -> None:
     uri = "azureml://datastores/workspaceblobstore/paths/models/minilm"
     props = bodies(model_path=uri, model_name="minilm", model_version="3")["model"]["properties"]
     assert props["modelType"] == "custom_model"
-    assert props["modelUri"] == uri
+    # the long form MLClient.models.create_or_update sends (resolve_short_datastore_url), not the short one
+    assert props["modelUri"] == f"{LONG_DATASTORE}/workspaceblobstore/paths/models/minilm"
     plan = build_plan(make(model_path=uri, model_name="minilm", model_version="3"))
     assert plan.model is not None and (plan.model.name, plan.model.version) == ("minilm", "3")
     assert plan.model_id == f"{WS}/models/minilm/versions/3"
@@ -102,14 +104,35 @@ def test_deployment_body_field_by_field() -> None:
     assert props["scaleSettings"] == {"scaleType": "Default"}
     assert props["environmentVariables"] == env
     assert props["appInsightsEnabled"] is False
-    assert props["egressPublicNetworkAccess"] == "enabled"
+    assert "egressPublicNetworkAccess" not in props  # sent only when configured (managed-VNet workspaces)
     assert "codeConfiguration" not in props  # BYOC: no scoring script
+
+
+@pytest.mark.parametrize("egress", ["enabled", "disabled"])
+def test_egress_is_sent_when_configured(egress: str) -> None:
+    props = bodies(egress_public_network_access=egress)["deployment"]["properties"]
+    assert props["egressPublicNetworkAccess"] == egress
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("azureml://datastores/workspaceblobstore/paths/m", f"{LONG_DATASTORE}/workspaceblobstore/paths/m"),
+        ("azureml://datastores/ds_2/paths/a/b/", f"{LONG_DATASTORE}/ds_2/paths/a/b/"),
+        (f"{LONG_DATASTORE}/ds/paths/m", f"{LONG_DATASTORE}/ds/paths/m"),  # already long
+        ("https://acct.blob.core.windows.net/c/m", "https://acct.blob.core.windows.net/c/m"),
+        ("azureml://jobs/job-1/outputs/artifacts/paths/model", "azureml://jobs/job-1/outputs/artifacts/paths/model"),
+    ],
+)
+def test_model_uri_is_what_mlclient_sends(path: str, expected: str) -> None:
+    assert model_uri(make(model_path=path)) == expected
+    assert bodies(model_path=path)["model"]["properties"]["modelUri"] == expected
 
 
 def test_deployment_probes_sized_for_model_load() -> None:
     props = bodies(model_load_timeout_s=1200, probe_period_s=15, probe_timeout_s=4)["deployment"]["properties"]
     assert props["livenessProbe"] == {
-        "initialDelay": "PT20M",
+        "initialDelay": "PT10S",  # /health/live (the default) answers before the model loads
         "period": "PT15S",
         "timeout": "PT4S",
         "successThreshold": 1,
@@ -127,7 +150,7 @@ def test_deployment_probes_sized_for_model_load() -> None:
 @pytest.mark.parametrize("load_s", [30, 61, 600, 3599, 7200])
 @pytest.mark.parametrize("period", [1, 7, 10, 60])
 def test_probe_windows_cover_the_load_time(load_s: int, period: int) -> None:
-    cfg = make(model_load_timeout_s=load_s, probe_period_s=period, probe_timeout_s=1)
+    cfg = make(model_load_timeout_s=load_s, probe_period_s=period, probe_timeout_s=1, liveness_route="/ping")
     liveness, readiness = probe_settings(cfg)
     assert readiness.failure_threshold * readiness.period >= load_s  # never declared unready too early
     assert liveness.initial_delay == load_s  # /ping is model-gated: no restarts while loading
@@ -237,3 +260,146 @@ def test_sdk_schema_rejects_a_broken_spec(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(Exception, match="request_timeout_ms"):
         load_online_deployment(source=str(path))
+
+
+# -- autoscale -------------------------------------------------------------------------------------------------
+
+
+def autoscale(**overrides: Any) -> dict[str, Any]:
+    pytest.importorskip("azure.mgmt.monitor", reason="azure-mgmt-monitor not installed (infra extra)")
+    body = bodies(**overrides)["autoscale"]
+    assert body is not None
+    return body
+
+
+def test_no_autoscaling_no_setting() -> None:
+    assert bodies()["autoscale"] is None
+    assert bodies(instance_count=3)["autoscale"] is None
+
+
+def test_autoscale_setting_targets_the_deployment() -> None:
+    body = autoscale(instance_count=2, autoscaling={"min_instances": 2, "max_instances": 8})
+    deployment = f"{WS}/onlineEndpoints/jina-embed/deployments/blue"
+    assert body["location"] == "westeurope"
+    assert body["properties"]["targetResourceUri"] == deployment
+    assert body["properties"]["enabled"] is True
+    assert body["properties"]["name"] == "jina-embed-blue-autoscale"
+    (profile,) = body["properties"]["profiles"]
+    assert profile["capacity"] == {"minimum": "2", "maximum": "8", "default": "2"}
+    out, scale_in = profile["rules"]
+    assert out["metricTrigger"] == {
+        "metricName": "GpuUtilizationPercentage",  # the default SKU is an A100
+        "metricResourceUri": deployment,
+        "timeGrain": "PT1M",
+        "statistic": "Average",
+        "timeWindow": "PT5M",
+        "timeAggregation": "Average",
+        "operator": "GreaterThan",
+        "threshold": 70.0,
+    }
+    assert out["scaleAction"] == {"direction": "Increase", "type": "ChangeCount", "value": "1", "cooldown": "PT10M"}
+    assert scale_in["metricTrigger"]["operator"] == "LessThan"
+    assert scale_in["metricTrigger"]["threshold"] == 35.0
+    assert scale_in["scaleAction"] == {
+        "direction": "Decrease",
+        "type": "ChangeCount",
+        "value": "1",
+        "cooldown": "PT15M",
+    }
+    assert resource_paths(make()).get("autoscale") == (
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Insights/autoscalesettings/jina-embed-blue-autoscale"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "metric", "out", "scale_in"),
+    [
+        ({"instance_type": "Standard_DS3_v2"}, "CpuUtilizationPercentage", 70, 35),
+        ({"instance_type": "Standard_NC4as_T4_v3"}, "GpuUtilizationPercentage", 70, 35),
+        ({"autoscaling": {"max_instances": 3, "metric": "RequestLatency_P95", "target_value": 400}},
+         "RequestLatency_P95", 400, 200),
+        ({"autoscaling": {"max_instances": 3, "target_value": 80, "scale_in_value": 20}},
+         "GpuUtilizationPercentage", 80, 20),
+    ],
+)  # fmt: skip
+def test_autoscale_metric_and_thresholds(overrides: dict[str, Any], metric: str, out: int, scale_in: int) -> None:
+    body = autoscale(**{"autoscaling": {"max_instances": 3}, **overrides})
+    rules = body["properties"]["profiles"][0]["rules"]
+    assert [r["metricTrigger"]["metricName"] for r in rules] == [metric, metric]
+    assert [r["metricTrigger"]["threshold"] for r in rules] == [out, scale_in]
+
+
+def test_autoscale_body_is_a_valid_monitor_model() -> None:
+    from azure.mgmt.monitor.models import AutoscaleSettingResource
+    from test_azureml_bicep import missing_required
+
+    body = autoscale(autoscaling={"max_instances": 5, "step": 2, "window_s": 900, "scale_out_cooldown_s": 120})
+    model = AutoscaleSettingResource.deserialize(body)
+    assert model.serialize() == body
+    assert list(missing_required(model)) == []
+    rule = model.profiles[0].rules[0]
+    assert (rule.scale_action.value, rule.scale_action.cooldown.total_seconds()) == ("2", 120)
+    assert rule.metric_trigger.time_window.total_seconds() == 900
+    broken = json_copy(body)
+    del broken["properties"]["profiles"][0]["rules"][0]["metricTrigger"]["metricName"]
+    assert list(missing_required(AutoscaleSettingResource.deserialize(broken))) == [
+        "profiles[0].rules[0].metric_trigger.metric_name"
+    ]
+
+
+def json_copy(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value))
+
+
+# -- what exists already ---------------------------------------------------------------------------------------
+
+
+class Existing:
+    """Stand-in for an SDK entity read back from Azure."""
+
+    def __init__(self, **attrs: Any) -> None:
+        self.__dict__.update(attrs)
+
+
+def test_nothing_existing_no_conflict() -> None:
+    assert existing_conflicts(make()) == []
+    same = Existing(auth_mode="key", public_network_access="Enabled")
+    assert existing_conflicts(make(), same) == []
+
+
+def test_auth_mode_change_on_an_existing_endpoint_is_reported() -> None:
+    existing = Existing(auth_mode="key", public_network_access="enabled")
+    (problem,) = existing_conflicts(make(auth_mode="aad_token"), existing)
+    assert "auth_mode key" in problem and "aad_token" in problem and "re-create" in problem
+
+
+def test_public_access_change_on_an_existing_endpoint_is_reported() -> None:
+    existing = Existing(auth_mode="key", public_network_access="enabled")
+    (problem,) = existing_conflicts(make(public_network_access="disabled"), existing)
+    assert "public_network_access enabled" in problem
+
+
+def test_egress_change_on_an_existing_deployment_is_reported() -> None:
+    endpoint = Existing(auth_mode="key", public_network_access="enabled")
+    deployment = Existing(egress_public_network_access="enabled")
+    (problem,) = existing_conflicts(make(egress_public_network_access="disabled"), endpoint, deployment)
+    assert "cannot change after creation" in problem
+    assert existing_conflicts(make(), endpoint, deployment) == []  # not configured: not sent, not compared
+
+
+MANAGED_MODES = [
+    "allow_internet_outbound",
+    "allow_only_approved_outbound",
+    "AllowInternetOutbound",
+    "AllowOnlyApprovedOutbound",
+]
+
+
+@pytest.mark.parametrize("mode", MANAGED_MODES)
+def test_egress_in_a_managed_network_workspace_is_refused(mode: str) -> None:
+    (problem,) = existing_conflicts(make(egress_public_network_access="enabled"), workspace_isolation=mode)
+    assert "managed virtual network" in problem
+    assert existing_conflicts(make(), workspace_isolation=mode) == []
+    assert existing_conflicts(make(egress_public_network_access="disabled"), workspace_isolation="Disabled") == []
