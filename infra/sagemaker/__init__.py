@@ -1,7 +1,9 @@
 """SageMaker deployment of the embedding container: ``python -m infra.sagemaker --help``.
 
 Modules, one job each:
-- ``config``: pydantic ``DeployConfig`` (the one description of an endpoint).
+- ``config``: pydantic ``DeployConfig`` (the one description of an endpoint: real-time, serverless or async).
+- ``modes``: what each mode allows (body size, timeouts, features), the container settings it implies, serverless
+  memory sizing, instance types with local NVMe storage.
 - ``gpu_hosts``: NVIDIA driver per instance family and host AMI; ``check_gpu_host`` refuses hosts the image
   cannot start on (used by ``config`` and ``transform`` before any AWS call).
 - ``plan``: pure builders of the boto3 request dicts; no AWS calls.

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from . import artifacts, autoscaling, plan, waiters
+from . import artifacts, autoscaling, modes, plan, waiters
 from .config import DeployConfig
 from .plan import Call
 from .waiters import DeploymentError, Poller, describe_or_none
@@ -23,11 +23,16 @@ from .waiters import DeploymentError, Poller, describe_or_none
 
 @dataclass
 class Clients:
-    """One boto3 client per service. ``endpoint_url`` (or AWS_ENDPOINT_URL) points them all elsewhere."""
+    """One boto3 client per service. ``endpoint_url`` (or AWS_ENDPOINT_URL) points them all elsewhere.
+
+    ``execute`` remembers the ARN of every scaling policy it creates, for the alarms that act on it
+    (``autoscaling.policy_arn_ref``)."""
 
     sagemaker: Any
     autoscaling: Any
     s3: Any
+    cloudwatch: Any = None
+    policy_arns: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -40,18 +45,42 @@ class Clients:
         """Clients from ``session`` (default: a new one for ``profile``/``region``); event handlers
         registered on the session (e.g. request capture in tests) apply to every client."""
         session = session or boto3.Session(profile_name=profile, region_name=region)
-        sagemaker, scaling, s3 = (
-            session.client(name, endpoint_url=endpoint_url) for name in ("sagemaker", "application-autoscaling", "s3")
-        )
-        return cls(sagemaker, scaling, s3)
+        names = ("sagemaker", "application-autoscaling", "s3", "cloudwatch")
+        sagemaker, scaling, s3, cloudwatch = (session.client(name, endpoint_url=endpoint_url) for name in names)
+        return cls(sagemaker, scaling, s3, cloudwatch)
 
     def execute(self, call: Call) -> dict[str, Any]:
-        client = {"sagemaker": self.sagemaker, "application-autoscaling": self.autoscaling, "s3": self.s3}[call.service]
-        return getattr(client, call.operation)(**call.params) or {}
+        clients = {"sagemaker": self.sagemaker, "application-autoscaling": self.autoscaling, "s3": self.s3,
+                   "cloudwatch": self.cloudwatch}  # fmt: skip
+        params = autoscaling.resolve_policy_arns(call.params, self.policy_arns)
+        result = getattr(clients[call.service], call.operation)(**params) or {}
+        if call.operation == "put_scaling_policy" and "PolicyARN" in result:
+            self.policy_arns[call.params["PolicyName"]] = result["PolicyARN"]
+        return result
+
+
+def check_serverless_fit(cfg: DeployConfig, s3: Any = None, report: Any = None) -> None:
+    """Refuse (ValueError) a serverless memory size the model cannot load in, before anything is created.
+
+    The weights are measured in the local ``model_source`` (folder or .tar.gz); for ``model_data`` in S3 the
+    archive's size stands for them (safetensors barely compress) when ``s3`` is given and may read it (else
+    ``report`` says the check was skipped). A model baked into the image is not measured here."""
+    if cfg.serverless is None:
+        return
+    weights, source = None, "the model"
+    if cfg.model_source is not None:
+        weights, source = artifacts.weight_bytes(cfg.model_source), str(cfg.model_source)
+    elif cfg.model_data and s3 is not None:
+        weights, source = artifacts.s3_size(s3, cfg.model_data), f"{cfg.model_data} (archive size)"
+        if weights is None and report is not None:
+            report(f"warning: could not read the size of {cfg.model_data}; serverless memory not checked")
+    if weights is not None:
+        modes.check_serverless_memory(cfg.serverless.memory_mb, weights, cfg.serverless_workers(), source)
 
 
 def deploy_plan(cfg: DeployConfig, version: str) -> list[Call]:
     """Every call of a fresh deployment, in order (pure; the upload names the local source)."""
+    check_serverless_fit(cfg)
     upload = artifacts.upload_call(cfg, version, cfg.model_source or Path())
     calls = plan.model_calls(cfg, version, artifacts.model_data_url(cfg, version))
     endpoint = plan.create_endpoint(cfg, calls[1].params["EndpointConfigName"])
@@ -83,12 +112,13 @@ def _undo(clients: Clients, calls: list[Call]) -> None:
     for call in calls:
         try:
             clients.execute(call)
-        except ClientError:
+        except (ClientError, ValueError):  # ValueError: an alarm whose policy could not be re-created
             pass  # best effort: the original error is what the caller must see
 
 
 def deploy(clients: Clients, cfg: DeployConfig, version: str, poller: Poller) -> dict[str, Any]:
     """Create model, endpoint config and endpoint; wait for InService; attach autoscaling."""
+    check_serverless_fit(cfg, clients.s3, poller.report)
     existing = describe_or_none(clients.sagemaker.describe_endpoint, EndpointName=cfg.endpoint_name)
     if existing is not None:
         raise DeploymentError(
@@ -113,7 +143,8 @@ def deploy(clients: Clients, cfg: DeployConfig, version: str, poller: Poller) ->
 @dataclass
 class UpdatePlan:
     """A blue/green update: the new model and config (``create``), ``before`` (autoscaling removal if the
-    instance type changes), ``update``, ``after`` (autoscaling), ``cleanup`` (old config and models)."""
+    instance type changes), ``update`` (``RetainAllVariantProperties`` when the live fleet is autoscaled),
+    ``after`` (autoscaling), ``cleanup`` (old config and models)."""
 
     old_config: str
     new_config: str
@@ -142,8 +173,22 @@ def plan_update(clients: Clients, cfg: DeployConfig, version: str, keep_old: boo
         raise DeploymentError(
             f"blue/green needs the same variant name; live: {[v['VariantName'] for v in old_variants]}"
         )
+    if cfg.serverless is not None and "ServerlessConfig" not in old_variants[0]:
+        raise DeploymentError(
+            f"endpoint {cfg.endpoint_name} runs on instances; SageMaker cannot update an instance-based endpoint to "
+            "serverless: deploy the serverless endpoint under a new name (or delete this one first)"
+        )
+    check_serverless_fit(cfg, clients.s3)
     scaling = autoscaling.removal_calls(clients.autoscaling, cfg.endpoint_name, cfg.variant_name)
-    type_changes = old_variants[0].get("InstanceType") != cfg.instance_type
+    new_type = None if cfg.serverless is not None else cfg.instance_type
+    type_changes = old_variants[0].get("InstanceType") != new_type
+    # an autoscaled fleet keeps its current size through the update (not the new config's InitialInstanceCount)
+    retain = bool(scaling) and cfg.autoscaling is not None and cfg.serverless is None
+    if cfg.autoscaling is None:  # autoscaling off now: remove the live one (already gone if the type changes)
+        after = [] if type_changes else scaling
+    else:  # (re-)attach it; a scale-from-zero alarm the new settings no longer want goes
+        after = autoscaling.autoscaling_calls(cfg) + ([] if type_changes else autoscaling.leftover_calls(
+            clients.autoscaling, cfg))
     upload = artifacts.upload_call(cfg, version, cfg.model_source or Path())
     create = plan.model_calls(cfg, version, artifacts.model_data_url(cfg, version))
     new_name = create[1].params["EndpointConfigName"]
@@ -156,8 +201,8 @@ def plan_update(clients: Clients, cfg: DeployConfig, version: str, keep_old: boo
         if type_changes
         else [],
         create=[*([upload] if upload else []), *create],
-        update=plan.update_endpoint(cfg, new_name),
-        after=autoscaling.autoscaling_calls(cfg) or ([] if type_changes else scaling),
+        update=plan.update_endpoint(cfg, new_name, retain_variant_properties=retain),
+        after=after,
         cleanup=[] if keep_old else _cleanup_calls(old_name, old_models),
     )
 
@@ -217,7 +262,8 @@ def delete(clients: Clients, calls: list[Call], poller: Poller, wait: bool = Tru
     done = []
     for call in calls:
         clients.execute(call)
-        done.append(f"{call.operation} {next(iter(call.params.values()))}")
+        first = next(iter(call.params.values()))
+        done.append(f"{call.operation} {', '.join(first) if isinstance(first, list) else first}")
         if call.operation == "delete_endpoint" and wait:
             waiters.endpoint_deleted(clients.sagemaker, call.params["EndpointName"], poller)
     return done
@@ -234,6 +280,7 @@ def status(clients: Clients, endpoint_name: str) -> dict[str, Any]:
         {"VariantName": v["VariantName"], "ModelName": v["ModelName"], "InstanceType": v.get("InstanceType"),
          "CurrentInstanceCount": live.get(v["VariantName"], {}).get("CurrentInstanceCount"),
          "DesiredInstanceCount": live.get(v["VariantName"], {}).get("DesiredInstanceCount"),
+         "Serverless": v.get("ServerlessConfig"),
          "Autoscaling": autoscaling.describe(clients.autoscaling, endpoint_name, v["VariantName"])}
         for v in config["ProductionVariants"]
     ]  # fmt: skip

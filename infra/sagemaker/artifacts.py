@@ -15,10 +15,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .config import DeployConfig
 from .plan import Call
 
 PACKER = Path(__file__).resolve().parents[2] / "container" / "pack_model.py"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")  # = inference/runtime/worker_plan.WEIGHT_SUFFIXES
 
 
 def parse_s3(url: str) -> tuple[str, str]:
@@ -95,3 +98,25 @@ def model_kind(source: Path) -> str:
 def upload(s3: Any, call: Call) -> None:
     """Run an ``upload_call`` (multipart for large files, via boto3's transfer manager)."""
     s3.upload_file(**call.params)
+
+
+def weight_bytes(source: Path) -> int:
+    """Bytes of weight files in a model folder or .tar.gz (the files the server's memory estimate counts)."""
+    if source.is_dir():
+        return sum(p.stat().st_size for p in source.rglob("*") if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+    if not source.is_file():
+        raise FileNotFoundError(f"model source {source} is neither a folder nor a .tar.gz")
+    try:
+        with tarfile.open(source, "r:*") as tar:
+            return sum(m.size for m in tar.getmembers() if m.isfile() and m.name.endswith(WEIGHT_SUFFIXES))
+    except (OSError, tarfile.TarError) as err:
+        raise ValueError(f"cannot read {source} as a model archive: {err}") from None
+
+
+def s3_size(s3: Any, url: str) -> int | None:
+    """Size in bytes of the S3 object at ``url`` (None when it cannot be read: missing, or no permission)."""
+    bucket, key = parse_s3(url)
+    try:
+        return int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except ClientError:
+        return None

@@ -2,10 +2,18 @@
 
 Real-time endpoints track ``SageMakerVariantInvocationsPerInstance`` (invocations per instance per
 minute); async endpoints track the ``ApproximateBacklogSizePerInstance`` CloudWatch metric.
+
+Async endpoints may scale to zero (``min_instances=0``). Target tracking cannot start the first instance again
+(with no instance there is no backlog *per instance*), so, as AWS documents ("Autoscale an asynchronous
+endpoint", https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-autoscale.html), a step-scaling
+policy (+1 instance) is attached to a CloudWatch alarm on ``HasBacklogWithoutCapacity`` (>= 1 for 2 minutes).
+The alarm needs the policy's ARN, known only once ``PutScalingPolicy`` answers: its ``AlarmActions`` hold
+``policy_arn_ref(name)``, which ``apply.Clients.execute`` replaces with the ARN just returned.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .config import DeployConfig
@@ -14,6 +22,28 @@ from .plan import Call
 SERVICE = "application-autoscaling"
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+BACKLOG_METRIC = "ApproximateBacklogSizePerInstance"
+NO_CAPACITY_METRIC = "HasBacklogWithoutCapacity"
+_ARN_REF = re.compile(r"^\{PolicyARN:(.+)\}$")
+
+
+def policy_arn_ref(policy: str) -> str:
+    """Stands for the ARN of scaling policy ``policy`` in a later call (``resolve_policy_arns``)."""
+    return f"{{PolicyARN:{policy}}}"
+
+
+def resolve_policy_arns(params: dict[str, Any], arns: dict[str, str]) -> dict[str, Any]:
+    """``params`` with every ``policy_arn_ref`` in ``AlarmActions`` replaced by the ARN recorded in ``arns``."""
+    actions = params.get("AlarmActions")
+    if not actions:
+        return params
+    resolved = []
+    for action in actions:
+        match = _ARN_REF.match(action)
+        if match and match.group(1) not in arns:
+            raise ValueError(f"alarm action {action}: policy {match.group(1)} has not been created in this run")
+        resolved.append(arns[match.group(1)] if match else action)
+    return {**params, "AlarmActions": resolved}
 
 
 def resource_id(endpoint_name: str, variant_name: str) -> str:
@@ -22,6 +52,14 @@ def resource_id(endpoint_name: str, variant_name: str) -> str:
 
 def policy_name(endpoint_name: str) -> str:
     return f"{endpoint_name}-target-tracking"
+
+
+def scale_from_zero_policy_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}-scale-from-zero"
+
+
+def no_capacity_alarm_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}-has-backlog-without-capacity"
 
 
 def _target(endpoint_name: str, variant_name: str) -> dict[str, str]:
@@ -37,7 +75,7 @@ def _metric(cfg: DeployConfig) -> dict[str, Any]:
         return {"PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}
     return {
         "CustomizedMetricSpecification": {
-            "MetricName": "ApproximateBacklogSizePerInstance",
+            "MetricName": BACKLOG_METRIC,
             "Namespace": "AWS/SageMaker",
             "Dimensions": [{"Name": "EndpointName", "Value": cfg.endpoint_name}],
             "Statistic": "Average",
@@ -63,7 +101,50 @@ def autoscaling_calls(cfg: DeployConfig) -> list[Call]:
             "ScaleOutCooldown": scaling.scale_out_cooldown_s,
         },
     }
-    return [Call(SERVICE, "register_scalable_target", register), Call(SERVICE, "put_scaling_policy", policy)]
+    calls = [Call(SERVICE, "register_scalable_target", register), Call(SERVICE, "put_scaling_policy", policy)]
+    if scaling.min_instances == 0:  # async only (DeployConfig): the alarm that brings the first instance back
+        calls += scale_from_zero_calls(cfg.endpoint_name, cfg.variant_name)
+    return calls
+
+
+def scale_from_zero_calls(endpoint_name: str, variant_name: str) -> list[Call]:
+    """AWS's documented scale-out from zero: a step policy adding one instance, triggered by an alarm on
+    ``HasBacklogWithoutCapacity`` >= 1 (average over 1 minute, 2 minutes in a row)."""
+    name = scale_from_zero_policy_name(endpoint_name)
+    policy = {
+        "PolicyName": name,
+        **_target(endpoint_name, variant_name),
+        "PolicyType": "StepScaling",
+        "StepScalingPolicyConfiguration": step_scaling_configuration(),
+    }
+    return [Call(SERVICE, "put_scaling_policy", policy), no_capacity_alarm_call(endpoint_name, policy_arn_ref(name))]
+
+
+def step_scaling_configuration() -> dict[str, Any]:
+    return {
+        "AdjustmentType": "ChangeInCapacity",
+        "MetricAggregationType": "Average",
+        "Cooldown": 300,
+        "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+    }
+
+
+def no_capacity_alarm_call(endpoint_name: str, policy_arn: str) -> Call:
+    return Call("cloudwatch", "put_metric_alarm", {
+        "AlarmName": no_capacity_alarm_name(endpoint_name),
+        "AlarmDescription": f"{endpoint_name}: requests queued and no instance; starts one (scale from zero)",
+        "MetricName": NO_CAPACITY_METRIC,
+        "Namespace": "AWS/SageMaker",
+        "Statistic": "Average",
+        "Dimensions": [{"Name": "EndpointName", "Value": endpoint_name}],
+        "Period": 60,
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 2,
+        "Threshold": 1.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "missing",
+        "AlarmActions": [policy_arn],
+    })  # fmt: skip
 
 
 def describe(client: Any, endpoint_name: str, variant_name: str) -> dict[str, Any] | None:
@@ -105,14 +186,33 @@ def restore_calls(client: Any, endpoint_name: str, variant_name: str) -> list[Ca
         })
         for p in policies
     ]  # fmt: skip
-    return [Call(SERVICE, "register_scalable_target", register), *puts]
+    step = scale_from_zero_policy_name(endpoint_name)
+    alarm = []
+    if any(p["PolicyName"] == step for p in policies):  # the re-created policy has a new ARN: re-point its alarm
+        alarm = [no_capacity_alarm_call(endpoint_name, policy_arn_ref(step))]
+    return [Call(SERVICE, "register_scalable_target", register), *puts, *alarm]
+
+
+def leftover_calls(client: Any, cfg: DeployConfig) -> list[Call]:
+    """The scale-from-zero policy and alarm of the live variant when ``cfg`` no longer scales to zero."""
+    current = describe(client, cfg.endpoint_name, cfg.variant_name)
+    name = scale_from_zero_policy_name(cfg.endpoint_name)
+    if current is None or name not in current["Policies"] or (cfg.autoscaling and cfg.autoscaling.min_instances == 0):
+        return []
+    alarm = no_capacity_alarm_name(cfg.endpoint_name)
+    target = _target(cfg.endpoint_name, cfg.variant_name)
+    return [Call(SERVICE, "delete_scaling_policy", {"PolicyName": name, **target}),
+            Call("cloudwatch", "delete_alarms", {"AlarmNames": [alarm]})]  # fmt: skip
 
 
 def removal_calls(client: Any, endpoint_name: str, variant_name: str) -> list[Call]:
-    """Delete every scaling policy of the variant, then deregister it ([] when it is not registered)."""
+    """Delete every scaling policy of the variant (and the scale-from-zero alarm, which deleting its policy leaves
+    behind), then deregister it ([] when it is not registered)."""
     current = describe(client, endpoint_name, variant_name)
     if current is None:
         return []
     target = _target(endpoint_name, variant_name)
     calls = [Call(SERVICE, "delete_scaling_policy", {"PolicyName": name, **target}) for name in current["Policies"]]
+    if scale_from_zero_policy_name(endpoint_name) in current["Policies"]:
+        calls.append(Call("cloudwatch", "delete_alarms", {"AlarmNames": [no_capacity_alarm_name(endpoint_name)]}))
     return [*calls, Call(SERVICE, "deregister_scalable_target", target)]

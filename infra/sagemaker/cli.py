@@ -7,6 +7,12 @@ and ``batch-transform`` without any AWS call, for ``update`` / ``delete`` after 
 Before any call, ``gpu_hosts.check_gpu_host`` refuses an instance type / host AMI (``--inference-ami-version``,
 ``--transform-ami-version``) whose NVIDIA driver cannot start the image's CUDA (``--image-cuda``), and warns where
 the facts run out (``warning: ...`` on stderr).
+``deploy --serverless`` (``--memory-mb``, ``--max-concurrency``, ``--provisioned-concurrency``) makes a serverless
+endpoint (CPU only: use the CPU image, ``container/build.sh --flavour cpu``; the memory must hold the model);
+``deploy --async --async-output-s3 s3://...`` an asynchronous one (``--async-failure-s3``, SNS topics, KMS for the
+results, and with ``--min-instances 0`` scale to zero behind the ``HasBacklogWithoutCapacity`` alarm). ``update``
+keeps an autoscaled fleet's size (``RetainAllVariantProperties``); canary / linear steps are checked against
+SageMaker's bounds (canary <= 50%, linear 10-50%) before any call.
 Rerankers (a model folder whose config.json names ``*ForSequenceClassification``) deploy the same way;
 ``invoke --query Q --text DOC ...`` ranks the texts against the query (``{"query", "documents"}`` on
 ``/invocations``) and ``batch-transform --kind rerank`` checks a reranker's job (JSON Lines records of rerank
@@ -34,8 +40,8 @@ from pydantic import ValidationError
 
 from embedding_client import EmbeddingClient, EmbeddingServiceError, runtime_client
 
-from . import apply, plan, transform
-from .config import DeployConfig, load_config
+from . import apply, modes, plan, transform
+from .config import DeployConfig, ModeWarning, load_config
 from .gpu_hosts import IMAGE_COMPAT_DRIVER, IMAGE_CUDA, GpuHostWarning, amis
 from .waiters import DeploymentError, Poller
 
@@ -78,16 +84,29 @@ def _deploy_flags(parser: argparse.ArgumentParser) -> None:
     add("--network-isolation", action=argparse.BooleanOptionalAction, default=None)
     add("--startup-timeout", type=int, dest="startup_health_check_timeout_s")
     add("--download-timeout", type=int, dest="model_download_timeout_s")
-    add("--volume-size", type=int, dest="volume_size_gb")
+    add("--volume-size", type=int, dest="volume_size_gb", help="EBS volume (GB); not for instance types with NVMe")
+    add("--volume-kms-key", dest="volume_kms_key_id", help="KMS key of the instances' EBS volume (endpoint config "
+        "KmsKeyId; refused on instance types with local NVMe storage, e.g. ml.g5)")
     add("--routing", choices=["LEAST_OUTSTANDING_REQUESTS", "RANDOM"], dest="routing_strategy")
-    add("--async-output-s3", help="enable async inference, results written here")
-    add("--async-failure-s3")
-    add("--async-max-concurrent", type=int)
-    add("--min-instances", type=int, help="autoscaling minimum (enables autoscaling)")
+    add("--serverless", action="store_true", help="a serverless endpoint (CPU only, no instance settings); "
+        "the --memory-mb / --max-concurrency / --provisioned-concurrency flags imply it")
+    add("--memory-mb", type=int, choices=modes.SERVERLESS_MEMORY_MB, help="serverless memory (default 2048); "
+        "must hold the model: about 2 x its weights + 1 GiB")
+    add("--max-concurrency", type=int, help="serverless concurrent invocations, 1-200 (default 5)")
+    add("--provisioned-concurrency", type=int, help="serverless warm copies, <= --max-concurrency (0: none)")
+    add("--async", action="store_true", dest="async_mode", help="an async endpoint (needs --async-output-s3)")
+    add("--async-output-s3", help="async inference: results written here (enables async)")
+    add("--async-failure-s3", help="async inference: error responses written here")
+    add("--async-success-topic", help="SNS topic ARN notified of each result")
+    add("--async-error-topic", help="SNS topic ARN notified of each failure")
+    add("--async-output-kms-key", dest="async_output_kms_key_id", help="KMS key for the async results in S3")
+    add("--async-max-concurrent", type=int, help="async: concurrent requests per instance")
+    add("--min-instances", type=int, help="autoscaling minimum (enables autoscaling); 0: scale to zero (async)")
     add("--max-instances", type=int, help="autoscaling maximum")
-    add("--target-invocations", type=float, help="autoscaling target per instance per minute")
+    add("--target-invocations", type=float, help="autoscaling target per instance per minute (real-time)")
+    add("--target-backlog", type=float, help="autoscaling target: queued requests per instance (async)")
     add("--traffic", choices=["ALL_AT_ONCE", "CANARY", "LINEAR"], help="blue/green traffic shifting")
-    add("--step-percent", type=int, help="canary size / linear step (% of capacity)")
+    add("--step-percent", type=int, help="canary size (1-50) / linear step (10-50), in %% of the fleet")
     add("--wait-interval", type=int, help="blue/green baking time between shifts (s)")
     add("--termination-wait", type=int, help="keep the old fleet this long after shifting (s)")
     add("--rollback-alarm", action="append", help="CloudWatch alarm that rolls an update back (repeat)")
@@ -105,6 +124,16 @@ def _image_flags(parser: argparse.ArgumentParser, default_cuda: str | None, defa
 def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Flags -> DeployConfig fields (None: not given; nested dicts are merged into the file's)."""
     a = args
+    if a.async_mode and not a.async_output_s3 and not _file_has(a.config, "async_inference"):
+        raise ValueError("--async needs --async-output-s3 s3://... (where the results go)")
+    if a.target_invocations is not None and a.target_backlog is not None:
+        raise ValueError("give --target-invocations (real-time) or --target-backlog (async), not both")
+    serverless: dict[str, Any] = {
+        "memory_mb": a.memory_mb, "max_concurrency": a.max_concurrency,
+        "provisioned_concurrency": a.provisioned_concurrency,
+    }  # fmt: skip
+    if a.serverless and all(value is None for value in serverless.values()):
+        serverless = {}  # the section with its defaults (an empty dict given on purpose is kept by `merge`)
     return {
         "endpoint_name": a.endpoint_name, "image_uri": a.image_uri, "role_arn": a.role_arn,
         "model_data": a.model_data, "model_source": a.model_source, "upload_s3": a.upload_s3,
@@ -114,15 +143,22 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "environment": _pairs(a.env), "enable_network_isolation": a.network_isolation,
         "startup_health_check_timeout_s": a.startup_health_check_timeout_s,
         "model_download_timeout_s": a.model_download_timeout_s, "volume_size_gb": a.volume_size_gb,
-        "routing_strategy": a.routing_strategy, "tags": _pairs(a.tag),
+        "volume_kms_key_id": a.volume_kms_key_id, "async_output_kms_key_id": a.async_output_kms_key_id,
+        "routing_strategy": a.routing_strategy, "tags": _pairs(a.tag), "serverless": serverless,
         "async_inference": {"output_s3": a.async_output_s3, "failure_s3": a.async_failure_s3,
-                            "max_concurrent_per_instance": a.async_max_concurrent},
+                            "max_concurrent_per_instance": a.async_max_concurrent,
+                            "success_topic_arn": a.async_success_topic, "error_topic_arn": a.async_error_topic},
         "autoscaling": {"min_instances": a.min_instances, "max_instances": a.max_instances,
-                        "target_value": a.target_invocations},
+                        "target_value": a.target_invocations if a.target_backlog is None else a.target_backlog},
         "blue_green": {"traffic": a.traffic, "step_percent": a.step_percent, "wait_interval_s": a.wait_interval,
                        "termination_wait_s": a.termination_wait,
                        "rollback_alarms": tuple(a.rollback_alarm) if a.rollback_alarm else None},
     }  # fmt: skip
+
+
+def _file_has(path: Path | None, key: str) -> bool:
+    """Whether the JSON config file at ``path`` sets ``key``."""
+    return path is not None and path.is_file() and bool(json.loads(path.read_text()).get(key))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--task")
     invoke.add_argument("--dimensions", type=int)
     invoke.add_argument("--embedding-type", default="float", choices=["float", "base64", "binary", "ubinary"])
+    invoke.add_argument("--serverless", action="store_true",
+                        help="a serverless endpoint: requests of at most 4 MB (real-time: 6 MB)")
     batch = commands.add_parser("batch-transform", help="embed a JSON Lines dataset in S3 (batch transform)")
     _transform_flags(batch)
     for sub in (status, delete, invoke, batch):
@@ -215,7 +253,8 @@ def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
         return _rerank(runtime, args.endpoint_name, args.query, texts, args.top_n)
     if args.top_n is not None:
         raise ValueError("--top-n needs --query (a reranker endpoint)")
-    client = EmbeddingClient(args.endpoint_name, boto_client=runtime)
+    limit = {"max_body_bytes": modes.SERVERLESS_BODY_BYTES} if args.serverless else {}
+    client = EmbeddingClient(args.endpoint_name, boto_client=runtime, **limit)
     embedding_type: str = args.embedding_type  # one type: the result is one array
     vectors = cast(
         np.ndarray, client.embed(texts, task=args.task, dimensions=args.dimensions, embedding_type=embedding_type)
@@ -290,15 +329,17 @@ def run(
 
 @contextmanager
 def _host_warnings() -> Iterator[None]:
-    """``GpuHostWarning``s of the block as ``warning: ...`` lines on stderr (other warnings as usual)."""
+    """``GpuHostWarning``s and ``ModeWarning``s of the block as ``warning: ...`` lines on stderr (other warnings as
+    usual)."""
     caught: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", GpuHostWarning)
+            warnings.simplefilter("always", ModeWarning)
             yield
     finally:
         for item in caught:
-            if issubclass(item.category, GpuHostWarning):
+            if issubclass(item.category, (GpuHostWarning, ModeWarning)):
                 print(f"warning: {item.message}", file=sys.stderr)
             else:
                 warnings.showwarning(item.message, item.category, item.filename, item.lineno)

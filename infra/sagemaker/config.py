@@ -13,12 +13,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from . import modes
 from .gpu_hosts import IMAGE_COMPAT_DRIVER, IMAGE_CUDA, GpuHostWarning, Service, check_gpu_host
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 S3_PATTERN = r"^s3://[^/]+(/.*)?$"
+SNS_PATTERN = r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[a-zA-Z0-9_\-]{1,256}$"
 ROLE_PATTERN = r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
 CUDA_PATTERN = r"^\d+\.\d+$"
+CANARY_MAX_PERCENT = 50
+LINEAR_STEP_PERCENT = (10, 50)
 
 
 def empty_is_none(value: Any) -> Any:
@@ -41,14 +45,22 @@ def check_host(
         warnings.warn(note, GpuHostWarning, stacklevel=2)
 
 
+class ModeWarning(UserWarning):
+    """A deployment that SageMaker accepts but that is likely not what was meant (a GPU image on serverless)."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class AutoscalingConfig(_Strict):
-    """Target tracking on invocations per instance (real-time) or backlog per instance (async)."""
+    """Target tracking on invocations per instance (real-time) or backlog per instance (async).
 
-    min_instances: int = Field(default=1, ge=1, description="scale-to-zero needs a backlog alarm; not managed here")
+    ``min_instances=0`` (async only) scales the fleet to zero when the queue is empty; a step-scaling policy on the
+    ``HasBacklogWithoutCapacity`` alarm then starts the first instance again (``autoscaling.scale_from_zero_calls``).
+    """
+
+    min_instances: int = Field(default=1, ge=0, description="0: scale to zero (async endpoints only)")
     max_instances: int = Field(default=4, ge=1)
     target_value: float = Field(
         default=100.0, gt=0, description="invocations/instance/minute, or backlog/instance (async)"
@@ -64,28 +76,71 @@ class AutoscalingConfig(_Strict):
 
 
 class BlueGreenConfig(_Strict):
-    """``DeploymentConfig`` of ``UpdateEndpoint``: traffic shifting and automatic rollback."""
+    """``DeploymentConfig`` of ``UpdateEndpoint``: traffic shifting and automatic rollback.
+
+    SageMaker's bounds (``TrafficRoutingConfig``): a canary is at most 50% of the variant's instances, a linear
+    step 10-50%; UpdateEndpoint refuses other sizes, so they are refused here, before any call.
+    """
 
     traffic: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = "ALL_AT_ONCE"
-    step_percent: int = Field(default=10, ge=1, le=100, description="canary size / linear step, % of capacity")
+    step_percent: int = Field(
+        default=10, ge=1, le=100, description="canary size (1-50) / linear step (10-50), % of capacity"
+    )
     wait_interval_s: int = Field(default=300, ge=0, le=3600, description="baking time between traffic shifts")
     termination_wait_s: int = Field(default=300, ge=0, le=3600, description="old fleet kept this long after shifting")
     max_execution_timeout_s: int | None = Field(default=None, ge=600, le=28800)
     rollback_alarms: tuple[str, ...] = Field(default=(), description="CloudWatch alarms that roll the update back")
 
+    @model_validator(mode="after")
+    def _step_bounds(self) -> BlueGreenConfig:
+        if self.traffic == "CANARY" and self.step_percent > CANARY_MAX_PERCENT:
+            raise ValueError(
+                f"blue_green step_percent {self.step_percent}: a CANARY may be at most {CANARY_MAX_PERCENT}% of the "
+                "fleet (SageMaker TrafficRoutingConfig.CanarySize)"
+            )
+        low, high = LINEAR_STEP_PERCENT
+        if self.traffic == "LINEAR" and not low <= self.step_percent <= high:
+            raise ValueError(
+                f"blue_green step_percent {self.step_percent}: a LINEAR step must be {low}-{high}% of the fleet "
+                "(SageMaker TrafficRoutingConfig.LinearStepSize)"
+            )
+        return self
+
+
+class ServerlessConfig(_Strict):
+    """``ProductionVariant.ServerlessConfig``: no instances; memory (hence CPU share) and concurrency instead."""
+
+    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(
+        default=2048, description="1024-6144 in 1024 MB steps; must hold the model (modes.serverless_memory_needed)"
+    )
+    max_concurrency: int = Field(default=5, ge=1, le=modes.SERVERLESS_MAX_CONCURRENCY)
+    provisioned_concurrency: Annotated[int | None, BeforeValidator(zero_is_none)] = Field(
+        default=None, ge=1, le=modes.SERVERLESS_MAX_CONCURRENCY, description="warm copies (billed while provisioned)"
+    )
+
+    @model_validator(mode="after")
+    def _concurrency(self) -> ServerlessConfig:
+        if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
+            raise ValueError(
+                f"serverless provisioned_concurrency {self.provisioned_concurrency} must be <= max_concurrency "
+                f"{self.max_concurrency}"
+            )
+        return self
+
 
 class AsyncConfig(_Strict):
-    """``AsyncInferenceConfig``: results are written to S3 instead of being returned."""
+    """``AsyncInferenceConfig``: results are written to S3 instead of being returned; errors to ``failure_s3``."""
 
     output_s3: str = Field(pattern=S3_PATTERN)
     failure_s3: str | None = Field(default=None, pattern=S3_PATTERN)
     max_concurrent_per_instance: int | None = Field(default=None, ge=1, le=1000)
-    success_topic_arn: str | None = None
-    error_topic_arn: str | None = None
+    success_topic_arn: str | None = Field(default=None, pattern=SNS_PATTERN)
+    error_topic_arn: str | None = Field(default=None, pattern=SNS_PATTERN)
 
 
 class DeployConfig(_Strict):
-    """One endpoint: model (image + weights), fleet, timeouts, routing, optional async and autoscaling."""
+    """One endpoint: model (image + weights), fleet, timeouts, routing, optional async and autoscaling; or a
+    serverless endpoint (``serverless``: no instance fields, no VPC or network isolation, no autoscaling)."""
 
     endpoint_name: str = Field(pattern=NAME_PATTERN)
     image_uri: str = Field(min_length=1, description="ECR image URI of the serving container")
@@ -106,18 +161,40 @@ class DeployConfig(_Strict):
     )
     variant_name: str = Field(default="AllTraffic", pattern=NAME_PATTERN)
     environment: dict[str, str] = Field(default_factory=dict)
-    enable_network_isolation: bool = True
+    enable_network_isolation: bool = Field(default=True, description="default False for serverless (unsupported)")
     startup_health_check_timeout_s: int = Field(default=600, ge=60, le=3600)
     model_download_timeout_s: int = Field(default=600, ge=60, le=3600)
     volume_size_gb: int | None = Field(default=None, ge=1, le=512, description="only for instances without local NVMe")
     routing_strategy: Literal["LEAST_OUTSTANDING_REQUESTS", "RANDOM"] = "LEAST_OUTSTANDING_REQUESTS"
     subnets: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
-    kms_key_id: str | None = None
+    volume_kms_key_id: str | None = Field(
+        default=None, description="endpoint config KmsKeyId: the instances' EBS volume (none on local-NVMe types)"
+    )
+    async_output_kms_key_id: str | None = Field(
+        default=None, description="AsyncInferenceConfig.OutputConfig.KmsKeyId: the async results in S3"
+    )
+    serverless: ServerlessConfig | None = None
     async_inference: AsyncConfig | None = None
     autoscaling: AutoscalingConfig | None = None
     blue_green: BlueGreenConfig = BlueGreenConfig()  # frozen, so one shared default is safe
     tags: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_of_the_mode(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kms_key_id" in data:
+            raise ValueError(
+                "kms_key_id was split in two: volume_kms_key_id (the endpoint config's KmsKeyId, instance volumes) "
+                "and async_output_kms_key_id (the async results in S3)"
+            )
+        if isinstance(data, dict) and data.get("serverless") is not None and "enable_network_isolation" not in data:
+            data = {**data, "enable_network_isolation": False}  # serverless endpoints take no network isolation
+        return data
+
+    @property
+    def mode(self) -> modes.Mode:
+        return "serverless" if self.serverless else "async" if self.async_inference else "realtime"
 
     @model_validator(mode="after")
     def _consistent(self) -> DeployConfig:
@@ -127,9 +204,67 @@ class DeployConfig(_Strict):
             raise ValueError("model_source needs upload_s3 (s3://bucket/prefix) to upload it to")
         if bool(self.subnets) != bool(self.security_group_ids):
             raise ValueError("VPC mode needs both subnets and security_group_ids")
-        # async inference runs on the real-time hosts; there are no serverless variants here (they take no AMI)
+        if self.async_output_kms_key_id and not self.async_inference:
+            raise ValueError("async_output_kms_key_id encrypts async results: it needs async_inference")
+        if self.autoscaling and self.autoscaling.min_instances == 0 and not self.async_inference:
+            raise ValueError(
+                "autoscaling min_instances 0 (scale to zero) is for async endpoints only; real-time endpoints "
+                "keep at least 1 instance (or use --serverless)"
+            )
+        modes.check_environment(self.mode, self.environment)
+        if self.serverless:
+            self._check_serverless()
+            return self
         check_host(self.instance_type, self.inference_ami_version, self.image_cuda, self.cuda_compat_driver, "realtime")
+        if modes.has_local_nvme(self.instance_type):
+            storage = f"{self.instance_type} has local NVMe instance storage (encrypted by the instance's hardware)"
+            if self.volume_kms_key_id:
+                raise ValueError(
+                    f"volume_kms_key_id: {storage}; CreateEndpointConfig refuses a KmsKeyId for such instance types. "
+                    "Leave it out, or choose an instance type without instance storage (ml.c6i, ml.m5, ml.p3, ...); "
+                    "async results have their own key, async_output_kms_key_id"
+                )
+            if self.volume_size_gb is not None:
+                raise ValueError(f"volume_size_gb: {storage}, there is no EBS volume to size; leave it out")
         return self
+
+    def _check_serverless(self) -> None:
+        """Serverless takes no instance, host AMI, VPC, network isolation, async or autoscaling settings."""
+        refused = {
+            "instance_type / instance_count": bool({"instance_type", "instance_count"} & self.model_fields_set),
+            "inference_ami_version": bool(self.inference_ami_version),
+            "enable_network_isolation": self.enable_network_isolation,
+            "subnets / security_group_ids (VPC)": bool(self.subnets),
+            "volume_size_gb": self.volume_size_gb is not None,
+            "async_inference": self.async_inference is not None,
+            "autoscaling": self.autoscaling is not None,
+            "blue_green CANARY / LINEAR traffic or rollback alarms": self.blue_green.traffic != "ALL_AT_ONCE"
+            or bool(self.blue_green.rollback_alarms),
+        }
+        bad = [name for name, given in refused.items() if given]
+        if bad:
+            raise ValueError(
+                f"serverless endpoints do not support {'; '.join(bad)}: SageMaker Serverless Inference runs on CPU "
+                "without instances to choose, VPC, network isolation or host AMI, scales by max_concurrency, and "
+                "is updated without traffic shifting; remove them, or deploy on an instance without --serverless"
+            )
+        if modes.looks_like_gpu_image(self.image_uri):
+            warnings.warn(
+                f"serverless endpoints run on CPU only, and {self.image_uri} looks like the GPU image (larger, slower "
+                f"to start cold); {modes.CPU_IMAGE_HINT}",
+                ModeWarning,
+                stacklevel=2,
+            )
+
+    def serverless_workers(self) -> int:
+        """CPU workers the serverless container starts: ``EMB_WORKERS`` (1 unless overridden), or
+        ``SAGEMAKER_MODEL_SERVER_WORKERS``, which the server reads first."""
+        env = self.container_environment()
+        return int(env.get(modes.SAGEMAKER_WORKERS_ENV) or env[modes.WORKERS_ENV])
+
+    def container_environment(self) -> dict[str, str]:
+        """The mode's container settings (``modes.environment``) with the deployment's own ``environment`` on top."""
+        return {**modes.environment(self.mode), **self.environment}
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +275,7 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
             out[key] = merge(out[key], value)
         elif isinstance(value, dict):
             nested = merge({}, value)
-            if nested:
+            if nested or not value:  # {} given on purpose (``--serverless`` alone): the section with its defaults
                 out[key] = nested
         elif value is not None:
             out[key] = value

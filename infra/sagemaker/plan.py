@@ -44,7 +44,8 @@ def tags(cfg: DeployConfig) -> list[dict[str, str]]:
 
 
 def create_model(cfg: DeployConfig, model_name: str, model_data_url: str | None) -> Call:
-    container: dict[str, Any] = {"Image": cfg.image_uri, "Mode": "SingleModel", "Environment": dict(cfg.environment)}
+    environment = cfg.container_environment()  # the mode's limits (body size, deadline) + the deployment's own
+    container: dict[str, Any] = {"Image": cfg.image_uri, "Mode": "SingleModel", "Environment": environment}
     if model_data_url:
         container["ModelDataUrl"] = model_data_url
     params: dict[str, Any] = {
@@ -60,6 +61,16 @@ def create_model(cfg: DeployConfig, model_name: str, model_data_url: str | None)
 
 
 def production_variant(cfg: DeployConfig, model_name: str) -> dict[str, Any]:
+    """The one variant: instances (type, count, timeouts, routing, host AMI) or, serverless, memory and
+    concurrency only (SageMaker picks and scales the compute)."""
+    if cfg.serverless is not None:
+        serverless: dict[str, Any] = {
+            "MemorySizeInMB": cfg.serverless.memory_mb,
+            "MaxConcurrency": cfg.serverless.max_concurrency,
+        }
+        if cfg.serverless.provisioned_concurrency is not None:
+            serverless["ProvisionedConcurrency"] = cfg.serverless.provisioned_concurrency
+        return {"VariantName": cfg.variant_name, "ModelName": model_name, "ServerlessConfig": serverless}
     variant: dict[str, Any] = {
         "VariantName": cfg.variant_name,
         "ModelName": model_name,
@@ -87,8 +98,8 @@ def async_inference_config(cfg: DeployConfig) -> dict[str, Any] | None:
     topics = {"SuccessTopic": spec.success_topic_arn, "ErrorTopic": spec.error_topic_arn}
     if any(topics.values()):
         output["NotificationConfig"] = {key: value for key, value in topics.items() if value}
-    if cfg.kms_key_id:
-        output["KmsKeyId"] = cfg.kms_key_id
+    if cfg.async_output_kms_key_id:  # the results in S3; not the instances' volume key
+        output["KmsKeyId"] = cfg.async_output_kms_key_id
     config: dict[str, Any] = {"OutputConfig": output}
     if spec.max_concurrent_per_instance:
         config["ClientConfig"] = {"MaxConcurrentInvocationsPerInstance": spec.max_concurrent_per_instance}
@@ -101,8 +112,8 @@ def create_endpoint_config(cfg: DeployConfig, config_name: str, model_name: str)
         "ProductionVariants": [production_variant(cfg, model_name)],
         "Tags": tags(cfg),
     }
-    if cfg.kms_key_id:
-        params["KmsKeyId"] = cfg.kms_key_id
+    if cfg.volume_kms_key_id:  # refused in DeployConfig for instance types with local NVMe storage
+        params["KmsKeyId"] = cfg.volume_kms_key_id
     async_config = async_inference_config(cfg)
     if async_config:
         params["AsyncInferenceConfig"] = async_config
@@ -134,12 +145,15 @@ def deployment_config(blue_green: BlueGreenConfig) -> dict[str, Any]:
     return config
 
 
-def update_endpoint(cfg: DeployConfig, config_name: str) -> Call:
-    params = {
-        "EndpointName": cfg.endpoint_name,
-        "EndpointConfigName": config_name,
-        "DeploymentConfig": deployment_config(cfg.blue_green),
-    }
+def update_endpoint(cfg: DeployConfig, config_name: str, retain_variant_properties: bool = False) -> Call:
+    """``UpdateEndpoint`` to ``config_name``. ``retain_variant_properties``: keep the live variant's desired
+    instance count (and weight) instead of the new config's ``InitialInstanceCount``, so an autoscaled fleet is
+    not reset to its initial size by the update. Serverless endpoints take no blue/green ``DeploymentConfig``."""
+    params: dict[str, Any] = {"EndpointName": cfg.endpoint_name, "EndpointConfigName": config_name}
+    if cfg.serverless is None:
+        params["DeploymentConfig"] = deployment_config(cfg.blue_green)
+    if retain_variant_properties:
+        params["RetainAllVariantProperties"] = True
     return Call("sagemaker", "update_endpoint", params)
 
 

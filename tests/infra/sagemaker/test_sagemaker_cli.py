@@ -168,6 +168,7 @@ def test_blue_green_update_switches_config_then_deletes_the_old_one(cli, aws, bo
             },
             "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "emb-5xx"}]},
         },
+        "RetainAllVariantProperties": True,  # autoscaled: the fleet keeps its current size
     }]  # fmt: skip
     assert sm.describe_endpoint(EndpointName="emb")["EndpointConfigName"] == new
     assert [m["ModelName"] for m in sm.list_models()["Models"]] == [new]

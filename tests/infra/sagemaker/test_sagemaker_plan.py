@@ -63,12 +63,13 @@ def test_model_without_model_data_serves_the_embedded_model_and_vpc_is_optional(
 
 
 def test_endpoint_config_request_is_exact() -> None:
-    call = plan.create_endpoint_config(config(instance_count=2, volume_size_gb=50), "emb-v1", "emb-v1")
+    cfg = config(instance_type="ml.c6i.xlarge", instance_count=2, volume_size_gb=50)  # EBS: no local NVMe
+    call = plan.create_endpoint_config(cfg, "emb-v1", "emb-v1")
     assert call.params["ProductionVariants"] == [
         {
             "VariantName": "AllTraffic",
             "ModelName": "emb-v1",
-            "InstanceType": "ml.g5.xlarge",
+            "InstanceType": "ml.c6i.xlarge",
             "InitialInstanceCount": 2,
             "InitialVariantWeight": 1.0,
             "ContainerStartupHealthCheckTimeoutInSeconds": 600,
