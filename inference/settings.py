@@ -8,6 +8,7 @@ in ``model_dir``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
+
+
+SageMakerMode = Literal["realtime", "serverless", "async"]
+# Defaults that follow EMB_SAGEMAKER_MODE (an explicit value of the field wins). SageMaker's documented limits:
+# real-time 6 MB bodies and 60 s per invocation; Serverless Inference 4 MB and 60 s; Asynchronous Inference 1 GB
+# bodies and up to 3600 s (InvocationTimeoutSeconds). SageMaker sets no variable telling a container which it is.
+MODE_DEFAULTS: dict[str, dict[str, float]] = {
+    "max_body_mb": {"realtime": 6.0, "serverless": 4.0, "async": 1024.0},
+    "request_deadline_s": {"realtime": 45.0, "serverless": 45.0, "async": 3600.0},
+    "body_timeout_s": {"realtime": 30.0, "serverless": 30.0, "async": 600.0},
+}
+
+
+def _by_mode(field: str) -> Callable[[dict[str, Any]], float]:
+    """The default of ``field`` for the mode validated before it (realtime if the mode itself was invalid)."""
+    return lambda data: MODE_DEFAULTS[field][data.get("sagemaker_mode", "realtime")]
 
 
 class Settings(BaseSettings):
@@ -82,11 +99,21 @@ class Settings(BaseSettings):
     max_documents: int = Field(
         1024, ge=1, validation_alias=_env("EMB_MAX_DOCUMENTS"), description="Most documents in one rerank request."
     )
+    sagemaker_mode: SageMakerMode = Field(
+        "realtime",
+        validation_alias=_env("EMB_SAGEMAKER_MODE"),
+        description="The SageMaker inference option served: `realtime` (also Batch Transform, Azure ML and local "
+        "use), `serverless` or `async`. It sets the defaults of `EMB_MAX_BODY_MB`, `EMB_REQUEST_DEADLINE_S` and "
+        "`EMB_BODY_TIMEOUT_S` to that option's limits; SageMaker tells a container nothing about it, so the "
+        "deployment sets it.",
+    )
     max_body_mb: float = Field(
-        6.0,
+        default_factory=_by_mode("max_body_mb"),
         gt=0,
         validation_alias=_env("EMB_MAX_BODY_MB", "SAGEMAKER_MAX_PAYLOAD_IN_MB"),
-        description="Largest request body in MiB (SageMaker's real-time limit is 6).",
+        description="Largest request body in MiB: SageMaker's limit for the mode (real-time 6 MB, Serverless 4 MB, "
+        "async 1 GB). A body over 8 MiB is spooled to a temporary file (`TMPDIR`) while it arrives, not held in "
+        "memory.",
     )
     max_batch_size: int = Field(
         64, ge=1, validation_alias=_env("EMB_MAX_BATCH_SIZE"), description="Most sequences in one forward pass."
@@ -110,14 +137,15 @@ class Settings(BaseSettings):
         description="Inputs waiting per worker before new requests get 503 + Retry-After.",
     )
     request_deadline_s: float = Field(
-        45.0,
+        default_factory=_by_mode("request_deadline_s"),
         gt=0,
         validation_alias=_env("EMB_REQUEST_DEADLINE_S"),
-        description="Seconds from a request's arrival by which it must be answered (below SageMaker's 60 s "
-        "invocation timeout, leaving room for the HTTP front and encoding). A request whose model work cannot "
-        "finish by then, given the work queued ahead of it and the measured tokens/s, gets 503 + Retry-After at "
-        "once; one that alone needs longer gets 413 `request_too_large`; queued work of requests past it is "
-        "dropped. Batch Transform's `InvocationsTimeoutInSeconds` must be at least this.",
+        description="Seconds from a request's arrival by which it must be answered (real-time and serverless: "
+        "below SageMaker's 60 s invocation timeout, leaving room for the HTTP front and encoding; async: "
+        "`InvocationTimeoutSeconds`' maximum, so set that to 3600 or this to the timeout you use). A request "
+        "whose model work cannot finish by then, given the work queued ahead of it and the measured tokens/s, "
+        "gets 503 + Retry-After at once; one that alone needs longer gets 413 `request_too_large`; queued work "
+        "of requests past it is dropped. Batch Transform's `InvocationsTimeoutInSeconds` must be at least this.",
     )
     max_length: int | None = Field(
         None,
@@ -193,11 +221,12 @@ class Settings(BaseSettings):
         "byte or of the connection opening; else 408 and the connection is closed.",
     )
     body_timeout_s: float = Field(
-        30.0,
+        default_factory=_by_mode("body_timeout_s"),
         gt=0,
         validation_alias=_env("EMB_BODY_TIMEOUT_S"),
         description="A request body must arrive within this many seconds of its head; else 408 and the connection "
-        "is closed. Slow bodies are read by the event-loop front and never hold a request thread.",
+        "is closed. Slow bodies are read by the event-loop front and never hold a request thread. Also the time "
+        "a client has to take a response, if longer than 30 s.",
     )
     keepalive_s: float = Field(
         75.0,
@@ -239,17 +268,21 @@ class Settings(BaseSettings):
         unknown = set(values) - set(type(self).model_fields)
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-        current = {name: getattr(self, name) for name in type(self).model_fields}
+        # A default that follows the mode is not carried over as if it had been set: it follows the new mode.
+        current = {name: getattr(self, name) for name in type(self).model_fields
+                   if name in self.model_fields_set or name not in MODE_DEFAULTS}  # fmt: skip
         return type(self).model_validate({**current, **values})
 
 
 def env_table() -> str:
     """The README's environment-variable table, rendered from the fields above."""
     rows = ["| Variable | Default | Description |", "| --- | --- | --- |"]
-    for field in Settings.model_fields.values():
+    for name, field in Settings.model_fields.items():
         alias = field.validation_alias
         names = " / ".join(f"`{n}`" for n in alias.choices) if isinstance(alias, AliasChoices) else ""
         default = "" if field.default is None else f"`{field.default}`"
+        if name in MODE_DEFAULTS:
+            default = ", ".join(f"{mode} `{value:g}`" for mode, value in MODE_DEFAULTS[name].items())
         rows.append(f"| {names} | {default} | {field.description} |")
     return "\n".join(rows)
 

@@ -25,8 +25,15 @@ def decode_json(body: bytes) -> Any:
 
 
 def encode_jsonlines(items: list[Any]) -> bytes:
-    """One JSON document per line, newline-separated, no trailing newline (``AssembleWith=Line`` adds it)."""
-    return b"\n".join(dumps(item) for item in items)
+    """One JSON document per line, newline-separated, no trailing newline (``AssembleWith=Line`` adds it).
+    Appended one at a time: orjson gives every result a buffer of at least 4 KiB, so holding one per line
+    until a join cost 4 KiB a line (41 MiB for 10,000 lines)."""
+    out = bytearray()
+    for item in items:
+        if out:
+            out += b"\n"
+        out += dumps(item)
+    return bytes(out)
 
 
 def error_json(err: ServingError) -> tuple[bytes, list[tuple[str, str]]]:

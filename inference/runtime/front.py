@@ -31,6 +31,7 @@ from ..errors import (
     ServingError,
 )
 from .acceptor import Acceptor
+from .bodies import BodyBuffer, SpooledBody, close_body, write_all
 from .front_answers import error_answer, log_answer, raw_answer, without_client_bytes
 from .limits import FrontLimits, Probes
 from .wsgi_call import HttpRequest, HttpResponse, WSGIApp, call_app, environ_for
@@ -120,7 +121,10 @@ class Front:
                 return
             if request is None:
                 return
-            response = await self._respond(request, conn, reader, started)
+            try:
+                response = await self._respond(request, conn, reader, started)
+            finally:
+                close_body(request.body)  # a spooled body's file: its request has been answered
             await self._write(conn, writer, response)
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
@@ -189,7 +193,7 @@ class Front:
                            head.http_version.decode("ascii"))  # fmt: skip
 
     async def _read_body(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                         head: h11.Request, request: HttpRequest) -> bytes:  # fmt: skip
+                         head: h11.Request, request: HttpRequest) -> bytes | SpooledBody:  # fmt: skip
         limits = self._limits
         fields = dict(request.headers)
         if "transfer-encoding" in fields and "content-length" in fields:  # request smuggling: never guess
@@ -199,25 +203,27 @@ class Front:
             raise _Refused(PayloadTooLargeError("request body is larger than the configured limit"), request)
         if fields.get("expect", "").lower() == "100-continue":
             writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
-        chunks: list[bytes] = []
-        size, until = 0, time.monotonic() + limits.body_timeout_s
-        while True:
-            try:
-                event = await self._next_event(conn, reader, until, InvalidInputError(
-                    "request body ended before its declared length"))
-            except _Refused as refused:
-                raise _Refused(refused.error, request) from None
-            except TimeoutError:
-                raise _Refused(RequestTimeoutError(
-                    f"request body not received within {limits.body_timeout_s:g} s"), request) from None
-            if isinstance(event, h11.EndOfMessage):
-                return b"".join(chunks)
-            if isinstance(event, h11.ConnectionClosed):
-                raise _Refused(None)
-            size += len(event.data)
-            if size > limits.max_body_bytes:
-                raise _Refused(PayloadTooLargeError("request body is larger than the configured limit"), request)
-            chunks.append(bytes(event.data))
+        body, until = BodyBuffer(limits.spool_bytes), time.monotonic() + limits.body_timeout_s
+        try:
+            while True:
+                try:
+                    event = await self._next_event(conn, reader, until, InvalidInputError(
+                        "request body ended before its declared length"))
+                except _Refused as refused:
+                    raise _Refused(refused.error, request) from None
+                except TimeoutError:
+                    raise _Refused(RequestTimeoutError(
+                        f"request body not received within {limits.body_timeout_s:g} s"), request) from None
+                if isinstance(event, h11.EndOfMessage):
+                    return body.finish()
+                if isinstance(event, h11.ConnectionClosed):
+                    raise _Refused(None)
+                if body.size + len(event.data) > limits.max_body_bytes:
+                    raise _Refused(PayloadTooLargeError("request body is larger than the configured limit"), request)
+                body.add(bytes(event.data))
+        except BaseException:
+            body.discard()
+            raise
 
     # -- answering -----------------------------------------------------------------------------------------
     async def _respond(self, request: HttpRequest, conn: h11.Connection, reader: asyncio.StreamReader,
@@ -263,7 +269,7 @@ class Front:
                 if not data:
                     return False
                 conn.receive_data(data)
-                if len(conn.trailing_data[0]) > self._limits.max_header_bytes + self._limits.max_body_bytes:
+                if len(conn.trailing_data[0]) > self._limits.max_read_ahead_bytes:
                     await future  # enough buffered: stop reading until this request is answered
                     return True
                 reading = asyncio.ensure_future(reader.read(_READ_CHUNK))
@@ -273,11 +279,10 @@ class Front:
     async def _write(self, conn: h11.Connection, writer: asyncio.StreamWriter, response: HttpResponse) -> None:
         headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(response.body))))
-        data = conn.send(h11.Response(status_code=response.status, headers=headers, reason=response.reason))
-        data += conn.send(h11.Data(data=response.body)) or b""
-        data += conn.send(h11.EndOfMessage()) or b""
-        writer.write(data)
-        await asyncio.wait_for(writer.drain(), self._limits.write_timeout_s)
+        parts = [conn.send(h11.Response(status_code=response.status, headers=headers, reason=response.reason))]
+        parts += conn.send_with_data_passthrough(h11.Data(data=response.body)) or []  # the body itself, not a copy
+        parts.append(conn.send(h11.EndOfMessage()) or b"")
+        await write_all(writer, parts, self._limits.write_timeout_s)
 
     async def _write_answer(self, conn: h11.Connection, writer: asyncio.StreamWriter, request: HttpRequest | None,
                             error: ServingError, started: float, *, close: bool = True) -> None:  # fmt: skip

@@ -136,6 +136,7 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
             max_body_bytes=settings.max_body_bytes, threads=settings.threads, max_waiting=settings.threads,
             header_timeout_s=settings.header_timeout_s, body_timeout_s=settings.body_timeout_s,
             idle_timeout_s=settings.keepalive_s, max_connections=settings.max_connections,
+            write_timeout_s=max(FrontLimits.write_timeout_s, settings.body_timeout_s),  # async: big responses
         )  # fmt: skip
         probes = Probes(probe_paths(settings), readiness_paths(settings))
         deadline = getattr(settings, "request_deadline_s", 45.0)

@@ -10,17 +10,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from .bodies import SpooledBody
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """A request as the front read it: head and the complete body."""
+    """A request as the front read it: head and the complete body (in memory, or a big one in a file)."""
 
     method: str
     target: str  # path and query, as sent
     headers: list[tuple[str, str]]  # names lower-cased
-    body: bytes
+    body: bytes | SpooledBody
     client: tuple[str, int]
     server: tuple[str, int]
     http_version: str = "1.1"
@@ -41,6 +43,8 @@ class HttpResponse:
 
 def environ_for(request: HttpRequest, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     path, _, query = request.target.partition("?")
+    body = request.body
+    stream, length = (io.BytesIO(body), len(body)) if isinstance(body, bytes) else (body.file, body.size)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": request.method,
         "SCRIPT_NAME": "",
@@ -53,12 +57,12 @@ def environ_for(request: HttpRequest, extra: dict[str, Any] | None = None) -> di
         "REMOTE_PORT": str(request.client[1]),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(request.body),
+        "wsgi.input": stream,
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
-        "CONTENT_LENGTH": str(len(request.body)),
+        "CONTENT_LENGTH": str(length),
     }
     for name, value in request.headers:
         if name == "content-type":

@@ -1,13 +1,14 @@
 """Batch Transform records for the embeddings slice: a thin layer over ``EmbeddingService.embed``.
 
-Every record embeds exactly one input (the body is split into lines by ``codecs.records``):
+A record embeds one input (the body is split into lines by ``codecs.records``), except Jina's CSV rows:
 
 - JSON Lines: a JSON string (the text), ``{"text": ...}``, ``{"image": ...}`` or a request object
   ``{"input": ..., <options>}`` / ``{"data": ..., "parameters": ...}`` with one input. Options on a line
   (``dimensions``, ``embedding_type``, ``task``, ...) apply to that line only. Besides the record's ``id``
   (``RECORD_ID_KEYS``), a key the request schema does not define is an error naming the line, never dropped
   (as in ``EMB_RECORD_OPTIONS``).
-- CSV: the text.
+- CSV: the text; or Jina's batch row ``id,"[inputs]","{parameters}"``, which embeds all its inputs with its
+  parameters and answers ``{"id", "object": "list", "model", "data": [one embedding per input]}`` on its line.
 
 Lines without options get ``EMB_RECORD_OPTIONS`` (a JSON object of request options), since a batch transform
 job cannot send per-record headers. Records with the same options share one request (at most ``max_inputs``
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...codecs.records import line_error, record_values
+from ...codecs.records import IdRow, line_error, record_values
 from ...core.types import InputItem, TextInput
 from ...errors import InvalidInputError, ServingError
 from .response import encode_embeddings, envelope
@@ -37,14 +38,26 @@ Embed = Callable[[EmbedRequest], EmbedResult]
 
 
 @dataclass(frozen=True, slots=True)
+class IdRowSpan:
+    """The inputs ``items[start:start + count]`` are one Jina CSV row's, answered together under ``id``."""
+
+    start: int
+    count: int
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Records:
-    """One input per record, with the call options that apply to it and the line it came from (1-based)."""
+    """Every input, with the call options that apply to it and the line it came from (1-based); ``rows``, in
+    order, the spans of inputs that are Jina rows (every other input is a record of its own)."""
 
     items: tuple[InputItem, ...]
     options: tuple[EmbeddingsCall, ...]  # calls with ``inputs=()``; equal options group together
     lines: tuple[int, ...]
+    rows: tuple[IdRowSpan, ...] = ()
 
     def __len__(self) -> int:
+        """Inputs (what is metered), not records."""
         return len(self.items)
 
 
@@ -116,25 +129,54 @@ def _record(value: Any, line: int, defaults: RecordDefaults) -> tuple[InputItem,
     raise line_error(line, f"expected a JSON string or an object with 'text', 'image' or 'input', got {kind}")
 
 
+def _id_row(row: IdRow, line: int, defaults: RecordDefaults) -> tuple[tuple[InputItem, ...], EmbeddingsCall]:
+    """A Jina row: its inputs with its parameters over ``EMB_RECORD_OPTIONS`` (Jina SageMaker's request shape)."""
+    body = {"data": row.inputs, "parameters": {**defaults.options, **row.parameters}}
+    try:
+        call = parse_embeddings_request(body, max_inputs=defaults.max_inputs)
+    except InvalidInputError as err:
+        raise line_error(line, err.message) from None
+    return call.request.inputs, _bare(call)
+
+
 def decode_records(body: bytes, mime: str, defaults: RecordDefaults) -> Records:
     """Split a jsonlines or CSV body into records. Raises ``InvalidInputError`` naming the bad line."""
     items: list[InputItem] = []
     options: list[EmbeddingsCall] = []
     lines: list[int] = []
+    rows: list[IdRowSpan] = []
     for number, value in record_values(body, mime):
-        item, opts = _record(value, number, defaults)
-        items.append(item)
-        options.append(opts)
-        lines.append(number)
+        if isinstance(value, IdRow):
+            inputs, opts = _id_row(value, number, defaults)
+            rows.append(IdRowSpan(len(items), len(inputs), value.id))
+        else:
+            item, opts = _record(value, number, defaults)
+            inputs = (item,)
+        items.extend(inputs)
+        options.extend([opts] * len(inputs))
+        lines.extend([number] * len(inputs))
     if not items:
         raise InvalidInputError("request body holds no records")
-    return Records(tuple(items), tuple(options), tuple(lines))
+    return Records(tuple(items), tuple(options), tuple(lines), tuple(rows))
+
+
+def _one_record_each(positions: list[int], row_at: Mapping[int, int]) -> list[list[int]]:
+    """Late chunking embeds a request's inputs as one document: one call per record, a Jina row's inputs
+    (consecutive positions with one ``row_at``) together."""
+    chunks: list[list[int]] = []
+    for position in positions:
+        row = row_at.get(position)
+        if chunks and row is not None and row_at.get(chunks[-1][-1]) == row:
+            chunks[-1].append(position)
+        else:
+            chunks.append([position])
+    return chunks
 
 
 def plan_requests(records: Records, max_inputs: int) -> list[tuple[EmbeddingsCall, list[int]]]:
     """Group records with equal options into calls of at most ``max_inputs`` inputs.
 
-    Returns ``(call, positions)`` pairs; ``positions`` are the records' indices, in order. Late-chunking
+    Returns ``(call, positions)`` pairs; ``positions`` are the inputs' indices, in order. Late-chunking
     records are never merged: late chunking embeds a request's inputs as one document.
     """
     groups: dict[EmbeddingsCall, list[int]] = {}
@@ -142,9 +184,12 @@ def plan_requests(records: Records, max_inputs: int) -> list[tuple[EmbeddingsCal
         groups.setdefault(opts, []).append(position)
     plan: list[tuple[EmbeddingsCall, list[int]]] = []
     for opts, positions in groups.items():
-        step = 1 if opts.request.late_chunking else max_inputs
-        for start in range(0, len(positions), step):
-            chunk = positions[start : start + step]
+        if opts.request.late_chunking:
+            row_at = {p: row.start for row in records.rows for p in range(row.start, row.start + row.count)}
+            chunks = _one_record_each(positions, row_at)
+        else:
+            chunks = [positions[start : start + max_inputs] for start in range(0, len(positions), max_inputs)]
+        for chunk in chunks:
             request = replace(opts.request, inputs=tuple(records.items[p] for p in chunk))
             plan.append((replace(opts, request=request), chunk))
     return plan
@@ -158,6 +203,24 @@ def _name_line(err: ServingError, records: Records, positions: Sequence[int]) ->
     line = records.lines[positions[int(match.group(1))]] if match else records.lines[positions[0]]
     message = _INPUT_PARAM.sub("the record", err.message, count=1) if match else err.message
     return line_error(line, message)
+
+
+def _answers(records: Records, embeddings: list[Any], model: str) -> list[dict[str, Any]]:
+    """One answer per record, in order: an input's embedding, or a Jina row's ``{"id", "object": "list", "model",
+    "data"}`` (no per-row ``usage``: rows with equal parameters are embedded together)."""
+    answers: list[dict[str, Any]] = []
+    rows = iter(records.rows)
+    row, position = next(rows, None), 0
+    while position < len(embeddings):
+        if row is not None and row.start == position:
+            data = envelope(embeddings[position : position + row.count], model, 0)["data"]
+            answers.append({"id": row.id, "object": "list", "model": model, "data": data})
+            position += row.count
+            row = next(rows, None)
+        else:
+            answers.append({"object": "embedding", "index": len(answers), "embedding": embeddings[position]})
+            position += 1
+    return answers
 
 
 def embed_records(records: Records, embed: Embed, *, max_inputs: int) -> dict[str, Any]:
@@ -174,4 +237,6 @@ def embed_records(records: Records, embed: Embed, *, max_inputs: int) -> dict[st
             embeddings[position] = embedding
         tokens += result.prompt_tokens
         model = result.model
-    return envelope(embeddings, model, tokens)
+    if not records.rows:
+        return envelope(embeddings, model, tokens)
+    return {**envelope([], model, tokens), "data": _answers(records, embeddings, model)}
