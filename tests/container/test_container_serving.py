@@ -163,7 +163,18 @@ def test_ping_stays_fast_while_busy(server: Container, metrics: dict) -> None:
     """SageMaker fails health checks that take 2 s; /ping must not queue behind embedding work."""
     heavy = {"input": [f"document {i}: " + "lorem ipsum dolor sit amet " * 40 for i in range(40)]}
     background = [server.start_request("POST", "/invocations", heavy, timeout=300) for _ in range(2)]
-    server.wait_until(lambda: server.established_connections() >= 2, "two heavy requests in flight")
+
+    def both_in_flight() -> bool:
+        for i, proc in enumerate(background):
+            if proc.poll() is not None:
+                # On a slow, shared machine a worker's measured throughput can make admission shed a heavy request
+                # (503 + Retry-After, by design): send it again, as a client honouring Retry-After would.
+                shed = Container.finish(proc)
+                assert shed.status == 503, shed.body[:300]
+                background[i] = server.start_request("POST", "/invocations", heavy, timeout=300)
+        return server.established_connections() >= 2
+
+    server.wait_until(both_in_flight, "two heavy requests in flight")
     pings = []
     while all(proc.poll() is None for proc in background) and len(pings) < 20:
         reply = server.get("/ping", timeout=10)
