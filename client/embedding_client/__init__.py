@@ -3,16 +3,29 @@
 Installs without torch, transformers or Flask: ``pip install ./client`` (numpy, requests, boto3).
 """
 
-from .client import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES, EmbeddingClient
+from .asynchronous import (
+    MAX_ASYNC_BODY_BYTES,
+    AsyncInferenceError,
+    AsyncInferenceTimeout,
+    AsyncInvocation,
+    AsyncJob,
+)
+from .client import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES, SERVERLESS_MAX_BODY_BYTES, EmbeddingClient
 from .errors import EmbeddingServiceError
 from .rerank import RerankResponse, RerankResult
-from .transports import HttpTransport, SageMakerTransport, Transport, runtime_client
+from .transports import HttpTransport, SageMakerTransport, Transport, runtime_client, s3_client
 from .wire import decode_embeddings, plan_batches
 
 __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_BODY_BYTES",
+    "MAX_ASYNC_BODY_BYTES",
+    "SERVERLESS_MAX_BODY_BYTES",
+    "AsyncInferenceError",
+    "AsyncInferenceTimeout",
+    "AsyncInvocation",
+    "AsyncJob",
     "EmbeddingClient",
     "EmbeddingServiceError",
     "HttpTransport",
@@ -23,4 +36,5 @@ __all__ = [
     "decode_embeddings",
     "plan_batches",
     "runtime_client",
+    "s3_client",
 ]

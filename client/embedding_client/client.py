@@ -5,10 +5,26 @@
     client = EmbeddingClient.local("http://localhost:8080")           # docker run / embed-serve
     vectors = client.embed(["a", "b"], task="query", dimensions=256)  # numpy (2, 256) float32
     ranked = client.rerank("query", ["doc a", "doc b"], top_n=1)      # a reranker endpoint: RerankResponse
+    client = EmbeddingClient("my-serverless-endpoint", mode="serverless")   # 4 MB request bodies
+    client = EmbeddingClient("my-async-endpoint", s3_input_uri="s3://bucket/requests")
+    vectors = client.embed_async(texts)                               # S3 + InvokeEndpointAsync, waits
+    job = client.submit_embed_async(texts); ...; vectors = job.wait() # the same, without blocking
 
 Contracts:
 - Inputs are split into requests of at most ``batch_size`` inputs and ``max_body_bytes`` of JSON body;
   results come back in input order. One input larger than the body limit raises ``ValueError``.
+- ``mode`` names the SageMaker endpoint's kind and sets the body limit (``max_body_bytes``, when not given):
+  ``"realtime"`` (default) 6 MB, ``"serverless"`` 4 MB (Serverless Inference's request limit);
+  ``"async"`` makes ``embed``/``rerank`` go through ``embed_async``/``rerank_async`` and wait (an async
+  endpoint takes no ``InvokeEndpoint``).
+- ``embed_async``/``rerank_async`` (SageMaker only, an endpoint with ``AsyncInferenceConfig``) upload each
+  request body to ``s3_input_uri`` (``s3://bucket/prefix``; per call: ``s3_uri=``), call
+  ``InvokeEndpointAsync`` and poll S3 for the output or failure object (see ``asynchronous``). A request
+  body is one S3 object, so it is not cut at 6 MB: requests hold at most ``async_batch_size`` inputs and
+  ``max_async_body_bytes`` (default async inference's 1 GB). A failure object raises
+  ``AsyncInferenceError`` with the server's error JSON; no answer by ``async_timeout_s`` raises
+  ``AsyncInferenceTimeout``. ``submit_embed_async``/``submit_rerank_async`` return the ``AsyncJob`` handle
+  (output and failure locations, ``done()``, ``wait()``) without waiting.
 - ``late_chunking`` embeds the inputs as one document, so they must fit in one request (else ``ValueError``).
 - Throttling and temporary unavailability (HTTP 429/502/503/504, SageMaker ``ThrottlingException``,
   ``ServiceUnavailable``, ``ModelNotReadyException``, ``ModelError`` wrapping a container 429/503,
@@ -31,21 +47,42 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
 
+from .asynchronous import (
+    DEFAULT_ASYNC_BATCH_SIZE,
+    DEFAULT_ASYNC_TIMEOUT_S,
+    MAX_ASYNC_BODY_BYTES,
+    POLL_INITIAL_S,
+    POLL_MAX_S,
+    AsyncInvocation,
+    AsyncJob,
+    S3Objects,
+    input_location,
+    split_s3_uri,
+)
 from .errors import EmbeddingServiceError
 from .rerank import Document, RerankResponse, build_response, decode_scores, documents_of, rerank_options
-from .transports import HttpTransport, SageMakerTransport, Transport
+from .transports import HttpTransport, SageMakerTransport, Transport, s3_client
 from .wire import Input, decode_embeddings, dumps, item, plan_batches
 
 DEFAULT_MAX_BODY_BYTES = 6_000_000  # SageMaker's 6 MB request limit, read as decimal megabytes
+SERVERLESS_MAX_BODY_BYTES = 4_000_000  # Serverless Inference's 4 MB request limit, read the same way
 DEFAULT_BATCH_SIZE = 128  # the server accepts 2048; 128 keeps responses < 6 MB up to 8192 dimensions
+Mode = Literal["realtime", "serverless", "async"]
+MAX_BODY_BYTES: dict[str, int] = {
+    "realtime": DEFAULT_MAX_BODY_BYTES, "serverless": SERVERLESS_MAX_BODY_BYTES, "async": DEFAULT_MAX_BODY_BYTES,
+}  # fmt: skip
 T = TypeVar("T")
+Embeddings = np.ndarray | dict[str, np.ndarray]
+Merge = Callable[[list[dict[str, np.ndarray]]], Embeddings]
 
 
 class EmbeddingClient:
@@ -60,25 +97,46 @@ class EmbeddingClient:
         endpoint_url: str | None = None,
         boto_client: Any = None,
         model: str | None = None,
+        mode: Mode = "realtime",
         batch_size: int = DEFAULT_BATCH_SIZE,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes: int | None = None,
         max_retries: int = 6,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 20.0,
         concurrency: int = 1,
         sleep: Callable[[float], None] = time.sleep,
+        s3_input_uri: str | None = None,
+        s3_client: Any = None,
+        s3_endpoint_url: str | None = None,
+        async_batch_size: int = DEFAULT_ASYNC_BATCH_SIZE,
+        max_async_body_bytes: int = MAX_ASYNC_BODY_BYTES,
+        async_timeout_s: float = DEFAULT_ASYNC_TIMEOUT_S,
     ) -> None:
         if (endpoint_name is None) == (transport is None):
             raise ValueError("give exactly one of endpoint_name (SageMaker) or transport")
+        if mode not in MAX_BODY_BYTES:
+            raise ValueError(f"mode must be one of {sorted(MAX_BODY_BYTES)}, got {mode!r}")
         self.transport: Transport = transport or SageMakerTransport(
             endpoint_name or "", region, endpoint_url=endpoint_url, boto_client=boto_client
         )
+        max_body_bytes = MAX_BODY_BYTES[mode] if max_body_bytes is None else max_body_bytes
         if batch_size < 1 or max_body_bytes < 64 or concurrency < 1 or max_retries < 0:
             raise ValueError("batch_size, concurrency >= 1, max_body_bytes >= 64, max_retries >= 0")
-        self.model, self.batch_size, self.max_body_bytes = model, batch_size, max_body_bytes
+        if async_batch_size < 1 or max_async_body_bytes < 64 or async_timeout_s < 0:
+            raise ValueError("async_batch_size >= 1, max_async_body_bytes >= 64, async_timeout_s >= 0")
+        if s3_input_uri is not None:
+            split_s3_uri(s3_input_uri)  # ValueError now rather than at the first call
+        if mode == "async" and not s3_input_uri:
+            raise ValueError('mode="async" needs s3_input_uri="s3://bucket/prefix" (where request bodies go)')
+        self.model, self.mode, self.batch_size, self.max_body_bytes = model, mode, batch_size, max_body_bytes
         self.max_retries, self.backoff_base_s, self.backoff_max_s = max_retries, backoff_base_s, backoff_max_s
         self.concurrency, self._sleep = concurrency, sleep
         self._random: Callable[[], float] = random.random
+        self.s3_input_uri, self.async_batch_size, self.max_async_body_bytes = (
+            s3_input_uri, async_batch_size, max_async_body_bytes,
+        )  # fmt: skip
+        self.async_timeout_s, self.poll_initial_s, self.poll_max_s = async_timeout_s, POLL_INITIAL_S, POLL_MAX_S
+        self._s3_client, self._s3_endpoint_url = s3_client, s3_endpoint_url
 
     @classmethod
     def azure(cls, scoring_uri: str, key: str, *, deployment: str | None = None, **kwargs: Any) -> EmbeddingClient:
@@ -105,8 +163,86 @@ class EmbeddingClient:
         normalized: bool = True,
         truncate: bool = True,
         late_chunking: bool = False,
-    ) -> np.ndarray | dict[str, np.ndarray]:
+    ) -> Embeddings:
         """Embed ``inputs`` (str, bytes image, ``{"text"|"image": str}``, or a list of them), in order."""
+        options: dict[str, Any] = {"task": task, "dimensions": dimensions, "embedding_type": embedding_type,
+                   "normalized": normalized, "truncate": truncate, "late_chunking": late_chunking}  # fmt: skip
+        if self.mode == "async":
+            return self.embed_async(inputs, **options)
+        items, body_options, merge = self._embed_plan(inputs, **options)
+        batches = plan_batches(items, body_options, self.batch_size, self.max_body_bytes)
+        if late_chunking and len(batches) > 1:
+            raise ValueError(f"late_chunking needs one request, but the inputs need {len(batches)}")
+        parts = self._map(lambda batch: self._embed_batch([items[i] for i in batch], body_options), batches)
+        return merge(parts)
+
+    def embed_async(
+        self,
+        inputs: Input | Sequence[Input],
+        *,
+        timeout_s: float | None = None,
+        s3_uri: str | None = None,
+        inference_id: str | None = None,
+        invocation_timeout_s: int | None = None,
+        request_ttl_s: int | None = None,
+        **options: Any,
+    ) -> Embeddings:
+        """``embed`` through SageMaker Asynchronous Inference: waits (at most ``timeout_s``, default the client's
+        ``async_timeout_s``) and returns what ``embed`` returns. ``options``: ``embed``'s keyword arguments."""
+        job = self.submit_embed_async(
+            inputs, s3_uri=s3_uri, inference_id=inference_id, invocation_timeout_s=invocation_timeout_s,
+            request_ttl_s=request_ttl_s, **options,
+        )  # fmt: skip
+        return job.wait(timeout_s)
+
+    def submit_embed_async(
+        self,
+        inputs: Input | Sequence[Input],
+        *,
+        task: str | None = None,
+        dimensions: int | None = None,
+        embedding_type: str | Sequence[str] = "float",
+        normalized: bool = True,
+        truncate: bool = True,
+        late_chunking: bool = False,
+        s3_uri: str | None = None,
+        inference_id: str | None = None,
+        invocation_timeout_s: int | None = None,
+        request_ttl_s: int | None = None,
+    ) -> AsyncJob[Embeddings]:
+        """Upload the request bodies to S3 and queue them with ``InvokeEndpointAsync``; returns at once.
+
+        ``s3_uri``: ``s3://bucket/prefix`` for the request bodies (default: the client's ``s3_input_uri``).
+        ``inference_id``: the requests' ``InferenceId`` (``-0``, ``-1``, ... appended when the inputs need several
+        requests; default: a random one), also the request objects' names. ``invocation_timeout_s`` (1-3600) and
+        ``request_ttl_s`` (60-21600) are passed as ``InvocationTimeoutSeconds`` / ``RequestTTLSeconds``.
+        """
+        items, options, merge = self._embed_plan(
+            inputs, task=task, dimensions=dimensions, embedding_type=embedding_type, normalized=normalized,
+            truncate=truncate, late_chunking=late_chunking,
+        )  # fmt: skip
+        batches = plan_batches(items, options, self.async_batch_size, self.max_async_body_bytes)
+        if late_chunking and len(batches) > 1:
+            raise ValueError(f"late_chunking needs one request, but the inputs need {len(batches)}")
+
+        def finish(answers: list[bytes]) -> Embeddings:
+            return merge([self._decode_embeddings(a, len(b), options) for a, b in zip(answers, batches, strict=True)])
+
+        body = lambda batch: dumps({**options, "input": [items[i] for i in batch]})  # noqa: E731
+        return self._submit_async(batches, body, finish, s3_uri, inference_id, invocation_timeout_s, request_ttl_s)
+
+    def _embed_plan(
+        self,
+        inputs: Input | Sequence[Input],
+        *,
+        task: str | None,
+        dimensions: int | None,
+        embedding_type: str | Sequence[str],
+        normalized: bool,
+        truncate: bool,
+        late_chunking: bool,
+    ) -> tuple[list[Any], dict[str, Any], Merge]:
+        """The items, the request body's other fields, and how the decoded parts become the result."""
         single = isinstance(inputs, (str, bytes, dict))
         raw: list[Input] = [inputs] if isinstance(inputs, (str, bytes, dict)) else list(inputs)
         items = [item(x) for x in raw]
@@ -118,15 +254,15 @@ class EmbeddingClient:
         options: dict[str, Any] = {"embedding_type": wire, "normalized": normalized, "truncate": truncate}
         extra = {"model": self.model, "task": task, "dimensions": dimensions, "late_chunking": late_chunking or None}
         options.update({key: value for key, value in extra.items() if value is not None})
-        batches = plan_batches(items, options, self.batch_size, self.max_body_bytes)
-        if late_chunking and len(batches) > 1:
-            raise ValueError(f"late_chunking needs one request, but the inputs need {len(batches)}")
-        parts = self._map(lambda batch: self._embed_batch([items[i] for i in batch], options), batches)
-        merged = {kind: np.concatenate([part[kind] for part in parts]) for kind in wire}
-        result = {kind: merged["base64" if kind == "float" else kind] for kind in wanted}
-        if single:
-            result = {kind: array[0] for kind, array in result.items()}
-        return result if as_dict else result[wanted[0]]
+
+        def merge(parts: list[dict[str, np.ndarray]]) -> Embeddings:
+            merged = {kind: np.concatenate([part[kind] for part in parts]) for kind in wire}
+            result = {kind: merged["base64" if kind == "float" else kind] for kind in wanted}
+            if single:
+                result = {kind: array[0] for kind, array in result.items()}
+            return result if as_dict else result[wanted[0]]
+
+        return items, options, merge
 
     def rerank(
         self,
@@ -147,18 +283,85 @@ class EmbeddingClient:
         its activation (sigmoid). ``truncate=False``: a pair over the model's length is a 400 instead of cut.
         ``model`` (default: the client's) is sent as the request's ``model`` field.
         """
+        if self.mode == "async":
+            return self.rerank_async(query, documents, top_n=top_n, return_documents=return_documents,
+                                     truncate=truncate, raw_scores=raw_scores, model=model)  # fmt: skip
+        plan = self._rerank_plan(query, documents, top_n, return_documents, truncate, raw_scores, model)
+        texts, options, finish = plan
+        batches = plan_batches(texts, options, self.batch_size, self.max_body_bytes, key="documents")
+        parts = self._map(lambda batch: self._rerank_batch([texts[i] for i in batch], options), batches)
+        return finish(parts)
+
+    def rerank_async(
+        self,
+        query: Document,
+        documents: Sequence[Document],
+        *,
+        timeout_s: float | None = None,
+        s3_uri: str | None = None,
+        inference_id: str | None = None,
+        invocation_timeout_s: int | None = None,
+        request_ttl_s: int | None = None,
+        **options: Any,
+    ) -> RerankResponse:
+        """``rerank`` through SageMaker Asynchronous Inference (see ``embed_async``); waits for the answer."""
+        job = self.submit_rerank_async(
+            query, documents, s3_uri=s3_uri, inference_id=inference_id, invocation_timeout_s=invocation_timeout_s,
+            request_ttl_s=request_ttl_s, **options,
+        )  # fmt: skip
+        return job.wait(timeout_s)
+
+    def submit_rerank_async(
+        self,
+        query: Document,
+        documents: Sequence[Document],
+        *,
+        top_n: int | None = None,
+        return_documents: bool = True,
+        truncate: bool = True,
+        raw_scores: bool = False,
+        model: str | None = None,
+        s3_uri: str | None = None,
+        inference_id: str | None = None,
+        invocation_timeout_s: int | None = None,
+        request_ttl_s: int | None = None,
+    ) -> AsyncJob[RerankResponse]:
+        """``rerank``'s requests queued with ``InvokeEndpointAsync`` (see ``submit_embed_async``); returns at once."""
+        plan = self._rerank_plan(query, documents, top_n, return_documents, truncate, raw_scores, model)
+        texts, options, finish = plan
+        batches = plan_batches(texts, options, self.async_batch_size, self.max_async_body_bytes, key="documents")
+
+        def decode(answers: list[bytes]) -> RerankResponse:
+            return finish([decode_scores(json.loads(a), len(b)) for a, b in zip(answers, batches, strict=True)])
+
+        body = lambda batch: dumps({**options, "documents": [texts[i] for i in batch]})  # noqa: E731
+        return self._submit_async(batches, body, decode, s3_uri, inference_id, invocation_timeout_s, request_ttl_s)
+
+    def _rerank_plan(
+        self,
+        query: Document,
+        documents: Sequence[Document],
+        top_n: int | None,
+        return_documents: bool,
+        truncate: bool,
+        raw_scores: bool,
+        model: str | None,
+    ) -> tuple[list[str], dict[str, Any], Callable[[list[tuple[np.ndarray, int, str]]], RerankResponse]]:
         if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
             raise ValueError(f"top_n must be a positive int or None, got {top_n!r}")
         texts = documents_of(documents)
         options = rerank_options(query, truncate=truncate, raw_scores=raw_scores, model=model or self.model)
-        batches = plan_batches(texts, options, self.batch_size, self.max_body_bytes, key="documents")
-        parts = self._map(lambda batch: self._rerank_batch([texts[i] for i in batch], options), batches)
-        scores = np.concatenate([part[0] for part in parts])
-        tokens = sum(part[1] for part in parts)
-        return build_response(scores, texts, top_n, return_documents, tokens, parts[0][2])
+
+        def finish(parts: list[tuple[np.ndarray, int, str]]) -> RerankResponse:
+            scores = np.concatenate([part[0] for part in parts])
+            tokens = sum(part[1] for part in parts)
+            return build_response(scores, texts, top_n, return_documents, tokens, parts[0][2])
+
+        return texts, options, finish
 
     def _rerank_batch(self, batch: list[str], options: dict[str, Any]) -> tuple[np.ndarray, int, str]:
-        return decode_scores(json.loads(self._post_with_retry(dumps({**options, "documents": batch}))), len(batch))
+        body = dumps({**options, "documents": batch})
+        return decode_scores(json.loads(self._with_retry(lambda: self.transport.post(body))), len(batch))
 
     def _map(self, fn: Callable[[range], T], batches: list[range]) -> list[T]:
         if self.concurrency == 1 or len(batches) == 1:
@@ -167,16 +370,63 @@ class EmbeddingClient:
             return list(pool.map(fn, batches))  # map keeps the batches' order
 
     def _embed_batch(self, batch: list[Any], options: dict[str, Any]) -> dict[str, np.ndarray]:
-        response = json.loads(self._post_with_retry(dumps({**options, "input": batch})))
-        data = response.get("data", [])
-        if len(data) != len(batch):
-            raise EmbeddingServiceError(200, "bad_response", f"sent {len(batch)} inputs, got {len(data)} embeddings")
+        body = dumps({**options, "input": batch})
+        return self._decode_embeddings(self._with_retry(lambda: self.transport.post(body)), len(batch), options)
+
+    @staticmethod
+    def _decode_embeddings(answer: bytes, count: int, options: dict[str, Any]) -> dict[str, np.ndarray]:
+        data = json.loads(answer).get("data", [])
+        if len(data) != count:
+            raise EmbeddingServiceError(200, "bad_response", f"sent {count} inputs, got {len(data)} embeddings")
         return decode_embeddings(data, options["embedding_type"], as_dict=True)  # a list of types was sent
 
-    def _post_with_retry(self, body: bytes) -> bytes:
+    def _submit_async(
+        self,
+        batches: list[range],
+        body: Callable[[range], bytes],
+        finish: Callable[[list[bytes]], T],
+        s3_uri: str | None,
+        inference_id: str | None,
+        invocation_timeout_s: int | None,
+        request_ttl_s: int | None,
+    ) -> AsyncJob[T]:
+        """Upload each batch's body under ``s3_uri`` and queue it; the job that waits for the answers."""
+        transport = self.transport
+        if not isinstance(transport, SageMakerTransport):
+            raise TypeError("async inference is SageMaker's: build the client with an endpoint name")
+        prefix = s3_uri or self.s3_input_uri
+        if not prefix:
+            raise ValueError('async inference needs s3_uri="s3://bucket/prefix" (or the client\'s s3_input_uri)')
+        store = S3Objects(self._s3())
+        base = inference_id or uuid.uuid4().hex
+        invocations = []
+        for number, batch in enumerate(batches):
+            request_id = base if len(batches) == 1 else f"{base}-{number}"
+            location = input_location(prefix, request_id)
+            store.put(location, body(batch))
+            invoke = partial(transport.invoke_async, location, inference_id=request_id, request_ttl_s=request_ttl_s,
+                             invocation_timeout_s=invocation_timeout_s)  # fmt: skip
+            answer = self._with_retry(invoke)
+            if not answer.get("OutputLocation"):
+                raise EmbeddingServiceError(200, "bad_response", f"InvokeEndpointAsync named no output: {answer}")
+            named = answer.get("InferenceId") or request_id
+            output, failure = str(answer["OutputLocation"]), answer.get("FailureLocation")
+            invocations.append(AsyncInvocation(named, location, output, failure, batch))
+        return AsyncJob(invocations, store, finish, timeout_s=self.async_timeout_s, poll_initial_s=self.poll_initial_s,
+                        poll_max_s=self.poll_max_s, sleep=self._sleep)  # fmt: skip
+
+    def _s3(self) -> Any:
+        """The S3 client: the one given, else one in the SageMaker client's region (built once)."""
+        if self._s3_client is None:
+            transport = self.transport
+            region = transport._client.meta.region_name if isinstance(transport, SageMakerTransport) else None
+            self._s3_client = s3_client(region, self._s3_endpoint_url)
+        return self._s3_client
+
+    def _with_retry(self, call: Callable[[], T]) -> T:
         for attempt in range(self.max_retries + 1):
             try:
-                return self.transport.post(body)
+                return call()
             except EmbeddingServiceError as err:
                 if not err.retryable or attempt == self.max_retries:
                     raise

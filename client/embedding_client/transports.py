@@ -46,6 +46,14 @@ def runtime_client(
     return session.client("sagemaker-runtime", region_name=region, endpoint_url=endpoint_url, config=config)
 
 
+def s3_client(region: str | None = None, endpoint_url: str | None = None, session: Any = None) -> Any:
+    """An ``s3`` client (botocore's own retries on) for async inference's request and answer objects."""
+    import boto3
+
+    session = session or boto3.Session(region_name=region)
+    return session.client("s3", region_name=region, endpoint_url=endpoint_url)
+
+
 class SageMakerTransport:
     """``sagemaker-runtime`` InvokeEndpoint through ``boto_client`` (default: ``runtime_client(region, ...)``)."""
 
@@ -62,18 +70,42 @@ class SageMakerTransport:
         self._client = boto_client or runtime_client(region, endpoint_url)
 
     def post(self, body: bytes) -> bytes:
-        from botocore.exceptions import ClientError
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-
         kwargs: dict[str, Any] = {"EndpointName": self.endpoint_name, "Body": body, "ContentType": JSON, "Accept": JSON}
         if self.target_variant:
             kwargs["TargetVariant"] = self.target_variant
-        try:
-            return bytes(self._client.invoke_endpoint(**kwargs)["Body"].read())
-        except ClientError as err:
-            raise _from_client_error(err.response) from err
-        except BotoConnectionError as err:
-            raise EmbeddingServiceError(0, "connection_error", str(err), retryable=True) from err
+        return bytes(_call(self._client.invoke_endpoint, kwargs)["Body"].read())
+
+    def invoke_async(
+        self,
+        input_location: str,
+        *,
+        inference_id: str | None = None,
+        invocation_timeout_s: int | None = None,
+        request_ttl_s: int | None = None,
+    ) -> dict[str, str | None]:
+        """``InvokeEndpointAsync`` on a request body already in S3: ``InferenceId``, ``OutputLocation`` and
+        ``FailureLocation`` (None where the endpoint config has no ``S3FailurePath``)."""
+        kwargs: dict[str, Any] = {
+            "EndpointName": self.endpoint_name, "InputLocation": input_location, "ContentType": JSON, "Accept": JSON,
+        }  # fmt: skip
+        optional = {"InferenceId": inference_id, "InvocationTimeoutSeconds": invocation_timeout_s,
+                    "RequestTTLSeconds": request_ttl_s}  # fmt: skip
+        kwargs.update({key: value for key, value in optional.items() if value is not None})
+        response = _call(self._client.invoke_endpoint_async, kwargs)
+        return {key: response.get(key) for key in ("InferenceId", "OutputLocation", "FailureLocation")}
+
+
+def _call(operation: Any, kwargs: dict[str, Any]) -> Any:
+    """One botocore call; its errors as ``EmbeddingServiceError`` (connection errors retryable)."""
+    from botocore.exceptions import ClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    try:
+        return operation(**kwargs)
+    except ClientError as err:
+        raise _from_client_error(err.response) from err
+    except BotoConnectionError as err:
+        raise EmbeddingServiceError(0, "connection_error", str(err), retryable=True) from err
 
 
 def _from_client_error(response: dict[str, Any]) -> EmbeddingServiceError:

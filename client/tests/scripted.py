@@ -63,7 +63,7 @@ class Scripted:
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
         request = json.loads(body)
         with self.lock:
-            self.seen.append({"path": path, "headers": headers, "body": request})
+            self.seen.append({"path": path, "headers": headers, "body": request, "size": len(body)})
             if self.queue:
                 return self.queue.pop(0)
         if "query" in request:
