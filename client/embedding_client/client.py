@@ -70,7 +70,7 @@ from .asynchronous import (
 )
 from .errors import EmbeddingServiceError
 from .rerank import Document, RerankResponse, build_response, decode_scores, documents_of, rerank_options
-from .transports import HttpTransport, SageMakerTransport, Transport, s3_client
+from .transports import HttpTransport, SageMakerTransport, Transport, azure_token, s3_client
 from .wire import Input, decode_embeddings, dumps, item, plan_batches
 
 DEFAULT_MAX_BODY_BYTES = 6_000_000  # SageMaker's 6 MB request limit, read as decimal megabytes
@@ -139,12 +139,25 @@ class EmbeddingClient:
         self._s3_client, self._s3_endpoint_url = s3_client, s3_endpoint_url
 
     @classmethod
-    def azure(cls, scoring_uri: str, key: str, *, deployment: str | None = None, **kwargs: Any) -> EmbeddingClient:
-        """Azure ML online endpoint: ``key`` is the endpoint key or an Entra token (sent as Bearer)."""
-        headers = {"Authorization": f"Bearer {key}"}
+    def azure(
+        cls,
+        scoring_uri: str,
+        key: str | None = None,
+        *,
+        credential: Any = None,
+        deployment: str | None = None,
+        **kwargs: Any,
+    ) -> EmbeddingClient:
+        """Azure ML online endpoint: ``key`` (the endpoint key, or a fixed token), or ``credential``, an
+        azure-identity credential (``DefaultAzureCredential()``) asked for a fresh Entra token before each request
+        (it caches and refreshes the token itself). Azure's 424 answers are judged by the container's status."""
+        if (key is None) == (credential is None):
+            raise ValueError("give the endpoint key or an azure-identity credential (one of them)")
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
         if deployment:
             headers["azureml-model-deployment"] = deployment
-        return cls(transport=HttpTransport(scoring_uri, headers), **kwargs)
+        token = azure_token(credential) if credential is not None else None
+        return cls(transport=HttpTransport(scoring_uri, headers, token=token), **kwargs)
 
     @classmethod
     def local(cls, url: str = "http://localhost:8080", **kwargs: Any) -> EmbeddingClient:

@@ -4,6 +4,7 @@ transport is first built, so importing the package stays light."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .errors import EmbeddingServiceError
@@ -121,34 +122,71 @@ def _from_client_error(response: dict[str, Any]) -> EmbeddingServiceError:
     return EmbeddingServiceError(status, code, message, retryable=retryable, retry_after=retry_after)
 
 
-class HttpTransport:
-    """POST to a URL with ``requests`` (Azure ML scoring URI, local container)."""
+# Azure ML managed online endpoints answer every non-200 of the container with HTTP 424 and put the container's own
+# status and reason in these headers.
+AZURE_WRAPPED_STATUS = "ms-azureml-model-error-statuscode"
+AZURE_WRAPPED_REASON = "ms-azureml-model-error-reason"
+AZURE_ML_SCOPE = "https://ml.azure.com/.default"
 
-    def __init__(self, url: str, headers: dict[str, str] | None = None, timeout_s: float = 120) -> None:
+
+class HttpTransport:
+    """POST to a URL with ``requests`` (Azure ML scoring URI, local container).
+
+    ``token``: called before each request for a bearer token (an azure-identity credential's ``get_token``
+    behind it caches the token and fetches a fresh one near expiry), so long jobs outlive any one token."""
+
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = 120,
+        token: Callable[[], str] | None = None,
+    ) -> None:
         import requests
 
-        self.url, self.timeout_s = url, timeout_s
+        self.url, self.timeout_s, self._token = url, timeout_s, token
         self._session = requests.Session()
         self._session.headers.update({"Content-Type": JSON, "Accept": JSON, **(headers or {})})
 
     def post(self, body: bytes) -> bytes:
         import requests
 
+        headers = {"Authorization": f"Bearer {self._token()}"} if self._token else None
         try:
-            response = self._session.post(self.url, data=body, timeout=self.timeout_s)
+            response = self._session.post(self.url, data=body, timeout=self.timeout_s, headers=headers)
         except (requests.ConnectionError, requests.Timeout) as err:
             raise EmbeddingServiceError(0, "connection_error", str(err), retryable=True) from err
         if response.status_code == 200:
             return response.content
-        try:
-            error = response.json().get("error", {})
-        except ValueError:
-            error = {}
-        error = error if isinstance(error, dict) else {"message": str(error)}
-        raise EmbeddingServiceError(
-            response.status_code,
-            str(error.get("type", response.reason)),
-            str(error.get("message", response.text)),
-            retryable=response.status_code in RETRYABLE_HTTP,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
-        )
+        raise _http_error(response)
+
+
+def _http_error(response: Any) -> EmbeddingServiceError:
+    """The error of a non-200 answer, judged by the container's own status: Azure's 424 is unwrapped."""
+    status = response.status_code
+    wrapped = response.headers.get(AZURE_WRAPPED_STATUS, "")
+    if status == 424 and wrapped.strip().isdigit():
+        status = int(wrapped)
+    try:
+        error = response.json().get("error", {})
+    except (ValueError, AttributeError):
+        error = {}
+    error = error if isinstance(error, dict) else {"message": str(error)}
+    message = error.get("message") or response.headers.get(AZURE_WRAPPED_REASON) or response.text
+    return EmbeddingServiceError(
+        status,
+        str(error.get("type", response.reason)),
+        str(message),
+        retryable=status in RETRYABLE_HTTP,
+        retry_after=_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def azure_token(credential: Any, scope: str = AZURE_ML_SCOPE) -> Callable[[], str]:
+    """A token source for ``HttpTransport`` from an azure-identity credential (``DefaultAzureCredential()``, ...):
+    the credential's own cache hands back the current token and refreshes it before it expires."""
+
+    def token() -> str:
+        return str(credential.get_token(scope).token)
+
+    return token

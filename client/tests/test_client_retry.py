@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import numpy as np
 import pytest
@@ -121,3 +122,48 @@ def test_a_short_answer_is_an_error(scripted: Scripted) -> None:
     scripted.queue.append(Reply(200, {"data": [{"index": 0, "embedding": {"base64": ""}}]}))
     with pytest.raises(EmbeddingServiceError, match="sent 2 inputs, got 1 embeddings"):
         EmbeddingClient.local(scripted.url).embed(["a", "b"])
+
+
+# --- Azure ML wraps the container's non-200 answers in HTTP 424 --------------------------------------------------
+def azure_424(status: int, message: str, retry_after: str | None = None) -> Reply:
+    headers = {"ms-azureml-model-error-statuscode": str(status), "ms-azureml-model-error-reason": "model_error"}
+    if retry_after:
+        headers["Retry-After"] = retry_after
+    return Reply(424, {"error": {"type": "overloaded" if status == 503 else "invalid_request_error",
+                                 "message": message}}, headers)  # fmt: skip
+
+
+def test_azure_424_wrapping_a_503_is_retried_honouring_retry_after(scripted: Scripted) -> None:
+    scripted.queue.append(azure_424(503, "worker at capacity", retry_after="2"))
+    client = EmbeddingClient.azure(f"{scripted.url}/score", "k", max_retries=2)
+    sleeps = recording(client)
+    np.testing.assert_array_equal(client.embed(TEXTS[:2]), expected(TEXTS[:2]))
+    assert len(scripted.seen) == 2 and len(sleeps) == 1 and sleeps[0] >= 2
+
+
+def test_azure_424_wrapping_a_400_surfaces_the_containers_status_and_message(scripted: Scripted) -> None:
+    scripted.queue.append(azure_424(400, "unknown field 'dimension'; did you mean 'dimensions'?"))
+    client = EmbeddingClient.azure(f"{scripted.url}/score", "k", max_retries=2)
+    sleeps = recording(client)
+    with pytest.raises(EmbeddingServiceError) as raised:
+        client.embed("x")
+    assert raised.value.status == 400 and "did you mean 'dimensions'" in str(raised.value) and sleeps == []
+    assert len(scripted.seen) == 1
+
+
+def test_azure_credential_is_asked_for_a_token_before_every_request(scripted: Scripted) -> None:
+    class Credential:  # the azure-identity TokenCredential interface: get_token(*scopes) -> AccessToken-like
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, ...]] = []
+
+        def get_token(self, *scopes: str) -> Any:
+            self.calls.append(scopes)
+            return type("AccessToken", (), {"token": f"token-{len(self.calls)}", "expires_on": 0})()
+
+    credential = Credential()
+    client = EmbeddingClient.azure(f"{scripted.url}/score", credential=credential, batch_size=2, concurrency=1)
+    client.embed(TEXTS[:4])
+    assert [r["headers"]["authorization"] for r in scripted.seen] == ["Bearer token-1", "Bearer token-2"]
+    assert credential.calls == [("https://ml.azure.com/.default",)] * 2
+    with pytest.raises(ValueError, match="one of them"):
+        EmbeddingClient.azure(f"{scripted.url}/score")
