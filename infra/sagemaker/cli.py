@@ -183,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--embedding-type", default="float", choices=["float", "base64", "binary", "ubinary"])
     invoke.add_argument("--serverless", action="store_true",
                         help="a serverless endpoint: requests of at most 4 MB (real-time: 6 MB)")
+    invoke.add_argument("--async-input-s3", metavar="S3_URI",
+                        help="an async endpoint: upload the request under this s3://bucket/prefix, call "
+                             "InvokeEndpointAsync and wait for the output (or failure) object")
+    invoke.add_argument("--async-timeout", type=float, default=900.0,
+                        help="with --async-input-s3: seconds to wait for the answer (default 900)")
     batch = commands.add_parser("batch-transform", help="embed a JSON Lines dataset in S3 (batch transform)")
     _transform_flags(batch)
     for sub in (status, delete, invoke, batch):
@@ -253,12 +258,18 @@ def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
         return _rerank(runtime, args.endpoint_name, args.query, texts, args.top_n)
     if args.top_n is not None:
         raise ValueError("--top-n needs --query (a reranker endpoint)")
-    limit = {"max_body_bytes": modes.SERVERLESS_BODY_BYTES} if args.serverless else {}
-    client = EmbeddingClient(args.endpoint_name, boto_client=runtime, **limit)
+    if args.serverless and args.async_input_s3:
+        raise ValueError("--serverless and --async-input-s3 name different endpoint kinds: give one")
     embedding_type: str = args.embedding_type  # one type: the result is one array
-    vectors = cast(
-        np.ndarray, client.embed(texts, task=args.task, dimensions=args.dimensions, embedding_type=embedding_type)
-    )
+    options = {"task": args.task, "dimensions": args.dimensions, "embedding_type": embedding_type}
+    if args.async_input_s3:
+        client = EmbeddingClient(args.endpoint_name, boto_client=runtime, mode="async",
+                                 s3_input_uri=args.async_input_s3, s3_client=session.client("s3"))  # fmt: skip
+        vectors = cast(np.ndarray, client.embed_async(texts, timeout_s=args.async_timeout, **options))
+    else:
+        limit = {"max_body_bytes": modes.SERVERLESS_BODY_BYTES} if args.serverless else {}
+        client = EmbeddingClient(args.endpoint_name, boto_client=runtime, **limit)
+        vectors = cast(np.ndarray, client.embed(texts, **options))
     return {"shape": list(vectors.shape), "dtype": str(vectors.dtype), "embeddings": vectors.tolist()}
 
 
