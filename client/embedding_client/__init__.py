@@ -1,4 +1,4 @@
-"""Python client for the embedding (and reranking) service on SageMaker, Azure ML or a local container.
+"""Python client for the embedding (and reranking) service on SageMaker, Azure ML, Vertex AI or a local container.
 
 Installs without torch, transformers or Flask: ``pip install ./client`` (numpy, requests, boto3).
 """
@@ -14,6 +14,7 @@ from .client import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES, SERVERLESS_MAX_B
 from .errors import EmbeddingServiceError
 from .rerank import RerankResponse, RerankResult
 from .transports import HttpTransport, SageMakerTransport, Transport, runtime_client, s3_client
+from .vertex import VERTEX_MAX_BODY_BYTES, VertexTransport
 from .wire import decode_embeddings, plan_batches
 
 __version__ = "0.1.0"
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "MAX_ASYNC_BODY_BYTES",
     "SERVERLESS_MAX_BODY_BYTES",
+    "VERTEX_MAX_BODY_BYTES",
     "AsyncInferenceError",
     "AsyncInferenceTimeout",
     "AsyncInvocation",
@@ -33,6 +35,7 @@ __all__ = [
     "RerankResult",
     "SageMakerTransport",
     "Transport",
+    "VertexTransport",
     "decode_embeddings",
     "plan_batches",
     "runtime_client",

@@ -1,7 +1,9 @@
-"""EmbeddingClient: the Python client for the embedding service on SageMaker, Azure ML or a local container.
+"""EmbeddingClient: the Python client for the embedding service on SageMaker, Azure ML, Vertex AI or a local
+container.
 
     client = EmbeddingClient("my-endpoint", "us-east-1")              # SageMaker (boto3 sagemaker-runtime)
     client = EmbeddingClient.azure(scoring_uri, key)                  # Azure ML online endpoint
+    client = EmbeddingClient.vertex("my-project", "us-central1", "1234567890")  # Vertex AI (google-auth)
     client = EmbeddingClient.local("http://localhost:8080")           # docker run / embed-serve
     vectors = client.embed(["a", "b"], task="query", dimensions=256)  # numpy (2, 256) float32
     ranked = client.rerank("query", ["doc a", "doc b"], top_n=1)      # a reranker endpoint: RerankResponse
@@ -25,8 +27,11 @@ Contracts:
   ``AsyncInferenceError`` with the server's error JSON; no answer by ``async_timeout_s`` raises
   ``AsyncInferenceTimeout``. ``submit_embed_async``/``submit_rerank_async`` return the ``AsyncJob`` handle
   (output and failure locations, ``done()``, ``wait()``) without waiting.
+- ``vertex`` posts to the endpoint's ``:predict`` (Vertex's ``instances``/``parameters`` bodies, translated in
+  ``vertex``) or, with ``raw=True``, ``:rawPredict`` (the native bodies), with a google-auth bearer token;
+  requests are cut at Vertex's 1.5 MB limit (1,500,000 bytes of the body actually sent).
 - ``late_chunking`` embeds the inputs as one document, so they must fit in one request (else ``ValueError``).
-- Throttling and temporary unavailability (HTTP 429/502/503/504, SageMaker ``ThrottlingException``,
+- Throttling and temporary unavailability (HTTP 429/502/503/504, Vertex's included, SageMaker ``ThrottlingException``,
   ``ServiceUnavailable``, ``ModelNotReadyException``, ``ModelError`` wrapping a container 429/503,
   connection errors) are retried with exponential backoff and full jitter, honouring ``Retry-After``.
   Other errors raise ``EmbeddingServiceError`` at once.
@@ -39,7 +44,8 @@ Contracts:
 - Returned arrays: ``float``/``base64`` -> float32 (n, d); ``binary`` -> int8 (n, d/8); ``ubinary`` ->
   uint8 (n, d/8). A single ``str`` input gives one row (1-D); a list of embedding types gives a dict.
 
-Only numpy is imported at module level; boto3/botocore and requests are imported when a transport is built.
+Only numpy is imported at module level; boto3/botocore, requests and google-auth are imported when a transport
+is built.
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ from .asynchronous import (
 from .errors import EmbeddingServiceError
 from .rerank import Document, RerankResponse, build_response, decode_scores, documents_of, rerank_options
 from .transports import HttpTransport, SageMakerTransport, Transport, azure_token, s3_client
+from .vertex import VERTEX_MAX_BODY_BYTES, VertexTransport, default_credentials, google_token, vertex_url
 from .wire import Input, decode_embeddings, dumps, item, plan_batches
 
 DEFAULT_MAX_BODY_BYTES = 6_000_000  # SageMaker's 6 MB request limit, read as decimal megabytes
@@ -160,6 +167,32 @@ class EmbeddingClient:
         return cls(transport=HttpTransport(scoring_uri, headers, token=token), **kwargs)
 
     @classmethod
+    def vertex(
+        cls,
+        project: str,
+        region: str,
+        endpoint_id: str,
+        *,
+        credentials: Any = None,
+        raw: bool = False,
+        api_endpoint: str | None = None,
+        timeout_s: float = 120,
+        **kwargs: Any,
+    ) -> EmbeddingClient:
+        """A Vertex AI endpoint (``project``: its id or number; ``endpoint_id``: the endpoint's numeric id).
+
+        ``credentials``: google-auth credentials (default: ``google.auth.default()`` with the cloud-platform scope),
+        refreshed when expired; each request carries the current token. ``raw=True`` posts the native bodies to
+        ``:rawPredict``; else ``:predict`` with Vertex's ``instances``/``parameters``. ``api_endpoint``: another
+        host than ``https://{region}-aiplatform.googleapis.com`` (a dedicated endpoint's DNS name, a fake).
+        Requests are cut at 1.5 MB (``max_body_bytes``, default 1,500,000). Needs google-auth
+        (``pip install 'jina-class-embedding-client[vertex]'``)."""
+        token = google_token(credentials if credentials is not None else default_credentials())
+        url = vertex_url(project, region, endpoint_id, raw=raw, api_endpoint=api_endpoint)
+        kwargs.setdefault("max_body_bytes", VERTEX_MAX_BODY_BYTES)
+        return cls(transport=VertexTransport(url, token, raw=raw, timeout_s=timeout_s), **kwargs)
+
+    @classmethod
     def local(cls, url: str = "http://localhost:8080", **kwargs: Any) -> EmbeddingClient:
         """A local container or ``embed-serve``; a bare ``http://host:port`` posts to ``/invocations``."""
         if urlsplit(url).path in ("", "/"):
@@ -183,7 +216,7 @@ class EmbeddingClient:
         if self.mode == "async":
             return self.embed_async(inputs, **options)
         items, body_options, merge = self._embed_plan(inputs, **options)
-        batches = plan_batches(items, body_options, self.batch_size, self.max_body_bytes)
+        batches = plan_batches(items, body_options, self.batch_size, self._body_limit(body_options, "input"))
         if late_chunking and len(batches) > 1:
             raise ValueError(f"late_chunking needs one request, but the inputs need {len(batches)}")
         parts = self._map(lambda batch: self._embed_batch([items[i] for i in batch], body_options), batches)
@@ -301,7 +334,8 @@ class EmbeddingClient:
                                      truncate=truncate, raw_scores=raw_scores, model=model)  # fmt: skip
         plan = self._rerank_plan(query, documents, top_n, return_documents, truncate, raw_scores, model)
         texts, options, finish = plan
-        batches = plan_batches(texts, options, self.batch_size, self.max_body_bytes, key="documents")
+        limit = self._body_limit(options, "documents")
+        batches = plan_batches(texts, options, self.batch_size, limit, key="documents")
         parts = self._map(lambda batch: self._rerank_batch([texts[i] for i in batch], options), batches)
         return finish(parts)
 
@@ -375,6 +409,11 @@ class EmbeddingClient:
     def _rerank_batch(self, batch: list[str], options: dict[str, Any]) -> tuple[np.ndarray, int, str]:
         body = dumps({**options, "documents": batch})
         return decode_scores(json.loads(self._with_retry(lambda: self.transport.post(body))), len(batch))
+
+    def _body_limit(self, options: dict[str, Any], key: str) -> int:
+        """``max_body_bytes`` for the native body, less what the transport adds around it (Vertex's envelope)."""
+        overhead = self.transport.body_overhead(options, key) if isinstance(self.transport, VertexTransport) else 0
+        return self.max_body_bytes - overhead
 
     def _map(self, fn: Callable[[range], T], batches: list[range]) -> list[T]:
         if self.concurrency == 1 or len(batches) == 1:

@@ -1,6 +1,6 @@
 """Transports: one JSON request body out, the response body back. SageMaker (boto3 ``sagemaker-runtime``)
-and plain HTTP (Azure ML scoring URI, a local container). boto3/botocore and requests are imported when a
-transport is first built, so importing the package stays light."""
+and plain HTTP (Azure ML scoring URI, a local container; Vertex AI's ``VertexTransport`` in ``vertex``).
+boto3/botocore and requests are imported when a transport is first built, so importing the package stays light."""
 
 from __future__ import annotations
 
@@ -175,7 +175,7 @@ def _http_error(response: Any) -> EmbeddingServiceError:
     message = error.get("message") or response.headers.get(AZURE_WRAPPED_REASON) or response.text
     return EmbeddingServiceError(
         status,
-        str(error.get("type", response.reason)),
+        str(error.get("type") or error.get("status") or response.reason),  # Google's JSON errors name a "status"
         str(message),
         retryable=status in RETRYABLE_HTTP,
         retry_after=_retry_after(response.headers.get("Retry-After")),

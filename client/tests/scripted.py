@@ -1,6 +1,8 @@
 """``Scripted``: a real ``http.server`` that first plays queued replies (errors) and then answers
 embeddings whose values encode each input text (rerank bodies: a score that encodes each document, results
-in the server's order), so order and splitting are checkable."""
+in the server's order), so order and splitting are checkable. Vertex AI ``:predict`` bodies (``instances`` and
+``parameters``) get Vertex's answer: ``predictions[i]`` = the native ``data[i]["embedding"]`` (rerank: the
+``results`` of the one instance), with Vertex's own fields around them."""
 
 from __future__ import annotations
 
@@ -66,14 +68,35 @@ class Scripted:
             self.seen.append({"path": path, "headers": headers, "body": request, "size": len(body)})
             if self.queue:
                 return self.queue.pop(0)
-        if "query" in request:
-            return Reply(200, _rerank(request))
-        types = request["embedding_type"]
-        data = [
-            {"object": "embedding", "index": i, "embedding": {kind: _encode(text_vector(text), kind) for kind in types}}
-            for i, text in enumerate(request["input"])
-        ]
-        return Reply(200, {"object": "list", "model": "scripted", "data": data, "usage": {"prompt_tokens": 1}})
+        if "instances" in request:
+            return Reply(200, _vertex_predict(request))
+        return _native(request)
+
+
+def _native(request: dict[str, Any]) -> Reply:
+    if "query" in request:
+        return Reply(200, _rerank(request))
+    types = request["embedding_type"]
+    data = [
+        {"object": "embedding", "index": i, "embedding": {kind: _encode(text_vector(text), kind) for kind in types}}
+        for i, text in enumerate(request["input"])
+    ]
+    return Reply(200, {"object": "list", "model": "scripted", "data": data, "usage": {"prompt_tokens": 1}})
+
+
+VERTEX_FIELDS = {"deployedModelId": "4242", "model": "projects/p/locations/r/models/7",
+                 "modelDisplayName": "scripted-vertex", "modelVersionId": "1"}  # fmt: skip
+
+
+def _vertex_predict(request: dict[str, Any]) -> dict[str, Any]:
+    """Vertex ``:predict``: ``{"instances", "parameters"}`` -> ``{"predictions", ...}`` (one per instance)."""
+    parameters = request.get("parameters", {})
+    instances = request["instances"]
+    if instances and isinstance(instances[0], dict) and "query" in instances[0]:
+        predictions = [_native({**parameters, **instance}).body["results"] for instance in instances]
+    else:
+        predictions = [entry["embedding"] for entry in _native({**parameters, "input": instances}).body["data"]]
+    return {"predictions": predictions, **VERTEX_FIELDS}
 
 
 def handler_for(state: Scripted) -> type[BaseHTTPRequestHandler]:
