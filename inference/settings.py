@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None,
         validation_alias=_env("MODEL_DIR"),
-        description="Model folder. Wins over AZUREML_MODEL_DIR, /opt/ml/model and the embedded default.",
+        description="Model folder; wins over AIP_STORAGE_URI, AZUREML_MODEL_DIR, /opt/ml/model, the embedded model.",
     )
     azureml_model_dir: Path | None = Field(
         None,
@@ -194,7 +194,7 @@ class Settings(BaseSettings):
     )
     host: str = Field("0.0.0.0", validation_alias=_env("EMB_HOST"), description="Bind address.")
     port: int = Field(
-        8080, validation_alias=_env("SAGEMAKER_BIND_TO_PORT", "EMB_PORT", "PORT"), description="Listen port."
+        8080, validation_alias=_env("SAGEMAKER_BIND_TO_PORT", "AIP_HTTP_PORT", "EMB_PORT", "PORT"), description="Port."
     )
     workers: int | None = Field(
         None,
@@ -256,6 +256,15 @@ class Settings(BaseSettings):
     )
     azure_ready_route: str = Field(
         "/health/ready", validation_alias=_env("EMB_AZURE_READY_ROUTE"), description="Readiness route (Azure ML)."
+    )
+    vertex_health_route: str | None = Field(
+        None, validation_alias=_env("AIP_HEALTH_ROUTE"), description="Readiness route (set by Vertex AI)."
+    )
+    vertex_predict_route: str | None = Field(
+        None, validation_alias=_env("AIP_PREDICT_ROUTE"), description="Prediction route (set by Vertex AI)."
+    )
+    storage_uri: str | None = Field(
+        None, validation_alias=_env("AIP_STORAGE_URI"), description="`gs://` model folder copied at start-up."
     )
 
     @property

@@ -15,7 +15,7 @@ from ..endpoints.rerank import openapi as rerank_doc
 from ..errors import ModelNotReadyError
 from ..mime import JSON
 from ..settings import Settings
-from .route_table import EMBED, HEALTH, INVOKE, RERANK, Route, route_table
+from .route_table import EMBED, HEALTH, INVOKE, RERANK, VERTEX, Route, route_table
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -64,15 +64,31 @@ def _get(route: Route) -> dict[str, Any]:
     return {"operationId": route.operation_id, "summary": route.summary, "responses": responses}
 
 
+def _with_vertex_bodies(operation: dict[str, Any]) -> dict[str, Any]:
+    """Vertex AI's predict route: ``{"instances", "parameters"}`` in, ``{"predictions"}`` out (one per instance);
+    the native bodies are read too (``rawPredict``)."""
+    operation["summary"] = "Vertex AI prediction: instances -> predictions (native bodies too)"
+    body = operation["requestBody"]["content"][JSON]["schema"]
+    body["anyOf"] = [{"type": "object", "required": ["instances"],
+                      "properties": {"instances": {"type": "array"}, "parameters": {"type": "object"}}},
+                     *body["anyOf"]]  # fmt: skip
+    answer = operation["responses"]["200"]["content"][JSON]
+    vertex = {"type": "object", "required": ["predictions"], "properties": {"predictions": {"type": "array"}}}
+    answer["schema"] = {"anyOf": [vertex, answer["schema"]]}
+    return operation
+
+
 def _operation(route: Route) -> dict[str, Any]:
-    if route.action not in (EMBED, RERANK, INVOKE):
+    if route.action not in (EMBED, RERANK, INVOKE, VERTEX):
         return _get(route)
     if route.action == RERANK:
         operation = rerank_doc.operation(route.operation_id)
     else:
         operation = embeddings_doc.operation(route.operation_id)
-    if route.action == INVOKE:
+    if route.action in (INVOKE, VERTEX):
         operation = rerank_doc.with_rerank_bodies(operation)
+    if route.action == VERTEX:
+        operation = _with_vertex_bodies(operation)
     names = [part[1:-1] for part in route.openapi_path.split("/") if part.startswith("{")]
     if names:
         operation["parameters"] = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}

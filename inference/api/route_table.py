@@ -2,9 +2,12 @@
 (request_log.py), the OpenAPI document (openapi.py) and the runtime's health bypass all read it.
 
 Platform routes are aliases: SageMaker (``/ping``, ``/invocations``, ``/endpoints/<name>/invocations``,
-``/execution-parameters``), Azure ML (``EMB_AZURE_*_ROUTE``), OpenAI (``/v1/embeddings``, ``/v1/models``), TEI
-(``/embed``, ``/rerank``), Jina / Cohere (``/v1/rerank``). The platform invocation paths serve the loaded model's
-kind (embeddings or rerank); ``/v1/embeddings`` and ``/v1/rerank`` one kind each.
+``/execution-parameters``), Azure ML (``EMB_AZURE_*_ROUTE``), Vertex AI (``AIP_HEALTH_ROUTE``,
+``AIP_PREDICT_ROUTE``: literal paths such as ``/v1/endpoints/1/deployedModels/2:predict``), OpenAI
+(``/v1/embeddings``, ``/v1/models``), TEI (``/embed``, ``/rerank``), Jina / Cohere (``/v1/rerank``). The
+platform invocation paths serve the loaded model's kind (embeddings or rerank); ``/v1/embeddings`` and
+``/v1/rerank`` one kind each. Vertex's predict route (VERTEX) reads ``{"instances", "parameters"}`` bodies and
+the native ones (rawPredict).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from ..settings import Settings
 
 EMBED, RERANK, INVOKE, HEALTH, LIVE = "embed", "rerank", "invoke", "health", "live"
-EXECUTION_PARAMETERS, MODELS, OPENAPI = "execution_parameters", "models", "openapi"
+EXECUTION_PARAMETERS, MODELS, OPENAPI, VERTEX = "execution_parameters", "models", "openapi", "vertex"
 PROBES = frozenset({HEALTH, LIVE})
 
 
@@ -42,6 +45,8 @@ def _model_routes(settings: Settings) -> list[Route]:
     invoke = dict.fromkeys(["/invocations", settings.azure_score_route])
     routes = [Route(path, "POST", INVOKE, "embed" + path.replace("/", "_")) for path in invoke]
     routes.append(Route("/endpoints/<name>/invocations", "POST", INVOKE, "embed_endpoint"))
+    if settings.vertex_predict_route:
+        routes.append(Route(settings.vertex_predict_route, "POST", VERTEX, "vertex_predict", "Vertex AI prediction"))
     # "/embed": Hugging Face Text Embeddings Inference's path (every embeddings route reads TEI bodies too).
     routes += [Route(path, "POST", EMBED, "embed" + path.replace("/", "_"))
                for path in ("/v1/embeddings", "/embeddings", "/embed")]  # fmt: skip
@@ -56,6 +61,8 @@ def route_table(settings: Settings) -> tuple[Route, ...]:
         Route("/ping", "GET", HEALTH, "ping", "SageMaker health: 200 once the model is loaded and warm"),
         Route(settings.azure_ready_route, "GET", HEALTH, "ready", "Readiness (same as /ping)"),
         Route(settings.azure_live_route, "GET", LIVE, "live", "Liveness"),
+        *([Route(settings.vertex_health_route, "GET", HEALTH, "vertex_health", "Vertex AI health (same as /ping)")]
+          if settings.vertex_health_route else []),
         Route("/execution-parameters", "GET", EXECUTION_PARAMETERS, "execution_parameters",
               "SageMaker Batch Transform parameters"),
         Route("/v1/models", "GET", MODELS, "models", "The served model"),

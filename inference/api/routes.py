@@ -18,12 +18,13 @@ from ..core.engine import ModelEngine
 from ..core.types import RERANK as RERANK_KIND
 from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
 from ..endpoints.rerank.endpoint import RerankEndpoint
+from ..endpoints.vertex import VertexEndpoint
 from ..errors import ModelNotReadyError
 from ..mime import JSON
 from ..settings import Settings
 from .openapi import openapi_spec
 from .request_context import CANCELLED, DEADLINE
-from .route_table import EMBED, EXECUTION_PARAMETERS, HEALTH, INVOKE, LIVE, MODELS, OPENAPI, RERANK, route_table
+from .route_table import EMBED, EXECUTION_PARAMETERS, HEALTH, INVOKE, LIVE, MODELS, OPENAPI, RERANK, VERTEX, route_table
 
 METERING_HEADER = "X-Amzn-Inference-Metering"
 View = Callable[..., Response]
@@ -87,7 +88,8 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
 
 
 def _endpoint_view(
-    endpoint: EmbeddingsEndpoint | RerankEndpoint, engine: ModelEngine, kind_check: Callable[[], object]
+    endpoint: EmbeddingsEndpoint | RerankEndpoint | VertexEndpoint, engine: ModelEngine,
+    kind_check: Callable[[], object],
 ) -> View:
     """parse -> run -> respond for one slice; the reply is metered by its units (inputs or documents).
     ``kind_check`` raises ``WrongModelKindError`` when the loaded model is of the other kind: checked first (once
@@ -126,8 +128,10 @@ def build_routes(
 ) -> Blueprint:
     embed = _endpoint_view(embeddings, engine, lambda: engine.handler)
     rerank = _endpoint_view(reranking, engine, lambda: engine.reranker)
+    vertex = VertexEndpoint(embeddings, reranking, lambda: engine.info.kind == RERANK_KIND, settings.max_inputs)
     views = {**_platform_views(engine, settings), EMBED: embed, RERANK: rerank,
-             INVOKE: _invoke_view(engine, embed, rerank)}  # fmt: skip
+             INVOKE: _invoke_view(engine, embed, rerank),
+             VERTEX: _endpoint_view(vertex, engine, lambda: None)}  # fmt: skip
     routes = Blueprint("api", __name__)
     for route in route_table(settings):
         routes.add_url_rule(route.path, route.operation_id, views[route.action], methods=[route.method])

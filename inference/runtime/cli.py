@@ -15,7 +15,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="embed-serve", description="Serve embeddings over HTTP (gunicorn).")
     parser.add_argument("command", nargs="?", default="serve", choices=["serve"], help="SageMaker passes 'serve'")
     parser.add_argument("--model-dir", type=Path, help="model folder (else MODEL_DIR, AZUREML_MODEL_DIR, ...)")
-    parser.add_argument("--port", type=int, help="listen port (else SAGEMAKER_BIND_TO_PORT / EMB_PORT / 8080)")
+    parser.add_argument("--port", type=int, help="listen port (else SAGEMAKER_BIND_TO_PORT / AIP_HTTP_PORT / EMB_PORT)")
     parser.add_argument("--host", help="bind address (else EMB_HOST / 0.0.0.0)")
     parser.add_argument("--workers", type=int, help="gunicorn workers")
     return parser.parse_args(argv)

@@ -13,7 +13,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from ..model_dir import resolve_model_dir
+from ..model_dir import fetch_storage_model, resolve_model_dir
 from ..settings import Settings
 from .front_worker import FrontApp, FrontWorker
 from .limits import FrontLimits, Probes
@@ -53,7 +53,7 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
     def __init__(self, settings: Settings) -> None:
         for name, value in WORKER_ENV_DEFAULTS.items():
             os.environ.setdefault(name, value)
-        self._settings = settings
+        self._settings = fetch_storage_model(settings)  # AIP_STORAGE_URI: copied once, before the workers fork
         self._gpus = visible_gpus() if settings.device in ("auto", "cuda") else []
         self.plan = self._plan()
         self._slots = WorkerSlots()

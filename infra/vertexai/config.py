@@ -1,0 +1,246 @@
+"""The deployment description: one validated, frozen pydantic model, no Google imports.
+
+Contract: a :class:`VertexConfig` that validates can be turned into request messages by ``plan`` without further
+checks: ids follow Vertex's resource-id rules, the image is pinned and lives in Artifact Registry (or the legacy
+Container Registry), ``artifact_uri`` is a ``gs://`` folder, machine type and accelerator agree (the obvious
+families: g2 = L4, a2 = A100, a3 = H100, n1 = T4/V100/P100/P4, CPU-only families take none), replica bounds and
+autoscaling targets are consistent, and ``env`` holds neither ``AIP_*`` names (Vertex sets them) nor
+credential-looking names (environment variables are plain text in the model resource).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Endpoint ids (CreateEndpointRequest.endpoint_id): a letter, then [a-z0-9-], ending alphanumeric, <= 63 chars.
+ENDPOINT_ID_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Model ids (UploadModelRequest.model_id): [a-z0-9_-], <= 63 chars, not starting with a digit or '-'.
+MODEL_ID_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,62}$")
+REGION_RE = re.compile(r"^[a-z]+-[a-z]+\d+$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_NAME_PARTS = frozenset(
+    {"KEY", "SECRET", "PASSWORD", "PASSWD", "TOKEN", "CREDENTIAL", "CREDENTIALS", "SAS", "CONNECTIONSTRING"}
+)
+# Image registries Vertex AI pulls custom containers from.
+IMAGE_HOST_RE = re.compile(r"^[a-z0-9-]+-docker\.pkg\.dev/|^([a-z]+\.)?gcr\.io/")
+# Machine family -> accelerators it takes (Vertex AI prediction machine types). CPU families take none.
+FAMILY_ACCELERATORS: dict[str, frozenset[str]] = {
+    "n1": frozenset({"NVIDIA_TESLA_T4", "NVIDIA_TESLA_V100", "NVIDIA_TESLA_P100", "NVIDIA_TESLA_P4"}),
+    "g2": frozenset({"NVIDIA_L4"}),
+    "a2": frozenset({"NVIDIA_TESLA_A100", "NVIDIA_A100_80GB"}),
+    "a3": frozenset({"NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB"}),
+}
+# Families that only exist with their GPUs attached.
+GPU_ONLY_FAMILIES = frozenset({"g2", "a2", "a3"})
+# g2 machine type -> the L4 count it comes with.
+G2_L4_COUNT = {4: 1, 8: 1, 12: 1, 16: 1, 32: 1, 24: 2, 48: 4, 96: 8}
+# Vertex's per-deployed-model replica ceiling is quota-bound; this guards against typos (1000 vs 10).
+MAX_REPLICAS = 1000
+
+
+def expected_accelerator_count(machine_type: str) -> int | None:
+    """The GPU count a fixed-GPU machine type comes with (g2-standard-24 -> 2, a2-highgpu-4g -> 4), else None."""
+    family = machine_type.split("-", 1)[0]
+    if family == "g2":
+        size = machine_type.rsplit("-", 1)[-1]
+        return G2_L4_COUNT.get(int(size)) if size.isdigit() else None
+    if family in ("a2", "a3"):
+        match = re.search(r"-(\d+)g$", machine_type)
+        return int(match.group(1)) if match else None
+    return None
+
+
+class VertexTarget(BaseModel):
+    """Which endpoint: all that ``status``, ``traffic``, ``undeploy`` and ``delete`` need. Unknown keys are ignored,
+    so the full deploy JSON file can be read as a target."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    project: str = Field(min_length=1, description="Google Cloud project id.")
+    region: str = Field("us-central1", description="Vertex AI region, e.g. us-central1, europe-west4.")
+    endpoint_id: str = Field(description="Endpoint id (last part of its resource name); created if missing.")
+    endpoint_display_name: str | None = Field(None, description="Display name; None: the endpoint_id.")
+    deployed_model_name: str = Field(
+        "blue", min_length=1, max_length=128, description="Display name of the deployed model (blue/green)."
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        if not REGION_RE.match(value):
+            raise ValueError("expected a region such as us-central1")
+        return value
+
+    @field_validator("endpoint_id")
+    @classmethod
+    def _check_endpoint_id(cls, value: str) -> str:
+        if not ENDPOINT_ID_RE.match(value):
+            raise ValueError("endpoint ids are 1-63 chars of [a-z0-9-], start with a letter, end alphanumeric")
+        return value
+
+    @classmethod
+    def from_file(cls, path: str | Path | None, **overrides: object) -> Self:
+        """Validate a JSON file (optional) plus ``overrides``; non-None overrides win over the file."""
+        data: dict[str, object] = {}
+        if path is not None:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"{path}: expected a JSON object")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(data)
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
+
+    @property
+    def endpoint_name(self) -> str:
+        """Full resource name of the endpoint."""
+        return f"{self.parent}/endpoints/{self.endpoint_id}"
+
+    @property
+    def api_endpoint(self) -> str:
+        """Regional API host the clients must talk to."""
+        return f"{self.region}-aiplatform.googleapis.com"
+
+
+class VertexConfig(VertexTarget):
+    """Everything ``deploy`` needs. JSON files (``deploy.example.json``) map 1:1 onto these fields; unknown keys
+    are errors (typos must not silently fall back to defaults)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    image: str = Field(description="Image in Artifact Registry, pinned: REGION-docker.pkg.dev/PROJECT/REPO/IMG:TAG.")
+    model_id: str = Field(
+        "jina-embedding-serving-v1",
+        description="Model resource id; one per image/artifacts pair (upload a new id for a new image: blue/green).",
+    )
+    model_display_name: str | None = Field(None, description="Model display name; None: the model_id.")
+    artifact_uri: str | None = Field(
+        None, description="gs:// model folder (Vertex passes it as AIP_STORAGE_URI); None: the image's model."
+    )
+
+    # Container contract (see container/ and inference/settings.py).
+    port: int = Field(8080, ge=1, le=65535, description="Port the server listens on (AIP_HTTP_PORT).")
+    predict_route: str = Field("/predict", description="Vertex forwards :predict/:rawPredict here (AIP_PREDICT_ROUTE).")
+    health_route: str = Field("/health", description="Vertex's health checks (AIP_HEALTH_ROUTE); 200 once ready.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra container environment (EMB_* etc.).")
+
+    # Compute.
+    machine_type: str = Field("g2-standard-8", description="Prediction machine type; needs quota in the region.")
+    accelerator_type: str | None = Field(
+        "NVIDIA_L4", description="AcceleratorType enum name (NVIDIA_L4, NVIDIA_TESLA_T4, ...); None: CPU only."
+    )
+    accelerator_count: int | None = Field(None, ge=1, description="GPUs per replica; None: 1 (or the machine's).")
+    min_replica_count: int = Field(1, ge=1, le=MAX_REPLICAS, description="Replicas always up (billed 24/7).")
+    max_replica_count: int | None = Field(None, ge=1, le=MAX_REPLICAS, description="None: min_replica_count.")
+    autoscaling_target_cpu_utilization: int | None = Field(
+        None, ge=1, le=100, description="Scale on CPU %; Vertex's default is 60 when no target is given."
+    )
+    autoscaling_target_accelerator_duty_cycle: int | None = Field(
+        None, ge=1, le=100, description="Scale on GPU duty cycle % (GPU machines only)."
+    )
+    traffic_percent: int = Field(100, ge=0, le=100, description="Share of the endpoint's traffic for this model.")
+    service_account: str | None = Field(
+        None, description="Service account the container runs as (needs storage read on artifact_uri)."
+    )
+    labels: dict[str, str] = Field(default_factory=lambda: {"app": "jina-embedding-serving"})
+
+    @field_validator("model_id")
+    @classmethod
+    def _check_model_id(cls, value: str) -> str:
+        if not MODEL_ID_RE.match(value):
+            raise ValueError("model ids are 1-63 chars of [a-z0-9_-] and do not start with a digit or '-'")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _check_image(cls, value: str) -> str:
+        if not value or any(ch.isspace() for ch in value):
+            raise ValueError("image must be a non-empty reference without whitespace")
+        if not IMAGE_HOST_RE.match(value):
+            raise ValueError("Vertex AI pulls from Artifact Registry: REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG")
+        last = value.rsplit("/", 1)[-1]
+        if "@sha256:" not in value and ":" not in last:
+            raise ValueError("pin the image by tag or digest (repo:tag or repo@sha256:...)")
+        if last.endswith(":latest"):
+            raise ValueError("':latest' is not reproducible; pin a version tag or a digest")
+        return value
+
+    @field_validator("artifact_uri")
+    @classmethod
+    def _check_artifact_uri(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](/.*)?$", value):
+            raise ValueError("artifact_uri must be a Cloud Storage folder: gs://BUCKET/PATH")
+        return value
+
+    @field_validator("predict_route", "health_route")
+    @classmethod
+    def _check_route(cls, value: str) -> str:
+        if not value.startswith("/") or any(ch.isspace() for ch in value):
+            raise ValueError("routes are absolute paths such as /predict")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _check_env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME_RE.match(name):
+                raise ValueError(f"invalid environment variable name {name!r}")
+            if name.upper().startswith("AIP_"):
+                raise ValueError(f"{name!r}: AIP_* variables are set by Vertex AI from the container spec")
+            if SECRET_NAME_PARTS & set(name.upper().split("_")):
+                raise ValueError(
+                    f"{name!r} looks like a secret; model environment variables are plain text. "
+                    "Use Secret Manager instead."
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _check_machine(self) -> VertexConfig:
+        family = self.machine_type.split("-", 1)[0]
+        accel = self.accelerator_type
+        if self.accelerator_count is not None and accel is None:
+            raise ValueError("accelerator_count needs accelerator_type")
+        if accel is None:
+            if family in GPU_ONLY_FAMILIES:
+                raise ValueError(f"{self.machine_type} comes with GPUs: set accelerator_type")
+            if self.autoscaling_target_accelerator_duty_cycle is not None:
+                raise ValueError("autoscaling_target_accelerator_duty_cycle needs an accelerator")
+            return self
+        allowed = FAMILY_ACCELERATORS.get(family)
+        if allowed is None:
+            raise ValueError(f"{self.machine_type} takes no accelerator (GPUs: n1, g2, a2, a3 machine types)")
+        if accel not in allowed:
+            raise ValueError(f"{accel} does not attach to {self.machine_type}; use one of {sorted(allowed)}")
+        fixed = expected_accelerator_count(self.machine_type)
+        if fixed is not None and self.accelerator_count not in (None, fixed):
+            raise ValueError(f"{self.machine_type} comes with {fixed} x {accel}, not {self.accelerator_count}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_replicas(self) -> VertexConfig:
+        if self.max_replica_count is not None and self.max_replica_count < self.min_replica_count:
+            raise ValueError("max_replica_count must be >= min_replica_count")
+        return self
+
+    @property
+    def gpu_count(self) -> int:
+        """GPUs per replica (0 on CPU machines)."""
+        if self.accelerator_type is None:
+            return 0
+        return self.accelerator_count or expected_accelerator_count(self.machine_type) or 1
+
+    @property
+    def max_replicas(self) -> int:
+        return self.max_replica_count or self.min_replica_count
+
+    @property
+    def model_name(self) -> str:
+        """Full resource name of the model."""
+        return f"{self.parent}/models/{self.model_id}"
