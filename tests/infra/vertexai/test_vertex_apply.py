@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import IMAGE, FakeVertex
+from vertex_fakes import IMAGE, FakeVertex
 
 from infra.vertexai import apply
 from infra.vertexai.__main__ import main

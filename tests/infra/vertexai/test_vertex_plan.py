@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import IMAGE
 from google.cloud import aiplatform_v1 as v1
+from vertex_fakes import IMAGE
 
 from infra.vertexai.__main__ import main
 from infra.vertexai.config import VertexConfig
