@@ -35,6 +35,19 @@ def _features(output: Any) -> torch.Tensor:
     return output if isinstance(output, torch.Tensor) else output.pooler_output
 
 
+
+def processor_pixels(processor: Any, images: Sequence[Image.Image]) -> list[torch.Tensor]:
+    """The model's own image processor on the CPU (resize, crop, normalise): one pixel tensor per image."""
+    return list(processor(images=list(images), return_tensors="pt")["pixel_values"])
+
+
+def pixels_on_device(batch: Sequence[torch.Tensor], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Stack preprocessed images and copy them to ``device`` (pinned, non-blocking on CUDA)."""
+    pixels = torch.stack(list(batch))
+    if device.type == "cuda":
+        pixels = pixels.pin_memory()
+    return pixels.to(device, dtype=dtype, non_blocking=True)
+
 class ClipEmbeddingHandler:
     """``EmbeddingHandler`` with image support for CLIP-family models."""
 
@@ -97,14 +110,10 @@ class ClipEmbeddingHandler:
     # -- images ------------------------------------------------------------------------------
     def preprocess_images(self, images: Sequence[Image.Image]) -> list[torch.Tensor]:
         """CPU: resize / crop / normalise with the model's processor config; one tensor per image."""
-        pixels = self._processor(images=list(images), return_tensors="pt")["pixel_values"]
-        return list(pixels)
+        return processor_pixels(self._processor, images)
 
     def _image_features(self, batch: Sequence[torch.Tensor]) -> np.ndarray:
-        pixels = torch.stack(list(batch))
-        if self._device.type == "cuda":
-            pixels = pixels.pin_memory()
-        pixels = pixels.to(self._device, dtype=self._dtype, non_blocking=True)
+        pixels = pixels_on_device(batch, self._device, self._dtype)
         with torch.inference_mode():
             return _features(self._model.get_image_features(pixel_values=pixels)).float().cpu().numpy()
 

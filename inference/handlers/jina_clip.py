@@ -28,7 +28,7 @@ from transformers.dynamic_module_utils import get_class_from_dynamic_module
 from ..core.types import ModelInfo
 from ..model_dir import default_model_name
 from ..settings import Settings
-from .clip import _features
+from .clip import _features, pixels_on_device, processor_pixels
 from .device import dtype_name, padded_batch, split_on_oom
 from .jina import matryoshka
 from .loading import load_hf_model
@@ -138,14 +138,10 @@ class JinaClipHandler:
     # -- images ------------------------------------------------------------------------------
     def preprocess_images(self, images: Sequence[Image.Image]) -> list[torch.Tensor]:
         """CPU: the model's own processor (resize, crop, normalise); one tensor per image."""
-        pixels = self._processor(images=list(images), return_tensors="pt")["pixel_values"]
-        return list(pixels)
+        return processor_pixels(self._processor, images)
 
     def _image_features(self, batch: Sequence[torch.Tensor]) -> np.ndarray:
-        pixels = torch.stack(list(batch))
-        if self._device.type == "cuda":
-            pixels = pixels.pin_memory()
-        pixels = pixels.to(self._device, dtype=self._dtype, non_blocking=True)
+        pixels = pixels_on_device(batch, self._device, self._dtype)
         with torch.inference_mode():
             return self._cut(_features(self._model.get_image_features(pixel_values=pixels)))
 

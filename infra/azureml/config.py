@@ -10,12 +10,12 @@ Key Vault / workspace connections, never in a deployment's plain-text variables)
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
-from typing import Literal, Self
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..config_file import FileConfig
 
 # Azure ML: 3-32 chars, starts with a letter, letters/digits/'-', ends with a letter or digit.
 ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
@@ -110,7 +110,7 @@ class AzureAutoscaleConfig(BaseModel):
         return "GpuUtilizationPercentage" if is_gpu_sku(instance_type) else "CpuUtilizationPercentage"
 
 
-class AzureMLTarget(BaseModel):
+class AzureMLTarget(FileConfig):
     """Which endpoint: all that ``status``, ``invoke`` and ``delete`` need. Unknown keys are ignored, so
     the full deploy JSON file can be read as a target."""
 
@@ -131,17 +131,6 @@ class AzureMLTarget(BaseModel):
         if not ENDPOINT_NAME_RE.match(value):
             raise ValueError("must be 3-32 chars: a letter, then letters/digits/'-', ending with a letter or digit")
         return value
-
-    @classmethod
-    def from_file(cls, path: str | Path | None, **overrides: object) -> Self:
-        """Validate a JSON file (optional) plus ``overrides``; non-None overrides win over the file."""
-        data: dict[str, object] = {}
-        if path is not None:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError(f"{path}: expected a JSON object")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(data)
 
     def workspace_arm_id(self) -> str:
         """ARM id of the workspace; assets and endpoints are its children."""

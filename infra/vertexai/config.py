@@ -10,12 +10,11 @@ credential-looking names (environment variables are plain text in the model reso
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
-from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from ..config_file import FileConfig
 
 # Endpoint ids (CreateEndpointRequest.endpoint_id): a letter, then [a-z0-9-], ending alphanumeric, <= 63 chars.
 ENDPOINT_ID_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -55,7 +54,7 @@ def expected_accelerator_count(machine_type: str) -> int | None:
     return None
 
 
-class VertexTarget(BaseModel):
+class VertexTarget(FileConfig):
     """Which endpoint: all that ``status``, ``traffic``, ``undeploy`` and ``delete`` need. Unknown keys are ignored,
     so the full deploy JSON file can be read as a target."""
 
@@ -82,17 +81,6 @@ class VertexTarget(BaseModel):
         if not ENDPOINT_ID_RE.match(value):
             raise ValueError("endpoint ids are 1-63 chars of [a-z0-9-], start with a letter, end alphanumeric")
         return value
-
-    @classmethod
-    def from_file(cls, path: str | Path | None, **overrides: object) -> Self:
-        """Validate a JSON file (optional) plus ``overrides``; non-None overrides win over the file."""
-        data: dict[str, object] = {}
-        if path is not None:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError(f"{path}: expected a JSON object")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(data)
 
     @property
     def parent(self) -> str:
