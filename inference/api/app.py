@@ -13,6 +13,7 @@ from ..endpoints.rerank.service import RerankService
 from ..handlers import load_handler
 from ..settings import Settings
 from .errors import register_error_handlers
+from .metrics_hooks import install_metrics
 from .request_log import configure_logging, install_request_log
 from .route_table import probe_paths
 from .routes import register_routes
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, loader: Loader = load_handler, 
     app.extensions[ENGINE] = engine
     register_error_handlers(app)
     install_request_log(app, probe_paths(settings))
+    install_metrics(app, engine)
     register_routes(app, engine, embeddings, reranking, settings)
     if load_in_background:
         engine.start_loading()

@@ -12,10 +12,12 @@ from ..errors import (
     InternalError,
     InvalidInputError,
     MethodNotAllowedError,
+    ModelNotReadyError,
     NotFoundError,
     PayloadTooLargeError,
     ServingError,
 )
+from ..metrics import SHED
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ def _from_http(exc: HTTPException) -> ServingError:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServingError)
     def _serving(err: ServingError) -> Response:
+        if err.status == 503 and not isinstance(err, ModelNotReadyError):  # shed for load (embed_shed_total)
+            SHED.labels(reason=err.type).inc()
         return error_response(err)
 
     @app.errorhandler(HTTPException)

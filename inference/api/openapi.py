@@ -13,9 +13,10 @@ from ..endpoints.docs import error_doc, ref
 from ..endpoints.embeddings import openapi as embeddings_doc
 from ..endpoints.rerank import openapi as rerank_doc
 from ..errors import ModelNotReadyError
+from ..metrics import CONTENT_TYPE
 from ..mime import JSON
 from ..settings import Settings
-from .route_table import EMBED, HEALTH, INVOKE, RERANK, VERTEX, Route, route_table
+from .route_table import EMBED, HEALTH, INVOKE, METRICS, RERANK, VERTEX, Route, route_table
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -56,7 +57,9 @@ COMMON_SCHEMAS: dict[str, Any] = {
 
 def _get(route: Route) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK"}
-    if route.probe:
+    if route.action == METRICS:
+        ok["content"] = {CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}
+    elif route.probe:
         ok["content"] = {JSON: {"schema": ref("Health")}}
     responses = {"200": ok}
     if route.action == HEALTH:

@@ -19,7 +19,10 @@ from ..settings import Settings
 
 EMBED, RERANK, INVOKE, HEALTH, LIVE = "embed", "rerank", "invoke", "health", "live"
 EXECUTION_PARAMETERS, MODELS, OPENAPI, VERTEX = "execution_parameters", "models", "openapi", "vertex"
-PROBES = frozenset({HEALTH, LIVE})
+METRICS = "metrics"
+# Answered in the front's event loop even when the worker is saturated, logged at DEBUG: the health probes and
+# the Prometheus scrape (cheap: counters read from memory or the metrics folder, no model work).
+PROBES = frozenset({HEALTH, LIVE, METRICS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +35,8 @@ class Route:
 
     @property
     def probe(self) -> bool:
-        """A health probe: logged at DEBUG only, and answered even when the worker is saturated."""
+        """A health probe or the metrics scrape: logged at DEBUG only, and answered even when the worker is
+        saturated."""
         return self.action in PROBES
 
     @property
@@ -67,6 +71,7 @@ def route_table(settings: Settings) -> tuple[Route, ...]:
               "SageMaker Batch Transform parameters"),
         Route("/v1/models", "GET", MODELS, "models", "The served model"),
         Route("/openapi.json", "GET", OPENAPI, "openapi", "This document"),
+        Route("/metrics", "GET", METRICS, "metrics", "Prometheus metrics (text format; README 'Metrics')"),
         *_model_routes(settings),
     ]  # fmt: skip
     unique: dict[tuple[str, str], Route] = {}
@@ -76,7 +81,7 @@ def route_table(settings: Settings) -> tuple[Route, ...]:
 
 
 def probe_paths(settings: Settings) -> frozenset[str]:
-    """Health probes: liveness and readiness."""
+    """Health probes (liveness and readiness) and the metrics scrape: answered in the front's loop."""
     return frozenset(route.path for route in route_table(settings) if route.probe)
 
 

@@ -20,11 +20,24 @@ from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
 from ..endpoints.rerank.endpoint import RerankEndpoint
 from ..endpoints.vertex import VertexEndpoint
 from ..errors import ModelNotReadyError
+from ..metrics import CONTENT_TYPE, exposition
 from ..mime import JSON
 from ..settings import Settings
 from .openapi import openapi_spec
 from .request_context import CANCELLED, DEADLINE
-from .route_table import EMBED, EXECUTION_PARAMETERS, HEALTH, INVOKE, LIVE, MODELS, OPENAPI, RERANK, VERTEX, route_table
+from .route_table import (
+    EMBED,
+    EXECUTION_PARAMETERS,
+    HEALTH,
+    INVOKE,
+    LIVE,
+    METRICS,
+    MODELS,
+    OPENAPI,
+    RERANK,
+    VERTEX,
+    route_table,
+)
 
 METERING_HEADER = "X-Amzn-Inference-Metering"
 View = Callable[..., Response]
@@ -84,6 +97,7 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
         EXECUTION_PARAMETERS: execution_parameters,
         MODELS: models,
         OPENAPI: lambda: Response(spec, mimetype=JSON),
+        METRICS: lambda: Response(exposition(), content_type=CONTENT_TYPE),
     }
 
 

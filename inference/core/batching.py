@@ -23,6 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from ..errors import ClientClosedRequestError, OverloadedError, ServingError
+from ..metrics import BATCH_SIZE
 from .budget import Reservation, WorkBudget
 from .padding import plan_batches
 
@@ -264,6 +265,7 @@ class MicroBatcher:
             if not batch:
                 continue
             started = time.perf_counter()
+            BATCH_SIZE.observe(len(batch))
             try:
                 vectors = self._forward([job.payload for job in batch], key)
             except BaseException as err:  # noqa: BLE001 - handed to the waiting request threads

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from .. import metrics
 from ..errors import ClientClosedRequestError, ModelNotReadyError, WrongModelKindError
 from ..settings import Settings
 from .batching import ForwardFn, MicroBatcher
@@ -104,6 +105,7 @@ class ModelEngine:
 
     def load(self) -> None:
         """Load the model and warm it up; failures are logged and kept for /ping, never raised."""
+        started = time.perf_counter()
         try:
             handler = self._loader(self._settings)
             forward = forward_for(handler)
@@ -124,6 +126,7 @@ class ModelEngine:
             budget=self._budget,
         )
         self._handler = handler
+        metrics.MODEL_LOAD.set(time.perf_counter() - started)
         self._ready.set()
         log.info("model ready: %s", handler.info)
 

@@ -12,6 +12,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from .. import metrics
 from ..settings import Settings
 from .device import limit_cpu_threads, pick_device, pick_dtype
 from .tokenization import require_safetensors
@@ -43,9 +44,17 @@ def load_hf_model(folder: Path, settings: Settings, auto_class: Any = AutoModel)
         folder, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=trust
     )
     model = model.to(device).eval()
+    if device.type == "cuda":
+        metrics.set_refresher("gpu", lambda: _gpu_memory(device))
     log.info("attention: %s", getattr(model.config, "_attn_implementation", "unknown"))
     if settings.compile != "off":
         # dynamic: batch size and length vary per request; the module's own methods (CLIP's get_*_features)
         # still run eagerly, only its forward is compiled.
         model = torch.compile(model, mode=None if settings.compile == "default" else settings.compile, dynamic=True)
     return LoadedModel(config, tokenizer, model, device, dtype)
+
+
+def _gpu_memory(device: torch.device) -> None:
+    """``embed_gpu_memory_bytes``: what this process's PyTorch holds on ``device`` (no synchronisation)."""
+    metrics.GPU_MEMORY.labels(device=str(device), kind="allocated").set(torch.cuda.memory_allocated(device))
+    metrics.GPU_MEMORY.labels(device=str(device), kind="reserved").set(torch.cuda.memory_reserved(device))

@@ -51,8 +51,8 @@ class Front:
     """Serves one worker's listening sockets; ``serve`` until ``stop``."""
 
     def __init__(self, app: WSGIApp, probes: Probes, blocked_by_peers: Callable[[], bool], limits: FrontLimits,
-                 deadline_s: float) -> None:  # fmt: skip
-        self._app, self._probes, self._blocked_by_peers = app, probes, blocked_by_peers
+                 deadline_s: float, on_shed: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+        self._app, self._probes, self._blocked_by_peers, self._on_shed = app, probes, blocked_by_peers, on_shed
         self._limits, self._deadline_s = limits, deadline_s
         self._pool = ThreadPoolExecutor(limits.threads, thread_name_prefix="request")
         self._in_flight = 0  # requests on the pool, running or waiting (counted in the loop thread only)
@@ -233,6 +233,7 @@ class Front:
         if self._in_flight >= self._limits.threads + self._limits.max_waiting:
             answer = error_answer(OverloadedError("server is at capacity; retry shortly"), request, close=False)
             log_answer(answer, request, started, shed=True)
+            self._on_shed()
             return answer
         cancelled = threading.Event()
         environ = environ_for(request, {DEADLINE: time.monotonic() + self._deadline_s, CANCELLED: cancelled})

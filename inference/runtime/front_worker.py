@@ -32,6 +32,7 @@ class FrontApp:
     blocked_by_peers: Callable[[], bool]
     limits: FrontLimits
     deadline_s: float
+    on_shed: Callable[[], None] = lambda: None  # a request answered 503 at once (the metrics count it)
 
 
 class FrontWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type information
@@ -42,7 +43,8 @@ class FrontWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type infor
 
     async def _serve(self) -> None:
         served: FrontApp = self.wsgi
-        front = Front(served.app, served.probes, served.blocked_by_peers, served.limits, served.deadline_s)
+        front = Front(served.app, served.probes, served.blocked_by_peers, served.limits, served.deadline_s,
+                      served.on_shed)
         await front.serve([listener.sock for listener in self.sockets])
         while self.alive:
             self.notify()

@@ -9,6 +9,9 @@ sharing the cores' torch threads (``worker_plan``). Readiness across workers: ``
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -20,6 +23,7 @@ from .limits import FrontLimits, Probes
 from .readiness import ServerReadiness, WorkerBoard
 from .worker_plan import WorkerPlan, available_memory_bytes, plan_workers, usable_cores, visible_gpus, weight_bytes
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode (inference/metrics.py)
 GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
 
 # Environment defaults the workers inherit (an explicit value wins). OpenMP reads them when torch loads,
@@ -59,7 +63,24 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         self._slots = WorkerSlots()
         self._readiness = ServerReadiness(WorkerBoard(2 * self.plan.workers + 2))  # inherited by the workers
         self._engine: Any = None  # the worker's ModelEngine, set by load
+        self.metrics_dir: str | None = None  # set by run
         super().__init__()
+
+    def run(self) -> None:
+        """In the master: the metrics folder, then gunicorn (forks the workers, returns at shutdown)."""
+        self.metrics_dir = self._metrics_dir()
+        super().run()
+
+    @staticmethod
+    def _metrics_dir() -> str:
+        """A fresh, empty folder for this server's metric files (every worker's values, summed at a scrape): set
+        before any worker forks and before this process imports prometheus_client (it reads the variable once, at
+        import). Any inherited value is replaced: another server's files would mix into this one's counts."""
+        if "prometheus_client" in sys.modules:
+            raise RuntimeError("prometheus_client was imported before the metrics folder was set")
+        path = tempfile.mkdtemp(prefix="embed-metrics-")
+        os.environ[MULTIPROC_ENV] = path
+        return path
 
     def _plan(self) -> WorkerPlan:
         s = self._settings
@@ -91,6 +112,7 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
             "post_fork": self._post_fork,
             "post_worker_init": self._post_worker_init,
             "child_exit": self._child_exit,
+            "on_exit": self._on_exit,
             "when_ready": self._when_ready,
         }
         for key, value in options.items():
@@ -100,7 +122,15 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         threads = f", {self.plan.torch_threads} torch thread(s) each" if not self._gpus else ""
         server.log.info("starting %d worker(s) (%s)%s", self.plan.workers, self.plan.reason, threads)
 
+    def _on_exit(self, server: Any) -> None:
+        if self.metrics_dir is not None:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
     def _child_exit(self, server: Any, worker: Any) -> None:
+        if self.metrics_dir is not None:
+            from prometheus_client import multiprocess  # here, after the folder is set: see _metrics_dir
+
+            multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # live gauges drop it
         slot = self._slots.release(worker.age)
         if slot is not None:
             self._readiness.worker_exited(slot)
@@ -128,6 +158,7 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         """Runs in the worker after fork: pin the GPU, then build the app (loads the model) and its front."""
         from ..api.app import ENGINE, create_app
         from ..api.route_table import probe_paths, readiness_paths
+        from ..metrics import front_shed
 
         settings = self._worker_settings()
         app = create_app(settings)
@@ -140,4 +171,4 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         )  # fmt: skip
         probes = Probes(probe_paths(settings), readiness_paths(settings))
         deadline = getattr(settings, "request_deadline_s", 45.0)
-        return FrontApp(app, probes, self._readiness.blocked_by_peers, limits, deadline)
+        return FrontApp(app, probes, self._readiness.blocked_by_peers, limits, deadline, front_shed)

@@ -1,0 +1,36 @@
+"""Request metrics (inference/metrics.py) from the Flask app: each answered request by route and status, its
+latency, the inputs and tokens of successful ones; the engine's queue as gauges, set after each request and
+before each scrape."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, request
+
+from .. import metrics
+from ..core.engine import ModelEngine
+
+
+def install_metrics(app: Flask, engine: ModelEngine) -> None:
+    def queue() -> None:
+        work = engine.work()
+        metrics.QUEUED_TOKENS.set(work.queued_tokens)
+        metrics.QUEUED_REQUESTS.set(work.queued_requests)
+
+    metrics.set_refresher("queue", queue)
+
+    @app.before_request
+    def _start() -> None:
+        g.metrics_start = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule is not None else metrics.UNMATCHED
+        metrics.REQUESTS.labels(route=route, status=str(response.status_code)).inc()
+        metrics.LATENCY.labels(route=route).observe(time.perf_counter() - g.get("metrics_start", time.perf_counter()))
+        if 200 <= response.status_code < 300:
+            metrics.INPUTS.inc(g.get("n_inputs") or 0)
+            metrics.TOKENS.inc(g.get("tokens") or 0)
+        metrics.refresh()
+        return response
