@@ -32,21 +32,19 @@ log = logging.getLogger(__name__)
 WARMUP_PAIRS = ("warm-up query", ("a document", "a slightly longer document for the warm-up pass"))
 
 
-def _activation_name(folder: Path, config: Any) -> str:
-    """``sigmoid`` or ``identity``: the folder's declared CrossEncoder activation, else sigmoid for one label."""
-    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+def _activation_name(raw: dict[str, Any]) -> str:
+    """``sigmoid`` or ``identity``: the folder's declared CrossEncoder activation, else sigmoid (one label)."""
     declared = (raw.get("sentence_transformers") or {}).get("activation_fn") or raw.get(
         "sbert_ce_default_activation_function"
     )
     if declared:
         return "identity" if declared.rsplit(".", 1)[-1] == "Identity" else "sigmoid"
-    return "sigmoid" if config.num_labels == 1 else "identity"
+    return "sigmoid"
 
 
-def _require_trust_for_remote_code(folder: Path, settings: Settings) -> None:
+def _require_trust_for_remote_code(folder: Path, raw: dict[str, Any], settings: Settings) -> None:
     """A folder whose ``auto_map`` names its own classifier (Jina's rerankers) runs only with that code: refuse
     before transformers is asked, naming the setting (transformers' own message names its argument instead)."""
-    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     source = (raw.get("auto_map") or {}).get("AutoModelForSequenceClassification")
     if source and not settings.trust_remote_code:
         raise ModelFolderError(
@@ -60,7 +58,8 @@ class CrossEncoderHandler:
 
     def __init__(self, folder: Path, settings: Settings) -> None:
         st = read_st_config(folder)
-        _require_trust_for_remote_code(st.transformer_dir, settings)
+        raw = json.loads((st.transformer_dir / "config.json").read_text(encoding="utf-8"))
+        _require_trust_for_remote_code(st.transformer_dir, raw, settings)
         loaded = load_hf_model(st.transformer_dir, settings, AutoModelForSequenceClassification)
         config, tokenizer = loaded.config, loaded.tokenizer
         if int(getattr(config, "num_labels", 1)) != 1:
@@ -73,7 +72,7 @@ class CrossEncoderHandler:
         self._types = "token_type_ids" in tokenizer.model_input_names
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self._pair_specials = tokenizer.num_special_tokens_to_add(pair=True)
-        self._activation = _activation_name(st.transformer_dir, config)
+        self._activation = _activation_name(raw)
         self._info = ModelInfo(
             name=default_model_name(settings, folder),
             dimensions=1,

@@ -15,18 +15,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config_file import FileConfig
+from ..config_file import FileConfig, check_env_name, check_route
 
 # Azure ML: 3-32 chars, starts with a letter, letters/digits/'-', ends with a letter or digit.
 ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
 # Asset (environment/model) container names, as the ARM REST API checks them (api-version 2024-04-01):
 # letters, digits, '-', '_'; start alphanumeric; max 255. No '.', though some SDK docs allow it.
 ASSET_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Variable-name parts that mean "this is a secret" (HF_TOKEN, API_KEY, ...). EMB_MAX_BATCH_TOKENS is fine.
-SECRET_NAME_PARTS = frozenset(
-    {"KEY", "SECRET", "PASSWORD", "PASSWD", "TOKEN", "CREDENTIAL", "CREDENTIALS", "SAS", "CONNECTIONSTRING"}
-)
 # Managed online endpoints cap the scoring timeout at 180 s.
 MAX_REQUEST_TIMEOUT_S = 180
 # Default limit on instances per managed online deployment (Azure grants more on request).
@@ -230,21 +225,15 @@ class AzureMLConfig(AzureMLTarget):
     @field_validator("liveness_route", "readiness_route", "scoring_route")
     @classmethod
     def _check_route(cls, value: str) -> str:
-        if not value.startswith("/") or any(ch.isspace() for ch in value):
-            raise ValueError("routes are absolute paths such as /ping")
-        return value
+        return check_route(value, "/ping")
 
     @field_validator("env")
     @classmethod
     def _check_env(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
-            if not ENV_NAME_RE.match(name):
-                raise ValueError(f"invalid environment variable name {name!r}")
-            if SECRET_NAME_PARTS & set(name.upper().split("_")):
-                raise ValueError(
-                    f"{name!r} looks like a secret; deployment variables are plain text. "
-                    "Use Key Vault or a workspace connection instead."
-                )
+            check_env_name(
+                name, "deployment variables are plain text. Use Key Vault or a workspace connection instead."
+            )
         return value
 
     @model_validator(mode="after")

@@ -14,17 +14,13 @@ import re
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ..config_file import FileConfig
+from ..config_file import ENV_NAME_RE, FileConfig, check_env_name, check_route
 
 # Endpoint ids (CreateEndpointRequest.endpoint_id): a letter, then [a-z0-9-], ending alphanumeric, <= 63 chars.
 ENDPOINT_ID_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Model ids (UploadModelRequest.model_id): [a-z0-9_-], <= 63 chars, not starting with a digit or '-'.
 MODEL_ID_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,62}$")
 REGION_RE = re.compile(r"^[a-z]+-[a-z]+\d+$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SECRET_NAME_PARTS = frozenset(
-    {"KEY", "SECRET", "PASSWORD", "PASSWD", "TOKEN", "CREDENTIAL", "CREDENTIALS", "SAS", "CONNECTIONSTRING"}
-)
 # Image registries Vertex AI pulls custom containers from.
 IMAGE_HOST_RE = re.compile(r"^[a-z0-9-]+-docker\.pkg\.dev/|^([a-z]+\.)?gcr\.io/")
 # Machine family -> accelerators it takes (Vertex AI prediction machine types). CPU families take none.
@@ -170,23 +166,15 @@ class VertexConfig(VertexTarget):
     @field_validator("predict_route", "health_route")
     @classmethod
     def _check_route(cls, value: str) -> str:
-        if not value.startswith("/") or any(ch.isspace() for ch in value):
-            raise ValueError("routes are absolute paths such as /predict")
-        return value
+        return check_route(value, "/predict")
 
     @field_validator("env")
     @classmethod
     def _check_env(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
-            if not ENV_NAME_RE.match(name):
-                raise ValueError(f"invalid environment variable name {name!r}")
-            if name.upper().startswith("AIP_"):
+            if name.upper().startswith("AIP_") and ENV_NAME_RE.match(name):
                 raise ValueError(f"{name!r}: AIP_* variables are set by Vertex AI from the container spec")
-            if SECRET_NAME_PARTS & set(name.upper().split("_")):
-                raise ValueError(
-                    f"{name!r} looks like a secret; model environment variables are plain text. "
-                    "Use Secret Manager instead."
-                )
+            check_env_name(name, "model environment variables are plain text. Use Secret Manager instead.")
         return value
 
     @model_validator(mode="after")

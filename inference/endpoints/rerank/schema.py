@@ -52,10 +52,6 @@ def _error(err: ValidationError) -> InvalidInputError:
     return validation_error(err)
 
 
-def is_rerank_body(body: Any) -> bool:
-    return isinstance(body, dict) and "query" in body and ("documents" in body or "texts" in body)
-
-
 def _text(item: str | DocumentItem) -> str:
     return item if isinstance(item, str) else item.text
 
