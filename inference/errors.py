@@ -137,3 +137,33 @@ class DeviceOutOfMemoryError(ServingError):
     status = 503
     type = "device_out_of_memory"
     retry_after = 1
+
+
+class AuthenticationError(ServingError):
+    """API keys are on and the request carries no valid one (``Authorization: Bearer <key>``)."""
+
+    status = 401
+    type = "authentication_error"
+
+    def __init__(self, message: str, *, invalid_token: bool = False) -> None:
+        super().__init__(message)
+        self.invalid_token = invalid_token
+
+    def headers(self) -> list[tuple[str, str]]:
+        challenge = 'Bearer realm="embeddings"' + (', error="invalid_token"' if self.invalid_token else "")
+        return [("WWW-Authenticate", challenge)]
+
+
+class RateLimitedError(ServingError):
+    """The key (or client address) has used its requests or tokens per minute; ``rate_headers`` say how far."""
+
+    status = 429
+    type = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: int, rate_headers: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.rate_headers = rate_headers
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [*super().headers(), *self.rate_headers]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -247,6 +247,33 @@ class Settings(BaseSettings):
         validation_alias=_env("EMB_TORCH_THREADS"),
         description="torch intra-op threads per CPU worker. Default: usable cores / workers.",
     )
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("EMB_API_KEY"),
+        description="A bearer token every API call must send (`Authorization: Bearer ...`; else 401). Health "
+        "probes, `/metrics` and `/openapi.json` stay open. Off when neither this nor `EMB_API_KEYS_FILE` is set "
+        "(SageMaker, Azure ML and Vertex AI authenticate callers themselves: leave both unset there).",
+    )
+    api_keys_file: Path | None = Field(
+        None,
+        validation_alias=_env("EMB_API_KEYS_FILE"),
+        description="A JSON file of named keys, each with optional `rpm` / `tpm` limits (README 'API keys'); "
+        "re-read when it changes, without a restart. Used with or instead of `EMB_API_KEY`.",
+    )
+    rate_limit_rpm: int = Field(
+        0,
+        ge=0,
+        validation_alias=_env("EMB_RATE_LIMIT_RPM"),
+        description="Requests per minute per key (per client address when keys are off), for keys that set "
+        "none; past it 429 + Retry-After. Counted across the server's workers. 0: no limit.",
+    )
+    rate_limit_tpm: int = Field(
+        0,
+        ge=0,
+        validation_alias=_env("EMB_RATE_LIMIT_TPM"),
+        description="Tokens per minute per key (per client address when keys are off), as `usage` counts them, "
+        "for keys that set none; whichever of the two limits is reached first answers 429. 0: no limit.",
+    )
     log_level: str = Field("INFO", validation_alias=_env("EMB_LOG_LEVEL", "LOG_LEVEL"), description="Log level.")
     azure_score_route: str = Field(
         "/score", validation_alias=_env("EMB_AZURE_SCORE_ROUTE"), description="Extra scoring route (Azure ML)."
@@ -281,20 +308,3 @@ class Settings(BaseSettings):
         current = {name: getattr(self, name) for name in type(self).model_fields
                    if name in self.model_fields_set or name not in MODE_DEFAULTS}  # fmt: skip
         return type(self).model_validate({**current, **values})
-
-
-def env_table() -> str:
-    """The README's environment-variable table, rendered from the fields above."""
-    rows = ["| Variable | Default | Description |", "| --- | --- | --- |"]
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        names = " / ".join(f"`{n}`" for n in alias.choices) if isinstance(alias, AliasChoices) else ""
-        default = "" if field.default is None else f"`{field.default}`"
-        if name in MODE_DEFAULTS:
-            default = ", ".join(f"{mode} `{value:g}`" for mode, value in MODE_DEFAULTS[name].items())
-        rows.append(f"| {names} | {default} | {field.description} |")
-    return "\n".join(rows)
-
-
-if __name__ == "__main__":
-    print(env_table())

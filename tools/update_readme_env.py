@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from inference.settings import env_table
+from inference.env_table import env_table
 
 START, END = "<!-- env-table:start -->", "<!-- env-table:end -->"
 

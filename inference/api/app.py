@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 from ..codecs.images import ImagePolicy
@@ -12,6 +14,7 @@ from ..endpoints.rerank.endpoint import RerankEndpoint
 from ..endpoints.rerank.service import RerankService
 from ..handlers import load_handler
 from ..settings import Settings
+from .access_hooks import install_access
 from .errors import register_error_handlers
 from .metrics_hooks import install_metrics
 from .request_log import configure_logging, install_request_log
@@ -22,8 +25,10 @@ ENGINE = "model_engine"  # app.extensions key: the runtime waits on the engine's
 
 
 def create_app(settings: Settings | None = None, loader: Loader = load_handler, *,
-               load_in_background: bool = True) -> Flask:  # fmt: skip
-    """Create the WSGI app. The model loads in a background thread; /ping is 503 until it is warm."""
+               load_in_background: bool = True, state_dir: Path | None = None) -> Flask:  # fmt: skip
+    """Create the WSGI app. The model loads in a background thread; /ping is 503 until it is warm.
+    ``state_dir``: where state shared by the server's workers lives (the rate limits); the gunicorn master
+    makes one per server. Without it (an app alone, in tests) a fresh temporary folder."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
     engine = ModelEngine(settings, loader)
@@ -37,6 +42,7 @@ def create_app(settings: Settings | None = None, loader: Loader = load_handler, 
     register_error_handlers(app)
     install_request_log(app, probe_paths(settings))
     install_metrics(app, engine)
+    install_access(app, settings, state_dir)
     register_routes(app, engine, embeddings, reranking, settings)
     if load_in_background:
         engine.start_loading()

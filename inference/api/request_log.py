@@ -59,6 +59,7 @@ def install_request_log(app: Flask, quiet_paths: Iterable[str]) -> None:
             "status": response.status_code,
             "inputs": g.get("n_inputs"),
             "tokens": g.get("tokens"),
+            "key": g.get("api_key"),  # the API key's name (never the key), when keys are on
             "ms": round((time.perf_counter() - g.get("start", time.perf_counter())) * 1000, 2),
         }
         level = logging.DEBUG if request.path in quiet else logging.INFO

@@ -23,6 +23,10 @@ METRICS = "metrics"
 # Answered in the front's event loop even when the worker is saturated, logged at DEBUG: the health probes and
 # the Prometheus scrape (cheap: counters read from memory or the metrics folder, no model work).
 PROBES = frozenset({HEALTH, LIVE, METRICS})
+# With API keys on, these stay open (the platforms and Kubernetes probe without credentials; the API document
+# describes the API to people about to call it); every other route needs a key. Model work is rate-limited.
+OPEN = PROBES | {OPENAPI}
+MODEL_WORK = frozenset({EMBED, RERANK, INVOKE, VERTEX})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,16 @@ class Route:
         """A health probe or the metrics scrape: logged at DEBUG only, and answered even when the worker is
         saturated."""
         return self.action in PROBES
+
+    @property
+    def open(self) -> bool:
+        """Answered without an API key even when keys are on."""
+        return self.action in OPEN
+
+    @property
+    def model_work(self) -> bool:
+        """Runs the model: counted against requests- and tokens-per-minute limits."""
+        return self.action in MODEL_WORK
 
     @property
     def openapi_path(self) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ..access.keys import KeyFileError, KeyRing
 from ..settings import Settings
 
 
@@ -31,10 +32,21 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise SystemExit(f"embed-serve: invalid option {first['loc'][0]}: {first['msg']}") from None
 
 
+def check_keys(settings: Settings) -> None:
+    """A key file that cannot be read or parsed stops the server before it starts (later, a bad edit is logged
+    and the keys in force stay)."""
+    try:
+        KeyRing.from_settings(settings.api_key, settings.api_keys_file)
+    except KeyFileError as err:
+        raise SystemExit(f"embed-serve: EMB_API_KEYS_FILE {err}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     from .server import EmbeddingServer
 
-    EmbeddingServer(settings_from(parse_args(argv))).run()
+    settings = settings_from(parse_args(argv))
+    check_keys(settings)
+    EmbeddingServer(settings).run()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -64,11 +65,13 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         self._readiness = ServerReadiness(WorkerBoard(2 * self.plan.workers + 2))  # inherited by the workers
         self._engine: Any = None  # the worker's ModelEngine, set by load
         self.metrics_dir: str | None = None  # set by run
+        self.state_dir: Path | None = None  # set by run: what the workers share (rate-limit buckets)
         super().__init__()
 
     def run(self) -> None:
         """In the master: the metrics folder, then gunicorn (forks the workers, returns at shutdown)."""
         self.metrics_dir = self._metrics_dir()
+        self.state_dir = Path(tempfile.mkdtemp(prefix="embed-state-"))
         super().run()
 
     @staticmethod
@@ -123,8 +126,9 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         server.log.info("starting %d worker(s) (%s)%s", self.plan.workers, self.plan.reason, threads)
 
     def _on_exit(self, server: Any) -> None:
-        if self.metrics_dir is not None:
-            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        for folder in (self.metrics_dir, self.state_dir):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _child_exit(self, server: Any, worker: Any) -> None:
         if self.metrics_dir is not None:
@@ -161,7 +165,7 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         from ..metrics import front_shed
 
         settings = self._worker_settings()
-        app = create_app(settings)
+        app = create_app(settings, state_dir=self.state_dir)
         self._engine = app.extensions[ENGINE]
         limits = FrontLimits(
             max_body_bytes=settings.max_body_bytes, threads=settings.threads, max_waiting=settings.threads,

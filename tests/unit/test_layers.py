@@ -1,6 +1,6 @@
 """The package's layers, read from its source: imports go one way only, and each framework stays in its layer.
 
-runtime (gunicorn process) -> api (Flask) -> endpoints (slices) -> core / codecs / handlers -> base modules.
+runtime (gunicorn process) -> api (Flask) -> endpoints (slices) -> core / codecs / handlers / access -> base modules.
 A lower layer importing a higher one, Flask outside ``api``/``runtime``, or torch outside ``handlers`` fails here.
 """
 
@@ -12,16 +12,17 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "inference"
-BASE = {"settings", "errors", "mime", "model_dir", "gpu_host", "metrics", "__init__"}
+BASE = {"settings", "env_table", "errors", "mime", "model_dir", "gpu_host", "metrics", "__init__"}
 # What each part may import from the package (besides itself and the base modules).
 ALLOWED = {
     "base": set(),
+    "access": set(),
     "core": set(),
     "codecs": set(),
     "handlers": {"core"},
     "endpoints": {"core", "codecs"},
-    "api": {"core", "codecs", "endpoints", "handlers"},
-    "runtime": {"core", "codecs", "endpoints", "handlers", "api"},
+    "api": {"core", "codecs", "endpoints", "handlers", "access"},
+    "runtime": {"core", "codecs", "endpoints", "handlers", "api", "access"},
 }
 # Third-party frameworks and the only parts allowed to import them.
 FRAMEWORKS = {

@@ -2,7 +2,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from inference.settings import env_table
+from inference.env_table import env_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CI_RUN = README.parent / ".ci" / "run"

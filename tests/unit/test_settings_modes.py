@@ -4,7 +4,8 @@
 import pytest
 from pydantic import ValidationError
 
-from inference.settings import MODE_DEFAULTS, Settings, env_table
+from inference.env_table import env_table
+from inference.settings import MODE_DEFAULTS, Settings
 from tests.conftest import make_settings
 
 ENV = ("EMB_SAGEMAKER_MODE", "EMB_MAX_BODY_MB", "SAGEMAKER_MAX_PAYLOAD_IN_MB", "EMB_REQUEST_DEADLINE_S",

@@ -1,0 +1,24 @@
+"""The README's environment-variable table, rendered from the settings' fields (``python -m inference.env_table``
+prints it; ``python -m tools.update_readme_env`` writes it into the README)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices
+
+from .settings import MODE_DEFAULTS, Settings
+
+
+def env_table() -> str:
+    rows = ["| Variable | Default | Description |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names = " / ".join(f"`{n}`" for n in alias.choices) if isinstance(alias, AliasChoices) else ""
+        default = "" if field.default is None else f"`{field.default}`"
+        if name in MODE_DEFAULTS:
+            default = ", ".join(f"{mode} `{value:g}`" for mode, value in MODE_DEFAULTS[name].items())
+        rows.append(f"| {names} | {default} | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(env_table())
