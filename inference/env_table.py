@@ -6,11 +6,13 @@ from __future__ import annotations
 from pydantic import AliasChoices
 
 from .settings import MODE_DEFAULTS, Settings
+from .settings_access import AccessSettings
 
 
 def env_table() -> str:
     rows = ["| Variable | Default | Description |", "| --- | --- | --- |"]
-    for name, field in Settings.model_fields.items():
+    # the service's own settings first, then API keys and rate limits
+    for name, field in sorted(Settings.model_fields.items(), key=lambda item: item[0] in AccessSettings.model_fields):
         alias = field.validation_alias
         names = " / ".join(f"`{n}`" for n in alias.choices) if isinstance(alias, AliasChoices) else ""
         default = "" if field.default is None else f"`{field.default}`"

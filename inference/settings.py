@@ -12,13 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
-
-def _env(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
-
+from .settings_access import AccessSettings
+from .settings_access import env_alias as _env
 
 SageMakerMode = Literal["realtime", "serverless", "async"]
 # Defaults that follow EMB_SAGEMAKER_MODE (an explicit value of the field wins). SageMaker's documented limits:
@@ -36,8 +34,9 @@ def _by_mode(field: str) -> Callable[[dict[str, Any]], float]:
     return lambda data: MODE_DEFAULTS[field][data.get("sagemaker_mode", "realtime")]
 
 
-class Settings(BaseSettings):
-    """Service configuration. Field descriptions are the README's environment table."""
+class Settings(AccessSettings):
+    """Service configuration (with ``AccessSettings``' API keys and rate limits). Field descriptions are the README's
+    environment table."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
@@ -246,33 +245,6 @@ class Settings(BaseSettings):
         ge=1,
         validation_alias=_env("EMB_TORCH_THREADS"),
         description="torch intra-op threads per CPU worker. Default: usable cores / workers.",
-    )
-    api_key: SecretStr | None = Field(
-        None,
-        validation_alias=_env("EMB_API_KEY"),
-        description="A bearer token every API call must send (`Authorization: Bearer ...`; else 401). Health "
-        "probes, `/metrics` and `/openapi.json` stay open. Off when neither this nor `EMB_API_KEYS_FILE` is set "
-        "(SageMaker, Azure ML and Vertex AI authenticate callers themselves: leave both unset there).",
-    )
-    api_keys_file: Path | None = Field(
-        None,
-        validation_alias=_env("EMB_API_KEYS_FILE"),
-        description="A JSON file of named keys, each with optional `rpm` / `tpm` limits (README 'API keys'); "
-        "re-read when it changes, without a restart. Used with or instead of `EMB_API_KEY`.",
-    )
-    rate_limit_rpm: int = Field(
-        0,
-        ge=0,
-        validation_alias=_env("EMB_RATE_LIMIT_RPM"),
-        description="Requests per minute per key (per client address when keys are off), for keys that set "
-        "none; past it 429 + Retry-After. Counted across the server's workers. 0: no limit.",
-    )
-    rate_limit_tpm: int = Field(
-        0,
-        ge=0,
-        validation_alias=_env("EMB_RATE_LIMIT_TPM"),
-        description="Tokens per minute per key (per client address when keys are off), as `usage` counts them, "
-        "for keys that set none; whichever of the two limits is reached first answers 429. 0: no limit.",
     )
     log_level: str = Field("INFO", validation_alias=_env("EMB_LOG_LEVEL", "LOG_LEVEL"), description="Log level.")
     azure_score_route: str = Field(

@@ -4,12 +4,14 @@ Every manifest is validated offline against the Kubernetes OpenAPI schemas shipp
 (strict: unknown fields fail). The overlays are rendered here by applying their strategic-merge patches and image
 overrides (dicts merge, lists of named items merge by ``name``, anything else is replaced: all these patches need),
 and the result is checked the same way; where ``kubectl`` is installed, the rendering is compared with
-``kubectl kustomize``. The probes, port, user and grace period are compared with the server's own values.
+``kubectl kustomize``. The probes, port, user and grace period are compared with the server's own values; the
+api-keys overlay's key file with the server's settings and key-file parser.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -19,8 +21,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic import AliasChoices
 
-from inference.api.route_table import probe_paths, readiness_paths
+from inference.access.keys import parse_key_file
+from inference.api.route_table import probe_paths, readiness_paths, route_table
 from inference.model_dir import SAGEMAKER_MODEL_DIR
 from inference.runtime.server import GRACEFUL_TIMEOUT_S
 from inference.settings import Settings
@@ -127,7 +131,7 @@ def test_kustomization_lists_every_file(folder: Path) -> None:
 
 
 def test_overlays_build_on_base() -> None:
-    assert {p.name for p in OVERLAYS} == {"gpu", "model-pvc"}
+    assert {p.name for p in OVERLAYS} == {"api-keys", "gpu", "model-pvc"}
     for overlay in OVERLAYS:
         assert "../../base" in kustomization(overlay)["resources"]
 
@@ -187,8 +191,10 @@ def test_probes_use_the_servers_routes(folder: Path) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] in live
     assert container["livenessProbe"]["httpGet"]["path"] == settings().azure_live_route
     assert "/ping" in ready and settings().azure_ready_route in ready
+    open_paths = {route.path for route in route_table(settings()) if route.open}
     for probe in ("readinessProbe", "startupProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["port"] == "http"
+        assert container[probe]["httpGet"]["path"] in open_paths, "probes send no API key"
     startup = container["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 300, "model load window of 5 min or more"
 
@@ -279,3 +285,63 @@ def test_model_pvc_overlay_mounts_the_model_read_only() -> None:
     claim = one(docs, "PersistentVolumeClaim")
     assert volume["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"], "readOnly": True}
     assert {m["mountPath"] for m in server_container(docs)["volumeMounts"]} == {"/tmp", str(SAGEMAKER_MODEL_DIR)}
+
+
+# --- the api-keys overlay ------------------------------------------------------------------------------------------
+
+API_KEYS = KUBE / "overlays" / "api-keys"
+
+
+def env_names_of(field: str) -> tuple[str, ...]:
+    alias = Settings.model_fields[field].validation_alias
+    assert isinstance(alias, AliasChoices)
+    return tuple(str(name) for name in alias.choices)
+
+
+def test_api_keys_overlay_reads_the_key_file_from_the_secret_volume() -> None:
+    docs = render(API_KEYS)
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    container = server_container(docs)
+    env = {e["name"]: e["value"] for e in container["env"]}
+    (name,) = [n for n in env_names_of("api_keys_file") if n in env]
+    assert name == "EMB_API_KEYS_FILE"
+    key_file = Path(env[name])
+    (mount,) = [m for m in container["volumeMounts"] if key_file.is_relative_to(m["mountPath"])]
+    # A subPath mount is never updated when the Secret changes: the directory is mounted, the file read inside it.
+    assert "subPath" not in mount and "subPathExpr" not in mount
+    assert mount["readOnly"] is True
+    assert key_file.parent == Path(mount["mountPath"]) and key_file.name == "keys.json"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    secret = volume["secret"]
+    assert secret["secretName"] == "embed-serving-api-keys"
+    assert not secret.get("optional", False), "without the Secret the pod must not start (the API would be open)"
+    assert "items" not in secret or {"key": "keys.json", "path": "keys.json"} in secret["items"]
+    # Secret files are root:root; the server reads them through its group 0 (no fsGroup), nobody else can.
+    mode = secret["defaultMode"]
+    assert mode == 0o440
+    assert pod["securityContext"]["runAsGroup"] == 0 and "fsGroup" not in pod["securityContext"]
+    assert mode & 0o040 and not mode & 0o007
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", mount["mountPath"]}
+
+
+def test_no_kustomization_holds_a_key() -> None:
+    """The Secret is made by hand (README); nothing rendered from the repository carries a key."""
+    for folder in KUSTOMIZATIONS:
+        assert "secretGenerator" not in kustomization(folder)
+        assert "Secret" not in {doc["kind"] for doc in render(folder)}
+        for var in server_container(render(folder)).get("env", []):
+            assert var["name"] not in env_names_of("api_key"), "EMB_API_KEY in plain text"
+    assert "keys.json" in (API_KEYS / ".gitignore").read_text().split()
+
+
+def test_api_keys_example_parses_with_the_servers_parser() -> None:
+    example = API_KEYS / "keys.example.json"
+    assert example.name not in kustomization(API_KEYS)["resources"]
+    keys = {key.name: key for key in parse_key_file(example)}
+    assert set(keys) == {"search-team", "batch"}
+    assert (keys["search-team"].rpm, keys["search-team"].tpm) == (600, 1_000_000)
+    assert (keys["batch"].rpm, keys["batch"].tpm) == (None, None), "the server's EMB_RATE_LIMIT_* defaults"
+    # Placeholders only: a key anyone can read in the repository must be obviously not one to deploy.
+    for entry in json.loads(example.read_text())["keys"]:
+        assert entry.get("key", "replace-me-").startswith("replace-me-")
+        assert set(entry.get("sha256", "0")) == {"0"}

@@ -1,0 +1,48 @@
+"""The settings of API keys and rate limits (inference/access), a part of ``Settings`` (settings.py), which
+reads them from the environment with the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def env_alias(*names: str) -> AliasChoices:
+    """The environment variables a field is read from, the first set winning."""
+    return AliasChoices(*names)
+
+
+class AccessSettings(BaseSettings):
+    """Who may call the API and how much (README 'API keys and rate limits')."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias=env_alias("EMB_API_KEY"),
+        description="A bearer token every API call must send (`Authorization: Bearer ...`; else 401). Health "
+        "probes, `/metrics` and `/openapi.json` stay open. Off when neither this nor `EMB_API_KEYS_FILE` is set "
+        "(SageMaker, Azure ML and Vertex AI authenticate callers themselves: leave both unset there).",
+    )
+    api_keys_file: Path | None = Field(
+        None,
+        validation_alias=env_alias("EMB_API_KEYS_FILE"),
+        description="A JSON file of named keys, each with optional `rpm` / `tpm` limits (README 'API keys'); "
+        "re-read when it changes, without a restart. Used with or instead of `EMB_API_KEY`.",
+    )
+    rate_limit_rpm: int = Field(
+        0,
+        ge=0,
+        validation_alias=env_alias("EMB_RATE_LIMIT_RPM"),
+        description="Requests per minute per key (per client address when keys are off), for keys that set "
+        "none; past it 429 + Retry-After. Counted across the server's workers. 0: no limit.",
+    )
+    rate_limit_tpm: int = Field(
+        0,
+        ge=0,
+        validation_alias=env_alias("EMB_RATE_LIMIT_TPM"),
+        description="Tokens per minute per key (per client address when keys are off), as `usage` counts them, "
+        "for keys that set none; whichever of the two limits is reached first answers 429. 0: no limit.",
+    )
