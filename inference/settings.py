@@ -191,6 +191,13 @@ class Settings(AccessSettings):
     warmup: bool = Field(
         True, validation_alias=_env("EMB_WARMUP"), description="Run a warm-up batch before /ping is 200."
     )
+    playground: Literal["auto", "on", "off"] = Field(
+        "auto",
+        validation_alias=_env("EMB_PLAYGROUND"),
+        description="The playground page at `/` and the interactive API docs at `/docs` (static, no network "
+        "needed). `auto`: on, except on Azure ML and Vertex AI (their variables set), where only the scoring "
+        "and health routes are reachable.",
+    )
     host: str = Field("0.0.0.0", validation_alias=_env("EMB_HOST"), description="Bind address.")
     port: int = Field(
         8080, validation_alias=_env("SAGEMAKER_BIND_TO_PORT", "AIP_HTTP_PORT", "EMB_PORT", "PORT"), description="Port."
@@ -265,6 +272,12 @@ class Settings(AccessSettings):
     storage_uri: str | None = Field(
         None, validation_alias=_env("AIP_STORAGE_URI"), description="`gs://` model folder copied at start-up."
     )
+
+    @property
+    def playground_on(self) -> bool:
+        if self.playground == "auto":
+            return not (self.vertex_predict_route or self.azureml_model_dir)
+        return self.playground == "on"
 
     @property
     def max_body_bytes(self) -> int:

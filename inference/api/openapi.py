@@ -12,7 +12,7 @@ from typing import Any
 from ..endpoints.docs import error_doc, ref
 from ..endpoints.embeddings import openapi as embeddings_doc
 from ..endpoints.rerank import openapi as rerank_doc
-from ..errors import ModelNotReadyError
+from ..errors import AuthenticationError, ModelNotReadyError, RateLimitedError
 from ..metrics import CONTENT_TYPE
 from ..mime import JSON
 from ..settings import Settings
@@ -102,13 +102,26 @@ def _operation(route: Route) -> dict[str, Any]:
 def openapi_spec(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document for a server with these settings."""
     paths: dict[str, Any] = {}
+    keys = settings.api_key is not None or settings.api_keys_file is not None  # bearer keys: Swagger's Authorize
+    limited = settings.api_keys_file is not None or settings.rate_limit_rpm > 0 or settings.rate_limit_tpm > 0
     for route in route_table(settings):
-        paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(route)
+        if route.ui:
+            continue  # web pages, not the API
+        operation = _operation(route)
+        if keys and not route.open:
+            operation["security"] = [{"bearer": []}]
+            operation["responses"]["401"] = error_doc(AuthenticationError, "No valid API key (README 'API keys')")
+        if limited and route.model_work:
+            operation["responses"]["429"] = error_doc(RateLimitedError, "Requests or tokens per minute used up")
+        paths.setdefault(route.openapi_path, {})[route.method.lower()] = operation
+    components: dict[str, Any] = {"schemas": {**embeddings_doc.schemas(settings.max_inputs),
+                                              **rerank_doc.schemas(settings.max_documents), **COMMON_SCHEMAS}}
+    if keys:
+        components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Embedding service", "version": "1",
                  "description": "OpenAI/Jina/TEI-compatible embeddings and reranking"},
         "paths": paths,
-        "components": {"schemas": {**embeddings_doc.schemas(settings.max_inputs),
-                                   **rerank_doc.schemas(settings.max_documents), **COMMON_SCHEMAS}},
+        "components": components,
     }

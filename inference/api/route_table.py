@@ -19,13 +19,15 @@ from ..settings import Settings
 
 EMBED, RERANK, INVOKE, HEALTH, LIVE = "embed", "rerank", "invoke", "health", "live"
 EXECUTION_PARAMETERS, MODELS, OPENAPI, VERTEX = "execution_parameters", "models", "openapi", "vertex"
-METRICS = "metrics"
+METRICS, INFO = "metrics", "info"
+PLAYGROUND, DOCS, ASSET = "playground", "docs", "asset"  # the web pages (EMB_PLAYGROUND) and their files
+UI = frozenset({PLAYGROUND, DOCS, ASSET})
 # Answered in the front's event loop even when the worker is saturated, logged at DEBUG: the health probes and
 # the Prometheus scrape (cheap: counters read from memory or the metrics folder, no model work).
 PROBES = frozenset({HEALTH, LIVE, METRICS})
 # With API keys on, these stay open (the platforms and Kubernetes probe without credentials; the API document
 # describes the API to people about to call it); every other route needs a key. Model work is rate-limited.
-OPEN = PROBES | {OPENAPI}
+OPEN = PROBES | UI | {OPENAPI, INFO}
 MODEL_WORK = frozenset({EMBED, RERANK, INVOKE, VERTEX})
 
 
@@ -47,6 +49,11 @@ class Route:
     def open(self) -> bool:
         """Answered without an API key even when keys are on."""
         return self.action in OPEN
+
+    @property
+    def ui(self) -> bool:
+        """A web page or its file, not part of the API (left out of the OpenAPI document)."""
+        return self.action in UI
 
     @property
     def model_work(self) -> bool:
@@ -73,6 +80,12 @@ def _model_routes(settings: Settings) -> list[Route]:
     return routes
 
 
+def _ui_routes() -> list[Route]:
+    return [Route("/", "GET", PLAYGROUND, "playground", "The playground page"),
+            Route("/docs", "GET", DOCS, "docs", "Interactive API documentation (Swagger UI)"),
+            Route("/ui/<name>", "GET", ASSET, "ui_asset", "A file of the web pages")]  # fmt: skip
+
+
 def route_table(settings: Settings) -> tuple[Route, ...]:
     """Every route of a server with these settings (a path configured twice keeps its first meaning)."""
     routes = [
@@ -85,8 +98,10 @@ def route_table(settings: Settings) -> tuple[Route, ...]:
               "SageMaker Batch Transform parameters"),
         Route("/v1/models", "GET", MODELS, "models", "The served model"),
         Route("/openapi.json", "GET", OPENAPI, "openapi", "This document"),
+        Route("/info", "GET", INFO, "info", "The served model: name, kind, dimensions, max length, tasks, inputs"),
         Route("/metrics", "GET", METRICS, "metrics", "Prometheus metrics (text format; README 'Metrics')"),
         *_model_routes(settings),
+        *(_ui_routes() if settings.playground_on else []),
     ]  # fmt: skip
     unique: dict[tuple[str, str], Route] = {}
     for route in routes:

@@ -17,6 +17,7 @@ from ..codecs.json import dumps
 from ..core.engine import ModelEngine
 from ..core.types import RERANK as RERANK_KIND
 from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
+from ..endpoints.embeddings.schema import EMBEDDING_TYPES
 from ..endpoints.rerank.endpoint import RerankEndpoint
 from ..endpoints.vertex import VertexEndpoint
 from ..errors import ModelNotReadyError
@@ -29,6 +30,7 @@ from .route_table import (
     EMBED,
     EXECUTION_PARAMETERS,
     HEALTH,
+    INFO,
     INVOKE,
     LIVE,
     METRICS,
@@ -38,6 +40,7 @@ from .route_table import (
     VERTEX,
     route_table,
 )
+from .web_ui import ui_views
 
 METERING_HEADER = "X-Amzn-Inference-Metering"
 View = Callable[..., Response]
@@ -86,6 +89,19 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
             }
         )
 
+    def info() -> Response:
+        """What the playground and clients need to know of the served model (503 until it is loaded)."""
+        if not engine.ready:
+            raise ModelNotReadyError(engine.not_ready_reason())
+        model = engine.info
+        keys = settings.api_key is not None or settings.api_keys_file is not None
+        return _json({"model": model.name, "kind": model.kind, "dimensions": model.dimensions,
+                      "max_length": model.max_length, "tasks": list(model.tasks),
+                      "modalities": sorted(model.modalities), "late_chunking": model.late_chunking,
+                      "pooling": model.pooling, "device": model.device, "dtype": model.dtype,
+                      "embedding_types": list(EMBEDDING_TYPES), "max_inputs": settings.max_inputs,
+                      "max_documents": settings.max_documents, "api_key_required": keys})  # fmt: skip
+
     def models() -> Response:
         name = engine.info.name
         return _json({"object": "list", "data": [{"id": name, "object": "model", "owned_by": "self"}]})
@@ -96,6 +112,7 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
         LIVE: lambda: _json({"status": "alive"}),
         EXECUTION_PARAMETERS: execution_parameters,
         MODELS: models,
+        INFO: info,
         OPENAPI: lambda: Response(spec, mimetype=JSON),
         METRICS: lambda: Response(exposition(), content_type=CONTENT_TYPE),
     }
@@ -145,7 +162,7 @@ def build_routes(
     vertex = VertexEndpoint(embeddings, reranking, lambda: engine.info.kind == RERANK_KIND, settings.max_inputs)
     views = {**_platform_views(engine, settings), EMBED: embed, RERANK: rerank,
              INVOKE: _invoke_view(engine, embed, rerank),
-             VERTEX: _endpoint_view(vertex, engine, lambda: None)}  # fmt: skip
+             VERTEX: _endpoint_view(vertex, engine, lambda: None), **ui_views()}  # fmt: skip
     routes = Blueprint("api", __name__)
     for route in route_table(settings):
         routes.add_url_rule(route.path, route.operation_id, views[route.action], methods=[route.method])

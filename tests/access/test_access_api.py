@@ -35,7 +35,7 @@ def test_every_route_needs_the_key_except_the_open_ones() -> None:
     client = app_with(**settings).test_client()
     routes = route_table(make_settings(**settings))
     opened = {route.path for route in routes if route.open}
-    assert opened == {"/ping", "/health/ready", "/health/live", "/vh", "/metrics", "/openapi.json"}
+    assert opened == {"/ping", "/health/ready", "/health/live", "/vh", "/metrics", "/openapi.json", "/info"}
     for route in routes:
         body = json.dumps(BODY) if route.method == "POST" else None
         bare = client.open(concrete(route.path), method=route.method, data=body, content_type="application/json")
@@ -119,3 +119,15 @@ def test_rerank_routes_are_keyed_too(route: str) -> None:
     client = create_app(make_settings(handler="fake", log_level="WARNING", api_key=SecretStr(KEY)),
                         load_in_background=False).test_client()  # fmt: skip
     assert client.post(route, json={"query": "q", "documents": ["a"]}).status_code == 401
+
+
+def test_the_web_pages_are_open_and_the_document_declares_the_bearer_scheme() -> None:
+    client = app_with(api_key=SecretStr(KEY), playground="on").test_client()
+    for path in ("/", "/docs", "/ui/playground.js", "/ui/swagger-ui-bundle.js", "/info"):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/info").json["api_key_required"] is True
+    spec = client.get("/openapi.json").json
+    assert spec["components"]["securitySchemes"] == {"bearer": {"type": "http", "scheme": "bearer"}}
+    assert spec["paths"]["/v1/embeddings"]["post"]["security"] == [{"bearer": []}]
+    assert "401" in spec["paths"]["/v1/embeddings"]["post"]["responses"]
+    assert "security" not in spec["paths"]["/ping"]["get"]

@@ -27,22 +27,26 @@ POLL_S = 0.25  # polling interval of the deadline loops below (not a synchronisa
 CLIENT = r"""
 import base64, json, sys, time, urllib.error, urllib.request
 method, url, timeout, content_type, accept = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
+authorization = sys.argv[6] if len(sys.argv) > 6 else ""
 data = sys.stdin.buffer.read() if method == "POST" else None
 request = urllib.request.Request(url, data=data, method=method)
 if data is not None:
     request.add_header("Content-Type", content_type)
 if accept:
     request.add_header("Accept", accept)
+if authorization:
+    request.add_header("Authorization", authorization)
+headers = {}
 start = time.perf_counter()
 try:
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        status, body = response.status, response.read()
+        status, body, headers = response.status, response.read(), dict(response.headers)
 except urllib.error.HTTPError as err:
-    status, body = err.code, err.read()
+    status, body, headers = err.code, err.read(), dict(err.headers)
 except OSError as err:
     status, body = 0, repr(err).encode()
 ms = (time.perf_counter() - start) * 1000
-print(json.dumps({"status": status, "ms": ms, "body": base64.b64encode(body).decode()}))
+print(json.dumps({"status": status, "ms": ms, "body": base64.b64encode(body).decode(), "headers": headers}))
 """
 
 # Runs inside the container: established TCP connections to a local port (from /proc/net/tcp*).
@@ -85,6 +89,7 @@ class Reply:
     status: int
     body: bytes
     ms: float
+    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -92,7 +97,7 @@ class Reply:
     @classmethod
     def parse(cls, stdout: bytes) -> Reply:
         line = json.loads(stdout.decode().strip().splitlines()[-1])
-        return cls(line["status"], base64.b64decode(line["body"]), line["ms"])
+        return cls(line["status"], base64.b64decode(line["body"]), line["ms"], line.get("headers", {}))
 
 
 @dataclass
@@ -138,10 +143,11 @@ class Container:
 
     # -- HTTP from inside ----------------------------------------------------------------------
     def _client_cmd(
-        self, method: str, path: str, timeout: float, content_type: str = "application/json", accept: str = ""
-    ) -> list[str]:
+        self, method: str, path: str, timeout: float, content_type: str = "application/json", accept: str = "",
+        authorization: str = "",
+    ) -> list[str]:  # fmt: skip
         url = f"http://127.0.0.1:{self.port}{path}"
-        client = ["python", "-c", CLIENT, method, url, str(timeout), content_type, accept]
+        client = ["python", "-c", CLIENT, method, url, str(timeout), content_type, accept, authorization]
         return ["docker", "exec", "-i", self.name, *client]
 
     @staticmethod
@@ -153,7 +159,7 @@ class Container:
     def request(
         self, method: str, path: str, payload: Any = None, timeout: float = 120, **headers: str
     ) -> Reply:
-        """``headers``: ``content_type`` (default application/json) and ``accept``."""
+        """``headers``: ``content_type`` (default application/json), ``accept`` and ``authorization``."""
         cmd = self._client_cmd(method, path, timeout, **headers)
         proc = subprocess.run(cmd, input=self._body(payload), capture_output=True, timeout=timeout + 60)
         if proc.returncode != 0:

@@ -11,7 +11,7 @@ A rerank body (``query`` with ``documents`` or ``texts``) is refused: this slice
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
@@ -22,6 +22,7 @@ from .tei import is_tei, parse_tei_request
 from .types import EmbeddingsCall, EmbedRequest, ResponseFormat
 
 TypeName = Literal["float", "base64", "binary", "ubinary"]
+EMBEDDING_TYPES: tuple[str, ...] = get_args(TypeName)
 
 
 class TextItem(BaseModel):

@@ -1,0 +1,58 @@
+"""The web pages (``EMB_PLAYGROUND``): the playground at ``/``, Swagger UI over ``/openapi.json`` at ``/docs``,
+and their files at ``/ui/<name>``. Everything is served from the installed package (no CDN, fonts or anything
+else from another host: the image runs without network), from a fixed list of files (no path from the request
+reaches the file system), under a strict Content-Security-Policy: scripts and styles from this server only, no
+inline script, no frames, requests to this server only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+
+from flask import Response, request
+
+from ..errors import NotFoundError
+from .route_table import ASSET, DOCS, PLAYGROUND
+
+OWN = files(__package__) / "static"
+SWAGGER = files("swagger_ui") / "static"
+HTML, JS, CSS = "text/html; charset=utf-8", "text/javascript; charset=utf-8", "text/css; charset=utf-8"
+# name under /ui/ -> (file, media type)
+ASSETS: dict[str, tuple[Traversable, str]] = {
+    "playground.js": (OWN / "playground.js", JS),
+    "playground.css": (OWN / "playground.css", CSS),
+    "docs.js": (OWN / "docs.js", JS),
+    "swagger-ui-bundle.js": (SWAGGER / "swagger-ui-bundle.js", JS),
+    "swagger-ui.css": (SWAGGER / "swagger-ui.css", CSS),
+}
+PAGES = {PLAYGROUND: OWN / "playground.html", DOCS: OWN / "docs.html"}
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+       "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")  # fmt: skip
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-cache",  # revalidated: a new image's page never runs with the old one's script
+}
+
+
+def _file(path: Traversable, mime: str) -> Response:
+    response = Response(path.read_bytes(), mimetype=None, content_type=mime)
+    response.headers.update(SECURITY_HEADERS)
+    response.add_etag()
+    return response.make_conditional(request)  # 304 when the browser has this version
+
+
+def ui_views() -> dict[str, Callable[..., Response]]:
+    def asset(name: str) -> Response:
+        if name not in ASSETS:
+            raise NotFoundError(f"no file /ui/{name}")
+        return _file(*ASSETS[name])
+
+    return {
+        PLAYGROUND: lambda: _file(PAGES[PLAYGROUND], HTML),
+        DOCS: lambda: _file(PAGES[DOCS], HTML),
+        ASSET: asset,
+    }
