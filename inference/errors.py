@@ -159,6 +159,7 @@ class RateLimitedError(ServingError):
 
     status = 429
     type = "rate_limit_exceeded"
+    retry_after = 1  # each instance sets its own: until the exhausted limits allow a request
 
     def __init__(self, message: str, *, retry_after: int, rate_headers: list[tuple[str, str]]) -> None:
         super().__init__(message)

@@ -46,3 +46,13 @@ class AccessSettings(BaseSettings):
         description="Tokens per minute per key (per client address when keys are off), as `usage` counts them, "
         "for keys that set none; whichever of the two limits is reached first answers 429. 0: no limit.",
     )
+
+    @property
+    def keys_on(self) -> bool:
+        """API keys are configured: every route but the open ones needs one."""
+        return bool(self.api_key and self.api_key.get_secret_value()) or self.api_keys_file is not None
+
+    @property
+    def limits_on(self) -> bool:
+        """Rate limits may apply (the server's defaults, or a key file, whose keys may set their own)."""
+        return self.rate_limit_rpm > 0 or self.rate_limit_tpm > 0 or self.api_keys_file is not None

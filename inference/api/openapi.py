@@ -102,8 +102,7 @@ def _operation(route: Route) -> dict[str, Any]:
 def openapi_spec(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document for a server with these settings."""
     paths: dict[str, Any] = {}
-    keys = settings.api_key is not None or settings.api_keys_file is not None  # bearer keys: Swagger's Authorize
-    limited = settings.api_keys_file is not None or settings.rate_limit_rpm > 0 or settings.rate_limit_tpm > 0
+    keys, limited = settings.keys_on, settings.limits_on  # bearer keys: Swagger UI's "Authorize"
     for route in route_table(settings):
         if route.ui:
             continue  # web pages, not the API

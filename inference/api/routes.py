@@ -94,13 +94,12 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
         if not engine.ready:
             raise ModelNotReadyError(engine.not_ready_reason())
         model = engine.info
-        keys = settings.api_key is not None or settings.api_keys_file is not None
         return _json({"model": model.name, "kind": model.kind, "dimensions": model.dimensions,
                       "max_length": model.max_length, "tasks": list(model.tasks),
                       "modalities": sorted(model.modalities), "late_chunking": model.late_chunking,
                       "pooling": model.pooling, "device": model.device, "dtype": model.dtype,
                       "embedding_types": list(EMBEDDING_TYPES), "max_inputs": settings.max_inputs,
-                      "max_documents": settings.max_documents, "api_key_required": keys})  # fmt: skip
+                      "max_documents": settings.max_documents, "api_key_required": settings.keys_on})  # fmt: skip
 
     def models() -> Response:
         name = engine.info.name

@@ -42,7 +42,8 @@ def _file(path: Traversable, mime: str) -> Response:
     response = Response(path.read_bytes(), mimetype=None, content_type=mime)
     response.headers.update(SECURITY_HEADERS)
     response.add_etag()
-    return response.make_conditional(request)  # 304 when the browser has this version
+    response.make_conditional(request)  # 304 when the browser has this version
+    return response
 
 
 def ui_views() -> dict[str, Callable[..., Response]]:

@@ -116,7 +116,7 @@ function addInput(text = "") {
     const setImage = (uri) => {
       item.image = uri;
       thumb.src = uri || "";
-      thumb.hidden = clear.hidden = area.hidden = !uri;
+      thumb.hidden = clear.hidden = !uri;
       area.hidden = Boolean(uri);
       if (!uri) file.value = "";
       updateSnippets();
