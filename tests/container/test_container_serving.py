@@ -196,3 +196,13 @@ def test_sigterm_idle_shutdown(server: Container, metrics: dict) -> None:
     assert code == 0, server.logs()
     assert seconds < 30
     assert "Shutting down" in server.logs()
+
+
+def test_playground_and_api_docs_are_served_without_network(server: Container) -> None:
+    """EMB_PLAYGROUND's default in the image: `/` and `/docs` with their files, all from the installed package."""
+    for path in ("/", "/docs", "/ui/playground.js", "/ui/playground.css", "/ui/docs.js", "/ui/swagger-ui-bundle.js",
+                 "/ui/swagger-ui.css"):  # fmt: skip
+        reply = server.get(path)
+        assert reply.status == 200 and reply.body, path
+    info = server.get("/info").json()
+    assert info["model"] == "all-MiniLM-L6-v2" and info["dimensions"] == 384 and info["kind"] == "embed"
