@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 CLIENT_VENV ?= .venv-client
 
-.PHONY: serve test test-client test-container test-gpu-image typecheck lint bench bench-rerank clean
+.PHONY: serve test test-client test-browser test-container test-gpu-image typecheck lint bench bench-rerank clean
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test-client: $(VENV)/.installed  ## the client alone: a fresh venv with only `pi
 	$(CLIENT_VENV)/bin/python -m pip install --quiet "./client[test]"
 	CLIENT_ONLY_VENV=1 EMBEDDING_SERVER_PYTHON="$(abspath $(PY))" \
 	  $(CLIENT_VENV)/bin/python -P -m pytest -q -p no:cacheprovider -c client/pyproject.toml --rootdir client client/tests
+
+test-browser: $(VENV)/.installed  ## the playground and /docs in headless Chromium (apt-get install chromium chromium-driver)
+	$(PY) -m pytest -q -m browser tests/browser
 
 test-container: $(VENV)/.installed  ## build the image and test it (needs Docker; see .ci/run)
 	$(PY) -m pytest -q -m container tests/container

@@ -75,10 +75,13 @@ async function loadInfo() {
 
 function setup() {
   $("model-name").textContent = info.model;
-  const facts = [["kind", info.kind], ["dimensions", info.dimensions], ["max length", `${info.max_length} tokens`],
-    ["tasks", info.tasks.length ? info.tasks.join(", ") : "none"], ["modalities", info.modalities.join(", ")],
-    ["pooling", info.pooling], ["device", `${info.device} · ${info.dtype}`]];
-  $("model-facts").replaceChildren(...facts.flatMap(([k, v]) => v == null ? [] : [el("dt", {}, k), el("dd", {}, String(v))]));
+  const embed = info.kind !== "rerank"; // a reranker's "dimensions" (one score) and pooling say nothing
+  const facts = [["kind", info.kind], ["dimensions", embed ? info.dimensions : null],
+    ["max length", `${info.max_length} tokens`], ["tasks", info.tasks.length ? info.tasks.join(", ") : "none"],
+    ["modalities", info.modalities.join(", ")], ["pooling", embed ? info.pooling : null],
+    ["device", `${info.device} · ${info.dtype}`]];
+  $("model-facts").replaceChildren(...facts.filter(([, v]) => v != null)
+    .map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, String(v)))));
   const rerank = isRerank();
   $("query-row").hidden = !rerank;
   $("embed-options").hidden = rerank;
@@ -88,13 +91,17 @@ function setup() {
   $("inputs-title").textContent = rerank ? "Query and documents" : "Inputs";
   $("add-input").textContent = rerank ? "+ Add document" : "+ Add input";
   $("chart-title").textContent = rerank ? "Relevance" : "Similarity";
-  $("chart-note").textContent = rerank ? "Run to rank the documents." : "Run to see the cosine similarity of the inputs.";
+  $("chart-note").textContent = rerank ? "Run to rank the documents."
+    : "Run to see the cosine similarity of the inputs.";
   if (rerank) $("query").value = RERANK_EXAMPLE.query;
   (rerank ? RERANK_EXAMPLE.documents : EXAMPLES).forEach((text) => addInput(text));
   $("dimensions").max = info.dimensions || "";
-  $("task").replaceChildren(el("option", { value: "" }, "none"), ...info.tasks.map((t) => el("option", { value: t }, t)));
+  const tasks = info.tasks.map((task) => el("option", { value: task }, task));
+  $("task").replaceChildren(el("option", { value: "" }, "none"), ...tasks);
   $("task-row").hidden = !info.tasks.length;
-  $("late-chunking-row").hidden = !info.late_chunking;
+  $("late-chunking-row").hidden = rerank || !info.late_chunking;
+  $("normalized").parentElement.hidden = rerank;
+  $("return-documents-row").hidden = !rerank;
   $("api-key-row").hidden = !info.api_key_required;
   $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
   $("run").disabled = false;
@@ -128,11 +135,13 @@ function addInput(text = "") {
     };
     file.addEventListener("change", () => file.files[0] && read(file.files[0]));
     area.addEventListener("paste", (event) => {
-      const image = Array.from(event.clipboardData.items).find((i) => i.kind === "file" && i.type.startsWith("image/"));
+      const pasted = Array.from(event.clipboardData.items);
+      const image = pasted.find((i) => i.kind === "file" && i.type.startsWith("image/"));
       if (image) { event.preventDefault(); read(image.getAsFile()); }
     });
     clear.addEventListener("click", () => setImage(null));
-    item.append(thumb, el("label", { class: "pick", title: "Upload an image (or paste one into the text)" }, "Image", file), clear);
+    const pick = el("label", { class: "pick", title: "Upload an image (or paste one into the text)" }, "Image", file);
+    item.append(thumb, pick, clear);
   }
   item.append(remove);
   $("inputs").append(item);
@@ -199,8 +208,9 @@ async function run() {
     $("response").textContent = pretty(data);
     $("copy-response").disabled = $("download-response").disabled = false;
     const usage = data.usage || {};
+    const prompt = usage.prompt_tokens;
     $("usage").textContent = `${usage.total_tokens} tokens` +
-      (usage.prompt_tokens !== undefined && usage.prompt_tokens !== usage.total_tokens ? ` (prompt ${usage.prompt_tokens})` : "");
+      (prompt !== undefined && prompt !== usage.total_tokens ? ` (prompt ${prompt})` : "");
     if (isRerank()) drawBars(data.results, request.body.documents);
     else similarity(data.data, request.body);
   } catch (err) {
@@ -227,7 +237,9 @@ function pretty(value, pad = "") {
     if (!entries.length) return "{}";
     return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${pretty(v, inner)}`).join(",\n")}\n${pad}}`;
   }
-  if (typeof value === "string" && value.length > 96) return `${JSON.stringify(value.slice(0, 48))}… (${value.length} chars)`;
+  if (typeof value === "string" && value.length > 96) {
+    return `${JSON.stringify(value.slice(0, 48))}… (${value.length} chars)`;
+  }
   return JSON.stringify(value);
 }
 
@@ -239,7 +251,9 @@ function decodeBase64(text) {
 }
 
 function floatVector(embedding, type) {
-  if (typeof type === "string") return type === "float" ? embedding : type === "base64" ? decodeBase64(embedding) : null;
+  if (typeof type === "string") {
+    return type === "float" ? embedding : type === "base64" ? decodeBase64(embedding) : null;
+  }
   if (embedding.float) return embedding.float;
   return embedding.base64 ? decodeBase64(embedding.base64) : null;
 }
@@ -254,7 +268,8 @@ function similarity(data, body) {
     return;
   }
   const norms = vectors.map((v) => Math.hypot(...v) || 1);
-  const matrix = vectors.map((a, i) => vectors.map((b, j) => a.reduce((s, x, k) => s + x * b[k], 0) / (norms[i] * norms[j])));
+  const dot = (a, b) => a.reduce((sum, x, k) => sum + x * b[k], 0);
+  const matrix = vectors.map((a, i) => vectors.map((b, j) => dot(a, b) / (norms[i] * norms[j])));
   window.lastSimilarity = matrix;
   const labels = body.input.map((x) => (typeof x === "string" ? x : "[image]"));
   chart = { kind: "heatmap", matrix, labels };
@@ -304,7 +319,8 @@ function drawHeatmap(avail) {
   const ctx = prepare(canvas, left + n * cell, top + n * cell + 52);
   ctx.fillStyle = "#1f2933";
   ctx.textAlign = "right";
-  labels.forEach((text, i) => ctx.fillText(`${clip(text, Math.floor(left / 7.5) - 4)} ${i + 1}`, left - 6, top + (i + 0.5) * cell));
+  const chars = Math.floor(left / 7.5) - 4;
+  labels.forEach((text, i) => ctx.fillText(`${clip(text, chars)} ${i + 1}`, left - 6, top + (i + 0.5) * cell));
   ctx.textAlign = "center";
   labels.forEach((_, j) => ctx.fillText(String(j + 1), left + (j + 0.5) * cell, top / 2));
   matrix.forEach((row, i) => row.forEach((v, j) => {
@@ -328,7 +344,8 @@ function drawHeatmap(avail) {
   chart.hit = (x, yy) => {
     const i = Math.floor((yy - top) / cell), j = Math.floor((x - left) / cell);
     if (x < left || yy < top || i >= n || j >= n) return null;
-    return `${i + 1} ↔ ${j + 1}: ${matrix[i][j].toFixed(4)}\n${i + 1}. ${clip(labels[i], 80)}\n${j + 1}. ${clip(labels[j], 80)}`;
+    const pair = `${i + 1} ↔ ${j + 1}: ${matrix[i][j].toFixed(4)}`;
+    return `${pair}\n${i + 1}. ${clip(labels[i], 80)}\n${j + 1}. ${clip(labels[j], 80)}`;
   };
   canvas.dataset.size = String(n);
   canvas.dataset.ready = "true";
@@ -375,7 +392,9 @@ function py(value, pad = "") {
   const inner = `${pad}    `;
   if (value === null || value === undefined) return "None";
   if (typeof value === "boolean") return value ? "True" : "False";
-  if (Array.isArray(value)) return value.length ? `[\n${value.map((v) => inner + py(v, inner)).join(",\n")},\n${pad}]` : "[]";
+  if (Array.isArray(value)) {
+    return value.length ? `[\n${value.map((v) => inner + py(v, inner)).join(",\n")},\n${pad}]` : "[]";
+  }
   if (typeof value === "object") {
     const entries = Object.entries(value).map(([k, v]) => `${inner}${JSON.stringify(k)}: ${py(v, inner)}`);
     return entries.length ? `{\n${entries.join(",\n")},\n${pad}}` : "{}";
@@ -389,9 +408,11 @@ function snippets({ path, body }) {
   const curl = [`curl -sS ${url} \\`, "  -H 'Content-Type: application/json' \\",
     ...(keys ? ['  -H "Authorization: Bearer $EMB_API_KEY" \\'] : []),
     `  -d '${JSON.stringify(body, null, 2).replaceAll("'", "'\\''")}'`].join("\n");
-  const python = [keys ? "import os\n\n" : "", "import requests\n\n", "response = requests.post(\n", `    "${url}",\n`,
+  const python = [keys ? "import os\n\n" : "", "import requests\n\n", "response = requests.post(\n",
+    `    "${url}",\n`,
     keys ? `    headers={"Authorization": "Bearer " + ${envKey}},\n` : "",
-    `    json=${py(body, "    ")},\n`, "    timeout=60,\n)\n", "response.raise_for_status()\n", "print(response.json())\n"].join("");
+    `    json=${py(body, "    ")},\n`, "    timeout=60,\n)\n", "response.raise_for_status()\n",
+    "print(response.json())\n"].join("");
   let openai;
   if (isRerank()) {
     openai = `# OpenAI's API has no rerank endpoint, so the OpenAI client cannot call ${path}.\n` +
@@ -416,7 +437,7 @@ function snippets({ path, body }) {
     `body = ${py(body)}\n`, "response = runtime.invoke_endpoint(\n",
     `    EndpointName="${isRerank() ? "my-reranker" : "my-embeddings"}",\n`,
     '    ContentType="application/json",\n', "    Body=json.dumps(body),\n)\n",
-    'print(json.loads(response["Body"].read()))\n'].join("");
+    'result = json.loads(response["Body"].read())\n', "print(result)\n"].join("");
   return { curl, python, openai, boto3 };
 }
 
@@ -443,7 +464,8 @@ async function copyText(text, button) {
 }
 
 function download() {
-  const link = el("a", { href: URL.createObjectURL(new Blob([rawResponse], { type: "application/json" })), download: "response.json" });
+  const blob = new Blob([rawResponse], { type: "application/json" });
+  const link = el("a", { href: URL.createObjectURL(blob), download: "response.json" });
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 }
@@ -457,7 +479,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("api-key").addEventListener("input", () => sessionStorage.setItem(KEY_STORE, $("api-key").value));
   for (const tab of document.querySelectorAll("[role=tab]")) {
     tab.addEventListener("click", () => {
-      for (const other of document.querySelectorAll("[role=tab]")) other.setAttribute("aria-selected", String(other === tab));
+      for (const other of document.querySelectorAll("[role=tab]")) {
+        other.setAttribute("aria-selected", String(other === tab));
+      }
       for (const box of document.querySelectorAll(".snippet")) box.hidden = box.dataset.tab !== tab.dataset.tab;
     });
   }
