@@ -1,5 +1,6 @@
 """The playground at / in a real Chromium against a real server: edit, run, heatmap, vectors equal to
-sentence-transformers', base64 decoding, the code snippets (run for real), API keys, a reranker."""
+sentence-transformers', base64 decoding, the code snippets (run for real), API keys, a reranker, an image input
+to a CLIP model."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.browser.helpers import (
     text_of,
 )
 from tests.reliability.harness import Server, clean_env
+from tests.tiny_models import build_tiny_clip
 from tests.tiny_rerankers import build_tiny_bert_reranker
 
 pytestmark = pytest.mark.browser
@@ -111,7 +113,9 @@ def test_snippets_follow_the_form_and_run_against_the_server(browser, wait, embe
         first = body["data"][0]["embedding"]
         assert len(first["float"]) == 64 and len(base64.b64decode(first["base64"])) == 64 * 4
 
-    curl = subprocess.run(["bash", "-c", snippets["curl"] + " -w '\\n%{http_code}'"],
+    assert snippets["curl"].startswith("curl -sS ")  # the status code written after the body, as the last line
+    with_status = snippets["curl"].replace("curl -sS ", "curl -sS -w '\\n%{http_code}' ", 1)
+    curl = subprocess.run(["bash", "-c", with_status],
                           capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     payload, status = curl.stdout.rsplit("\n", 1)
     assert status == "200", curl.stdout[-500:]
@@ -196,4 +200,65 @@ def test_reranker_query_documents_and_bars(browser, wait, rerank_server):
     assert scores == sorted(scores, reverse=True)
     assert [result["document"]["text"] for result in results] == [documents[r["index"]] for r in results]
     full_page_screenshot(browser, artifacts_dir() / "playground-rerank.png")
+    assert console_problems(browser) == []
+
+
+@pytest.fixture(scope="module")
+def clip_server(tmp_path_factory):
+    """A tiny random CLIP (text and image towers, 16-dim projection), its family detected from config.json."""
+    folder = build_tiny_clip(tmp_path_factory.mktemp("tiny-clip") / "tiny-clip")
+    with Server(clean_env(EMB_THREADS="8", MODEL_DIR=str(folder))) as server:
+        server.wait_ready()
+        yield server
+
+
+def test_image_upload_runs_and_matches_the_api(browser, wait, clip_server, tmp_path):
+    import requests
+    from PIL import Image
+
+    picture = Image.new("RGB", (40, 50), (200, 30, 60))
+    for xy in ((3, 4), (20, 25), (35, 40)):
+        picture.putpixel(xy, (10, 240, 90))
+    path = tmp_path / "red.png"
+    picture.save(path, format="PNG")
+    uri = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+    open_playground(browser, wait, clip_server.url)
+    assert "image" in browser.find_element(By.ID, "model-facts").text  # modalities: image, text
+    items = browser.find_elements(By.CSS_SELECTOR, "#inputs .input-item")
+    while len(items) > 2:  # one image, one text
+        items[-1].find_element(By.CSS_SELECTOR, "button[title=Remove]").click()
+        items = browser.find_elements(By.CSS_SELECTOR, "#inputs .input-item")
+    text = "hello world"
+    set_text(inputs(browser)[1], text)
+    picked = items[0]
+    picked.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(path))
+    thumb = picked.find_element(By.CSS_SELECTOR, "img.thumb")
+    wait(lambda d: thumb.is_displayed(), "the thumbnail")
+    assert thumb.get_attribute("src") == uri
+    wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", thumb) == 40,
+         "the thumbnail to load")  # fmt: skip
+    assert not picked.find_element(By.CSS_SELECTOR, ".input-text").is_displayed()  # the image replaces the text
+    assert '"image": "data:image/png;base64,' in text_of(browser, "snippet-curl")
+
+    heatmap = run(browser, wait)
+    assert heatmap.get_attribute("data-size") == "2"
+    sent = browser.execute_script("return window.lastRequest")
+    assert sent["input"] == [{"image": uri}, text]
+    body = response(browser)
+    assert [item["index"] for item in body["data"]] == [0, 1]
+    vectors = np.array([item["embedding"] for item in body["data"]], dtype=np.float32)
+    assert vectors.shape == (2, 16)
+    np.testing.assert_allclose(browser.execute_script("return window.lastSimilarity"), vectors @ vectors.T, atol=1e-5)
+
+    direct = requests.post(clip_server.url + "/v1/embeddings", timeout=60,
+                           json={"input": [{"image": uri}, text], "normalized": sent["normalized"]})  # fmt: skip
+    assert direct.status_code == 200, direct.text
+    expected = np.array([item["embedding"] for item in direct.json()["data"]], dtype=np.float32)
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+    assert not np.allclose(vectors[0], vectors[1], atol=1e-3)  # the image went through the image tower
+
+    thumb = browser.find_element(By.CSS_SELECTOR, "#inputs .input-item img.thumb")
+    assert thumb.is_displayed() and thumb.get_attribute("src") == uri  # still shown after the run
+    full_page_screenshot(browser, artifacts_dir() / "playground-image.png")
     assert console_problems(browser) == []

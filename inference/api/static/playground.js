@@ -407,7 +407,9 @@ function snippets({ path, body }) {
   const envKey = 'os.environ["EMB_API_KEY"]';
   const curl = [`curl -sS ${url} \\`, "  -H 'Content-Type: application/json' \\",
     ...(keys ? ['  -H "Authorization: Bearer $EMB_API_KEY" \\'] : []),
-    `  -d '${JSON.stringify(body, null, 2).replaceAll("'", "'\\''")}'`].join("\n");
+    // the body on stdin from a quoted here-document: no shell expansion, and no limit on one argument's size
+    // (a pasted image's data URI can pass Linux's 128 KiB), and no line of JSON.stringify's output is "JSON"
+    "  --data-binary @- <<'JSON'", JSON.stringify(body, null, 2), "JSON"].join("\n");
   const python = [keys ? "import os\n\n" : "", "import requests\n\n", "response = requests.post(\n",
     `    "${url}",\n`,
     keys ? `    headers={"Authorization": "Bearer " + ${envKey}},\n` : "",
