@@ -5,14 +5,14 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 CLIENT_VENV ?= .venv-client
 
-.PHONY: serve test test-client test-browser test-container test-gpu-image typecheck lint bench bench-rerank clean
+.PHONY: serve test test-client test-browser docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank clean
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
 	$(PY) -m pip install --quiet -e ./client
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,docs]"
 	touch $@
 
 serve: $(VENV)/.installed  ## run the local server on the embedded default model (port 8080)
@@ -45,6 +45,12 @@ bench: $(VENV)/.installed  ## side-by-side benchmark table (sentence-transformer
 
 bench-rerank: $(VENV)/.installed  ## reranking pairs/s: CrossEncoder in-process, this service, Infinity (bench/rerank.py)
 	TORCH="$(TORCH)" $(PY) bench/rerank.py $(BENCH_ARGS)
+
+docs: $(VENV)/.installed  ## the documentation site (MkDocs + Material, mkdocs.yml) into site/; any warning fails it
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
+
+docs-serve: $(VENV)/.installed  ## the documentation site with live reload on http://127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check inference client tests marketplace infra

@@ -1,5 +1,6 @@
-"""The README's environment-variable table, rendered from the settings' fields (``python -m inference.env_table``
-prints it; ``python -m tools.update_readme_env`` writes it into the README)."""
+"""The environment-variable table, rendered from the settings' fields: the documentation site's configuration
+reference (docs/hooks/reference.py puts it in docs/reference/configuration.md at build time);
+``python -m inference.env_table`` prints it."""
 
 from __future__ import annotations
 

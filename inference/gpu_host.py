@@ -131,7 +131,7 @@ def unusable_reason(host: str | None, image_cuda: str | None, compat_used: bool)
     return (
         f"CUDA is unavailable: {have}; this image's CUDA {image_cuda} runtime needs driver >= {needed}, or an "
         f"older datacenter driver with forward compatibility, and {compat}. Use a host with a newer driver "
-        "(SageMaker: --inference-ami-version; README 'GPU hosts, drivers and CUDA'), or set EMB_GPU_FALLBACK=cpu "
+        "(SageMaker: --inference-ami-version; docs/reference/gpu.md), or set EMB_GPU_FALLBACK=cpu "
         "to serve on the CPU"
     )
 

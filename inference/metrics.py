@@ -6,7 +6,7 @@ there and a scrape, answered by any one worker, sums them over all workers. With
 ``create_app`` in a script) the process's own default registry is served. Gauges of current state (queue) are
 summed over the live workers; dead workers' files are marked by the master (``mark_process_dead``).
 
-Names and labels are documented in the README ("Metrics"); keep the two in step.
+Names and labels are documented in docs/guides/metrics.md; keep the two in step.
 """
 
 from __future__ import annotations

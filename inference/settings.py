@@ -35,8 +35,8 @@ def _by_mode(field: str) -> Callable[[dict[str, Any]], float]:
 
 
 class Settings(AccessSettings):
-    """Service configuration (with ``AccessSettings``' API keys and rate limits). Field descriptions are the README's
-    environment table."""
+    """Service configuration (with ``AccessSettings``' API keys and rate limits). The field descriptions are the
+    configuration reference (docs/reference/configuration.md, generated)."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
@@ -85,7 +85,7 @@ class Settings(AccessSettings):
         "off",
         validation_alias=_env("EMB_COMPILE"),
         description="`torch.compile` mode for the model's forward pass (`reduce-overhead` adds CUDA graphs on "
-        "GPUs); `off` runs eager. Compiling costs start-up time; unmeasured on GPUs so far (README 'GPU engine').",
+        "GPUs); `off` runs eager. Compiling costs start-up time; unmeasured on GPUs so far (docs/performance/gpu.md).",
     )
     trust_remote_code: bool = Field(
         False,

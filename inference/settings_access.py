@@ -15,7 +15,7 @@ def env_alias(*names: str) -> AliasChoices:
 
 
 class AccessSettings(BaseSettings):
-    """Who may call the API and how much (README 'API keys and rate limits')."""
+    """Who may call the API and how much (docs/guides/api-keys.md)."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
@@ -29,7 +29,7 @@ class AccessSettings(BaseSettings):
     api_keys_file: Path | None = Field(
         None,
         validation_alias=env_alias("EMB_API_KEYS_FILE"),
-        description="A JSON file of named keys, each with optional `rpm` / `tpm` limits (README 'API keys'); "
+        description="A JSON file of named keys, each with optional `rpm` / `tpm` limits (docs/guides/api-keys.md); "
         "re-read when it changes, without a restart. Used with or instead of `EMB_API_KEY`.",
     )
     rate_limit_rpm: int = Field(

@@ -109,7 +109,7 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
         operation = _operation(route)
         if keys and not route.open:
             operation["security"] = [{"bearer": []}]
-            operation["responses"]["401"] = error_doc(AuthenticationError, "No valid API key (README 'API keys')")
+            operation["responses"]["401"] = error_doc(AuthenticationError, "No valid API key (docs/guides/api-keys.md)")
         if limited and route.model_work:
             operation["responses"]["429"] = error_doc(RateLimitedError, "Requests or tokens per minute used up")
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = operation

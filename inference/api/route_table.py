@@ -99,7 +99,7 @@ def route_table(settings: Settings) -> tuple[Route, ...]:
         Route("/v1/models", "GET", MODELS, "models", "The served model"),
         Route("/openapi.json", "GET", OPENAPI, "openapi", "This document"),
         Route("/info", "GET", INFO, "info", "The served model: name, kind, dimensions, max length, tasks, inputs"),
-        Route("/metrics", "GET", METRICS, "metrics", "Prometheus metrics (text format; README 'Metrics')"),
+        Route("/metrics", "GET", METRICS, "metrics", "Prometheus metrics (text format; docs/guides/metrics.md)"),
         *_model_routes(settings),
         *(_ui_routes() if settings.playground_on else []),
     ]  # fmt: skip

@@ -34,7 +34,7 @@ HALF_LIFE_TOKENS = 8192
 # Share of the time left that admitted work may fill: the rate measured now is an estimate, and a worker slows
 # when the request threads (or anything else on the host) take CPU from its model. Measured with bench/overload.py
 # on 2 cores: admitting up to the full time left let 0.6% of requests reach their deadline still queued; 80%, 0.04%
-# on a machine shared with another job; see README "Admission".
+# on a machine shared with another job; see docs/performance/reliability.md.
 ADMIT_SHARE = 0.7
 
 

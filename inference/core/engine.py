@@ -173,7 +173,7 @@ class ModelEngine:
         if not isinstance(handler, RerankHandler):
             raise WrongModelKindError(
                 f"this endpoint serves the embedding model {handler.info.name!r}, not a reranker: {EMBED_HINT}; "
-                "reranking needs a reranker model (README 'Reranking')"
+                "reranking needs a reranker model (docs/models/rerankers.md)"
             )
         return handler
 

@@ -33,7 +33,7 @@ CPU_MAX_PADDING = 0.1
 CPU_PADDING_ALLOWANCE_PER_THREAD = 16
 # CUDA buckets: a GPU pass costs little per padded token while the batch is small, and each extra pass costs a
 # launch sequence, so only batches mixing very different lengths are cut (a quarter padding, or 8192 padded
-# tokens). Not yet measured on a GPU (README "GPU engine").
+# tokens). Not yet measured on a GPU (docs/performance/gpu.md).
 GPU_MAX_PADDING = 0.25
 GPU_PADDING_ALLOWANCE = 8192
 

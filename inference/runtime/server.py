@@ -30,7 +30,7 @@ GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
 # Environment defaults the workers inherit (an explicit value wins). OpenMP reads them when torch loads,
 # after fork. With the default (ACTIVE) wait policy, idle intra-op threads spin and take the cores from the
 # request threads and the batcher: on 2 cores under 16 concurrent clients the worker burnt 10x the CPU per
-# token and served 10x fewer texts/s (bench/, see README "Performance").
+# token and served 10x fewer texts/s (bench/, see docs/performance/cpu.md).
 WORKER_ENV_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 

@@ -4,8 +4,8 @@ GPU hosts: one worker per visible GPU. CPU hosts: one worker per usable core, ea
 ``cores // workers`` intra-op threads, as many as memory allows (each worker holds its own copy of the
 model). Several single-threaded workers beat one multi-threaded worker on CPU: small embedding models
 parallelise poorly inside one forward pass, and each worker's HTTP parsing, tokenization and encoding run
-in its own interpreter instead of contending for one GIL (measured with ``bench/run.py``; README
-"Performance"). ``EMB_WORKERS`` and ``EMB_TORCH_THREADS`` override either number.
+in its own interpreter instead of contending for one GIL (measured with ``bench/run.py``;
+docs/performance/cpu.md). ``EMB_WORKERS`` and ``EMB_TORCH_THREADS`` override either number.
 
 This runs in the gunicorn master, which never imports torch: only ``os`` and the file system.
 """

@@ -16,7 +16,7 @@
 // AcrPull (imageRegistryName): the role assignment is created just before the deployment, and Azure RBAC
 // can take minutes to propagate. Bicep cannot wait; the deployment's VM provisioning usually covers the
 // lag, and if the image pull still fails, run the same command again: the assignment then exists, and the
-// deployment is updated in place (see README, "Bicep alternative").
+// deployment is updated in place (see docs/guides/azureml.md).
 
 metadata description = 'Azure ML managed online endpoint for the Jina/OpenAI-compatible embedding container.'
 
