@@ -40,16 +40,24 @@ class EmbeddingsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input: StrictStr | list[StrictStr | TextItem | ImageItem]
-    model: StrictStr | None = None
-    task: StrictStr | None = None
-    dimensions: StrictInt | None = Field(None, ge=1)
-    normalized: StrictBool = True
-    embedding_type: TypeName | list[TypeName] | None = None
-    encoding_format: Literal["float", "base64"] | None = None
-    truncate: StrictBool = True
-    late_chunking: StrictBool = False
-    user: StrictStr | None = None
+    input: StrictStr | list[StrictStr | TextItem | ImageItem] = Field(
+        description="A text, or a list of texts, `{\"text\"}` and `{\"image\"}` items (an image: URL, base64 or "
+        "data URI; image models only)")
+    model: StrictStr | None = Field(None, description="Accepted for compatibility; the container serves one model")
+    task: StrictStr | None = Field(
+        None, description="The model's task prompt (`GET /info` lists them); unknown tasks are a 400")
+    dimensions: StrictInt | None = Field(
+        None, ge=1, description="Matryoshka: keep the first N dimensions (then re-normalised when `normalized`)")
+    normalized: StrictBool = Field(True, description="L2-normalise the vectors")
+    embedding_type: TypeName | list[TypeName] | None = Field(
+        None, description="`float` (default), `base64` (little-endian float32), `binary` (int8 of packed bits), "
+        "`ubinary` (uint8); a list makes each `embedding` an object keyed by type")
+    encoding_format: Literal["float", "base64"] | None = Field(None, description="OpenAI's name for `embedding_type`")
+    truncate: StrictBool = Field(
+        True, description="Cut inputs at the model's max length; `false`: an over-long input is a 400")
+    late_chunking: StrictBool = Field(
+        False, description="Encode the request's inputs as one sequence, each pooled from its own tokens")
+    user: StrictStr | None = Field(None, description="Accepted and ignored (OpenAI compatibility)")
 
 
 REQUEST_FIELDS: tuple[str, ...] = tuple(EmbeddingsRequest.model_fields)

@@ -25,13 +25,14 @@ class DocumentItem(BaseModel):
 class JinaRerankBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: StrictStr | DocumentItem
-    documents: list[StrictStr | DocumentItem]
-    model: StrictStr | None = None
-    top_n: StrictInt | None = Field(None, ge=1)
-    return_documents: StrictBool = True
-    truncate: StrictBool = True
-    raw_scores: StrictBool = False
+    query: StrictStr | DocumentItem = Field(description="The query the documents are ranked for")
+    documents: list[StrictStr | DocumentItem] = Field(description="The texts to rank (1 to `EMB_MAX_DOCUMENTS`)")
+    model: StrictStr | None = Field(None, description="Accepted for compatibility; the container serves one model")
+    top_n: StrictInt | None = Field(None, ge=1, description="Return only the n best (default: all, best first)")
+    return_documents: StrictBool = Field(True, description="Include each document's text in its result")
+    truncate: StrictBool = Field(True, description="Cut long pairs at the model's max length; `false`: a 400")
+    raw_scores: StrictBool = Field(
+        False, description="The logit instead of the activation (the sigmoid, unless the model names another)")
 
 
 class TeiRerankBody(BaseModel):
