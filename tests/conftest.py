@@ -16,6 +16,16 @@ from inference.model_dir import embedded_model_dir
 from inference.settings import Settings
 
 
+class FakeClock:
+    """A clock the test moves by hand: ``clock.now += 5``; pass the object where a ``time.monotonic`` goes."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def make_settings(**overrides: object) -> Settings:
     """Settings from explicit values only (the process environment is ignored)."""
     return Settings.model_construct(**overrides)

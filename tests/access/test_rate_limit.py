@@ -10,23 +10,16 @@ import pytest
 
 from inference.access.rate_limit import Limits, RateLimiter, duration, rate_headers
 from inference.errors import RateLimitedError
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import FakeClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def limiter(tmp_path: Path, clock: Clock) -> RateLimiter:
+def limiter(tmp_path: Path, clock: FakeClock) -> RateLimiter:
     return RateLimiter(tmp_path / "limits.sqlite3", clock)
 
 
@@ -34,7 +27,7 @@ def headers(buckets) -> dict[str, str]:
     return dict(rate_headers(buckets))
 
 
-def test_requests_per_minute_reached_first(limiter: RateLimiter, clock: Clock) -> None:
+def test_requests_per_minute_reached_first(limiter: RateLimiter, clock: FakeClock) -> None:
     limits = Limits(rpm=3, tpm=1_000_000)
     for remaining in (2, 1, 0):
         admitted = headers(limiter.admit("team", limits))
@@ -55,7 +48,7 @@ def test_requests_per_minute_reached_first(limiter: RateLimiter, clock: Clock) -
     limiter.admit("team", limits)  # 20 s later: one request again
 
 
-def test_tokens_per_minute_reached_first(limiter: RateLimiter, clock: Clock) -> None:
+def test_tokens_per_minute_reached_first(limiter: RateLimiter, clock: FakeClock) -> None:
     limits = Limits(rpm=1000, tpm=600)
     limiter.admit("team", limits)
     after = headers(limiter.charge("team", limits, 500))
@@ -79,7 +72,7 @@ def test_callers_are_counted_apart_and_unlimited_kinds_are_not_counted(limiter: 
         "X-RateLimit-Limit-Tokens": "5", "X-RateLimit-Remaining-Tokens": "2", "X-RateLimit-Reset-Tokens": "36s"}
 
 
-def test_a_burst_up_to_the_limit_then_the_limits_pace(limiter: RateLimiter, clock: Clock) -> None:
+def test_a_burst_up_to_the_limit_then_the_limits_pace(limiter: RateLimiter, clock: FakeClock) -> None:
     limits = Limits(rpm=120)
     admitted = 0
     for _ in range(200):
@@ -121,7 +114,7 @@ def test_processes_share_one_allowance(tmp_path: Path) -> None:
     assert sum(counts) == 50, counts
 
 
-def test_full_buckets_are_pruned(tmp_path: Path, clock: Clock, monkeypatch) -> None:
+def test_full_buckets_are_pruned(tmp_path: Path, clock: FakeClock, monkeypatch) -> None:
     monkeypatch.setattr("inference.access.rate_limit.PRUNE_EVERY", 4)
     limiter = RateLimiter(tmp_path / "l.sqlite3", clock)
     limiter.admit("addr:10.0.0.1", Limits(rpm=10))

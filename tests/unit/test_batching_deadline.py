@@ -15,16 +15,9 @@ from inference.core import batching
 from inference.core.batching import MicroBatcher
 from inference.core.budget import WorkBudget
 from inference.errors import ClientClosedRequestError, OverloadedError, RequestTooLargeError
+from tests.conftest import FakeClock
 
 WAIT_S = 10  # ceiling for anything that should happen at once
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class HeldForward:
@@ -48,7 +41,7 @@ class HeldForward:
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeClock(0.0)
 
 
 @pytest.fixture

@@ -5,22 +5,15 @@ import pytest
 
 from inference.core.budget import HALF_LIFE_TOKENS, MIN_SAMPLE_TOKENS, WorkBudget, WorkSnapshot
 from inference.errors import OverloadedError, RequestTooLargeError
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import FakeClock
 
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeClock()
 
 
-def budget_at(rate: float | None, clock: Clock, deadline_s: float = 45.0) -> WorkBudget:
+def budget_at(rate: float | None, clock: FakeClock, deadline_s: float = 45.0) -> WorkBudget:
     budget = WorkBudget(deadline_s, clock=clock)
     if rate is not None:
         budget.calibrate(int(rate), 1.0)
