@@ -189,15 +189,6 @@ def test_ping_stays_fast_while_busy(server: Container, metrics: dict) -> None:
     assert max(pings) < 2000, pings
 
 
-def test_sigterm_idle_shutdown(server: Container, metrics: dict) -> None:
-    """Runs last: SageMaker sends SIGTERM and kills after 30 s; the server must be gone well before."""
-    seconds, code = server.terminate()
-    metrics["SIGTERM -> exit, idle (s)"] = round(seconds, 1)
-    assert code == 0, server.logs()
-    assert seconds < 30
-    assert "Shutting down" in server.logs()
-
-
 def test_playground_and_api_docs_are_served_without_network(server: Container) -> None:
     """EMB_PLAYGROUND's default in the image: `/` and `/docs` with their files, all from the installed package."""
     for path in ("/", "/docs", "/ui/playground.js", "/ui/playground.css", "/ui/docs.js", "/ui/swagger-ui-bundle.js",
@@ -206,3 +197,12 @@ def test_playground_and_api_docs_are_served_without_network(server: Container) -
         assert reply.status == 200 and reply.body, path
     info = server.get("/info").json()
     assert info["model"] == "all-MiniLM-L6-v2" and info["dimensions"] == 384 and info["kind"] == "embed"
+
+
+def test_sigterm_idle_shutdown(server: Container, metrics: dict) -> None:
+    """Runs last: SageMaker sends SIGTERM and kills after 30 s; the server must be gone well before."""
+    seconds, code = server.terminate()
+    metrics["SIGTERM -> exit, idle (s)"] = round(seconds, 1)
+    assert code == 0, server.logs()
+    assert seconds < 30
+    assert "Shutting down" in server.logs()
