@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
+from ..config_file import layered, read_json_object, run_cli
 from .config import AzureMLConfig, AzureMLTarget
 
 DRY_RUN_LOCATION = "<workspace-location>"
@@ -106,25 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
 def load_config(args: argparse.Namespace) -> AzureMLTarget:
     """AzureMLConfig for plan/deploy, AzureMLTarget otherwise; flags > file > environment variables."""
     names = list(TARGET_FLAGS) + (list(DEPLOY_FLAGS) if args.command in ("plan", "deploy") else [])
-    overrides: dict[str, Any] = {name: getattr(args, name) for name in names}
-    file_data: dict[str, Any] = _read_json(args.config) if args.config else {}
-    for field, var in ENV_DEFAULTS.items():
-        if overrides[field] is None and field not in file_data and os.environ.get(var):
-            overrides[field] = os.environ[var]
+    flags: dict[str, Any] = {name: getattr(args, name) for name in names}
+    file_data = read_json_object(args.config) if args.config else {}
     if args.command in ("plan", "deploy"):
         if args.env:
-            env = dict(file_data.get("env", {}))
-            env.update(_parse_env(args.env))
-            overrides["env"] = env
-        return AzureMLConfig.model_validate({**file_data, **{k: v for k, v in overrides.items() if v is not None}})
-    return AzureMLTarget.model_validate({**file_data, **{k: v for k, v in overrides.items() if v is not None}})
-
-
-def _read_json(path: str) -> dict[str, Any]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    return data
+            flags["env"] = {**file_data.get("env", {}), **_parse_env(args.env)}
+        return AzureMLConfig.model_validate(layered(file_data, ENV_DEFAULTS, flags))
+    return AzureMLTarget.model_validate(layered(file_data, ENV_DEFAULTS, flags))
 
 
 def _parse_env(pairs: Sequence[str]) -> dict[str, str]:
@@ -268,20 +254,7 @@ def _confirm(cfg: AzureMLTarget, deployment_only: bool) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except ValidationError as exc:  # field + message only: never echo input values (they may be secrets)
-        for err in exc.errors(include_input=False, include_url=False):
-            print(f"error: {'.'.join(map(str, err['loc'])) or 'config'}: {err['msg']}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # azure.core.exceptions.HttpResponseError and SDK errors; keep the message
-        if type(exc).__module__.startswith("azure."):
-            print(f"azure error: {exc}", file=sys.stderr)
-            return 1
-        raise
+    return run_cli(lambda: run(args), "azure.", "azure error")  # HttpResponseError and SDK errors
 
 
 if __name__ == "__main__":

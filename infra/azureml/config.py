@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config_file import FileConfig, check_env_name, check_route
+from ..config_file import FileConfig, check_env_name, check_image, check_route
 
 # Azure ML: 3-32 chars, starts with a letter, letters/digits/'-', ends with a letter or digit.
 ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
@@ -213,14 +213,7 @@ class AzureMLConfig(AzureMLTarget):
     @field_validator("image")
     @classmethod
     def _check_image(cls, value: str) -> str:
-        if not value or any(ch.isspace() for ch in value):
-            raise ValueError("image must be a non-empty reference without whitespace")
-        last = value.rsplit("/", 1)[-1]
-        if "@sha256:" not in value and ":" not in last:
-            raise ValueError("pin the image by tag or digest (repo:tag or repo@sha256:...)")
-        if last.endswith(":latest"):
-            raise ValueError("':latest' is not reproducible; pin a version tag or a digest")
-        return value
+        return check_image(value)
 
     @field_validator("liveness_route", "readiness_route", "scoring_route")
     @classmethod

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
+from ..config_file import layered, read_json_object, run_cli
 from .config import VertexConfig, VertexTarget
 
 FULL_CONFIG_COMMANDS = ("plan", "deploy", "scale")
@@ -60,16 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_config(args: argparse.Namespace) -> VertexTarget:
     """VertexConfig for plan/deploy/scale, VertexTarget otherwise; flags > file > environment variables."""
-    data: dict[str, Any] = {}
-    if args.config:
-        data = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError(f"{args.config}: expected a JSON object")
-    for field, var in ENV_DEFAULTS.items():
-        if field not in data and os.environ.get(var):
-            data[field] = os.environ[var]
     flags = ("project", "region", "endpoint_id", "deployed_model_name", "image", "model_id", "traffic_percent")
-    data.update({f: getattr(args, f) for f in flags if getattr(args, f, None) is not None})
+    data = layered(read_json_object(args.config) if args.config else {}, ENV_DEFAULTS,
+                   {f: getattr(args, f, None) for f in flags})  # fmt: skip
     kind = VertexConfig if args.command in FULL_CONFIG_COMMANDS else VertexTarget
     return kind.model_validate(data)
 
@@ -117,20 +107,7 @@ def run(args: argparse.Namespace, clients: Any = None) -> int:
 
 def main(argv: Sequence[str] | None = None, clients: Any = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return run(args, clients)
-    except ValidationError as exc:  # field + message only: never echo input values (they may be secrets)
-        for err in exc.errors(include_input=False, include_url=False):
-            print(f"error: {'.'.join(map(str, err['loc'])) or 'config'}: {err['msg']}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # google.api_core.exceptions.GoogleAPICallError etc.
-        if type(exc).__module__.startswith("google."):
-            print(f"google api error: {exc}", file=sys.stderr)
-            return 1
-        raise
+    return run_cli(lambda: run(args, clients), "google.", "google api error")  # GoogleAPICallError etc.
 
 
 if __name__ == "__main__":

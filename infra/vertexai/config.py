@@ -14,7 +14,7 @@ import re
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ..config_file import ENV_NAME_RE, FileConfig, check_env_name, check_route
+from ..config_file import ENV_NAME_RE, FileConfig, check_env_name, check_image, check_route
 
 # Endpoint ids (CreateEndpointRequest.endpoint_id): a letter, then [a-z0-9-], ending alphanumeric, <= 63 chars.
 ENDPOINT_ID_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -145,16 +145,8 @@ class VertexConfig(VertexTarget):
     @field_validator("image")
     @classmethod
     def _check_image(cls, value: str) -> str:
-        if not value or any(ch.isspace() for ch in value):
-            raise ValueError("image must be a non-empty reference without whitespace")
-        if not IMAGE_HOST_RE.match(value):
-            raise ValueError("Vertex AI pulls from Artifact Registry: REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG")
-        last = value.rsplit("/", 1)[-1]
-        if "@sha256:" not in value and ":" not in last:
-            raise ValueError("pin the image by tag or digest (repo:tag or repo@sha256:...)")
-        if last.endswith(":latest"):
-            raise ValueError("':latest' is not reproducible; pin a version tag or a digest")
-        return value
+        return check_image(value, (IMAGE_HOST_RE, "Vertex AI pulls from Artifact Registry: "
+                                                  "REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG"))
 
     @field_validator("artifact_uri")
     @classmethod
