@@ -21,7 +21,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -151,13 +151,18 @@ def run_load(
     name: str = "",
     batch_size: int = 0,
     duration_s: float | None = None,
+    check: Callable[[int, bytes, int], str | None] | None = None,
 ) -> LoadResult:
     """Send every body ``repeat`` times from ``concurrency`` threads; return the measurements.
+
+    ``check(status, body, size)``: the problem with an answer, or None (default: an embeddings response with
+    ``size`` vectors of one length).
 
     ``duration_s``: also stop sending new requests after that many seconds (a time-bounded closed loop:
     pass a large ``repeat``); requests in flight then finish (each bounded by ``timeout``).
     """
     total = repeat * len(workload.bodies)
+    check = check or _check
     deadline = None if duration_s is None else time.monotonic() + duration_s
     counter = itertools.count()
     lock = threading.Lock()
@@ -174,7 +179,7 @@ def run_load(
                 started = time.perf_counter()
                 try:
                     status, data = client.post(workload.bodies[index])
-                    problem = _check(status, data, workload.sizes[index])
+                    problem = check(status, data, workload.sizes[index])
                 except Exception as err:  # noqa: BLE001 - counted as an error, the run goes on
                     problem = f"{type(err).__name__}: {err}"
                 elapsed = (time.perf_counter() - started) * 1000

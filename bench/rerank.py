@@ -28,7 +28,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,8 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from corpus import build_corpus, fingerprint  # noqa: E402
 from loadgen import LoadResult, _Client  # noqa: E402
+from loadgen import Workload as HttpWorkload  # noqa: E402
+from loadgen import run_load as loadgen_run_load  # noqa: E402
 from run import _gpu_dtype, ensure_infinity, hardware, load_average  # noqa: E402
 from servers import OFFLINE_ENV, RunningServer, ServerSpec, infinity, this_service  # noqa: E402
 
@@ -223,49 +224,11 @@ def _check(status: int, data: bytes, expected: int) -> tuple[str | None, list[fl
 
 
 def run_load(url: str, workload: Workload, concurrency: int, name: str, timeout: float = 300.0) -> LoadResult:
-    """Closed loop: ``concurrency`` threads, one keep-alive connection each, send every request once."""
-    bodies, sizes = workload.bodies(), [len(d) for d in workload.documents]
-    next_index = iter(range(len(bodies)))
-    lock = threading.Lock()
-    latencies: list[float] = []
-    state: dict[str, Any] = {"pairs": 0, "tokens": 0, "errors": 0, "first_error": None, "sent": 0}
-
-    def worker() -> None:
-        client = _Client(url, timeout)
-        try:
-            while True:
-                with lock:
-                    index = next(next_index, None)
-                if index is None:
-                    return
-                started = time.perf_counter()
-                try:
-                    status, data = client.post(bodies[index])
-                    problem, _ = _check(status, data, sizes[index])
-                except Exception as err:  # noqa: BLE001 - counted as an error, the run goes on
-                    problem = f"{type(err).__name__}: {err}"
-                elapsed = (time.perf_counter() - started) * 1000
-                with lock:
-                    state["sent"] += 1
-                    if problem is None:
-                        latencies.append(elapsed)
-                        state["pairs"] += sizes[index]
-                        state["tokens"] += workload.tokens[index]
-                    else:
-                        state["errors"] += 1
-                        state["first_error"] = state["first_error"] or problem
-        finally:
-            client.close()
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return LoadResult(name=name, concurrency=concurrency, batch_size=max(sizes), requests=state["sent"],
-                      texts=state["pairs"], tokens=state["tokens"], seconds=time.perf_counter() - started,
-                      errors=state["errors"], latencies_ms=latencies, first_error=state["first_error"])  # fmt: skip
+    """Closed loop (loadgen's): ``concurrency`` threads, one keep-alive connection each, send every request once."""
+    sizes = [len(docs) for docs in workload.documents]
+    requests = HttpWorkload(workload.bodies(), sizes, workload.tokens)
+    return loadgen_run_load(url, requests, concurrency=concurrency, timeout=timeout, name=name, batch_size=max(sizes),
+                            check=lambda status, data, size: _check(status, data, size)[0])  # fmt: skip
 
 
 def probe(url: str, workload: Workload, reference: list[float]) -> float:
