@@ -117,6 +117,20 @@ def infinity(model_dir: Path, extra_args: Sequence[str] = (), device: str = "cpu
     return ServerSpec(name="infinity", argv=argv, health_path="/health", embed_path="/embeddings")
 
 
+def http_status(port: int, path: str, timeout: float = 2.0) -> int | None:
+    """The status of ``GET path`` on the local server; None when nothing answers."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except OSError:
+        return None
+    finally:
+        conn.close()
+
+
 class RunningServer:
     """A started server process; use as a context manager."""
 
@@ -148,16 +162,7 @@ class RunningServer:
         return f"http://{HOST}:{self.port}{self.spec.embed_path}"
 
     def _health(self) -> int | None:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
-        try:
-            conn.request("GET", self.spec.health_path)
-            response = conn.getresponse()
-            response.read()
-            return response.status
-        except OSError:
-            return None
-        finally:
-            conn.close()
+        return http_status(self.port, self.spec.health_path)
 
     def wait_ready(self) -> float:
         """Poll the health route until 200; raise (with the log's tail) if the process dies or time runs out."""

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from servers import OFFLINE_ENV, free_port, process_tree, without_serving_settings  # noqa: E402
+from servers import OFFLINE_ENV, free_port, http_status, process_tree, without_serving_settings  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -99,19 +99,6 @@ def run(*argv: str, timeout: float = 600, check: bool = True) -> subprocess.Comp
     if check and proc.returncode:
         raise RuntimeError(f"{' '.join(argv)[:200]} -> {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return proc
-
-
-def get(port: int, path: str, timeout: float = 2.0) -> int | None:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    except OSError:
-        return None
-    finally:
-        conn.close()
 
 
 def post_ms(conn: http.client.HTTPConnection, body: bytes) -> float:
@@ -330,7 +317,7 @@ def wait_ready(target: Target, deadline_s: float) -> float:
     deadline = time.monotonic() + deadline_s
     checks = 0
     while time.monotonic() < deadline:
-        if get(target.port, "/ping", timeout=1) == 200:
+        if http_status(target.port, "/ping", timeout=1) == 200:
             return time.monotonic() - origin
         checks += 1
         if checks % 20 == 0 and not target.alive():
