@@ -12,7 +12,6 @@ names SageMaker uses). ``hold = True`` queues requests without running them unti
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import urllib.error
@@ -21,6 +20,8 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from scripted import send_json
 
 _PATH = re.compile(r"^/endpoints/([a-zA-Z0-9](?:-*[a-zA-Z0-9])*)/async-invocations$")
 _HEADER = "x-amzn-sagemaker-"
@@ -112,13 +113,7 @@ def handler_for(fake: FakeAsyncRuntime) -> type[BaseHTTPRequestHandler]:
                 status, body, headers = 404, {"message": f"no such operation: {self.path}"}, {}
             else:
                 status, body, headers = fake.invoke(match.group(1), {k.lower(): v for k, v in self.headers.items()})
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            for key, value in {"Content-Type": "application/json", **headers}.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send_json(self, status, body, headers)
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -21,6 +21,29 @@ def text_vector(text: str) -> np.ndarray:
     return np.array([len(text), ord(text[0]), -1.5, 0.25, 3, -2, 1, -1], dtype=np.float32)
 
 
+def expected(texts: list[str]) -> np.ndarray:
+    """The scripted server's vectors for ``texts``, in order."""
+    return np.stack([text_vector(text) for text in texts])
+
+
+def recording(client: Any) -> list[float]:
+    """Record the client's backoff sleeps instead of sleeping; jitter fixed at 0.5."""
+    sleeps: list[float] = []
+    client._sleep, client._random = sleeps.append, lambda: 0.5
+    return sleeps
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str]) -> None:
+    """Answer ``handler``'s request with ``body`` as JSON (HTTP/1.1, with its length)."""
+    payload = json.dumps(body).encode()
+    handler.send_response(status)
+    for key, value in {"Content-Type": "application/json", **headers}.items():
+        handler.send_header(key, value)
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 def text_score(document: str) -> float:
     """What the scripted server scores ``document`` as (whatever the query): shorter is better, ties happen."""
     return 1.0 / len(document)
@@ -106,13 +129,7 @@ def handler_for(state: Scripted) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             reply = state.answer(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-            payload = json.dumps(reply.body).encode()
-            self.send_response(reply.status)
-            for key, value in {"Content-Type": "application/json", **reply.headers}.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send_json(self, reply.status, reply.body, reply.headers)
 
         def log_message(self, *args: Any) -> None:
             pass

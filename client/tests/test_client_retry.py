@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scripted import Reply, Scripted, text_vector
+from scripted import Reply, Scripted, expected, recording
 
 from embedding_client import EmbeddingClient, EmbeddingServiceError
 
@@ -15,15 +15,6 @@ TEXTS = ["alpha", "beta gamma", "delta", "epsilon zeta eta", "theta", "iota kapp
 SAGEMAKER_ERROR = "x-amzn-ErrorType"
 
 
-def expected(texts: list[str]) -> np.ndarray:
-    return np.stack([text_vector(text) for text in texts])
-
-
-def recording(client: EmbeddingClient) -> list[float]:
-    """Record the client's backoff sleeps instead of sleeping; jitter fixed at 0.5."""
-    sleeps: list[float] = []
-    client._sleep, client._random = sleeps.append, lambda: 0.5
-    return sleeps
 
 
 def test_http_503_and_429_are_retried_honouring_retry_after(scripted: Scripted) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scripted import VERTEX_FIELDS, Reply, Scripted, text_score, text_vector
+from scripted import VERTEX_FIELDS, Reply, Scripted, expected, recording, text_score
 
 from embedding_client import VERTEX_MAX_BODY_BYTES, EmbeddingClient, EmbeddingServiceError
 from embedding_client.vertex import vertex_url
@@ -45,14 +45,6 @@ def vertex(scripted: Scripted, credentials: Any = None, **kwargs: Any) -> Embedd
                                   **kwargs)  # fmt: skip
 
 
-def expected(texts: list[str]) -> np.ndarray:
-    return np.stack([text_vector(text) for text in texts])
-
-
-def recording(client: EmbeddingClient) -> list[float]:
-    sleeps: list[float] = []
-    client._sleep, client._random = sleeps.append, lambda: 0.5
-    return sleeps
 
 
 def test_the_url_is_vertex_aiplatforms() -> None:
