@@ -115,13 +115,11 @@ class RateLimiter:
         """Take ``tokens`` from ``caller``'s token allowance (it may go below zero); the buckets as they now are."""
         with self._transaction() as db:
             now = self._clock()
-            buckets = []
-            if limits.rpm > 0:
-                buckets.append(self._read(db, caller, "requests", limits.rpm, now))
-            if limits.tpm > 0:
-                tokens_bucket = self._read(db, caller, "tokens", limits.tpm, now)
-                buckets.append(Bucket("tokens", limits.tpm, tokens_bucket.level - max(0, tokens)))
-            self._write(db, caller, buckets, now)
+            buckets = [self._read(db, caller, "requests", limits.rpm, now)] if limits.rpm > 0 else []
+            if limits.tpm > 0:  # only the token bucket changes (admit took the request)
+                left = self._read(db, caller, "tokens", limits.tpm, now).level - max(0, tokens)
+                buckets.append(Bucket("tokens", limits.tpm, left))
+                self._write(db, caller, buckets[-1:], now)
         return buckets
 
     # -- storage -------------------------------------------------------------------------------------------

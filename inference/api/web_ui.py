@@ -6,7 +6,9 @@ inline script, no frames, requests to this server only."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
@@ -26,7 +28,7 @@ ASSETS: dict[str, tuple[Traversable, str]] = {
     "swagger-ui-bundle.js": (SWAGGER / "swagger-ui-bundle.js", JS),
     "swagger-ui.css": (SWAGGER / "swagger-ui.css", CSS),
 }
-PAGES = {PLAYGROUND: OWN / "playground.html", DOCS: OWN / "docs.html"}
+PAGES = {PLAYGROUND: (OWN / "playground.html", HTML), DOCS: (OWN / "docs.html", HTML)}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
        "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")  # fmt: skip
 SECURITY_HEADERS = {
@@ -38,10 +40,20 @@ SECURITY_HEADERS = {
 }
 
 
-def _file(path: Traversable, mime: str) -> Response:
-    response = Response(path.read_bytes(), mimetype=None, content_type=mime)
+@cache
+def _content(name: str) -> tuple[bytes, str, str]:
+    """A page's (route action) or file's (``/ui/<name>``) bytes, media type and ETag, read and hashed once per
+    process: the files are part of the installed package."""
+    path, mime = PAGES[name] if name in PAGES else ASSETS[name]
+    data = path.read_bytes()
+    return data, mime, hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+def _file(name: str) -> Response:
+    data, mime, etag = _content(name)
+    response = Response(data, mimetype=None, content_type=mime)
     response.headers.update(SECURITY_HEADERS)
-    response.add_etag()
+    response.set_etag(etag)
     response.make_conditional(request)  # 304 when the browser has this version
     return response
 
@@ -50,10 +62,6 @@ def ui_views() -> dict[str, Callable[..., Response]]:
     def asset(name: str) -> Response:
         if name not in ASSETS:
             raise NotFoundError(f"no file /ui/{name}")
-        return _file(*ASSETS[name])
+        return _file(name)
 
-    return {
-        PLAYGROUND: lambda: _file(PAGES[PLAYGROUND], HTML),
-        DOCS: lambda: _file(PAGES[DOCS], HTML),
-        ASSET: asset,
-    }
+    return {PLAYGROUND: lambda: _file(PLAYGROUND), DOCS: lambda: _file(DOCS), ASSET: asset}
