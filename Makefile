@@ -4,8 +4,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 CLIENT_VENV ?= .venv-client
+# Python 3.12 (the GPU image's) for the HTTP front's tests: `make test-py312`; pyenv's if installed, else PATH's.
+PYTHON312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
+PY312_VENV ?= .venv-py312
 
-.PHONY: serve test test-client test-browser docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank clean
+.PHONY: serve test test-py312 print-python312 test-client test-browser docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank clean
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +33,16 @@ test-client: $(VENV)/.installed  ## the client alone: a fresh venv with only `pi
 
 test-browser: $(VENV)/.installed  ## the playground and /docs in headless Chromium (apt-get install chromium chromium-driver)
 	$(PY) -m pytest -q -m browser tests/browser
+
+print-python312:
+	@echo $(PYTHON312)
+
+test-py312:  ## the HTTP front's tests on Python 3.12, the GPU image's Python (only what the front imports; no torch)
+	@test -n "$(PYTHON312)" || { echo "no python3.12 found: set PYTHON312=/path/to/python3.12"; exit 1; }
+	test -x $(PY312_VENV)/bin/python || $(PYTHON312) -m venv $(PY312_VENV)
+	$(PY312_VENV)/bin/python -m pip install --quiet h11 orjson flask pydantic pydantic-settings pillow numpy urllib3 certifi pytest
+	$(PY312_VENV)/bin/python -m pytest -q -p no:cacheprovider --noconftest -o addopts="" \
+	  tests/reliability/test_front.py tests/reliability/test_front_hostile.py
 
 test-container: $(VENV)/.installed  ## build the image and test it (needs Docker; see .ci/run)
 	$(PY) -m pytest -q -m container tests/container

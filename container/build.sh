@@ -53,6 +53,10 @@ else
   engine_has_bridge || args+=(--network host)
 fi
 
+# BuildKit: the Dockerfile bind-mounts container/certs/ into the steps that need it (RUN --mount), so that no
+# image layer holds the extra CA certificates. Docker >= 23 uses it by default (with the buildx plugin); 20.10
+# (Debian 12's docker.io) needs it asked for.
+export DOCKER_BUILDKIT=1
 start=$(now)
 log "build ($flavour): docker build -f container/Dockerfile -t $tag ${args[*]} ."
 docker build -f container/Dockerfile -t "$tag" "${args[@]}" .

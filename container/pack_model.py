@@ -7,13 +7,18 @@ container's non-root user (uid 10001) can read it whatever the host's umask or o
 files 0644, folders 0755, symlinks (Hugging Face cache snapshots) replaced by the files they point to, and
 members sorted for a reproducible listing. Caches and VCS folders are left out.
 
+A symlink must stay inside the model folder, or, for a Hugging Face cache snapshot
+(``models--org--name/snapshots/<revision>``), point into that repository's ``blobs`` folder: a link elsewhere
+(``tokenizer.json -> ~/.aws/credentials`` in a downloaded repository) would pack that file into an archive
+bound for S3, so packing stops and names the link. ``--allow-links-outside`` packs such links anyway.
+
 The same image serves embedding models and cross-encoder rerankers; the kind is read from the folder's
 ``config.json`` as the server reads it (``architectures`` ending in ``ForSequenceClassification``: a reranker,
 served on ``/v1/rerank``, ``/rerank`` and ``/invocations``). A reranker must have one output label (the server
 refuses others), which is checked here before anything is uploaded. ``--kind`` makes the packing fail unless
 the folder is of that kind (a guard against packing the wrong folder).
 
-    python3 container/pack_model.py MODEL_DIR [-o model.tar.gz] [--kind embedding|rerank]
+    python3 container/pack_model.py MODEL_DIR [-o model.tar.gz] [--kind embedding|rerank] [--allow-links-outside]
     aws s3 cp model.tar.gz s3://BUCKET/PREFIX/model.tar.gz
 
 Standard library only (runs with any Python 3.9+).
@@ -76,6 +81,25 @@ def model_files(folder: Path) -> list[Path]:
     return files
 
 
+def link_roots(folder: Path) -> list[Path]:
+    """Where the files under ``folder`` (resolved) may really live: inside it, and for a Hugging Face cache
+    snapshot (``.../snapshots/<revision>``) the repository's ``blobs`` folder beside ``snapshots``."""
+    roots = [folder]
+    if folder.parent.name == "snapshots":
+        roots.append(folder.parent.parent / "blobs")
+    return [root.resolve() for root in roots]
+
+
+def check_links(folder: Path, files: list[Path]) -> None:
+    """``SystemExit`` naming the first file that is (or lies under) a symlink leading out of ``link_roots``."""
+    roots = link_roots(folder)
+    for path in files:
+        target = path.resolve()
+        if not any(target == root or root in target.parents for root in roots):
+            raise SystemExit(f"{folder}: {path.relative_to(folder).as_posix()} is a symlink to {target}, outside "
+                             "the model folder; copy the file in, or pass --allow-links-outside to pack it anyway")
+
+
 def check_model(folder: Path, files: list[Path], allow_no_safetensors: bool) -> None:
     names = {f.relative_to(folder).as_posix() for f in files}
     if not any(marker in names for marker in MODEL_MARKERS):
@@ -122,12 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", type=int, default=6, choices=range(1, 10), help="gzip level (default 6)")
     parser.add_argument("--allow-no-safetensors", action="store_true", help="pack even without *.safetensors")
     parser.add_argument("--kind", choices=KINDS, help="fail unless the folder is this kind (default: any)")
+    parser.add_argument("--allow-links-outside", action="store_true",
+                        help="pack symlinks that lead out of the model folder (default: refuse them)")
     args = parser.parse_args(argv)
 
     folder = args.model_dir.resolve()
     if not folder.is_dir():
         raise SystemExit(f"{args.model_dir}: not a folder")
     files = model_files(folder)
+    if not args.allow_links_outside:
+        check_links(folder, files)
     check_model(folder, files, args.allow_no_safetensors)
     kind = check_kind(folder, args.kind)
     if args.output.resolve().is_relative_to(folder):

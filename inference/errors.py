@@ -96,6 +96,14 @@ class OverloadedError(ServingError):
             self.retry_after = retry_after
 
 
+class InsufficientStorageError(ServingError):
+    """The disk holding temporary request bodies is full (``TMPDIR``): the body could not be kept."""
+
+    status = 507
+    type = "insufficient_storage"
+    retry_after = 5
+
+
 class RequestTooLargeError(ServingError):
     """One request needs more model time than the request deadline allows, even on an idle worker: split it."""
 

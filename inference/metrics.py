@@ -12,6 +12,8 @@ Names and labels are documented in docs/guides/metrics.md; keep the two in step.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable
 
 from prometheus_client import (
@@ -65,22 +67,54 @@ def refresh() -> None:
         update()
 
 
-def front_shed() -> None:
-    """The HTTP front answered 503 at once: its threads and wait queue were full."""
-    REQUESTS.labels(route=FRONT, status="503").inc()
-    SHED.labels(reason="front_capacity").inc()
+def front_refused(status: int) -> None:
+    """The HTTP front answered a request from its head (api/head_gate.py): 401, 415, or 503 when the worker was
+    full (its threads and wait queue, its queued work, or its room for bodies)."""
+    REQUESTS.labels(route=FRONT, status=str(status)).inc()
+    if status == 503:
+        SHED.labels(reason="front_capacity").inc()
 
 
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
-def exposition() -> bytes:
-    """The metrics in Prometheus text format: every worker's when in multiprocess mode, else this process's."""
-    refresh()
-    if multiprocess_dir() is None:
-        return generate_latest(REGISTRY)
-    registry = CollectorRegistry()
-    _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
-    return generate_latest(registry)
+FRESH_PER_S = 10  # scrapes rendered afresh per second; more than that get the last text rendered
+
+
+class _Renders:
+    """At most ``FRESH_PER_S`` renderings a second: a client pipelining thousands of scrapes into the event loop
+    gets the last text for the rest of that second (Prometheus scrapes every 15 s or more, always fresh)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.window = -1.0
+        self.count = 0
+        self.text = b""
+
+    def fresh(self, now: float) -> bool:
+        if now - self.window >= 1.0:
+            self.window, self.count = now, 0
+        self.count += 1
+        return self.count <= FRESH_PER_S or not self.text
+
+
+_renders = _Renders()
+
+
+def exposition(clock: Callable[[], float] = time.monotonic) -> bytes:
+    """The metrics in Prometheus text format: every worker's when in multiprocess mode, else this process's.
+    Answered in the HTTP front's event loop (a probe route); reading every worker's files costs milliseconds."""
+    with _renders.lock:
+        if not _renders.fresh(clock()):
+            return _renders.text
+        refresh()
+        if multiprocess_dir() is None:
+            text = generate_latest(REGISTRY)
+        else:
+            registry = CollectorRegistry()
+            _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
+            text = generate_latest(registry)
+        _renders.text = text
+        return text
 

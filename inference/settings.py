@@ -156,19 +156,49 @@ class Settings(AccessSettings):
         False,
         validation_alias=_env("EMB_ALLOW_IMAGE_URLS"),
         description="Fetch `http(s)://` image inputs. Off by default (Marketplace containers have no network); "
-        "private, loopback and link-local addresses are always refused.",
+        "private, loopback, link-local and cloud metadata addresses (and IPv6 forms carrying them: IPv4-mapped, "
+        "NAT64, 6to4, Teredo) are always refused, redirects never followed, compressed answers refused.",
     )
     image_url_timeout_s: float = Field(
-        5.0, gt=0, validation_alias=_env("EMB_IMAGE_URL_TIMEOUT_S"), description="Timeout for one image download."
+        5.0,
+        gt=0,
+        validation_alias=_env("EMB_IMAGE_URL_TIMEOUT_S"),
+        description="Timeout of each step of one image download: the DNS lookup, the connect, each read.",
+    )
+    image_url_total_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        validation_alias=_env("EMB_IMAGE_URL_TOTAL_TIMEOUT_S"),
+        description="Time all image downloads of one request may take together (checked between reads, so a "
+        "server sending a byte at a time is cut off); past it the request gets 400.",
+    )
+    max_image_urls: int = Field(
+        16,
+        ge=1,
+        validation_alias=_env("EMB_MAX_IMAGE_URLS"),
+        description="Most image URLs in one request (with `EMB_ALLOW_IMAGE_URLS`); a request with more gets 400 "
+        "before anything is fetched.",
     )
     max_image_bytes: int = Field(
         10 * 1024 * 1024, ge=1, validation_alias=_env("EMB_MAX_IMAGE_BYTES"), description="Largest encoded image."
     )
     max_image_pixels: int = Field(
-        40_000_000,
+        25_000_000,
         ge=1,
         validation_alias=_env("EMB_MAX_IMAGE_PIXELS"),
-        description="Largest decoded image (width x height); bigger ones are refused before decoding.",
+        description="Largest image (width x height, read from its header); bigger ones get 400 before decoding. "
+        "25 Mpx takes a 24 MP camera photo (6000 x 4000), 12 MP phone photos and 5K screenshots, while one PNG or "
+        "WebP of that size (a few KB can declare it) takes 100-200 MB to decode; models see 224-512 px anyway.",
+    )
+    image_decode_pixels: int = Field(
+        50_000_000,
+        ge=1,
+        validation_alias=_env("EMB_IMAGE_DECODE_PIXELS"),
+        description="Pixels a worker decodes at once, over all its request threads, counted as 4 bytes each (50 "
+        "Mpx ~ 200 MB; an image in a mode other than RGB counts its full-size conversion too, RGBA twice). Images "
+        "up to 1 Mpx pass freely; a larger decode waits its turn while others hold the rest (past its request's "
+        "deadline: 503), and one larger than this waits until it is alone. JPEGs count at the reduced scale they "
+        "are decoded at.",
     )
     image_formats: str = Field(
         "JPEG,PNG,WEBP,GIF,BMP", validation_alias=_env("EMB_IMAGE_FORMATS"), description="Accepted image formats."
@@ -245,7 +275,33 @@ class Settings(AccessSettings):
         1000,
         ge=1,
         validation_alias=_env("EMB_MAX_CONNECTIONS"),
-        description="Open connections per worker; one more is answered 503 at once and closed.",
+        description="Open connections per worker. At the limit the connection idle the longest is closed to make "
+        "room for a new one; only when none is idle is the new one answered 503 and closed. Above half of it, "
+        "kept-alive connections wait 5 s (not `EMB_KEEPALIVE_S`) for their next request. The server raises its "
+        "open-file limit to the hard limit at start.",
+    )
+    max_connections_per_client: int = Field(
+        0,
+        ge=0,
+        validation_alias=_env("EMB_MAX_CONNECTIONS_PER_CLIENT"),
+        description="Open connections per worker from one client address; at the limit that address's longest "
+        "idle connection is closed for its new one (503 when none is idle). 0: half of `EMB_MAX_CONNECTIONS` "
+        "(behind a proxy or load balancer every client has its address).",
+    )
+    body_memory_mb: float = Field(
+        64.0,
+        gt=0,
+        validation_alias=_env("EMB_BODY_MEMORY_MB"),
+        description="Request bodies one worker holds in memory while reading them, all connections together (MiB); "
+        "past it bodies go to temporary files in `TMPDIR`.",
+    )
+    spool_disk_mb: float | None = Field(
+        None,
+        gt=0,
+        validation_alias=_env("EMB_SPOOL_DISK_MB"),
+        description="Request bodies one worker holds in temporary files (MiB); a body that fits neither this nor "
+        "`EMB_BODY_MEMORY_MB` is refused 503 + Retry-After before it is read, and the last 256 MiB of the disk are "
+        "never used (a full disk answers 507). Default: 2 GiB, or twice `EMB_MAX_BODY_MB` if more (async).",
     )
     torch_threads: int | None = Field(
         None,
@@ -282,6 +338,12 @@ class Settings(AccessSettings):
     @property
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * 1024 * 1024)
+
+    @property
+    def spool_disk_bytes(self) -> int:
+        if self.spool_disk_mb is not None:
+            return int(self.spool_disk_mb * 1024 * 1024)
+        return max(2 * 1024 * 1024 * 1024, 2 * self.max_body_bytes)
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with ``values`` (field names) set, validated like the environment (a bad value raises

@@ -3,10 +3,13 @@ reads them from the environment with the rest."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
 
 
 def env_alias(*names: str) -> AliasChoices:
@@ -46,6 +49,21 @@ class AccessSettings(BaseSettings):
         description="Tokens per minute per key (per client address when keys are off), as `usage` counts them, "
         "for keys that set none; whichever of the two limits is reached first answers 429. 0: no limit.",
     )
+
+    @field_validator("api_key")
+    @classmethod
+    def _strip_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """A key pasted or read from a file often ends in a newline no caller sends: whitespace around it is
+        removed, and logged (never the key); a key of whitespace only is refused rather than taken as unset."""
+        raw = "" if value is None else value.get_secret_value()
+        key = raw.strip()
+        if key == raw:
+            return value
+        if not key:
+            raise ValueError("EMB_API_KEY holds only whitespace: set a key, or leave it unset")
+        log.warning("EMB_API_KEY: %d whitespace character(s) around the key removed (a trailing newline from a "
+                    "file or `echo`?); callers send the key without them", len(raw) - len(key))  # fmt: skip
+        return SecretStr(key)
 
     @property
     def keys_on(self) -> bool:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs inside `docker build` (container/Dockerfile). Makes sure the base image has Python 3.11 or 3.12
 # (with the venv module for --venv), installing it with apt only when it is missing: a base that already has
-# it (the CI's debootstrap base) needs no network. Extra CA certificates from container/certs/ (copied to
-# /tmp/extra-ca/) are trusted for the build; with --runtime they are removed again afterwards.
+# it (the CI's debootstrap base) needs no network. Extra CA certificates from container/certs/ (bind-mounted
+# read-only at /tmp/extra-ca/ for this step, never copied into a layer) are trusted for the build; with --runtime
+# they are removed from the trust store again before the step ends.
 #
 #   install-python.sh --venv      build stage: python3 + venv/ensurepip; writes /etc/embed-build-ca.pem for pip
 #   install-python.sh --runtime   final stage: python3 only; leaves no extra CA behind
@@ -72,4 +73,3 @@ if [[ $mode == --runtime ]]; then
   fi
   rm -f /etc/embed-build-ca.pem
 fi
-rm -rf "$extra_dir"

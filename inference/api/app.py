@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from ..access.keys import KeyRing
 from ..codecs.images import ImagePolicy
 from ..core.engine import Loader, ModelEngine
 from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
@@ -16,6 +17,7 @@ from ..handlers import load_handler
 from ..settings import Settings
 from .access_hooks import install_access
 from .errors import register_error_handlers
+from .head_gate import HEAD_GATE, HeadGate
 from .metrics_hooks import install_metrics
 from .request_log import configure_logging, install_request_log
 from .route_table import probe_paths
@@ -42,8 +44,10 @@ def create_app(settings: Settings | None = None, loader: Loader = load_handler, 
     register_error_handlers(app)
     install_request_log(app, probe_paths(settings))
     install_metrics(app, engine)
-    install_access(app, settings, state_dir)
+    keys = KeyRing.from_settings(settings.api_key, settings.api_keys_file)
+    install_access(app, settings, state_dir, keys)
     register_routes(app, engine, embeddings, reranking, settings)
+    app.extensions[HEAD_GATE] = HeadGate(app, settings, engine, keys)  # the front's checks before a body is read
     if load_in_background:
         engine.start_loading()
     else:

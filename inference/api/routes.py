@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, g, request
 from ..codecs.json import dumps
 from ..core.engine import ModelEngine
 from ..core.types import RERANK as RERANK_KIND
+from ..endpoints.demand import demand
 from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
 from ..endpoints.embeddings.schema import EMBEDDING_TYPES
 from ..endpoints.rerank.endpoint import RerankEndpoint
@@ -24,6 +25,7 @@ from ..errors import ModelNotReadyError
 from ..metrics import CONTENT_TYPE, exposition
 from ..mime import JSON
 from ..settings import Settings
+from .access_hooks import reserve_work
 from .openapi import openapi_spec
 from .request_context import CANCELLED, DEADLINE
 from .route_table import (
@@ -121,15 +123,19 @@ def _endpoint_view(
     endpoint: EmbeddingsEndpoint | RerankEndpoint | VertexEndpoint, engine: ModelEngine,
     kind_check: Callable[[], object],
 ) -> View:
-    """parse -> run -> respond for one slice; the reply is metered by its units (inputs or documents).
+    """parse -> reserve (rate limits) -> run -> respond for one slice; the reply is metered by its units (inputs
+    or documents).
     ``kind_check`` raises ``WrongModelKindError`` when the loaded model is of the other kind: checked first (once
     loaded), so a body is never judged by the wrong slice's schema."""
 
     def view(name: str | None = None) -> Response:
         if engine.ready:
             kind_check()
-        parsed = endpoint.parse(request.get_data(cache=False), request.content_type, request.headers.get("Accept"))
+        body = request.get_data(cache=False)
+        parsed = endpoint.parse(body, request.content_type, request.headers.get("Accept"))
         g.n_inputs = parsed.inputs
+        if engine.ready:  # else run answers 503 (settled as a request that failed before its reservation)
+            reserve_work(demand(parsed, engine.info.max_length))  # rate limits: 429 when the caller is short
         deadline, cancelled = request.environ.get(DEADLINE), request.environ.get(CANCELLED)
         reply = endpoint.run(
             parsed,  # type: ignore[arg-type]  # each slice's parse feeds its own run
@@ -137,6 +143,7 @@ def _endpoint_view(
             cancelled=cancelled if isinstance(cancelled, threading.Event) else None,
         )
         g.tokens = reply.tokens
+        engine.budget.note_density(reply.tokens, len(body))  # what the front judges unread bodies by
         response = Response(reply.content, mimetype=reply.mime)
         response.headers[METERING_HEADER] = metering(reply.units)
         return response

@@ -1,47 +1,54 @@
-"""Image inputs: base64 / data: URI / (opt-in) URL -> a checked, decoded PIL image.
+"""Image inputs: base64 / data: URI / (opt-in) URL -> a checked, decoded PIL image of bounded size.
 
-Safety: byte cap before decoding, pixel cap from the header (decompression bombs never decode),
-an allow-list of formats, corrupt data -> 400, URL fetching off by default and never to private,
-loopback, link-local or otherwise non-global addresses (SSRF), no redirects, timeouts, size cap. The host is
-resolved once and the connection goes to a checked address (a second lookup could be rebound to a private one).
+Safety: byte cap before decoding, pixel and aspect caps from the header (decompression bombs never decode), an
+allow-list of formats, corrupt data -> 400. URL fetching is off by default and bounded (image_urls.py,
+addresses.py). Decoding is bounded in memory and stops with its request:
+
+- an image is decoded only as large as a model needs: JPEG at 1/2, 1/4 or 1/8 scale in the decoder (``draft``),
+  other formats reduced by an integer factor right after decoding (``reduce``), both keeping the shorter side
+  at least ``DECODE_MIN_SIDE``; the colour conversion runs on the reduced image;
+- the full-size decode holds pixels of the worker's ``PixelGate`` (pixel_gate.py) until it is freed;
+- it stops (503 / 499) once the request's deadline passed or its client left (``DecodeLimits``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import http.client
 import io
-import ipaddress
 import math
-import os
-import socket
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InvalidInputError
 from ..settings import Settings
+from .addresses import AddressPredicate, Resolver, check_public_host, is_global_address, system_resolve
+from .image_urls import UrlBudget, check_enabled, fetch_url
+from .pixel_gate import PixelGate, interruption
 
-if TYPE_CHECKING:
-    from urllib3 import HTTPConnectionPool
+__all__ = [
+    "MAX_ASPECT_RATIO", "DecodeLimits", "Decoded", "ImagePolicy", "check_public_host", "decode", "decode_image",
+    "fetch_url", "image_bytes", "image_tokens", "is_global_address", "probe", "tile_tokens",
+]  # fmt: skip
 
-Resolver = Callable[[str], list[str]]
-AddressPredicate = Callable[[str], bool]
+_resolve = system_resolve  # the default resolver (tests patch socket.getaddrinfo underneath it)
 # Longest side / shortest side. Model processors scale the shortest side up or down to a fixed size (CLIP:
 # 224 px) keeping the aspect, so a 1 x 40,000,000 PNG (a few hundred bytes, within the pixel cap) would be
 # resized to 224 x 9e9 pixels: an aspect-ratio bomb. Panoramas and long screenshots stay well below.
 MAX_ASPECT_RATIO = 100
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def is_global_address(address: str) -> bool:
-    """True for globally routable addresses; False for loopback, private, link-local, metadata, reserved..."""
-    return ipaddress.ip_address(address.split("%", 1)[0]).is_global
+# Shorter side an image is decoded down to (never below): twice the input of the largest CLIP-family processors
+# served (224-512 px), so their own resampling sees the detail a full-size decode would give.
+DECODE_MIN_SIDE = 1024
+# Modes reduced as decoded; others are converted first (1-bit and grey + alpha to L, the rest to RGB): alpha is
+# dropped, as the RGB conversion always did.
+REDUCIBLE_MODES = frozenset({"L", "RGB"})
+# Bytes per pixel Pillow holds a mode in; the others take 4 (RGB too, like RGBA).
+MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}
 
 
 @dataclass(frozen=True)
@@ -56,126 +63,53 @@ class ImagePolicy:
     # Which resolved addresses an image URL may connect to. Never configured from the environment; tests
     # pass a loopback predicate to reach a local server through the same checked path.
     address_allowed: AddressPredicate = is_global_address
+    max_urls: int = 16
+    urls_total_s: float = 15.0
+    decode_pixels: int = 50_000_000
 
     @classmethod
     def from_settings(cls, s: Settings) -> ImagePolicy:
         formats = frozenset(f.strip().upper() for f in s.image_formats.split(",") if f.strip())
         return cls(
             s.allow_image_urls, s.image_url_timeout_s, s.max_image_bytes, s.max_image_pixels, formats,
-            s.image_tile_px, s.image_tokens_per_tile,
-        )
+            s.image_tile_px, s.image_tokens_per_tile, max_urls=s.max_image_urls,
+            urls_total_s=s.image_url_total_timeout_s, decode_pixels=s.image_decode_pixels,
+        )  # fmt: skip
 
 
-def _resolve(host: str) -> list[str]:
-    """The host's addresses, once each, in the system's preference order."""
-    return list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)))
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What bounds one request's image work: the worker's pixel gate, the request's deadline (absolute
+    ``time.monotonic()``) and cancellation event, and its URL fetches."""
+
+    gate: PixelGate | None = None
+    deadline: float | None = None
+    cancelled: threading.Event | None = None
+    urls: UrlBudget | None = None
+
+    def check(self) -> None:
+        """503 once the deadline passed, 499 once the client left: checked between the steps of a decode."""
+        stop = interruption(self.deadline, self.cancelled)
+        if stop is not None:
+            raise stop
+
+    def hold(self, pixels: int) -> AbstractContextManager[None]:
+        """Hold ``pixels`` of the gate while decoding (waits while other decodes hold too much)."""
+        if self.gate is None:
+            return nullcontext()
+        return self.gate.hold(pixels, self.deadline, self.cancelled)
 
 
-def check_public_host(
-    host: str, resolve: Resolver = _resolve, allowed: AddressPredicate = is_global_address
-) -> list[str]:
-    """Resolve ``host`` once; refuse it unless every address is allowed (default: globally routable).
-
-    Returns the checked addresses. Connect to these only: resolving the name again could get another answer
-    (DNS rebinding) and reach loopback, private or metadata addresses.
-    """
-    try:
-        addresses = resolve(host)
-    except OSError as err:
-        raise InvalidInputError(f"cannot resolve image host {host!r}: {err}") from None
-    if not addresses:
-        raise InvalidInputError(f"cannot resolve image host {host!r}")
-    for address in addresses:
-        if not allowed(address):
-            raise InvalidInputError(f"image URL host {host!r} resolves to a non-public address; refused")
-    return addresses
+@dataclass(frozen=True)
+class Decoded:
+    image: Image.Image  # RGB, its shorter side reduced towards DECODE_MIN_SIDE
+    size: tuple[int, int]  # as the file declares it: usage is counted on this
 
 
-def fetch_url(url: str, policy: ImagePolicy, resolve: Resolver = _resolve) -> bytes:
-    """GET an image URL from an address checked once (no second lookup), no redirects, at most max_bytes + 1."""
-    if not policy.allow_urls:
-        raise InvalidInputError("image URLs are disabled on this endpoint; send the image as base64 or a data: URI")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError("image URL must be http(s) with a host")
-    try:
-        port = parts.port or DEFAULT_PORTS[parts.scheme]
-    except ValueError:
-        raise InvalidInputError("image URL has an invalid port") from None
-    addresses = check_public_host(parts.hostname, resolve, policy.address_allowed)
-    import urllib3  # imported only when URL inputs are enabled and used
-
-    try:
-        return _fetch_from_checked(parts, port, addresses, policy)
-    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError) as err:
-        raise InvalidInputError(f"cannot fetch image URL: {type(err).__name__}") from None
-
-
-def _fetch_from_checked(parts: SplitResult, port: int, addresses: list[str], policy: ImagePolicy) -> bytes:
-    """Try the checked addresses in order, as a plain connect would, moving on only when one refuses."""
-    from urllib3.exceptions import NewConnectionError
-
-    for address in addresses[:-1]:
-        try:
-            return _fetch_from(parts, port, address, policy)
-        except NewConnectionError:
-            continue
-    return _fetch_from(parts, port, addresses[-1], policy)
-
-
-def _fetch_from(parts: SplitResult, port: int, address: str, policy: ImagePolicy) -> bytes:
-    """One GET to ``address`` with the URL's Host header (and, for https, its hostname for SNI and the cert)."""
-    target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    with _connection_pool(parts, port, address, policy) as pool:
-        response = pool.urlopen(
-            "GET", target, headers=_request_headers(parts), redirect=False, retries=False, preload_content=False
-        )
-        try:
-            if response.status != 200:
-                raise InvalidInputError(f"image URL answered HTTP {response.status}")
-            return response.read(policy.max_bytes + 1, decode_content=True)
-        finally:
-            response.close()  # closes the socket: the rest of an oversized body is never read
-
-
-def _connection_pool(parts: SplitResult, port: int, address: str, policy: ImagePolicy) -> HTTPConnectionPool:
-    import urllib3
-
-    timeout = urllib3.Timeout(connect=policy.timeout_s, read=policy.timeout_s)
-    if parts.scheme == "http":
-        return urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
-    return urllib3.HTTPSConnectionPool(
-        address, port, timeout=timeout, retries=False, maxsize=1,
-        cert_reqs="CERT_REQUIRED", ca_certs=_ca_bundle(), server_hostname=parts.hostname,
-    )
-
-
-def _request_headers(parts: SplitResult) -> dict[str, str]:
-    import urllib3
-
-    headers = {"Host": parts.netloc.rpartition("@")[2]}
-    if parts.username is not None:  # user:password@ in the URL, sent as requests would
-        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        headers.update(urllib3.util.make_headers(basic_auth=credentials))
-    return headers
-
-
-def _ca_bundle() -> str | None:
-    """The CA file requests would use: REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, certifi; None: the system's."""
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        if os.environ.get(name):
-            return os.environ[name]
-    try:
-        import certifi
-    except ImportError:
-        return None
-    return certifi.where()
-
-
-def image_bytes(value: str, policy: ImagePolicy, resolve: Resolver = _resolve) -> bytes:
+def image_bytes(value: str, policy: ImagePolicy, resolve: Resolver = _resolve, urls: UrlBudget | None = None) -> bytes:
     """The encoded image behind ``value``: a data: URI, plain base64, or an http(s) URL."""
-    if value.startswith(("http://", "https://")):
-        data = fetch_url(value, policy, resolve)
+    if is_url(value):
+        data = fetch_url(value, policy, resolve, urls)
     else:
         payload = value.partition(",")[2] if value.startswith("data:") else value  # "data:" without "," -> empty
         if len(payload) * 3 // 4 > policy.max_bytes + 3:
@@ -189,31 +123,117 @@ def image_bytes(value: str, policy: ImagePolicy, resolve: Resolver = _resolve) -
     return data
 
 
-def decode_image(value: str, policy: ImagePolicy, resolve: Resolver = _resolve) -> Image.Image:
-    """Decode and check one image; every failure is an ``InvalidInputError`` (400)."""
-    data = image_bytes(value, policy, resolve)
+def is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def open_checked(data: bytes, policy: ImagePolicy) -> Image.Image:
+    """Read the header only (nothing decoded yet) and check format, pixel count and aspect ratio."""
+    image = Image.open(io.BytesIO(data))
+    if image.format not in policy.formats:
+        accepted = ", ".join(sorted(policy.formats))
+        raise InvalidInputError(f"image format {image.format} is not accepted ({accepted})")
+    width, height = image.size
+    if width * height > policy.max_pixels:
+        raise InvalidInputError(f"image is {width}x{height}, more than {policy.max_pixels} pixels; send it downscaled")
+    if max(width, height) > MAX_ASPECT_RATIO * max(1, min(width, height)):
+        raise InvalidInputError(f"image is {width}x{height}, more elongated than {MAX_ASPECT_RATIO}:1")
+    return image
+
+
+@contextmanager
+def _decode_errors() -> Iterator[None]:
+    """Every failure of a malformed file is a 400; decompression-bomb warnings are errors."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format not in policy.formats:
-                accepted = ", ".join(sorted(policy.formats))
-                raise InvalidInputError(f"image format {image.format} is not accepted ({accepted})")
-            width, height = image.size
-            if width * height > policy.max_pixels:
-                raise InvalidInputError(f"image is {width}x{height}, more than {policy.max_pixels} pixels")
-            if max(width, height) > MAX_ASPECT_RATIO * max(1, min(width, height)):
-                raise InvalidInputError(f"image is {width}x{height}, more elongated than {MAX_ASPECT_RATIO}:1")
-            image.load()
-            return image.convert("RGB")
-    except InvalidInputError:
-        raise
+            yield
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as err:
+            Image.DecompressionBombWarning) as err:  # fmt: skip
         raise InvalidInputError(f"image could not be decoded: {type(err).__name__}") from None
 
 
-def image_tokens(image: Image.Image, policy: ImagePolicy) -> int:
-    """Usage tokens of an image: started ``tile_px`` tiles times ``tokens_per_tile``."""
+def probe(value: str, policy: ImagePolicy) -> tuple[int, int] | None:
+    """The checked size of a base64 / data: image from its header, before any decoding (admission by pixels);
+    None for a URL (known only once fetched). 400 as ``decode``."""
+    if is_url(value):
+        check_enabled(policy)
+        return None
+    data = image_bytes(value, policy)
+    with _decode_errors():
+        image = open_checked(data, policy)
+        size = image.size
+        image.close()
+        return size
+
+
+def decode(
+    value: str, policy: ImagePolicy, limits: DecodeLimits | None = None, resolve: Resolver = _resolve
+) -> Decoded:
+    """Fetch / decode and check one image, decoded no larger than a model needs; every malformed input is an
+    ``InvalidInputError`` (400). With ``limits``: holds pixels of its gate while decoding, 503 / 499 once its
+    deadline passed or its client left."""
+    limits = limits or DecodeLimits()
+    limits.check()
+    data = image_bytes(value, policy, resolve, limits.urls)
+    limits.check()
+    with _decode_errors():
+        image = open_checked(data, policy)
+        size = image.size
+        with limits.hold(_draft(image)):
+            try:
+                limits.check()
+                return Decoded(_reduced_rgb(image), size)
+            except BaseException:
+                image.close()  # a truncated file: free its pixels before the gate takes them back
+                raise
+
+
+def decode_image(value: str, policy: ImagePolicy, resolve: Resolver = _resolve) -> Image.Image:
+    """``decode`` without request limits: the RGB image only."""
+    return decode(value, policy, None, resolve).image
+
+
+def _draft(image: Image.Image) -> int:
+    """Let a JPEG decode at the smallest of 1/2, 1/4, 1/8 scale keeping its shorter side >= DECODE_MIN_SIDE.
+
+    Returns what the decode will hold at its peak, in 4-byte pixels: the decoded image (a progressive JPEG
+    buffers the whole image's coefficients, whatever the scale) plus, for any mode but RGB, the full-size copy
+    ``_reduced_rgb`` converts it into."""
     width, height = image.size
+    if image.format == "JPEG" and min(width, height) >= 2 * DECODE_MIN_SIDE:
+        scale = DECODE_MIN_SIDE / min(width, height)
+        image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+    progressive = image.format == "JPEG" and image.info.get("progressive")
+    pixels = width * height if progressive else image.size[0] * image.size[1]
+    held = MODE_BYTES.get(image.mode, 4) + (0 if image.mode == "RGB" else 4)
+    return math.ceil(pixels * held / 4)
+
+
+def _reduced_rgb(image: Image.Image) -> Image.Image:
+    """Decode, reduce by an integer factor down to DECODE_MIN_SIDE, convert to RGB; each larger intermediate
+    is closed (its memory freed) as soon as the next one exists."""
+    image.load()
+    factor = min(image.size) // DECODE_MIN_SIDE
+    if factor >= 2 and image.mode not in REDUCIBLE_MODES:
+        image = _replace(image, image.convert("L" if image.mode in ("1", "LA") else "RGB"))
+    if factor >= 2:
+        image = _replace(image, image.reduce(factor))
+    if image.mode != "RGB":
+        image = _replace(image, image.convert("RGB"))
+    return image
+
+
+def _replace(old: Image.Image, new: Image.Image) -> Image.Image:
+    old.close()
+    return new
+
+
+def tile_tokens(width: int, height: int, policy: ImagePolicy) -> int:
+    """Usage tokens of a ``width`` x ``height`` image: started ``tile_px`` tiles times ``tokens_per_tile``."""
     return math.ceil(width / policy.tile_px) * math.ceil(height / policy.tile_px) * policy.tokens_per_tile
+
+
+def image_tokens(image: Image.Image, policy: ImagePolicy) -> int:
+    """Usage tokens of a (full-size) image: ``tile_tokens`` of its size."""
+    return tile_tokens(*image.size, policy)

@@ -11,8 +11,15 @@ def normalise_mime(value: str | None) -> str:
 
 
 def check_content_type(content_type: str | None) -> str:
-    """A missing content type is read as JSON (curl -d and boto3 without ContentType)."""
-    mime = normalise_mime(content_type) or JSON
+    """The request body's media type, which must be one the API reads: never guessed, so that a browser's
+    "simple" cross-site POST (text/plain, a form, a Blob without a type) cannot make a server compute. boto3
+    sends application/json when ContentType is left out."""
+    mime = normalise_mime(content_type)
+    if not mime:
+        raise UnsupportedMediaTypeError(
+            f"the request has no Content-Type; send 'Content-Type: {JSON}' (or one of: "
+            f"{', '.join(ACCEPTED_CONTENT_TYPES)})"
+        )
     if mime not in ACCEPTED_CONTENT_TYPES:
         raise UnsupportedMediaTypeError(
             f"content type {mime!r} is not supported; use one of: {', '.join(ACCEPTED_CONTENT_TYPES)}"

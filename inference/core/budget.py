@@ -17,6 +17,13 @@ single short texts would otherwise make the next burst look many times too expen
 estimate by a weight that grows with its size: a pass of ``HALF_LIFE_TOKENS`` moves it halfway.
 
 Until a rate is known (no calibration, e.g. ``EMB_WARMUP=false``) only the queued work is tracked. Framework-free.
+
+Refusing costs work too: reading and parsing a 120 KB body to find that it cannot fit took a 2-core worker's CPU
+from its model under a retry storm. So the HTTP front asks ``refuse_unread`` from a request's head: the least
+tokens per body byte among the last ``DENSITY_WINDOW`` requests served, times its Content-Length, is what it is
+taken to cost; when that would not fit the queue either, it is refused before its body is read. Requests denser
+than that are judged after parsing as before; one sparser than every recent request may be refused early (503,
+retryable).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +44,7 @@ HALF_LIFE_TOKENS = 8192
 # on 2 cores: admitting up to the full time left let 0.6% of requests reach their deadline still queued; 80%, 0.04%
 # on a machine shared with another job; see docs/performance/reliability.md.
 ADMIT_SHARE = 0.7
+DENSITY_WINDOW = 64  # served requests whose tokens per body byte are remembered (refuse_unread)
 
 
 class Reservation:
@@ -78,6 +87,7 @@ class WorkBudget:
         self._queued = 0
         self._requests = 0
         self._rate: float | None = None
+        self._densities: deque[float] = deque(maxlen=DENSITY_WINDOW)
 
     def snapshot(self) -> WorkSnapshot:
         with self._lock:
@@ -130,6 +140,29 @@ class WorkBudget:
             raise OverloadedError(
                 f"{self._queued} tokens of work queued ({self._queued / rate:.1f} s at {rate:.0f} tokens/s); this "
                 f"request ({cost} tokens) would miss its deadline; retry shortly",
+                retry_after=self._retry_after(rate),
+            )
+
+    def note_density(self, tokens: int, body_bytes: int) -> None:
+        """A request of ``body_bytes`` bytes was served and cost ``tokens``."""
+        if tokens > 0 and body_bytes > 0:
+            with self._lock:
+                self._densities.append(tokens / body_bytes)
+
+    def refuse_unread(self, body_bytes: int | None) -> OverloadedError | None:
+        """The 503 for a request of ``body_bytes`` (None: unknown) arriving now, judged before its body is read:
+        when even its least likely cost (at least one token) would not fit the queued work; else None."""
+        with self._lock:
+            rate = self._rate
+            if rate is None:
+                return None
+            density = min(self._densities) if self._densities and body_bytes else 0.0
+            least = max(1.0, density * (body_bytes or 0))
+            if (self._queued + least) / rate <= ADMIT_SHARE * self.deadline_s:
+                return None
+            return OverloadedError(
+                f"{self._queued} tokens of work queued ({self._queued / rate:.1f} s at {rate:.0f} tokens/s); a "
+                f"request of {body_bytes or 0} bytes would miss its deadline; retry shortly",
                 retry_after=self._retry_after(rate),
             )
 

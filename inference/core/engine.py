@@ -143,7 +143,9 @@ class ModelEngine:
         return self._error
 
     def not_ready_reason(self) -> str:
-        return f"model failed to load: {self._error}" if self._error else "model is loading"
+        """What callers are told (503): never the load error itself, which may name paths, hosts or settings
+        (the log line of the failure has it)."""
+        return "model failed to load; the server log says why" if self._error else "model is loading"
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)

@@ -66,8 +66,8 @@ class RerankHandler(Protocol):
     def info(self) -> ModelInfo: ...
 
     def tokenize_pairs(self, query: str, documents: Sequence[str], truncate: bool) -> list[PairIds]:
-        """Query and each document tokenised together; with ``truncate`` the document is cut to fit
-        ``info.max_length`` (the query too, only when it alone does not fit)."""
+        """Query and each document as one pair of ``info.max_length`` tokens at most: with ``truncate`` cut as
+        sentence-transformers' ``CrossEncoder.predict`` cuts it (longer side first), else ``InvalidInputError``."""
         ...
 
     def score(self, batch: Sequence[PairIds]) -> np.ndarray:

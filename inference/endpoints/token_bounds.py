@@ -23,3 +23,9 @@ def least_tokens(texts: Sequence[str], max_length: int) -> int:
     """A lower bound of the tokens ``texts`` cost after truncation, from their words: never above the exact
     count (so an early refusal is never wrong), equal to it for prose cut at the model's limit."""
     return sum(min(max_length, max(1, _least(text))) for text in texts)
+
+
+def least_pair_tokens(query: str, documents: Sequence[str], max_length: int) -> int:
+    """A lower bound of the tokens a reranker's query/document pairs cost (each pair cut at ``max_length``)."""
+    query_bound = least_tokens([query], max_length)
+    return sum(min(max_length, query_bound + least_tokens([document], max_length)) for document in documents)

@@ -4,9 +4,10 @@
 order (Vertex adds ``deployedModelId`` and the model names itself). An embedding model's instances are the
 ``input`` items (strings, ``{"text"}``, ``{"image"}``) and ``parameters`` its request options; a prediction is
 the item's ``embedding`` (floats, or the encoded value(s) for other ``embedding_type`` values). A reranker's
-instance is one rerank request (``{"query", "documents", "top_n"?, ...}``, ``parameters`` its defaults); its
-prediction is that request's ``results``. Any other body (rawPredict; no ``instances``) is served as the
-native API would, by the loaded model's slice.
+instance is one rerank request (``{"query", "documents", "top_n"?, ...}``, ``parameters`` the options all share,
+never a query or documents); the instances' documents together are within the rerank document limit, checked
+before any instance is parsed; a prediction is that request's ``results``. Any other body (rawPredict; no
+``instances``) is served as the native API would, by the loaded model's slice.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .rerank.endpoint import ParsedRerank, RerankEndpoint
 from .rerank.schema import parse_rerank_request
 
 VERTEX_FIELDS = ("instances", "parameters")
+RERANK_OWN_FIELDS = ("query", "documents", "texts")  # each instance's own: never shared through ``parameters``
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,34 @@ def _parameters(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(body["instances"], list) or not body["instances"]:
         raise InvalidInputError("'instances' must be a non-empty list", param="instances")
     return params
+
+
+def _rerank_parameters(params: dict[str, Any]) -> None:
+    for name in RERANK_OWN_FIELDS:
+        if name in params:
+            raise InvalidInputError(
+                f"'parameters' may not carry '{name}': each instance is one rerank request with its own query and "
+                "documents; parameters hold only the options the instances share (top_n, truncate, ...)",
+                param=f"parameters.{name}",
+            )
+
+
+def _document_count(instance: Any) -> int:
+    documents = instance.get("documents", instance.get("texts")) if isinstance(instance, dict) else None
+    return len(documents) if isinstance(documents, list) else 0
+
+
+def _check_rerank_size(instances: list[Any], max_documents: int) -> None:
+    """The request's documents, all instances together, within ``max_documents``: checked before any instance is
+    parsed, so a body of many instances costs no more than one rerank request of the limit's size."""
+    total = sum(_document_count(instance) for instance in instances)
+    if max(total, len(instances)) > max_documents:
+        counted = f"{total} documents" if total >= len(instances) else f"{len(instances)} instances"
+        raise InvalidInputError(
+            f"the instances hold {counted}, more than the limit of {max_documents} documents per request "
+            "(EMB_MAX_DOCUMENTS), all instances together; split the request",
+            param="instances",
+        )
 
 
 def _rerank_instance(index: int, instance: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +117,8 @@ class VertexEndpoint:
             return VertexParsed((Parsed(call, answer),), predictions=False)
         params = _parameters(decoded)
         if reranker:
+            _rerank_parameters(params)
+            _check_rerank_size(decoded["instances"], self._reranking.max_documents)
             calls = tuple(ParsedRerank(parse_rerank_request(_rerank_instance(i, instance, params)), JSON)
                           for i, instance in enumerate(decoded["instances"]))  # fmt: skip
             return VertexParsed(calls, predictions=True)

@@ -56,7 +56,7 @@ class ClipEmbeddingHandler:
         config, hf_tokenizer, dtype = loaded.config, loaded.tokenizer, loaded.dtype
         self._model, self._device = loaded.model, loaded.device
         self._model_type = config.model_type
-        self._processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]  # untyped upstream
+        self._processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call,unused-ignore]  # untyped upstream
             folder, trust_remote_code=settings.trust_remote_code
         )
         text_config = config.text_config

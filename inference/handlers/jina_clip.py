@@ -70,7 +70,7 @@ class JinaClipHandler:
     def __init__(self, folder: Path, settings: Settings) -> None:
         loaded = load_hf_model(folder, settings, auto_class=_OwnConfigModel)
         config, self._model, self._device, self._dtype = loaded.config, loaded.model, loaded.device, loaded.dtype
-        self._processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]  # untyped upstream
+        self._processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call,unused-ignore]  # untyped upstream
             folder, trust_remote_code=settings.trust_remote_code
         )
         tower = self._model.text_model

@@ -1,7 +1,8 @@
 """Cross-encoder reranker handler: ``*ForSequenceClassification`` folders with one label (Hugging Face,
 sentence-transformers CrossEncoder, Jina's remote-code rerankers with ``EMB_TRUST_REMOTE_CODE=true``).
 
-Query and document are tokenised together as one pair; the document is what gets truncated. The score is what
+Query and document make one pair (``pair_tokens``: the query tokenised once per request, a long text only as far
+as the max length needs, cut as ``CrossEncoder.predict`` cuts a pair). The score is what
 sentence-transformers' ``CrossEncoder.predict`` returns: the activation of the one logit (sigmoid by default,
 or the activation the folder's config names), raw logits on request.
 """
@@ -19,11 +20,11 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from ..core.types import RERANK, ModelInfo, PairIds
-from ..errors import InvalidInputError
 from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
+from .pair_tokens import PairTokenizer
 from .st_config import ModelFolderError, read_st_config
 from .tokenization import model_max_length
 
@@ -68,10 +69,9 @@ class CrossEncoderHandler:
         max_length = model_max_length(config, tokenizer.model_max_length, st.max_seq_length)
         if settings.max_length:
             max_length = min(max_length, settings.max_length)
-        self._max_length = max_length
         self._types = "token_type_ids" in tokenizer.model_input_names
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        self._pair_specials = tokenizer.num_special_tokens_to_add(pair=True)
+        self._pairs = PairTokenizer.from_hf(tokenizer, max_length, self._types)
         self._activation = _activation_name(raw)
         self._info = ModelInfo(
             name=default_model_name(settings, folder),
@@ -94,32 +94,7 @@ class CrossEncoderHandler:
         return self._info
 
     def tokenize_pairs(self, query: str, documents: Sequence[str], truncate: bool) -> list[PairIds]:
-        if not truncate:
-            strategy: bool | str = False
-        else:
-            query_tokens = len(self._tokenizer(query, add_special_tokens=False)["input_ids"])
-            # The document is cut; only a query that leaves no room for any document is cut as well.
-            strategy = "only_second" if query_tokens + self._pair_specials < self._max_length else "longest_first"
-        encoded = self._tokenizer(
-            [query] * len(documents),
-            list(documents),
-            truncation=strategy,
-            max_length=self._max_length if truncate else None,
-            return_token_type_ids=self._types,
-            return_attention_mask=False,
-        )
-        types = encoded["token_type_ids"] if self._types else [None] * len(documents)
-        pairs = [PairIds(list(ids), list(kinds) if kinds is not None else None)
-                 for ids, kinds in zip(encoded["input_ids"], types, strict=True)]  # fmt: skip
-        if not truncate:
-            for index, pair in enumerate(pairs):
-                if len(pair) > self._max_length:
-                    raise InvalidInputError(
-                        f"documents[{index}] with the query has {len(pair)} tokens, more than the model's maximum "
-                        f"of {self._max_length}; shorten it or send truncate=true",
-                        param=f"documents[{index}]",
-                    )
-        return pairs
+        return self._pairs.pairs(query, documents, truncate)
 
     def _logits(self, batch: Sequence[PairIds]) -> torch.Tensor:
         input_ids, mask = padded_batch([pair.ids for pair in batch], self._pad_id, self._device)

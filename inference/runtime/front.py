@@ -31,9 +31,10 @@ from ..errors import (
     ServingError,
 )
 from .acceptor import Acceptor
-from .bodies import BodyBuffer, SpooledBody, close_body, write_all
-from .front_answers import error_answer, log_answer, raw_answer, without_client_bytes
-from .limits import FrontLimits, Probes
+from .bodies import BodyBudget, BodyBuffer, SpooledBody, close_body, write_all
+from .front_answers import error_answer, linger, log_answer, raw_answer, without_client_bytes
+from .limits import FrontLimits, HeadGate, Probes, open_gate
+from .slots import ConnectionSlots
 from .wsgi_call import HttpRequest, HttpResponse, WSGIApp, call_app, environ_for
 
 _READ_CHUNK = 64 * 1024
@@ -47,18 +48,35 @@ class _Refused(Exception):
         self.error, self.request = error, request
 
 
+class _Refusing(_Refused):
+    """Refused from its head: the body is left unread (and dropped unparsed while the client sends it)."""
+
+
+def _sends_body(request: HttpRequest | None) -> bool:
+    fields = dict(request.headers) if request is not None else {}
+    return "transfer-encoding" in fields or fields.get("content-length", "0").strip() not in ("", "0")
+
+
+def _declared_length(request: HttpRequest | None, default: int) -> int:
+    """What a refused request may still send: its Content-Length (at most 1 GiB), else ``default``."""
+    declared = dict(request.headers).get("content-length", "") if request is not None else ""
+    return min(int(declared), 1 << 30) if declared.isdigit() else default
+
+
 class Front:
     """Serves one worker's listening sockets; ``serve`` until ``stop``."""
 
     def __init__(self, app: WSGIApp, probes: Probes, blocked_by_peers: Callable[[], bool], limits: FrontLimits,
-                 deadline_s: float, on_shed: Callable[[], None] = lambda: None) -> None:  # fmt: skip
-        self._app, self._probes, self._blocked_by_peers, self._on_shed = app, probes, blocked_by_peers, on_shed
-        self._limits, self._deadline_s = limits, deadline_s
+                 deadline_s: float, on_refused: Callable[[int], None] = lambda status: None,
+                 gate: HeadGate = open_gate) -> None:  # fmt: skip
+        self._app, self._probes, self._blocked_by_peers, self._on_refused = app, probes, blocked_by_peers, on_refused
+        self._limits, self._deadline_s, self._gate = limits, deadline_s, gate
         self._pool = ThreadPoolExecutor(limits.threads, thread_name_prefix="request")
         self._in_flight = 0  # requests on the pool, running or waiting (counted in the loop thread only)
         self._connections: set[asyncio.Task[Any]] = set()
-        self._idle: set[asyncio.Task[Any]] = set()  # connections waiting for their next request
-        self._acceptor = Acceptor(self._accept, lambda: len(self._connections))
+        self.slots = ConnectionSlots(limits.slot_limits)
+        self.bodies = BodyBudget(limits.body_memory_bytes, limits.spool_disk_bytes)
+        self._acceptor = Acceptor(self._accept, lambda: len(self._connections), self.slots.make_room)
         self.stopping = False
 
     async def serve(self, sockets: list[Any]) -> None:
@@ -85,7 +103,7 @@ class Front:
         """Stop accepting, close idle connections, let running requests finish (at most ``grace_s``)."""
         self.stopping = True
         self._acceptor.stop()
-        for task in list(self._idle):
+        for task in self.slots.idle_connections():
             task.cancel()
         if self._connections:
             await asyncio.wait(list(self._connections), timeout=grace_s)
@@ -96,16 +114,17 @@ class Front:
         assert task is not None
         self._connections.add(task)
         try:
-            if len(self._connections) > self._limits.max_connections:
+            peer = writer.get_extra_info("peername") or ("",)
+            if not self.slots.open(task, str(peer[0])):  # no idle connection to close for it
                 busy = OverloadedError("too many open connections; retry shortly")
                 await self._write_answer(h11.Connection(h11.SERVER), writer, None, busy, time.perf_counter())
                 return
             await self._requests(reader, writer, task)
         except (ConnectionError, asyncio.CancelledError, h11.LocalProtocolError, TimeoutError):
-            pass  # the client went away, or the server is stopping: nothing to answer
+            pass  # the client went away, the server is stopping, or the slot went to a new client
         finally:
             self._connections.discard(task)
-            self._idle.discard(task)
+            self.slots.close(task)
             writer.close()
 
     async def _requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, task: Any) -> None:
@@ -114,22 +133,27 @@ class Front:
         while not self.stopping:
             started = time.perf_counter()
             try:
-                request = await self._read_request(conn, reader, writer, task, kept_alive)
+                read = await self._read_request(conn, reader, writer, task, kept_alive)
             except _Refused as refused:
                 if refused.error is not None:
                     await self._write_answer(conn, writer, refused.request, refused.error, started, close=True)
+                    if isinstance(refused, _Refusing) and _sends_body(refused.request):
+                        await linger(reader, writer, _declared_length(refused.request, self._limits.max_body_bytes))
                 return
-            if request is None:
+            if read is None:
                 return
+            request, buffer = read
             try:
                 response = await self._respond(request, conn, reader, started)
             finally:
                 close_body(request.body)  # a spooled body's file: its request has been answered
-            await self._write(conn, writer, response)
+                buffer.release()
+            await self._write(conn, writer, response, head_only=request.method == "HEAD")
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
             kept_alive = True
+            await asyncio.sleep(0)  # pipelined requests already read wait their turn behind other connections
 
     # -- reading -------------------------------------------------------------------------------------------
     async def _next_event(self, conn: h11.Connection, reader: asyncio.StreamReader, until: float,
@@ -154,17 +178,17 @@ class Front:
             conn.receive_data(data)
 
     async def _read_request(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                            task: Any, kept_alive: bool) -> HttpRequest | None:  # fmt: skip
+                            task: Any, kept_alive: bool) -> tuple[HttpRequest, BodyBuffer] | None:  # fmt: skip
         limits = self._limits
         if not conn.trailing_data[0]:  # wait for the first byte (idle), then for the rest of the head
-            self._idle.add(task)
+            self.slots.idle(task)
             try:
-                wait = limits.idle_timeout_s if kept_alive else limits.header_timeout_s
+                wait = self.slots.idle_timeout_s() if kept_alive else limits.header_timeout_s
                 first = await asyncio.wait_for(reader.read(_READ_CHUNK), wait)
             except TimeoutError:
                 return None  # nothing was asked: close without an answer
             finally:
-                self._idle.discard(task)
+                self.slots.busy(task)
             conn.receive_data(first)
         try:
             head = await self._next_event(conn, reader, time.monotonic() + limits.header_timeout_s)
@@ -180,9 +204,30 @@ class Front:
         if head_bytes > limits.max_header_bytes or len(head.headers) > limits.max_header_fields:
             too_large = f"request head is larger than {limits.max_header_bytes} bytes"
             raise _Refused(RequestHeaderFieldsTooLargeError(too_large), request)
-        body = await self._read_body(conn, reader, writer, head, request)
+        self._admit_head(request)
+        buffer = BodyBuffer(limits.spool_bytes, self.bodies)
+        body = await self._read_body(conn, reader, writer, head, request, buffer)
         return HttpRequest(request.method, request.target, request.headers, body, request.client, request.server,
-                           request.http_version)  # fmt: skip
+                           request.http_version), buffer  # fmt: skip
+
+    def _admit_head(self, request: HttpRequest) -> None:
+        """Refuse from the head what would be refused after the body anyway: no thread or wait slot left, no
+        valid API key, a content type not read, no room in the queued work or for the body itself."""
+        if request.path in self._probes.all:
+            return
+        if self._in_flight >= self._limits.threads + self._limits.max_waiting:
+            self._on_refused(503)
+            raise _Refusing(OverloadedError("server is at capacity; retry shortly"), request)
+        fields = dict(request.headers)
+        declared = fields.get("content-length", "")
+        length = int(declared) if declared.isdigit() else None
+        refusal = self._gate(request.method, request.path, fields, length)
+        if refusal is None and length is not None and not self.bodies.room_for(length):
+            refusal = OverloadedError("request bodies being received fill this worker's memory and temporary "
+                                      "space; retry shortly")  # fmt: skip
+        if refusal is not None:
+            self._on_refused(refusal.status)
+            raise _Refusing(refusal, request)
 
     def _request_from(self, head: h11.Request, writer: asyncio.StreamWriter) -> HttpRequest:
         headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in head.headers]
@@ -193,17 +238,17 @@ class Front:
                            head.http_version.decode("ascii"))  # fmt: skip
 
     async def _read_body(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                         head: h11.Request, request: HttpRequest) -> bytes | SpooledBody:  # fmt: skip
+                         head: h11.Request, request: HttpRequest, body: BodyBuffer) -> bytes | SpooledBody:  # fmt: skip
         limits = self._limits
         fields = dict(request.headers)
         if "transfer-encoding" in fields and "content-length" in fields:  # request smuggling: never guess
             raise _Refused(InvalidInputError("both Transfer-Encoding and Content-Length are set"), request)
         declared = fields.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
-            raise _Refused(PayloadTooLargeError("request body is larger than the configured limit"), request)
+            raise _Refusing(PayloadTooLargeError("request body is larger than the configured limit"), request)
         if fields.get("expect", "").lower() == "100-continue":
             writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
-        body, until = BodyBuffer(limits.spool_bytes), time.monotonic() + limits.body_timeout_s
+        until = time.monotonic() + limits.body_timeout_s
         try:
             while True:
                 try:
@@ -219,10 +264,13 @@ class Front:
                 if isinstance(event, h11.ConnectionClosed):
                     raise _Refused(None)
                 if body.size + len(event.data) > limits.max_body_bytes:
-                    raise _Refused(PayloadTooLargeError("request body is larger than the configured limit"), request)
-                body.add(bytes(event.data))
+                    raise _Refusing(PayloadTooLargeError("request body is larger than the configured limit"), request)
+                try:
+                    body.add(bytes(event.data))
+                except ServingError as full:  # no memory or temporary space left for it (bodies.py)
+                    raise _Refusing(full, request) from None
         except BaseException:
-            body.discard()
+            body.release()
             raise
 
     # -- answering -----------------------------------------------------------------------------------------
@@ -230,11 +278,6 @@ class Front:
                        started: float) -> HttpResponse:  # fmt: skip
         if request.path in self._probes.all:
             return self._probe(request, started)
-        if self._in_flight >= self._limits.threads + self._limits.max_waiting:
-            answer = error_answer(OverloadedError("server is at capacity; retry shortly"), request, close=False)
-            log_answer(answer, request, started, shed=True)
-            self._on_shed()
-            return answer
         cancelled = threading.Event()
         environ = environ_for(request, {DEADLINE: time.monotonic() + self._deadline_s, CANCELLED: cancelled})
         self._in_flight += 1
@@ -277,21 +320,25 @@ class Front:
         finally:
             reading.cancel()
 
-    async def _write(self, conn: h11.Connection, writer: asyncio.StreamWriter, response: HttpResponse) -> None:
+    async def _write(self, conn: h11.Connection, writer: asyncio.StreamWriter, response: HttpResponse, *,
+                     head_only: bool = False) -> None:  # fmt: skip
+        """``head_only``: the answer to a HEAD request: its status and headers (Content-Length: the body's)."""
         headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
-        headers.append(("Content-Length", str(len(response.body))))
+        if response.body or not head_only:
+            headers.append(("Content-Length", str(len(response.body))))
         parts = [conn.send(h11.Response(status_code=response.status, headers=headers, reason=response.reason))]
-        parts += conn.send_with_data_passthrough(h11.Data(data=response.body)) or []  # the body itself, not a copy
+        if not head_only:
+            parts += conn.send_with_data_passthrough(h11.Data(data=response.body)) or []  # the body, not a copy
         parts.append(conn.send(h11.EndOfMessage()) or b"")
         await write_all(writer, parts, self._limits.write_timeout_s)
 
     async def _write_answer(self, conn: h11.Connection, writer: asyncio.StreamWriter, request: HttpRequest | None,
                             error: ServingError, started: float, *, close: bool = True) -> None:  # fmt: skip
         answer = error_answer(error, request, close=close)
-        log_answer(answer, request, started)
+        log_answer(answer, request, started, shed=isinstance(error, OverloadedError))
         if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             try:
-                await self._write(conn, writer, answer)
+                await self._write(conn, writer, answer, head_only=request is not None and request.method == "HEAD")
             except h11.LocalProtocolError:
                 writer.write(raw_answer(answer))  # h11 saw no valid request head: write the answer as bytes
                 await asyncio.wait_for(writer.drain(), self._limits.write_timeout_s)

@@ -3,6 +3,7 @@ envelope, request id and log fields as the app's (codecs/json.py, api/request_id
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from http import HTTPStatus
@@ -62,3 +63,24 @@ def raw_answer(answer: HttpResponse) -> bytes:
     lines = [f"HTTP/1.1 {answer.status} {answer.reason}", *(f"{k}: {v}" for k, v in answer.headers),
              f"Content-Length: {len(answer.body)}"]  # fmt: skip
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body
+
+
+LINGER_S = 5.0  # how long a refused request's unread body is read and dropped before the connection is closed
+LINGER_CHUNK = 64 * 1024
+
+
+async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, most_bytes: int) -> None:
+    """After answering a request whose body was left unread: end our side, then read and drop (never parse)
+    what the client still sends, at most ``most_bytes`` and ``LINGER_S``. Closing with unread bytes would reset
+    the connection, and a client still sending its body would see the reset instead of the answer."""
+    try:
+        if writer.can_write_eof():
+            writer.write_eof()
+        until = time.monotonic() + LINGER_S
+        while most_bytes > 0:
+            data = await asyncio.wait_for(reader.read(LINGER_CHUNK), max(0.0, until - time.monotonic()))
+            if not data:
+                return
+            most_bytes -= len(data)
+    except (TimeoutError, ConnectionError, OSError):
+        return

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from gunicorn.workers.base import Worker
 
 from .front import Front
-from .limits import FrontLimits, Probes
+from .limits import FrontLimits, HeadGate, Probes, open_gate
 from .wsgi_call import WSGIApp
 
 HEARTBEAT_S = 1.0
@@ -32,7 +32,8 @@ class FrontApp:
     blocked_by_peers: Callable[[], bool]
     limits: FrontLimits
     deadline_s: float
-    on_shed: Callable[[], None] = lambda: None  # a request answered 503 at once (the metrics count it)
+    on_refused: Callable[[int], None] = lambda status: None  # a request the front answered itself (metrics)
+    gate: HeadGate = open_gate  # what the app refuses from a request's head (api/head_gate.py)
 
 
 class FrontWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type information
@@ -44,7 +45,7 @@ class FrontWorker(Worker):  # type: ignore[misc]  # gunicorn ships no type infor
     async def _serve(self) -> None:
         served: FrontApp = self.wsgi
         front = Front(served.app, served.probes, served.blocked_by_peers, served.limits, served.deadline_s,
-                      served.on_shed)
+                      served.on_refused, served.gate)
         await front.serve([listener.sock for listener in self.sockets])
         while self.alive:
             self.notify()

@@ -9,6 +9,7 @@ sharing the cores' torch threads (``worker_plan``). Readiness across workers: ``
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -32,6 +33,19 @@ GRACEFUL_TIMEOUT_S = 25  # SageMaker kills the container 30 s after SIGTERM
 # request threads and the batcher: on 2 cores under 16 concurrent clients the worker burnt 10x the CPU per
 # token and served 10x fewer texts/s (bench/, see docs/performance/cpu.md).
 WORKER_ENV_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise the soft limit of open files to the hard one (inherited by the workers): each connection is a file,
+    and container runtimes often start with a soft limit of 1024. The (soft, hard) limits now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):  # a hard limit the kernel refuses (e.g. above fs.nr_open): keep the soft one
+            pass
+    return soft, hard
 
 
 class WorkerSlots:
@@ -69,7 +83,9 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         super().__init__()
 
     def run(self) -> None:
-        """In the master: the metrics folder, then gunicorn (forks the workers, returns at shutdown)."""
+        """In the master: the open-file limit, the metrics folder, then gunicorn (forks the workers, returns at
+        shutdown)."""
+        raise_open_file_limit()
         self.metrics_dir = self._metrics_dir()
         self.state_dir = Path(tempfile.mkdtemp(prefix="embed-state-"))
         super().run()
@@ -161,8 +177,9 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
     def load(self) -> FrontApp:
         """Runs in the worker after fork: pin the GPU, then build the app (loads the model) and its front."""
         from ..api.app import ENGINE, create_app
+        from ..api.head_gate import HEAD_GATE
         from ..api.route_table import probe_paths, readiness_paths
-        from ..metrics import front_shed
+        from ..metrics import front_refused
 
         settings = self._worker_settings()
         app = create_app(settings, state_dir=self.state_dir)
@@ -171,8 +188,11 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
             max_body_bytes=settings.max_body_bytes, threads=settings.threads, max_waiting=settings.threads,
             header_timeout_s=settings.header_timeout_s, body_timeout_s=settings.body_timeout_s,
             idle_timeout_s=settings.keepalive_s, max_connections=settings.max_connections,
+            max_connections_per_address=settings.max_connections_per_client,
             write_timeout_s=max(FrontLimits.write_timeout_s, settings.body_timeout_s),  # async: big responses
+            body_memory_bytes=int(settings.body_memory_mb * 1024 * 1024), spool_disk_bytes=settings.spool_disk_bytes,
         )  # fmt: skip
         probes = Probes(probe_paths(settings), readiness_paths(settings))
         deadline = getattr(settings, "request_deadline_s", 45.0)
-        return FrontApp(app, probes, self._readiness.blocked_by_peers, limits, deadline, front_shed)
+        return FrontApp(app, probes, self._readiness.blocked_by_peers, limits, deadline, front_refused,
+                        app.extensions[HEAD_GATE])  # fmt: skip

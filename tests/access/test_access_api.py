@@ -5,12 +5,14 @@ server without keys answers; limits per key or per client address with their hea
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from inference.api.app import create_app
+from inference.api.request_context import CANCELLED
 from inference.api.route_table import route_table
 from tests.conftest import make_settings
 
@@ -93,17 +95,21 @@ def test_without_keys_limits_apply_per_client_address() -> None:
     assert client.post("/v1/embeddings", json=BODY, environ_base={"REMOTE_ADDR": "10.1.1.2"}).status_code == 200
 
 
-def test_tokens_per_minute_count_the_usage_reported() -> None:
+def test_tokens_per_minute_reserve_the_estimate_and_charge_the_usage() -> None:
+    """BODY has 5 words: 5 tokens reserved before it runs; the fake model uses 9 (2 special tokens per text)."""
     client = app_with(rate_limit_tpm=20).test_client()
     first = client.post("/v1/embeddings", json=BODY)
-    used = first.json["usage"]["total_tokens"]
-    assert first.status_code == 200 and int(first.headers["X-RateLimit-Remaining-Tokens"]) == 20 - used
-    statuses = [client.post("/v1/embeddings", json=BODY).status_code for _ in range(20 // used + 1)]
-    assert statuses == [200] * (statuses.index(429)) + [429] * (len(statuses) - statuses.index(429))
-    assert statuses.index(429) + 1 == -(-20 // used)  # admitted while any token was left
-    refused = client.post("/v1/embeddings", json=BODY)
+    assert first.status_code == 200 and first.json["usage"]["total_tokens"] == 9
+    assert first.headers["X-RateLimit-Remaining-Tokens"] == "11"  # charged the usage, not the estimate
+    second = client.post("/v1/embeddings", json=BODY)  # 11 left cover the estimate
+    assert second.status_code == 200 and second.headers["X-RateLimit-Remaining-Tokens"] == "2"
+    refused = client.post("/v1/embeddings", json=BODY)  # 2 left: a token is left, but not the 5 it needs
     assert refused.status_code == 429 and "20 tokens per minute" in refused.json["error"]["message"]
-    assert refused.headers["X-RateLimit-Remaining-Tokens"] == "0" and int(refused.headers["Retry-After"]) >= 1
+    assert "this request needs 5 tokens" in refused.json["error"]["message"]
+    assert refused.headers["X-RateLimit-Remaining-Tokens"] == "2"
+    assert int(refused.headers["Retry-After"]) in (8, 9)  # 3 tokens at 1 per 3 s (less what refilled meanwhile)
+    small = client.post("/v1/embeddings", json={"input": "hi"})  # 1 word: covered
+    assert small.status_code == 200 and small.headers["X-RateLimit-Remaining-Tokens"] == "0"  # 2 - 3: owed
 
 
 def test_bad_requests_cost_a_request_but_no_tokens() -> None:
@@ -112,6 +118,40 @@ def test_bad_requests_cost_a_request_but_no_tokens() -> None:
     assert bad.status_code == 400
     assert bad.headers["X-RateLimit-Remaining-Requests"] == "4"
     assert bad.headers["X-RateLimit-Remaining-Tokens"] == "1000"
+
+
+def test_work_that_fails_after_admission_keeps_its_reservation() -> None:
+    """Admitted work that fails (a 4xx the model found, a 499 or 5xx) costs its request and its reservation: late
+    failures are not free."""
+    client = app_with(rate_limit_rpm=5, rate_limit_tpm=1000).test_client()
+    too_wide = client.post("/v1/embeddings", json={"input": "one two three", "dimensions": 100_000})
+    assert too_wide.status_code == 400 and too_wide.json["error"]["param"] == "dimensions"
+    assert too_wide.headers["X-RateLimit-Remaining-Tokens"] == "997"  # the 3 words reserved
+    gone = threading.Event()
+    gone.set()  # the client closed its connection: the queued work is dropped
+    dropped = client.post("/v1/embeddings", json={"input": "four five six seven"}, environ_base={CANCELLED: gone})
+    assert dropped.status_code == 499
+    assert dropped.headers["X-RateLimit-Remaining-Tokens"] == "993"
+    assert dropped.headers["X-RateLimit-Remaining-Requests"] == "3"
+
+
+def test_a_refused_request_costs_nothing() -> None:
+    client = app_with(rate_limit_rpm=100, rate_limit_tpm=10).test_client()
+    assert client.post("/v1/embeddings", json={"input": " ".join(["word"] * 8)}).status_code == 200  # 10 used
+    refused = client.post("/v1/embeddings", json=BODY)
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining-Requests"] == "99"
+
+
+def test_a_record_body_counts_one_request_per_record() -> None:
+    client = app_with(rate_limit_rpm=4).test_client()
+    lines = b'"first text"\n{"text": "second"}\n{"id": "x", "input": "third one"}\n'
+    ok = client.post("/invocations", data=lines, content_type="application/jsonlines")
+    assert ok.status_code == 200 and len(ok.get_data().splitlines()) == 3
+    assert ok.headers["X-RateLimit-Remaining-Requests"] == "1"
+    refused = client.post("/invocations", data=lines, content_type="application/jsonlines")
+    assert refused.status_code == 429 and "this request needs 3 requests" in refused.json["error"]["message"]
+    assert int(refused.headers["Retry-After"]) in (29, 30)  # 2 requests more at one per 15 s
+    assert client.post("/v1/embeddings", json=BODY).status_code == 200  # one JSON body is one request
 
 
 @pytest.mark.parametrize("route", ["/v1/rerank", "/invocations"])

@@ -10,11 +10,12 @@ import os
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from inference.access.keys import KeyFileError, KeyRing, parse_key_file
 from inference.access.rate_limit import Limits
 from inference.errors import AuthenticationError
+from inference.settings import Settings
 
 ALPHA, BETA, GAMMA = "sk-alpha-0123456789", "sk-beta-9876543210", "sk-gamma-5555555555"
 
@@ -137,3 +138,29 @@ def test_an_emptied_key_file_refuses_everyone(tmp_path: Path) -> None:
     assert ring.enabled
     with pytest.raises(AuthenticationError):
         ring.authenticate(f"Bearer {ALPHA}")
+
+
+@pytest.mark.parametrize("raw", [f"{ALPHA}\n", f"  {ALPHA}\r\n", f"\t{ALPHA} "])
+def test_whitespace_around_the_env_key_is_stripped_and_logged(raw: str, monkeypatch, caplog) -> None:
+    monkeypatch.setenv("EMB_API_KEY", raw)
+    with caplog.at_level(logging.WARNING, logger="inference.settings_access"):
+        settings = Settings()
+    assert settings.api_key is not None and settings.api_key.get_secret_value() == ALPHA
+    assert KeyRing.from_settings(settings.api_key, None).authenticate(f"Bearer {ALPHA}").name == "default"
+    (record,) = [r for r in caplog.records if "EMB_API_KEY" in r.getMessage()]
+    assert "whitespace" in record.getMessage() and ALPHA not in record.getMessage()
+    assert ALPHA not in caplog.text
+
+
+def test_a_clean_or_empty_env_key_is_kept_quietly(monkeypatch, caplog) -> None:
+    for raw, keys_on in ((ALPHA, True), ("", False)):
+        monkeypatch.setenv("EMB_API_KEY", raw)
+        with caplog.at_level(logging.WARNING, logger="inference.settings_access"):
+            assert Settings().keys_on is keys_on
+    assert "EMB_API_KEY" not in caplog.text
+
+
+def test_an_env_key_of_whitespace_only_is_refused(monkeypatch) -> None:
+    monkeypatch.setenv("EMB_API_KEY", " \n")
+    with pytest.raises(ValidationError, match="EMB_API_KEY holds only whitespace"):
+        Settings()

@@ -44,6 +44,23 @@ def test_load_failure_keeps_serving_503_with_reason(tmp_path):
     assert "model failed to load" in response.get_json()["error"]["message"]
 
 
+def test_a_load_error_reaches_the_log_but_no_caller(tmp_path, capsys):
+    """The load error names the model folder (it could name a host or a setting): callers of every route are told
+    that loading failed and that the log says why; the log line has the error."""
+    folder = tmp_path / "private-models" / "secret-name"
+    folder.mkdir(parents=True)
+    app = create_app(make_settings(model_dir=folder, log_level="ERROR", vertex_health_route="/vh"),
+                     load_in_background=False)  # fmt: skip
+    client = app.test_client()
+    replies = [client.get(path) for path in ("/ping", "/health/ready", "/vh", "/info")]
+    replies.append(client.post("/invocations", json={"input": "x"}))
+    for reply in replies:
+        assert reply.status_code == 503
+        assert reply.get_json()["error"]["message"] == "model failed to load; the server log says why"
+        assert "secret-name" not in reply.get_data(as_text=True)
+    assert "secret-name" in capsys.readouterr().out  # the log line of the failure
+
+
 @pytest.mark.parametrize("route", ["/invocations", "/v1/embeddings", "/score", "/endpoints/my-endpoint/invocations"])
 def test_every_embedding_route_answers_the_same(client, route):
     body = {"input": ["hello world", "second"]}

@@ -20,14 +20,15 @@ spec.loader.exec_module(pack_model)
 
 @pytest.fixture
 def model(tmp_path: Path) -> Path:
-    folder = tmp_path / "my-model"
+    repo = tmp_path / "hub" / "models--org--my-model"  # a Hugging Face cache repository
+    folder = repo / "snapshots" / "0123abc"
     (folder / "1_Pooling").mkdir(parents=True)
     (folder / "config.json").write_text('{"model_type": "bert"}')
     (folder / "1_Pooling" / "config.json").write_text("{}")
-    blob = tmp_path / "blobs" / "abc123"
+    blob = repo / "blobs" / "abc123"
     blob.parent.mkdir()
     blob.write_bytes(b"\0" * 64)
-    (folder / "model.safetensors").symlink_to(blob)  # Hugging Face cache snapshots are symlinks
+    (folder / "model.safetensors").symlink_to("../../blobs/abc123")  # Hugging Face cache snapshots are symlinks
     (folder / ".git").mkdir()
     (folder / ".git" / "HEAD").write_text("ref: refs/heads/main")
     (folder / "tokenizer.json").write_text("{}")
@@ -61,3 +62,46 @@ def test_requires_safetensors_unless_allowed(model: Path, tmp_path: Path) -> Non
     with pytest.raises(SystemExit, match="safetensors"):
         pack_model.main([str(model), "-o", str(tmp_path / "x.tar.gz")])
     assert pack_model.main([str(model), "-o", str(tmp_path / "x.tar.gz"), "--allow-no-safetensors"]) == 0
+
+
+def test_links_inside_the_folder_are_packed(model: Path, tmp_path: Path) -> None:
+    (model / "1_Pooling" / "alias.json").symlink_to("../config.json")
+    out = tmp_path / "model.tar.gz"
+    assert pack_model.main([str(model), "-o", str(out)]) == 0
+    with tarfile.open(out) as tar:
+        assert tar.getmember("1_Pooling/alias.json").isfile()
+
+
+@pytest.mark.parametrize("how", ["file", "other-snapshot-blobs"])
+def test_links_out_of_the_folder_are_refused(model: Path, tmp_path: Path, how: str) -> None:
+    """A downloaded repository's link to a file of the packing host (credentials, keys) never reaches the archive."""
+    secret = tmp_path / "home" / ".aws" / "credentials"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("[default]\naws_secret_access_key = SECRET-KEY-1234\n")
+    if how == "file":
+        (model / "tokenizer_config.json").symlink_to(secret)
+    else:  # a blobs folder, but of another cache repository
+        other = tmp_path / "hub" / "models--someone--else" / "blobs" / "f00"
+        other.parent.mkdir(parents=True)
+        other.write_text("{}")
+        (model / "vocab.txt").symlink_to(other)
+    out = tmp_path / "model.tar.gz"
+    with pytest.raises(SystemExit, match="outside the model folder"):
+        pack_model.main([str(model), "-o", str(out)])
+    assert not out.exists()
+    assert pack_model.main([str(model), "-o", str(out), "--allow-links-outside"]) == 0  # asked for: packed
+
+
+def test_a_linked_folder_out_of_the_model_is_never_packed(model: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "home" / ".ssh" / "id_ed25519"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("SECRET-KEY-5678")
+    (model / "extra").symlink_to(secret.parent, target_is_directory=True)
+    out = tmp_path / "model.tar.gz"
+    try:
+        pack_model.main([str(model), "-o", str(out)])
+    except SystemExit as refused:  # a Python whose rglob follows linked folders finds the file: refused
+        assert "outside the model folder" in str(refused)
+        return
+    with tarfile.open(out) as tar:  # one that does not: the folder is not packed at all
+        assert not [name for name in tar.getnames() if name.startswith("extra")]

@@ -3,6 +3,8 @@ and the WSGI environ built from either."""
 
 import io
 
+import pytest
+
 from inference.runtime.bodies import BodyBuffer, SpooledBody, close_body
 from inference.runtime.limits import FrontLimits
 from inference.runtime.wsgi_call import HttpRequest, environ_for
@@ -51,3 +53,36 @@ def test_a_pipelined_next_request_is_buffered_only_up_to_the_spool_size():
     big = FrontLimits(max_body_bytes=2**30, threads=1, max_waiting=1)
     assert small.max_read_ahead_bytes == small.max_header_bytes + 1000
     assert big.max_read_ahead_bytes == big.max_header_bytes + big.spool_bytes
+
+
+def test_bodies_share_the_workers_memory_budget_then_spool_then_are_refused():
+    from inference.errors import OverloadedError
+    from inference.runtime.bodies import BodyBudget
+
+    budget = BodyBudget(memory_bytes=10, disk_bytes=12, keep_free_bytes=0)
+    first, second = BodyBuffer(100, budget), BodyBuffer(100, budget)
+    first.add(b"a" * 8)
+    second.add(b"b" * 4)  # 12 > 10 in memory: this one goes to a file, however small
+    assert (budget.memory, budget.disk) == (8, 4) and second._file is not None
+    assert budget.room_for(2) and budget.room_for(8) and not budget.room_for(9)
+    with pytest.raises(OverloadedError):
+        second.add(b"b" * 9)  # past the disk budget too
+    first.release(), second.release()
+    assert (budget.memory, budget.disk) == (0, 0) and second._file.closed
+
+
+def test_a_full_disk_is_a_507_not_an_unhandled_error(monkeypatch):
+    import errno
+    import tempfile
+
+    from inference.errors import InsufficientStorageError
+
+    class FullDisk(io.BytesIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda: FullDisk())
+    buffer = BodyBuffer(spool_bytes=1)
+    with pytest.raises(InsufficientStorageError) as full:
+        buffer.add(b"abc")
+    assert full.value.status == 507 and full.value.envelope()["error"]["type"] == "insufficient_storage"

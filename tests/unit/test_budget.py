@@ -127,3 +127,29 @@ def test_a_reservation_counts_until_swapped_for_the_exact_cost_or_released(clock
     dropped.release()  # the request ended before its submit (e.g. a 400 after tokenising)
     dropped.release()
     assert budget.snapshot().queued_tokens == 0 and budget.snapshot().queued_requests == 0
+
+
+def test_refuse_unread_judges_a_head_by_the_least_dense_recent_request(clock):
+    """Before its body is read, a request is taken to cost its Content-Length times the least tokens per byte
+    among recent served requests: refused only when even that would not fit the queue."""
+    budget = budget_at(1000, clock)  # room: 0.7 x 45 s x 1000 tokens/s = 31,500 tokens
+    budget.admit(20_000, 64, clock.now + 45)
+    assert budget.refuse_unread(120_000) is None  # nothing served yet: only "at least one token" is known
+    budget.note_density(16_000, 120_000)  # 0.133 tokens per byte (64 long texts)
+    budget.note_density(256, 120_000)  # one long text cut at 256 tokens: 0.002 per byte, the least
+    assert budget.refuse_unread(120_000) is None  # 20,000 + 256 fits
+    for _ in range(64):  # the sparse one leaves the window
+        budget.note_density(16_000, 120_000)
+    refused = budget.refuse_unread(120_000)  # 20,000 + 16,000 > 31,500
+    assert isinstance(refused, OverloadedError) and refused.retry_after == 20
+    assert budget.refuse_unread(60_000) is None  # 20,000 + 8,000 fits
+    assert budget.refuse_unread(None) is None  # chunked: only one token is sure
+    budget.admit(11_499, 1, clock.now + 45)
+    assert budget.refuse_unread(None) is not None  # full: not even one more token fits
+    assert budget.snapshot().queued_tokens == 31_499  # judging counted nothing
+
+
+def test_refuse_unread_never_refuses_before_a_rate_is_known(clock):
+    budget = budget_at(None, clock)
+    budget.note_density(100, 10)
+    assert budget.refuse_unread(10**9) is None

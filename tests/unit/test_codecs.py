@@ -5,14 +5,24 @@ from inference.codecs.negotiation import check_content_type, negotiate_accept
 from inference.errors import InvalidInputError, NotAcceptableError, UnsupportedMediaTypeError
 
 
-@pytest.mark.parametrize("value", [None, "", "application/json", "Application/JSON; charset=utf-8"])
+@pytest.mark.parametrize("value", ["application/json", "Application/JSON; charset=utf-8"])
 def test_json_content_types_are_accepted(value):
     assert check_content_type(value) == "application/json"
 
 
-def test_other_content_types_are_415():
+@pytest.mark.parametrize("value", ["application/xml", "text/plain", "text/plain;charset=UTF-8",
+                                   "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+def test_other_content_types_are_415(value):
+    """Every type a browser may send cross-site without a preflight is among them."""
     with pytest.raises(UnsupportedMediaTypeError):
-        check_content_type("application/xml")
+        check_content_type(value)
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_a_missing_content_type_is_415_not_guessed(value):
+    """A Blob without a type is a "simple" cross-site request with no Content-Type: never read as JSON."""
+    with pytest.raises(UnsupportedMediaTypeError, match="no Content-Type"):
+        check_content_type(value)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ test_image_url_rebinding.py.
 from __future__ import annotations
 
 import datetime
+import gzip
 import ipaddress
 import ssl
 import threading
@@ -20,10 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from inference.codecs.image_urls import UrlBudget
 from inference.codecs.images import ImagePolicy, decode_image, fetch_url, image_bytes, is_global_address
-from inference.errors import InvalidInputError
+from inference.errors import InvalidInputError, OverloadedError
 from inference.settings import Settings
-from tests.unit.local_http import LocalServer, counting_resolver, local_servers, never_answer, png, reply
+from tests.unit.local_http import LocalServer, Route, counting_resolver, local_servers, never_answer, png, reply
 
 PUBLIC_ADDRESS = "93.184.216.34"  # global; never connected to
 LOOPBACK_DNS = ["127.0.0.1"]
@@ -218,3 +220,136 @@ def test_https_certificate_for_another_name_is_refused(serve, tmp_path, monkeypa
     with pytest.raises(InvalidInputError, match="cannot fetch image URL: SSLError"):
         fetch_url(f"https://images.test:{server.port}/cat.png", POLICY, resolve=lambda host: LOOPBACK_DNS)
     assert server.seen == []
+
+
+# -- addresses that carry another one, metadata, DNS time, per-request caps, compressed bodies ---------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::5db8:d822",  # NAT64 local use, even of a public IPv4
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:5db8:d822::1",  # 6to4, even of a public IPv4
+        "2001:0:5db8:d822::1",  # Teredo
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::5db8:d822",  # IPv4-compatible, even of a public IPv4
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "::ffff:169.254.169.254",
+        "::ffff:168.63.129.16",
+        "169.254.169.254",  # instance metadata
+        "fd00:ec2::254",  # AWS instance metadata over IPv6
+        "168.63.129.16",  # Azure wire server: global, refused all the same
+        "64:ff9b::a83f:8110",  # NAT64 of 168.63.129.16
+    ],
+)
+def test_transition_forms_and_metadata_addresses_are_refused(address):
+    assert not is_global_address(address)
+    with pytest.raises(InvalidInputError, match="non-public"):
+        fetch_url("http://images.test/cat.png", replace(POLICY, address_allowed=is_global_address),
+                  resolve=lambda host: [address])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "address", [PUBLIC_ADDRESS, "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34", "64:ff9b::5db8:d822"]
+)
+def test_public_addresses_and_forms_carrying_a_public_ipv4_pass(address):
+    """IPv4-mapped and NAT64 well-known addresses are judged by the IPv4 they carry (a DNS64 resolver answers
+    64:ff9b::a.b.c.d for an IPv4-only host on an IPv6-only network)."""
+    assert is_global_address(address)
+
+
+def test_a_dns_lookup_that_hangs_times_out():
+    unblock = threading.Event()
+
+    def hanging(host: str) -> list[str]:
+        unblock.wait(30)
+        return LOOPBACK_DNS
+
+    policy = replace(POLICY, timeout_s=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(InvalidInputError, match="resolving image host 'images.test' took longer than 0.3 s"):
+            fetch_url("http://images.test/cat.png", policy, resolve=hanging)
+    finally:
+        unblock.set()
+    assert time.monotonic() - started < 5
+
+
+def test_a_request_fetches_at_most_its_number_of_urls(serve):
+    server = serve({"/cat.png": reply(200, png())})
+    budget = UrlBudget(max_urls=2, total_s=10)
+    url = f"http://images.test:{server.port}/cat.png"
+    for _ in range(2):
+        assert fetch_url(url, POLICY, resolve=lambda host: LOOPBACK_DNS, budget=budget) == png()
+    with pytest.raises(InvalidInputError, match="at most 2 image URLs") as caught:
+        fetch_url(url, POLICY, resolve=lambda host: LOOPBACK_DNS, budget=budget)
+    assert caught.value.status == 400 and len(server.seen) == 2
+
+
+class _Trickle:
+    """An image sent one byte per ``interval_s``, each well within the read timeout."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s, self.client_hung_up = interval_s, threading.Event()
+        self.body = png() + bytes(64)
+
+    def __call__(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(self.body)))
+        handler.end_headers()
+        try:
+            for byte in self.body:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                if handler.server.release.wait(self.interval_s):  # the sender's pace (set at teardown)
+                    return
+        except OSError:
+            self.client_hung_up.set()
+
+
+def test_a_trickling_server_is_cut_off_at_the_total_time(serve):
+    trickle = _Trickle(interval_s=0.05)
+    server = serve({"/slow.png": trickle})
+    policy = replace(POLICY, timeout_s=1.0, urls_total_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(InvalidInputError, match="image URLs took longer than 0.5 s") as caught:
+        decode_image(f"http://images.test:{server.port}/slow.png", policy, resolve=lambda host: LOOPBACK_DNS)
+    assert caught.value.status == 400
+    assert time.monotonic() - started < 3
+    assert len(trickle.body) * trickle.interval_s > 6  # the whole body would take that long
+    assert trickle.client_hung_up.wait(10)
+
+
+def test_the_request_deadline_bounds_url_fetches_too():
+    budget = UrlBudget(max_urls=4, total_s=60, deadline=time.monotonic() - 1)
+    with pytest.raises(OverloadedError, match="deadline passed while fetching") as caught:
+        fetch_url("http://images.test/cat.png", POLICY, resolve=lambda host: LOOPBACK_DNS, budget=budget)
+    assert caught.value.status == 503
+
+
+def _compressed(headers_seen: list[str | None]) -> Route:
+    body = gzip.compress(bytes(50 * 1024 * 1024))  # 50 MB of zeros in about 50 KB
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        headers_seen.append(handler.headers.get("Accept-Encoding"))
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/png")
+        handler.send_header("Content-Encoding", "gzip")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return route
+
+
+def test_bodies_are_never_decompressed(serve):
+    accept: list[str | None] = []
+    server = serve({"/bomb.png": _compressed(accept)})
+    with pytest.raises(InvalidInputError, match="Content-Encoding 'gzip'; serve the image uncompressed") as caught:
+        fetch_url(f"http://images.test:{server.port}/bomb.png", POLICY, resolve=lambda host: LOOPBACK_DNS)
+    assert caught.value.status == 400
+    assert accept == ["identity"]

@@ -15,22 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from ...codecs.images import ImagePolicy, decode_image, image_tokens
+from ...codecs.images import ImagePolicy
+from ...codecs.pixel_gate import PixelGate
 from ...core.budget import Reservation
 from ...core.engine import IMAGE, TEXT, ModelEngine
 from ...core.protocol import EmbeddingHandler, ImageEmbeddingHandler
 from ...core.types import ImageInput, ModelInfo, TextInput
 from ...errors import InvalidInputError
 from ..token_bounds import least_tokens
+from .image_inputs import IMAGE_BATCH_COST, RequestImages
 from .late_chunking import late_chunk
 from .postprocess import finish_vectors
 from .types import EmbedRequest, EmbedResult
 
 # Jina's task names: accepted (and ignored) by models that define no tasks, so Jina clients work unchanged.
 JINA_TASKS = ("retrieval.query", "retrieval.passage", "text-matching", "classification", "separation")
-# Token-budget cost of one image in a micro-batch (about a 16x16-patch vision tower's sequence); also its cost in
-# admission by work (core/budget.py).
-IMAGE_BATCH_COST = 256
 
 
 class EmbeddingService:
@@ -39,6 +38,7 @@ class EmbeddingService:
     def __init__(self, engine: ModelEngine, image_policy: ImagePolicy) -> None:
         self._engine = engine
         self._image_policy = image_policy
+        self._decode_gate = PixelGate(image_policy.decode_pixels)  # one per worker: its decodes at once
 
     def default_deadline(self) -> float:
         """The deadline of a request arriving now: ``EMB_REQUEST_DEADLINE_S`` from now (``time.monotonic()``)."""
@@ -57,9 +57,10 @@ class EmbeddingService:
         text_at = [i for i, item in enumerate(request.inputs) if isinstance(item, TextInput)]
         image_at = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
         texts = [_text(request, i) for i in text_at]
-        # Admitted first on a lower bound of its cost, before tokenising (which costs CPU the model needs when
-        # most requests are refused); the first submit swaps the reservation for the exact cost.
-        least = least_tokens(texts, info.max_length) + IMAGE_BATCH_COST * len(image_at)
+        images = RequestImages(request.inputs, image_at, self._image_policy)  # 400s from headers, nothing decoded
+        # Admitted first on a lower bound of its cost, before tokenising and decoding (which cost CPU the model
+        # needs when most requests are refused); the first submit swaps the reservation for the exact cost.
+        least = least_tokens(texts, info.max_length) + images.admission_cost()
         admitted = _Admitted(deadline, cancelled, self._engine.reserve(least, len(request.inputs), deadline))
         try:
             sequences = _tokenize(handler, request, texts, task)
@@ -70,7 +71,7 @@ class EmbeddingService:
                 pooled, joined = late_chunk(handler, sequences, request.truncate, forward)
                 tokens = len(joined)
             else:
-                pooled, tokens = self._pooled(handler, request, task, sequences, admitted, text_at, image_at)
+                pooled, tokens = self._pooled(handler, request, task, sequences, admitted, text_at, images)
         finally:
             admitted.reservation.release()  # no-op once a submit took it
         vectors = finish_vectors(pooled, request.dimensions, request.normalized)
@@ -78,41 +79,22 @@ class EmbeddingService:
 
     def _pooled(self, handler: EmbeddingHandler, request: EmbedRequest, task: str | None,
                 sequences: list[list[int]], admitted: _Admitted, text_at: list[int],
-                image_at: list[int]) -> tuple[np.ndarray, int]:  # fmt: skip
-        """One vector per input (texts at ``text_at``, images at ``image_at``), each kind through the batcher."""
+                images: RequestImages) -> tuple[np.ndarray, int]:  # fmt: skip
+        """One vector per input (texts at ``text_at``, images at ``images``' positions), each kind through the
+        batcher. Images are decoded first, while the reservation that counts their pixels is held."""
         pooled = np.empty((len(request.inputs), handler.info.dimensions), dtype=np.float32)
         tokens = sum(len(ids) for ids in sequences)
+        payloads: list[object] = []
+        if images:
+            assert isinstance(handler, ImageEmbeddingHandler)
+            payloads, image_usage = images.prepare(handler, self._decode_gate, admitted.deadline, admitted.cancelled)
+            tokens += image_usage
         if sequences:
             pooled[text_at] = self._engine.submit(sequences, (TEXT, task), **admitted.options())
-        if image_at:
-            payloads, image_usage = self._prepare_images(handler, request, image_at)
+        if payloads:
             costs = [IMAGE_BATCH_COST] * len(payloads)
-            pooled[image_at] = self._engine.submit(payloads, (IMAGE, None), costs, **admitted.options())
-            tokens += image_usage
+            pooled[images.positions] = self._engine.submit(payloads, (IMAGE, None), costs, **admitted.options())
         return pooled, tokens
-
-    def _prepare_images(
-        self, handler: EmbeddingHandler, request: EmbedRequest, image_at: list[int]
-    ) -> tuple[list[object], int]:
-        """Decode and check each image (400 names its index), then run the model's preprocessing.
-
-        One image at a time: only one full-size decoded image is held at once. A few KB of lossless WebP can
-        decode to 40 Mpx (120 MB), so holding all of a request's decoded images could take hundreds of GB.
-        """
-        assert isinstance(handler, ImageEmbeddingHandler)
-        payloads: list[object] = []
-        tokens = 0
-        for index in image_at:
-            item = request.inputs[index]
-            assert isinstance(item, ImageInput)
-            try:
-                image = decode_image(item.image, self._image_policy)
-            except InvalidInputError as err:
-                raise InvalidInputError(f"input[{index}]: {err.message}", param=f"input[{index}]") from None
-            tokens += image_tokens(image, self._image_policy)
-            payloads.extend(handler.preprocess_images([image]))
-            del image
-        return payloads, tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,11 @@ class RerankEndpoint:
     def __init__(self, service: RerankService) -> None:
         self._service = service
 
+    @property
+    def max_documents(self) -> int:
+        """The most documents one request may rank (``EMB_MAX_DOCUMENTS``)."""
+        return self._service.max_documents
+
     def parse(self, body: bytes, content_type: str | None, accept: str | None) -> ParsedRerank:
         mime = check_content_type(content_type)
         answer = negotiate_accept(accept, default=JSON if mime == JSON else JSONLINES)

@@ -15,6 +15,9 @@ from ...errors import InvalidInputError
 from ..token_bounds import least_tokens
 from .types import RerankRequest, RerankResult
 
+# Prose has shorter words: there the bound of a text's head is the whole text's (elsewhere still a lower bound).
+HEAD_CHARS_PER_TOKEN = 16
+
 
 class RerankService:
     """``rerank`` is safe to call from many threads."""
@@ -22,6 +25,10 @@ class RerankService:
     def __init__(self, engine: ModelEngine, max_documents: int) -> None:
         self._engine = engine
         self._max_documents = max_documents
+
+    @property
+    def max_documents(self) -> int:
+        return self._max_documents
 
     def default_deadline(self) -> float:
         return self._engine.default_deadline()
@@ -34,7 +41,7 @@ class RerankService:
         handler = self._engine.reranker
         self._validate(request)
         info = handler.info
-        query_bound = least_tokens([request.query], info.max_length)
+        query_bound = least_tokens([_head(request.query, info.max_length)], info.max_length)
         least = sum(min(info.max_length, query_bound + bound) for bound in _bounds(request.documents, info.max_length))
         reservation = self._engine.reserve(least, len(request.documents), deadline)
         try:
@@ -48,7 +55,7 @@ class RerankService:
         return RerankResult(scores=scores, tokens=sum(len(pair) for pair in pairs), model=info.name)
 
     def _validate(self, request: RerankRequest) -> None:
-        if not request.query.strip():
+        if not request.query or request.query.isspace():
             raise InvalidInputError("query is empty", param="query")
         if not request.documents:
             raise InvalidInputError("documents is empty: send at least one document", param="documents")
@@ -62,5 +69,11 @@ class RerankService:
             raise InvalidInputError("top_n must be at least 1", param="top_n")
 
 
+def _head(text: str, max_length: int) -> str:
+    """The start of ``text`` that its admission bound needs: the bound counts at most ``max_length`` words, and a
+    prefix's words are never more than the whole text's (a few megabytes of query are not split into words)."""
+    return text[: max_length * HEAD_CHARS_PER_TOKEN]
+
+
 def _bounds(documents: tuple[str, ...], max_length: int) -> list[int]:
-    return [least_tokens([document], max_length) for document in documents]
+    return [least_tokens([_head(document, max_length)], max_length) for document in documents]

@@ -1,0 +1,76 @@
+"""What a parsed request asks of its caller's rate limits before it runs (api/access_hooks.py reserves it).
+
+- ``requests``: 1 per body; a record body (Batch Transform's JSON Lines or CSV) counts one per record (line),
+  since each record is what an online caller would send as a request of its own; a Vertex body one per rerank
+  instance (each is a rerank request). A Jina CSV row with several inputs is one record.
+- ``tokens``: a lower bound of its usage, from its words (token_bounds.py): never above what it will be
+  charged, so an estimate never refuses a request the allowance covers. No tokenizer, no model: a text counts
+  its words (special tokens and word pieces are left out), an image one token, a late-chunked request at most
+  the model's maximum length (its inputs are encoded as one sequence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..core.types import InputItem, TextInput
+from .embeddings.endpoint import Parsed
+from .embeddings.records import Records
+from .embeddings.types import EmbeddingsCall
+from .rerank.endpoint import ParsedRerank
+from .rerank.types import RerankCall
+from .token_bounds import least_pair_tokens, least_tokens
+from .vertex import VertexParsed
+
+IMAGE_LEAST_TOKENS = 1  # an image's usage depends on its size, known only once it is fetched and decoded
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    requests: int
+    tokens: int
+
+    def __add__(self, other: Demand) -> Demand:
+        return Demand(self.requests + other.requests, self.tokens + other.tokens)
+
+
+def _least(items: Sequence[InputItem], max_length: int, late_chunking: bool) -> int:
+    texts = [item.text for item in items if isinstance(item, TextInput)]
+    bound = least_tokens(texts, max_length) + IMAGE_LEAST_TOKENS * (len(items) - len(texts))
+    return min(bound, max_length) if late_chunking else bound
+
+
+def _call(call: EmbeddingsCall, max_length: int) -> Demand:
+    return Demand(1, _least(call.request.inputs, max_length, call.request.late_chunking))
+
+
+def _records(records: Records, max_length: int) -> Demand:
+    """One request per line; a late-chunked line's inputs (a Jina row) are one sequence."""
+    by_line: dict[int, list[int]] = {}
+    for position, line in enumerate(records.lines):
+        by_line.setdefault(line, []).append(position)
+    tokens = sum(_least([records.items[p] for p in positions], max_length,
+                        records.options[positions[0]].request.late_chunking)
+                 for positions in by_line.values())  # fmt: skip
+    return Demand(len(by_line), tokens)
+
+
+def _rerank(call: RerankCall, max_length: int) -> Demand:
+    return Demand(1, least_pair_tokens(call.request.query, call.request.documents, max_length))
+
+
+def _one(parsed: Parsed | ParsedRerank, max_length: int) -> Demand:
+    if isinstance(parsed, ParsedRerank):
+        calls = [parsed.body] if isinstance(parsed.body, RerankCall) else [call for _, call in parsed.body]
+        return sum((_rerank(call, max_length) for call in calls), Demand(0, 0))
+    if isinstance(parsed.body, Records):
+        return _records(parsed.body, max_length)
+    return _call(parsed.body, max_length)
+
+
+def demand(parsed: Parsed | ParsedRerank | VertexParsed, max_length: int) -> Demand:
+    """``parsed``'s demand on a model of ``max_length`` tokens."""
+    if isinstance(parsed, VertexParsed):
+        return sum((_one(call, max_length) for call in parsed.calls), Demand(0, 0))
+    return _one(parsed, max_length)
