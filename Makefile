@@ -21,8 +21,8 @@ $(VENV)/.installed: pyproject.toml client/pyproject.toml
 serve: $(VENV)/.installed  ## run the local server on the embedded default model (port 8080)
 	$(VENV)/bin/embed-serve
 
-test: $(VENV)/.installed  ## unit, model, parity, integration, reliability, infra and client tests
-	$(PY) -m pytest -q
+test: $(VENV)/.installed  ## unit, model, parity, integration, reliability, infra, client and docs tests
+	$(PY) -m pytest -q --durations=25 $(TEST_ARGS)
 
 test-client: $(VENV)/.installed  ## the client alone: a fresh venv with only `pip install ./client`, against the real server
 	rm -rf $(CLIENT_VENV)

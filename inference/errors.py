@@ -111,6 +111,14 @@ class RequestTooLargeError(ServingError):
     type = "request_too_large"
 
 
+class ResponseTooLargeError(ServingError):
+    """The answer would be larger than the platform returns (``EMB_MAX_RESPONSE_MB``): refused before any model
+    work; the message says how many inputs of the request's type and dimensions fit."""
+
+    status = 413
+    type = "response_too_large"
+
+
 class ClientClosedRequestError(ServingError):
     """The client closed its connection first: the request's queued model work was dropped (nginx's 499)."""
 

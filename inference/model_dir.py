@@ -7,7 +7,6 @@ imports neither torch nor transformers.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -62,14 +61,17 @@ def resolve_model_dir(settings: Settings) -> Path:
     """``MODEL_DIR`` > ``AZUREML_MODEL_DIR`` (searched) > ``/opt/ml/model`` > embedded default.
 
     An explicitly configured folder that holds no model raises ``FileNotFoundError``: it never silently
-    falls back to another model. Azure ML sets ``AZUREML_MODEL_DIR`` on every deployment, also one without a
-    registered model (and the SDK's local endpoint mounts it empty): a missing or empty folder there means "no
-    model registered", and the baked or embedded model serves.
+    falls back to another model. Nor does ``AIP_STORAGE_URI`` without its copy (the server serves the copy as
+    ``MODEL_DIR``): settings naming a ``gs://`` model but no folder raise. Azure ML sets ``AZUREML_MODEL_DIR`` on
+    every deployment, also one without a registered model (and the SDK's local endpoint mounts it empty): a missing
+    or empty folder there means "no model registered", and the baked or embedded model serves.
     """
     if settings.model_dir is not None:
         if not _looks_like_model(settings.model_dir):
             raise FileNotFoundError(f"MODEL_DIR={settings.model_dir} holds no config.json or modules.json")
         return settings.model_dir
+    if settings.storage_uri:
+        raise FileNotFoundError(f"AIP_STORAGE_URI={settings.storage_uri} was not copied: no model folder to serve")
     if settings.azureml_model_dir is not None and _holds_files(settings.azureml_model_dir):
         found = find_model_folder(settings.azureml_model_dir)
         if found is None:
@@ -83,31 +85,19 @@ def resolve_model_dir(settings: Settings) -> Path:
     return embedded_model_dir()
 
 
-def fetch_storage_model(settings: Settings, dest: Path = STORAGE_MODEL_DIR) -> Settings:
-    """Vertex AI's ``AIP_STORAGE_URI`` (``gs://bucket/prefix``): copy every object under the prefix into ``dest``
-    with the Cloud Storage client (credentials: the deployment's service account; ``STORAGE_EMULATOR_HOST`` is
-    honoured), check that it holds a model, and return settings that serve it as ``MODEL_DIR``. Runs once, in the
-    gunicorn master before the workers fork. ``MODEL_DIR`` wins; without the variable the settings are returned."""
-    uri = settings.storage_uri
-    if not uri or settings.model_dir is not None:
-        return settings
-    bucket, _, prefix = uri.removeprefix("gs://").partition("/")
-    if not uri.startswith("gs://") or not bucket:
-        raise ValueError(f"AIP_STORAGE_URI={uri} is not a gs://bucket/prefix location")
-    from google.cloud import storage  # type: ignore[import-untyped]  # no type information
+def needs_storage_copy(settings: Settings) -> bool:
+    """Vertex AI's ``AIP_STORAGE_URI`` is to be copied (and served): set, and no ``MODEL_DIR`` winning over it."""
+    return bool(settings.storage_uri) and settings.model_dir is None
 
-    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-    shutil.rmtree(dest, ignore_errors=True)
-    copied = 0
-    for blob in storage.Client(project=None).list_blobs(bucket, prefix=prefix):
-        target = (dest / blob.name[len(prefix) :]).resolve()
-        if blob.name.endswith("/") or not target.is_relative_to(dest.resolve()):
-            continue  # a folder placeholder, or a name that would leave ``dest``
-        target.parent.mkdir(parents=True, exist_ok=True)
-        blob.download_to_filename(str(target))
-        copied += 1
-    found = find_model_folder(dest)
-    if found is None:
-        raise FileNotFoundError(f"AIP_STORAGE_URI={uri}: {copied} object(s) copied, no config.json or modules.json")
-    log.info("AIP_STORAGE_URI=%s: %d object(s) copied to %s", uri, copied, found)
-    return settings.with_overrides(model_dir=found)
+
+def fetch_storage_model(settings: Settings, dest: Path = STORAGE_MODEL_DIR) -> Settings:
+    """``AIP_STORAGE_URI`` (``gs://bucket/prefix``) copied into ``dest`` at once (``storage_copy``), checked to hold
+    a model, and settings that serve it as ``MODEL_DIR``; other settings unchanged. The synchronous form: the server
+    copies in a process of its own while it already answers (``runtime/staging.py``)."""
+    if not needs_storage_copy(settings):
+        return settings
+    from .storage_copy import copy_storage_model
+
+    status = copy_storage_model(str(settings.storage_uri), dest)
+    log.info("AIP_STORAGE_URI=%s: %d object(s) copied to %s", settings.storage_uri, status.files, status.model_dir)
+    return settings.with_overrides(model_dir=Path(str(status.model_dir)))

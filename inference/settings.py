@@ -29,6 +29,14 @@ MODE_DEFAULTS: dict[str, dict[str, float]] = {
 }
 
 
+# The largest response each platform returns, in MB (10^6 bytes, as the platforms state them; None: no limit).
+# SageMaker: real-time 6 MB, Serverless Inference 4 MB, async writes the answer to S3. Vertex AI: 1.5 MB on a
+# shared public endpoint, 10 MB on a dedicated public, Private Service Connect or private one.
+RESPONSE_MB: dict[str, float | None] = {"realtime": 6.0, "serverless": 4.0, "async": None}
+VERTEX_RESPONSE_MB: dict[str, float] = {"shared": 1.5, "dedicated": 10.0}
+MB = 1_000_000
+
+
 def _by_mode(field: str) -> Callable[[dict[str, Any]], float]:
     """The default of ``field`` for the mode validated before it (realtime if the mode itself was invalid)."""
     return lambda data: MODE_DEFAULTS[field][data.get("sagemaker_mode", "realtime")]
@@ -102,8 +110,8 @@ class Settings(AccessSettings):
         "realtime",
         validation_alias=_env("EMB_SAGEMAKER_MODE"),
         description="The SageMaker inference option served: `realtime` (also Batch Transform, Azure ML and local "
-        "use), `serverless` or `async`. It sets the defaults of `EMB_MAX_BODY_MB`, `EMB_REQUEST_DEADLINE_S` and "
-        "`EMB_BODY_TIMEOUT_S` to that option's limits; SageMaker tells a container nothing about it, so the "
+        "use), `serverless` or `async`. It sets the defaults of `EMB_MAX_BODY_MB`, `EMB_MAX_RESPONSE_MB`, "
+        "`EMB_REQUEST_DEADLINE_S` and `EMB_BODY_TIMEOUT_S` to that option's limits; SageMaker tells a container nothing about it, so the "
         "deployment sets it.",
     )
     max_body_mb: float = Field(
@@ -113,6 +121,25 @@ class Settings(AccessSettings):
         description="Largest request body in MiB: SageMaker's limit for the mode (real-time 6 MB, Serverless 4 MB, "
         "async 1 GB). A body over 8 MiB is spooled to a temporary file (`TMPDIR`) while it arrives, not held in "
         "memory.",
+    )
+    max_response_mb: float | None = Field(
+        None,
+        ge=0,
+        validation_alias=_env("EMB_MAX_RESPONSE_MB"),
+        description="Largest response body in MB (10^6 bytes, as the platforms state their limits); 0: no limit. "
+        "Default: what the platform returns. On Vertex AI (`AIP_PREDICT_ROUTE` set) 1.5 MB, or 10 MB with "
+        "`EMB_VERTEX_ENDPOINT=dedicated`; else by `EMB_SAGEMAKER_MODE`: real-time 6 MB, Serverless 4 MB, async "
+        "none (the answer goes to S3). In `realtime` mode record bodies (JSON Lines, CSV: what Batch Transform "
+        "sends, whose answers go to S3) have no limit unless this is set. A request whose answer could be larger "
+        "(bounded before any model work from its inputs, dimensions and `embedding_type`, or its echoed "
+        "documents) gets 413 `response_too_large` naming how many inputs fit.",
+    )
+    vertex_endpoint: Literal["shared", "dedicated"] = Field(
+        "shared",
+        validation_alias=_env("EMB_VERTEX_ENDPOINT"),
+        description="Vertex AI: the endpoint the model is deployed to, for the default of `EMB_MAX_RESPONSE_MB`: "
+        "`shared` (a public endpoint, 1.5 MB) or `dedicated` (a dedicated public, Private Service Connect or "
+        "private endpoint, 10 MB).",
     )
     max_batch_size: int = Field(
         64, ge=1, validation_alias=_env("EMB_MAX_BATCH_SIZE"), description="Most sequences in one forward pass."
@@ -326,7 +353,19 @@ class Settings(AccessSettings):
         None, validation_alias=_env("AIP_PREDICT_ROUTE"), description="Prediction route (set by Vertex AI)."
     )
     storage_uri: str | None = Field(
-        None, validation_alias=_env("AIP_STORAGE_URI"), description="`gs://` model folder copied at start-up."
+        None,
+        validation_alias=_env("AIP_STORAGE_URI"),
+        description="`gs://` model folder (set by Vertex AI from the model's `artifactUri`), copied to "
+        "`$TMPDIR/aip-model` at start-up while the server already answers: the health routes are 503 (JSON, "
+        "`Retry-After`, the bytes copied so far) until the copy is done and the model loaded; a failed copy keeps "
+        "them 503 and logs why. `MODEL_DIR` wins over it.",
+    )
+    storage_progress_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env("EMB_STORAGE_PROGRESS_S"),
+        description="Seconds between the log lines that report the copy of `AIP_STORAGE_URI` (bytes and files "
+        "copied so far).",
     )
 
     @property
@@ -338,6 +377,16 @@ class Settings(AccessSettings):
     @property
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * 1024 * 1024)
+
+    def max_response_bytes(self, records: bool = False) -> int | None:
+        """The largest response body in bytes (``EMB_MAX_RESPONSE_MB`` or the platform's); None: no limit.
+        ``records``: the answer to a JSON Lines or CSV record body."""
+        if self.max_response_mb is not None:
+            return int(self.max_response_mb * MB) or None
+        if self.vertex_predict_route:
+            return int(VERTEX_RESPONSE_MB[self.vertex_endpoint] * MB)
+        limit = None if records and self.sagemaker_mode == "realtime" else RESPONSE_MB[self.sagemaker_mode]
+        return None if limit is None else int(limit * MB)
 
     @property
     def spool_disk_bytes(self) -> int:

@@ -9,12 +9,13 @@ from .asynchronous import (
     AsyncInferenceTimeout,
     AsyncInvocation,
     AsyncJob,
+    AsyncLimits,
 )
 from .client import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES, SERVERLESS_MAX_BODY_BYTES, EmbeddingClient
 from .errors import EmbeddingServiceError
 from .rerank import RerankResponse, RerankResult
 from .transports import HttpTransport, SageMakerTransport, Transport, runtime_client, s3_client
-from .vertex import VERTEX_MAX_BODY_BYTES, VertexTransport
+from .vertex import VERTEX_DEDICATED_MAX_BODY_BYTES, VERTEX_MAX_BODY_BYTES, VertexTransport
 from .wire import decode_embeddings, plan_batches
 
 __version__ = "0.1.0"
@@ -23,11 +24,13 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "MAX_ASYNC_BODY_BYTES",
     "SERVERLESS_MAX_BODY_BYTES",
+    "VERTEX_DEDICATED_MAX_BODY_BYTES",
     "VERTEX_MAX_BODY_BYTES",
     "AsyncInferenceError",
     "AsyncInferenceTimeout",
     "AsyncInvocation",
     "AsyncJob",
+    "AsyncLimits",
     "EmbeddingClient",
     "EmbeddingServiceError",
     "HttpTransport",

@@ -10,6 +10,10 @@ answer appears later as an S3 object, which the client polls for.
   (the requests stay queued: wait again, or read the output locations later).
 - The request objects are left in S3 (``s3://bucket/prefix/<inference id>.json``), as are SageMaker's answers:
   an S3 lifecycle rule on both prefixes is the cleaner way to expire them.
+- ``AsyncLimits`` is what each ``InvokeEndpointAsync`` is told: ``InvocationTimeoutSeconds`` (processing, 1-3600;
+  default 3600, the container's own async ``EMB_REQUEST_DEADLINE_S``: without it SageMaker expires a request after
+  900 s that the container would still finish) and ``RequestTTLSeconds`` (time in the queue, 60-21600; default
+  not sent: SageMaker's 6 hours). Values outside the API's ranges raise ``ValueError`` before any call.
 
 IAM for the caller: ``sagemaker:InvokeEndpointAsync``; ``s3:PutObject`` on the input prefix; ``s3:GetObject``
 on the output and failure prefixes, and ``s3:ListBucket`` on their buckets (without it S3 answers a missing
@@ -32,7 +36,13 @@ T = TypeVar("T")
 
 MAX_ASYNC_BODY_BYTES = 1_000_000_000  # async inference's 1 GB request payload, read as decimal bytes
 DEFAULT_ASYNC_BATCH_SIZE = 1024  # inputs per async request: within the server's defaults (2048 inputs, 1024 documents)
-DEFAULT_ASYNC_TIMEOUT_S = 900.0  # InvokeEndpointAsync's default InvocationTimeoutSeconds; queueing adds to it
+# InvokeEndpointAsync's bounds (sagemaker-runtime service model): InvocationTimeoutSeconds 1-3600 (SageMaker's default
+# 900), RequestTTLSeconds 60-21600 (default 21600). botocore checks only the minimum, so the client checks both ends.
+INVOCATION_TIMEOUT_RANGE_S = (1, 3600)
+REQUEST_TTL_RANGE_S = (60, 21600)
+# = the container's async EMB_REQUEST_DEADLINE_S default (inference/settings.py MODE_DEFAULTS), the API's maximum
+DEFAULT_INVOCATION_TIMEOUT_S = 3600
+DEFAULT_ASYNC_TIMEOUT_S = float(DEFAULT_INVOCATION_TIMEOUT_S)  # how long wait() polls; queueing adds to processing
 POLL_INITIAL_S, POLL_MAX_S = 0.5, 10.0
 
 _S3_URI = re.compile(r"^s3://([^/]+)/?(.*)$")
@@ -53,6 +63,32 @@ def input_location(prefix_uri: str, request_id: str) -> str:
     bucket, prefix = split_s3_uri(prefix_uri)
     prefix = prefix.strip("/")
     return f"s3://{bucket}/{prefix + '/' if prefix else ''}{request_id}.json"
+
+
+def _check_range(name: str, value: int | None, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+        raise ValueError(f"{name} must be a whole number of seconds, {low}-{high} (InvokeEndpointAsync), got {value!r}")
+
+
+@dataclass(frozen=True)
+class AsyncLimits:
+    """``InvocationTimeoutSeconds`` / ``RequestTTLSeconds`` for ``InvokeEndpointAsync``; None: not sent (SageMaker's
+    defaults, 900 s and 6 hours). Checked against the API's ranges when made."""
+
+    invocation_timeout_s: int | None = DEFAULT_INVOCATION_TIMEOUT_S
+    request_ttl_s: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_range("invocation_timeout_s", self.invocation_timeout_s, INVOCATION_TIMEOUT_RANGE_S)
+        _check_range("request_ttl_s", self.request_ttl_s, REQUEST_TTL_RANGE_S)
+
+    def override(self, invocation_timeout_s: int | None = None, request_ttl_s: int | None = None) -> AsyncLimits:
+        """These limits with the per-call values that are given (not None) instead."""
+        return AsyncLimits(
+            self.invocation_timeout_s if invocation_timeout_s is None else invocation_timeout_s,
+            self.request_ttl_s if request_ttl_s is None else request_ttl_s,
+        )
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,13 @@ Contracts:
   ``max_async_body_bytes`` (default async inference's 1 GB). A failure object raises
   ``AsyncInferenceError`` with the server's error JSON; no answer by ``async_timeout_s`` raises
   ``AsyncInferenceTimeout``. ``submit_embed_async``/``submit_rerank_async`` return the ``AsyncJob`` handle
-  (output and failure locations, ``done()``, ``wait()``) without waiting.
+  (output and failure locations, ``done()``, ``wait()``) without waiting. Each request is sent with
+  ``InvocationTimeoutSeconds`` = ``invocation_timeout_s`` (default 3600, the container's async deadline; SageMaker
+  would expire it after 900 s) and, when given, ``RequestTTLSeconds`` = ``request_ttl_s`` (``AsyncLimits``).
 - ``vertex`` posts to the endpoint's ``:predict`` (Vertex's ``instances``/``parameters`` bodies, translated in
   ``vertex``) or, with ``raw=True``, ``:rawPredict`` (the native bodies), with a google-auth bearer token;
-  requests are cut at Vertex's 1.5 MB limit (1,500,000 bytes of the body actually sent).
+  requests are cut at Vertex's 1.5 MB limit (1,500,000 bytes of the body actually sent); a dedicated endpoint
+  (``dedicated=True``) is called on its own DNS name, with requests up to 10 MB.
 - ``late_chunking`` embeds the inputs as one document, so they must fit in one request (else ``ValueError``).
 - Throttling and temporary unavailability (HTTP 429/502/503/504, Vertex's included, SageMaker ``ThrottlingException``,
   ``ServiceUnavailable``, ``ModelNotReadyException``, ``ModelError`` wrapping a container 429/503,
@@ -65,11 +68,13 @@ import numpy as np
 from .asynchronous import (
     DEFAULT_ASYNC_BATCH_SIZE,
     DEFAULT_ASYNC_TIMEOUT_S,
+    DEFAULT_INVOCATION_TIMEOUT_S,
     MAX_ASYNC_BODY_BYTES,
     POLL_INITIAL_S,
     POLL_MAX_S,
     AsyncInvocation,
     AsyncJob,
+    AsyncLimits,
     S3Objects,
     input_location,
     split_s3_uri,
@@ -77,7 +82,15 @@ from .asynchronous import (
 from .errors import EmbeddingServiceError
 from .rerank import Document, RerankResponse, build_response, decode_scores, documents_of, rerank_options
 from .transports import HttpTransport, SageMakerTransport, Transport, azure_token, s3_client
-from .vertex import VERTEX_MAX_BODY_BYTES, VertexTransport, default_credentials, google_token, vertex_url
+from .vertex import (
+    VERTEX_DEDICATED_MAX_BODY_BYTES,
+    VERTEX_MAX_BODY_BYTES,
+    VertexTransport,
+    dedicated_endpoint_dns,
+    default_credentials,
+    google_token,
+    vertex_url,
+)
 from .wire import Input, decode_embeddings, dumps, item, plan_batches
 
 DEFAULT_MAX_BODY_BYTES = 6_000_000  # SageMaker's 6 MB request limit, read as decimal megabytes
@@ -118,6 +131,8 @@ class EmbeddingClient:
         async_batch_size: int = DEFAULT_ASYNC_BATCH_SIZE,
         max_async_body_bytes: int = MAX_ASYNC_BODY_BYTES,
         async_timeout_s: float = DEFAULT_ASYNC_TIMEOUT_S,
+        invocation_timeout_s: int | None = DEFAULT_INVOCATION_TIMEOUT_S,
+        request_ttl_s: int | None = None,
     ) -> None:
         if (endpoint_name is None) == (transport is None):
             raise ValueError("give exactly one of endpoint_name (SageMaker) or transport")
@@ -143,6 +158,7 @@ class EmbeddingClient:
             s3_input_uri, async_batch_size, max_async_body_bytes,
         )  # fmt: skip
         self.async_timeout_s, self.poll_initial_s, self.poll_max_s = async_timeout_s, POLL_INITIAL_S, POLL_MAX_S
+        self.async_limits = AsyncLimits(invocation_timeout_s, request_ttl_s)  # ValueError outside the API's ranges
         self._s3_client, self._s3_endpoint_url = s3_client, s3_endpoint_url
 
     @classmethod
@@ -176,6 +192,7 @@ class EmbeddingClient:
         credentials: Any = None,
         raw: bool = False,
         api_endpoint: str | None = None,
+        dedicated: bool = False,
         timeout_s: float = 120,
         **kwargs: Any,
     ) -> EmbeddingClient:
@@ -184,12 +201,16 @@ class EmbeddingClient:
         ``credentials``: google-auth credentials (default: ``google.auth.default()`` with the cloud-platform scope),
         refreshed when expired; each request carries the current token. ``raw=True`` posts the native bodies to
         ``:rawPredict``; else ``:predict`` with Vertex's ``instances``/``parameters``. ``api_endpoint``: another
-        host than ``https://{region}-aiplatform.googleapis.com`` (a dedicated endpoint's DNS name, a fake).
-        Requests are cut at 1.5 MB (``max_body_bytes``, default 1,500,000). Needs google-auth
-        (``pip install 'jina-class-embedding-client[vertex]'``)."""
+        host than ``https://{region}-aiplatform.googleapis.com`` (a Private Service Connect address, a fake).
+        ``dedicated=True``: a dedicated endpoint, called on its own DNS name (read from the endpoint resource once,
+        unless ``api_endpoint`` gives it) with requests cut at its 10 MB limit; a long ``inference_timeout`` needs a
+        ``timeout_s`` above it. Requests are cut at 1.5 MB otherwise (``max_body_bytes``, default 1,500,000). Needs
+        google-auth (``pip install 'jina-class-embedding-client[vertex]'``)."""
         token = google_token(credentials if credentials is not None else default_credentials())
+        if dedicated and api_endpoint is None:
+            api_endpoint = dedicated_endpoint_dns(project, region, endpoint_id, token)
         url = vertex_url(project, region, endpoint_id, raw=raw, api_endpoint=api_endpoint)
-        kwargs.setdefault("max_body_bytes", VERTEX_MAX_BODY_BYTES)
+        kwargs.setdefault("max_body_bytes", VERTEX_DEDICATED_MAX_BODY_BYTES if dedicated else VERTEX_MAX_BODY_BYTES)
         return cls(transport=VertexTransport(url, token, raw=raw, timeout_s=timeout_s), **kwargs)
 
     @classmethod
@@ -261,7 +282,8 @@ class EmbeddingClient:
         ``s3_uri``: ``s3://bucket/prefix`` for the request bodies (default: the client's ``s3_input_uri``).
         ``inference_id``: the requests' ``InferenceId`` (``-0``, ``-1``, ... appended when the inputs need several
         requests; default: a random one), also the request objects' names. ``invocation_timeout_s`` (1-3600) and
-        ``request_ttl_s`` (60-21600) are passed as ``InvocationTimeoutSeconds`` / ``RequestTTLSeconds``.
+        ``request_ttl_s`` (60-21600) are passed as ``InvocationTimeoutSeconds`` / ``RequestTTLSeconds``; None: the
+        client's (``async_limits``).
         """
         items, options, merge = self._embed_plan(
             inputs, task=task, dimensions=dimensions, embedding_type=embedding_type, normalized=normalized,
@@ -446,6 +468,7 @@ class EmbeddingClient:
         transport = self.transport
         if not isinstance(transport, SageMakerTransport):
             raise TypeError("async inference is SageMaker's: build the client with an endpoint name")
+        limits = self.async_limits.override(invocation_timeout_s, request_ttl_s)
         prefix = s3_uri or self.s3_input_uri
         if not prefix:
             raise ValueError('async inference needs s3_uri="s3://bucket/prefix" (or the client\'s s3_input_uri)')
@@ -456,8 +479,9 @@ class EmbeddingClient:
             request_id = base if len(batches) == 1 else f"{base}-{number}"
             location = input_location(prefix, request_id)
             store.put(location, body(batch))
-            invoke = partial(transport.invoke_async, location, inference_id=request_id, request_ttl_s=request_ttl_s,
-                             invocation_timeout_s=invocation_timeout_s)  # fmt: skip
+            invoke = partial(transport.invoke_async, location, inference_id=request_id,
+                             invocation_timeout_s=limits.invocation_timeout_s,
+                             request_ttl_s=limits.request_ttl_s)  # fmt: skip
             answer = self._with_retry(invoke)
             if not answer.get("OutputLocation"):
                 raise EmbeddingServiceError(200, "bad_response", f"InvokeEndpointAsync named no output: {answer}")

@@ -13,9 +13,11 @@ decodes exactly as for the other clouds. With ``:predict``:
 - rerank: one instance ``{"query", "documents"}`` per request, the other fields as ``parameters``;
   ``predictions[0]`` = the native ``results`` list (no ``usage``: ``total_tokens`` is 0).
 
-Vertex limits an online prediction request to 1.5 MB: ``body_overhead`` tells the client how many bytes the
-Vertex envelope adds to a native body (a constant for given options), so requests are cut at the real size.
-google-auth is optional (``pip install 'jina-class-embedding-client[vertex]'``) and imported only when needed.
+Vertex limits an online prediction request to 1.5 MB on a shared endpoint and to 10 MB on a dedicated one:
+``body_overhead`` tells the client how many bytes the Vertex envelope adds to a native body (a constant for given
+options), so requests are cut at the real size. A dedicated endpoint answers only on its own DNS name
+(``dedicated_endpoint_dns``, read from the endpoint resource). google-auth is optional
+(``pip install 'jina-class-embedding-client[vertex]'``) and imported only when needed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from .wire import dumps
 
 VERTEX_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 VERTEX_MAX_BODY_BYTES = 1_500_000  # Vertex AI's 1.5 MB online prediction request limit, read as decimal bytes
+VERTEX_DEDICATED_MAX_BODY_BYTES = 10_000_000  # a dedicated endpoint's 10 MB limit, read the same way
+API_HOST = "https://{region}-aiplatform.googleapis.com"  # the regional API (and shared endpoints' prediction) host
 RERANK_INSTANCE_FIELDS = ("query", "documents", "top_n")
 _MISSING = (
     "EmbeddingClient.vertex needs google-auth for its credentials: "
@@ -43,10 +47,33 @@ def vertex_url(
 ) -> str:
     """``https://{region}-aiplatform.googleapis.com/v1/projects/.../endpoints/{id}:predict`` (``:rawPredict``).
     ``api_endpoint``: another host (a dedicated endpoint's DNS name, a Private Service Connect address, a fake)."""
-    host = api_endpoint or f"{region}-aiplatform.googleapis.com"
+    host = api_endpoint or API_HOST.format(region=region)
     host = host if "://" in host else f"https://{host}"
     method = "rawPredict" if raw else "predict"
     return f"{host.rstrip('/')}/v1/projects/{project}/locations/{region}/endpoints/{endpoint_id}:{method}"
+
+
+def dedicated_endpoint_dns(
+    project: str, region: str, endpoint_id: str, token: Callable[[], str], *, timeout_s: float = 30
+) -> str:
+    """A dedicated endpoint's own host (the endpoint resource's ``dedicatedEndpointDns``, read with a GET on the
+    regional API): its predictions go there, the shared regional host refuses them. ``ValueError`` for a shared
+    endpoint; ``EmbeddingServiceError`` when the API refuses (404: no such endpoint, 403: no permission)."""
+    import requests
+
+    from .transports import _http_error
+
+    url = f"{API_HOST.format(region=region)}/v1/projects/{project}/locations/{region}/endpoints/{endpoint_id}"
+    try:
+        response = requests.get(url, headers={"Authorization": f"Bearer {token()}"}, timeout=timeout_s)
+    except (requests.ConnectionError, requests.Timeout) as err:
+        raise EmbeddingServiceError(0, "connection_error", str(err), retryable=True) from err
+    if response.status_code != 200:
+        raise _http_error(response)
+    dns = response.json().get("dedicatedEndpointDns")
+    if not dns:
+        raise ValueError(f"endpoint {endpoint_id} is not a dedicated endpoint (it has no dedicatedEndpointDns)")
+    return str(dns)
 
 
 def _google_auth() -> Any:

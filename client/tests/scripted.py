@@ -95,6 +95,12 @@ class Scripted:
             return Reply(200, _vertex_predict(request))
         return _native(request)
 
+    def answer_get(self, path: str, headers: dict[str, str]) -> Reply:
+        """A GET (a Vertex endpoint resource read): the next queued reply, recorded with ``body`` None."""
+        with self.lock:
+            self.seen.append({"path": path, "headers": headers, "body": None, "size": 0})
+            return self.queue.pop(0) if self.queue else Reply(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
+
 
 def _native(request: dict[str, Any]) -> Reply:
     if "query" in request:
@@ -129,6 +135,10 @@ def handler_for(state: Scripted) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             reply = state.answer(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            send_json(self, reply.status, reply.body, reply.headers)
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            reply = state.answer_get(self.path, {k.lower(): v for k, v in self.headers.items()})
             send_json(self, reply.status, reply.body, reply.headers)
 
         def log_message(self, *args: Any) -> None:

@@ -26,7 +26,12 @@ from embedding_client import (
     EmbeddingClient,
     EmbeddingServiceError,
 )
-from embedding_client.asynchronous import S3Objects
+from embedding_client.asynchronous import (
+    DEFAULT_INVOCATION_TIMEOUT_S,
+    INVOCATION_TIMEOUT_RANGE_S,
+    REQUEST_TTL_RANGE_S,
+    S3Objects,
+)
 
 TEXTS = [f"async document {i} about {'retrieval ' * (i % 4)}vectors" for i in range(19)]
 INPUT_URI = "s3://async-in/requests"
@@ -180,6 +185,35 @@ def test_mode_async_sends_embed_and_rerank_through_s3(runtime: Factory, s3: Any,
     np.testing.assert_array_equal(client.embed(["alpha", "beta"]), expected)
     assert client.rerank("q", ["bb", "a"]).indices == [1, 0]
     assert len(fake.requests) == 2 and all(seen["path"] == "/invocations" for seen in scripted.seen)
+
+
+def test_every_request_carries_the_containers_deadline_as_its_invocation_timeout(
+    runtime: Factory, s3: Any, scripted: Scripted
+) -> None:
+    """SageMaker expires an async request after 900 s unless InvocationTimeoutSeconds says otherwise, while the
+    container gives async requests 3600 s: the client sends 3600 (its ``invocation_timeout_s``), a caller may say
+    otherwise per client or per call, and values outside the API's ranges are refused before anything is sent."""
+    fake = runtime(scripted.url)
+    client = async_client(fake, s3)
+    client.embed_async(["a"])
+    client.rerank_async("q", ["b"], invocation_timeout_s=120, request_ttl_s=600)
+    async_client(fake, s3, invocation_timeout_s=None, request_ttl_s=7200).embed_async(["c"])
+    sent = [(seen.get("invocationtimeoutseconds"), seen.get("requestttlseconds")) for seen in fake.requests]
+    assert sent == [("3600", None), ("120", "600"), (None, "7200")]  # None: not sent, SageMaker's own default
+    model = boto3.session.Session().client("sagemaker-runtime", region_name="us-east-1").meta.service_model
+    members = model.operation_model("InvokeEndpointAsync").input_shape.members
+    for name, bounds in (("InvocationTimeoutSeconds", INVOCATION_TIMEOUT_RANGE_S),
+                         ("RequestTTLSeconds", REQUEST_TTL_RANGE_S)):  # fmt: skip
+        assert (members[name].metadata["min"], members[name].metadata["max"]) == bounds
+    assert INVOCATION_TIMEOUT_RANGE_S[1] == DEFAULT_INVOCATION_TIMEOUT_S == client.async_limits.invocation_timeout_s
+    for bad in ({"invocation_timeout_s": 3601}, {"invocation_timeout_s": 0}, {"request_ttl_s": 59},
+                {"request_ttl_s": 21601}, {"invocation_timeout_s": 1.5}):  # fmt: skip
+        with pytest.raises(ValueError, match="InvokeEndpointAsync"):
+            client.embed_async(["d"], inference_id="refused", **bad)
+        with pytest.raises(ValueError, match="InvokeEndpointAsync"):
+            async_client(fake, s3, **bad)
+    assert len(fake.requests) == 3
+    assert s3.list_objects_v2(Bucket="async-in", Prefix="requests/refused").get("KeyCount") == 0
 
 
 def test_async_needs_sagemaker_and_an_s3_location(fake_aws: None, local_server: str) -> None:

@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 from scripted import VERTEX_FIELDS, Reply, Scripted, expected, recording, text_score
 
-from embedding_client import VERTEX_MAX_BODY_BYTES, EmbeddingClient, EmbeddingServiceError
+from embedding_client import (
+    VERTEX_DEDICATED_MAX_BODY_BYTES,
+    VERTEX_MAX_BODY_BYTES,
+    EmbeddingClient,
+    EmbeddingServiceError,
+)
 from embedding_client.vertex import vertex_url
 from embedding_client.wire import dumps
 
@@ -54,6 +59,40 @@ def test_the_url_is_vertex_aiplatforms() -> None:
     dedicated = "1234567890.us-central1-42.prediction.vertexai.goog"
     assert vertex_url(PROJECT, REGION, ENDPOINT, api_endpoint=dedicated) == f"https://{dedicated}{PREDICT}"
     assert vertex_url(PROJECT, REGION, ENDPOINT, api_endpoint="http://127.0.0.1:9/") == "http://127.0.0.1:9" + PREDICT
+
+
+def test_a_dedicated_endpoint_is_called_on_its_own_dns_name_with_10_mb_requests(
+    scripted: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("embedding_client.vertex.API_HOST", scripted.url)  # the regional API: the scripted server
+    endpoint = f"/v1/projects/{PROJECT}/locations/{REGION}/endpoints/{ENDPOINT}"
+    scripted.queue.append(Reply(200, {"name": endpoint[4:], "dedicatedEndpointEnabled": True,
+                                      "dedicatedEndpointDns": scripted.url}))  # fmt: skip
+    client = EmbeddingClient.vertex(PROJECT, REGION, ENDPOINT, credentials=FakeCredentials("ya29.d", expired=False),
+                                    dedicated=True)  # fmt: skip
+    assert client.max_body_bytes == VERTEX_DEDICATED_MAX_BODY_BYTES == 10_000_000
+    texts = ["a" * 2_000_000, "b" * 2_000_000, "c" * 2_000_000]  # over 1.5 MB each: one request on a dedicated one
+    np.testing.assert_array_equal(client.embed(texts), expected(texts))
+    lookup, predict = scripted.seen
+    assert (lookup["path"], lookup["body"], lookup["headers"]["authorization"]) == (endpoint, None, "Bearer ya29.d")
+    assert predict["path"] == PREDICT and predict["body"]["instances"] == texts and predict["size"] > 6_000_000
+    scripted.seen.clear()  # the host given: no lookup
+    vertex(scripted, dedicated=True, raw=True).embed("x")
+    assert [request["path"] for request in scripted.seen] == [RAW_PREDICT]
+
+
+def test_a_shared_endpoint_asked_for_as_dedicated_is_an_error(
+    scripted: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("embedding_client.vertex.API_HOST", scripted.url)
+    scripted.queue.append(Reply(200, {"name": f"projects/{PROJECT}/locations/{REGION}/endpoints/{ENDPOINT}"}))
+    credentials = FakeCredentials("ya29.d", expired=False)
+    with pytest.raises(ValueError, match="not a dedicated endpoint"):
+        EmbeddingClient.vertex(PROJECT, REGION, ENDPOINT, credentials=credentials, dedicated=True)
+    scripted.queue.append(Reply(403, {"error": {"code": 403, "message": "Permission 'aiplatform.endpoints.get' "
+                                                "denied", "status": "PERMISSION_DENIED"}}))  # fmt: skip
+    with pytest.raises(EmbeddingServiceError, match="403 PERMISSION_DENIED"):
+        EmbeddingClient.vertex(PROJECT, REGION, ENDPOINT, credentials=credentials, dedicated=True)
 
 
 def test_predict_sends_instances_and_parameters_and_decodes_the_predictions(scripted: Scripted) -> None:

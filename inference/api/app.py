@@ -8,7 +8,7 @@ from flask import Flask
 
 from ..access.keys import KeyRing
 from ..codecs.images import ImagePolicy
-from ..core.engine import Loader, ModelEngine
+from ..core.engine import Loader, ModelEngine, Progress
 from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
 from ..endpoints.embeddings.service import EmbeddingService
 from ..endpoints.rerank.endpoint import RerankEndpoint
@@ -27,13 +27,15 @@ ENGINE = "model_engine"  # app.extensions key: the runtime waits on the engine's
 
 
 def create_app(settings: Settings | None = None, loader: Loader = load_handler, *,
-               load_in_background: bool = True, state_dir: Path | None = None) -> Flask:  # fmt: skip
+               load_in_background: bool = True, state_dir: Path | None = None,
+               progress: Progress | None = None) -> Flask:  # fmt: skip
     """Create the WSGI app. The model loads in a background thread; /ping is 503 until it is warm.
     ``state_dir``: where state shared by the server's workers lives (the rate limits); the gunicorn master
-    makes one per server. Without it (an app alone, in tests) a fresh temporary folder."""
+    makes one per server. Without it (an app alone, in tests) a fresh temporary folder. ``progress``: what the
+    503 says while the loader waits (the copy of ``AIP_STORAGE_URI``)."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    engine = ModelEngine(settings, loader)
+    engine = ModelEngine(settings, loader, progress)
     embeddings = EmbeddingsEndpoint(EmbeddingService(engine, ImagePolicy.from_settings(settings)), settings)
     reranking = RerankEndpoint(RerankService(engine, settings.max_documents))
     app = Flask("inference")

@@ -58,6 +58,8 @@ class HeadGate:
 
     def _route(self, method: str, path: str) -> Route | None:
         method = "GET" if method == "HEAD" else method
+        if "//" in path:  # werkzeug's matching would merge the slashes; the app answers such paths itself
+            return None
         try:
             rule, _ = self._adapter.match(unquote(path), method, return_rule=True)
         except HTTPException:  # 404 / 405 / a redirect: the app answers those

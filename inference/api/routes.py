@@ -14,12 +14,14 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, Response, g, request
 
 from ..codecs.json import dumps
+from ..core.budget import BODY_BYTES
 from ..core.engine import ModelEngine
 from ..core.types import RERANK as RERANK_KIND
 from ..endpoints.demand import demand
 from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
 from ..endpoints.embeddings.schema import EMBEDDING_TYPES
 from ..endpoints.rerank.endpoint import RerankEndpoint
+from ..endpoints.response_size import check_reply, check_response, response_limit
 from ..endpoints.vertex import VertexEndpoint
 from ..errors import ModelNotReadyError
 from ..metrics import CONTENT_TYPE, exposition
@@ -121,10 +123,10 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
 
 def _endpoint_view(
     endpoint: EmbeddingsEndpoint | RerankEndpoint | VertexEndpoint, engine: ModelEngine,
-    kind_check: Callable[[], object],
+    kind_check: Callable[[], object], settings: Settings,
 ) -> View:
-    """parse -> reserve (rate limits) -> run -> respond for one slice; the reply is metered by its units (inputs
-    or documents).
+    """parse -> bound the answer's size (413 when the platform could not return it) -> reserve (rate limits) ->
+    run -> respond for one slice; the reply is metered by its units (inputs or documents).
     ``kind_check`` raises ``WrongModelKindError`` when the loaded model is of the other kind: checked first (once
     loaded), so a body is never judged by the wrong slice's schema."""
 
@@ -134,16 +136,22 @@ def _endpoint_view(
         body = request.get_data(cache=False)
         parsed = endpoint.parse(body, request.content_type, request.headers.get("Accept"))
         g.n_inputs = parsed.inputs
+        limit = response_limit(parsed, settings)
         if engine.ready:  # else run answers 503 (settled as a request that failed before its reservation)
+            check_response(parsed, engine.info, limit)  # 413 at once, before any model work
             reserve_work(demand(parsed, engine.info.max_length))  # rate limits: 429 when the caller is short
         deadline, cancelled = request.environ.get(DEADLINE), request.environ.get(CANCELLED)
-        reply = endpoint.run(
-            parsed,  # type: ignore[arg-type]  # each slice's parse feeds its own run
-            deadline=float(deadline) if isinstance(deadline, int | float) else None,
-            cancelled=cancelled if isinstance(cancelled, threading.Event) else None,
-        )
+        sized = BODY_BYTES.set(len(body))  # the work budget learns its least cost per byte (head refusals)
+        try:
+            reply = endpoint.run(
+                parsed,  # type: ignore[arg-type]  # each slice's parse feeds its own run
+                deadline=float(deadline) if isinstance(deadline, int | float) else None,
+                cancelled=cancelled if isinstance(cancelled, threading.Event) else None,
+            )
+        finally:
+            BODY_BYTES.reset(sized)
+        check_reply(parsed, len(reply.content), limit)
         g.tokens = reply.tokens
-        engine.budget.note_density(reply.tokens, len(body))  # what the front judges unread bodies by
         response = Response(reply.content, mimetype=reply.mime)
         response.headers[METERING_HEADER] = metering(reply.units)
         return response
@@ -163,12 +171,12 @@ def _invoke_view(engine: ModelEngine, embed: View, rerank: View) -> View:
 def build_routes(
     engine: ModelEngine, embeddings: EmbeddingsEndpoint, reranking: RerankEndpoint, settings: Settings
 ) -> Blueprint:
-    embed = _endpoint_view(embeddings, engine, lambda: engine.handler)
-    rerank = _endpoint_view(reranking, engine, lambda: engine.reranker)
+    embed = _endpoint_view(embeddings, engine, lambda: engine.handler, settings)
+    rerank = _endpoint_view(reranking, engine, lambda: engine.reranker, settings)
     vertex = VertexEndpoint(embeddings, reranking, lambda: engine.info.kind == RERANK_KIND, settings.max_inputs)
     views = {**_platform_views(engine, settings), EMBED: embed, RERANK: rerank,
              INVOKE: _invoke_view(engine, embed, rerank),
-             VERTEX: _endpoint_view(vertex, engine, lambda: None), **ui_views()}  # fmt: skip
+             VERTEX: _endpoint_view(vertex, engine, lambda: None, settings), **ui_views()}  # fmt: skip
     routes = Blueprint("api", __name__)
     for route in route_table(settings):
         routes.add_url_rule(route.path, route.operation_id, views[route.action], methods=[route.method])

@@ -20,10 +20,11 @@ Until a rate is known (no calibration, e.g. ``EMB_WARMUP=false``) only the queue
 
 Refusing costs work too: reading and parsing a 120 KB body to find that it cannot fit took a 2-core worker's CPU
 from its model under a retry storm. So the HTTP front asks ``refuse_unread`` from a request's head: the least
-tokens per body byte among the last ``DENSITY_WINDOW`` requests served, times its Content-Length, is what it is
-taken to cost; when that would not fit the queue either, it is refused before its body is read. Requests denser
-than that are judged after parsing as before; one sparser than every recent request may be refused early (503,
-retryable).
+admission cost (the lower bound ``reserve`` is given) per body byte among the last ``DENSITY_WINDOW`` requests
+measured, times its Content-Length, is what it is taken to cost; when that would not fit the queue either, it is
+refused before its body is read. Requests denser than that are judged after parsing as before; one sparser than
+every recent request may be refused early (503, retryable). The web layer says how big the body of the request
+being served is through ``BODY_BYTES`` (a context variable of the request's thread).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ..errors import OverloadedError, RequestTooLargeError
@@ -44,7 +46,8 @@ HALF_LIFE_TOKENS = 8192
 # on 2 cores: admitting up to the full time left let 0.6% of requests reach their deadline still queued; 80%, 0.04%
 # on a machine shared with another job; see docs/performance/reliability.md.
 ADMIT_SHARE = 0.7
-DENSITY_WINDOW = 64  # served requests whose tokens per body byte are remembered (refuse_unread)
+DENSITY_WINDOW = 64  # requests whose admission cost per body byte is remembered (refuse_unread)
+BODY_BYTES: ContextVar[int] = ContextVar("body_bytes", default=0)  # the body size of the request being served
 
 
 class Reservation:
@@ -111,6 +114,10 @@ class WorkBudget:
         """Admit a lower bound of a request's cost before the work of measuring it exactly (tokenising): a request
         that cannot be served is refused at almost no cost, and requests measured at the same time see each
         other's share (else all of them pass, tokenise, and most are refused late). 413 / 503 as ``admit``."""
+        size = BODY_BYTES.get()
+        if size > 0 and cost > 0:  # refused or not, a measure of what a body of this size costs at least
+            with self._lock:
+                self._densities.append(cost / size)
         self.admit(cost, inputs, deadline)
         return Reservation(self, cost)
 
@@ -142,12 +149,6 @@ class WorkBudget:
                 f"request ({cost} tokens) would miss its deadline; retry shortly",
                 retry_after=self._retry_after(rate),
             )
-
-    def note_density(self, tokens: int, body_bytes: int) -> None:
-        """A request of ``body_bytes`` bytes was served and cost ``tokens``."""
-        if tokens > 0 and body_bytes > 0:
-            with self._lock:
-                self._densities.append(tokens / body_bytes)
 
     def refuse_unread(self, body_bytes: int | None) -> OverloadedError | None:
         """The 503 for a request of ``body_bytes`` (None: unknown) arriving now, judged before its body is read:

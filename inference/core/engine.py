@@ -32,6 +32,7 @@ TEXT, IMAGE, PAIR = "text", "image", "pair"
 BatchKey = tuple[str, str | None]  # (modality, task); (PAIR, None) for reranker pairs
 Handler = EmbeddingHandler | RerankHandler
 Loader = Callable[[Settings], Handler]
+Progress = Callable[[], str | None]  # what the model's loading is waiting for, told to callers (e.g. a copy's bytes)
 RERANK_HINT = "send rerank requests ({query, documents}) to POST /v1/rerank, /rerank or /invocations"
 EMBED_HINT = "send embedding requests to POST /v1/embeddings, /embed or /invocations"
 
@@ -89,9 +90,10 @@ def calibrate(handler: Handler, forward: ForwardFn, budget: WorkBudget) -> None:
 class ModelEngine:
     """Owns the handler and the batcher; ``submit`` is safe to call from many threads."""
 
-    def __init__(self, settings: Settings, loader: Loader) -> None:
+    def __init__(self, settings: Settings, loader: Loader, progress: Progress | None = None) -> None:
         self._settings = settings
         self._loader = loader
+        self._progress = progress
         self._handler: Handler | None = None
         self._batcher: MicroBatcher | None = None
         self._error: str | None = None
@@ -144,8 +146,10 @@ class ModelEngine:
 
     def not_ready_reason(self) -> str:
         """What callers are told (503): never the load error itself, which may name paths, hosts or settings
-        (the log line of the failure has it)."""
-        return "model failed to load; the server log says why" if self._error else "model is loading"
+        (the log line of the failure has it); while loading, what the load waits for when ``progress`` says."""
+        if self._error:
+            return "model failed to load; the server log says why"
+        return (self._progress() if self._progress is not None else None) or "model is loading"
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)

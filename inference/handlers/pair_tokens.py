@@ -2,10 +2,14 @@
 than the model's max length needs, joined with the model's own pair template.
 
 ``truncate=True`` cuts a pair as sentence-transformers' ``CrossEncoder.predict`` does (Hugging Face's
-``truncation="longest_first"``, i.e. the Rust tokenizer's): a pair over the limit loses tokens from its longer side
-until both sides are equal, then from both; the document is cut first, the query only when it has more than half
-of the room. ``truncate=False`` refuses a query that leaves no room for a document before any document is
-tokenised, then the first document that does not fit with it (``InvalidInputError``, a 400).
+``truncation="longest_first"``: the Rust tokenizer's ``LongestFirst``). With a budget of B tokens (the max length
+less the template's special tokens), a pair whose sides have more keeps its shorter side whole when that has at
+most half of B, and the longer side the rest; otherwise both are cut to half of B, the longer side keeping the odd
+token (the document on a tie). So a long query keeps about half of B with a long document, more with a short one.
+Which side is longer is found out while both have at most ``COMPARE_BUDGETS`` x B tokens; past that the document is
+taken as the longer. ``truncate=False`` refuses a query that alone leaves no room (more than B tokens) before any
+document is tokenised, then the first document that does not fit with it (``InvalidInputError``, a 400). Documents
+of up to a few thousand characters are tokenised in one batch (in parallel), longer ones a prefix at a time.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from tokenizers import Tokenizer
 
 from ..core.types import PairIds
 from ..errors import InvalidInputError
-from .prefix_tokens import LazyTokens, Tokens, first_tokens, not_shorter
+from .prefix_tokens import LazyTokens, Tokens, first_tokens, first_tokens_of_each, not_shorter
 from .st_config import ModelFolderError
 
 SAMPLE = ("query", "document")
+# A query and a document both over the budget: which is the longer decides only who keeps the odd token of an odd
+# budget; it is found out while both have at most this many budgets of tokens (a few hundred KB of text at most).
+COMPARE_BUDGETS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +128,9 @@ class PairTokenizer:
                 "send truncate=true",
                 param="query",
             )
-        pairs = []
         room = self._budget - len(head.ids)
-        for index, document in enumerate(documents):
-            body = first_tokens(self._tokenizer, document, room)
+        pairs = []
+        for index, body in enumerate(first_tokens_of_each(self._tokenizer, documents, room)):
             if not body.complete:
                 raise InvalidInputError(
                     f"documents[{index}] with the query is more than the model's maximum of {self._max_length} "
@@ -136,19 +142,22 @@ class PairTokenizer:
         return pairs
 
     def _cut_pairs(self, query: str, documents: Sequence[str]) -> list[PairIds]:
-        head = LazyTokens(self._tokenizer, query, self._budget)
+        head = LazyTokens(self._tokenizer, query, first_tokens(self._tokenizer, query, self._budget))
         pairs = []
-        for document in documents:
-            body = LazyTokens(self._tokenizer, document, self._budget)
+        firsts = first_tokens_of_each(self._tokenizer, documents, self._budget)
+        for document, known in zip(documents, firsts, strict=True):
+            body = LazyTokens(self._tokenizer, document, known)
             keep_query, keep_document = longest_first(*self._lengths(head, body), self._budget)
             pairs.append(self._template.join(head.known.ids[:keep_query], body.known.ids[:keep_document], self._types))
         return pairs
 
     def _lengths(self, head: LazyTokens, body: LazyTokens) -> tuple[int, int]:
-        """Token counts that cut as the true ones do: exact up to the budget; beyond it, only which side is
-        longer changes the cut (when both are over the budget), so a count over it stands for any larger one."""
+        """Token counts that cut as the true ones do: exact up to the budget; beyond it, only which side is longer
+        changes the cut (when both are over the budget), so a count over it stands for any larger one. Which is
+        longer is looked up to ``COMPARE_BUDGETS`` budgets; past that the document is taken as the longer."""
         query, document = _least(head.known, self._budget), _least(body.known, self._budget)
-        if query > self._budget and document > self._budget and not not_shorter(head, body):
+        over = query > self._budget and document > self._budget
+        if over and not not_shorter(head, body, COMPARE_BUDGETS * self._budget):
             query += 1  # the query is the longer side: it keeps the odd token of an odd budget
         return query, document
 

@@ -9,6 +9,7 @@ ones the whole text gives. The prefix doubles until it holds more than ``limit``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,10 +39,15 @@ def _common_prefix(shorter: list[int], longer: list[int]) -> int:
     return int(differ[0]) if differ.size else size
 
 
+def prefix_chars(limit: int) -> int:
+    """The first prefix tokenised for ``limit`` tokens: a text no longer than this is tokenised whole."""
+    return max(MIN_CHARS, CHARS_PER_TOKEN * (limit + 1))
+
+
 def first_tokens(tokenizer: Tokenizer, text: str, limit: int) -> Tokens:
     """The first ``limit`` tokens of ``text`` (``tokenizer`` adds no truncation), tokenising a prefix of about
     ``CHARS_PER_TOKEN * limit`` characters unless its tokens are longer than that."""
-    size = max(MIN_CHARS, CHARS_PER_TOKEN * (limit + 1))
+    size = prefix_chars(limit)
     previous: list[int] | None = None
     while size < len(text):
         ids = tokenizer.encode(text[:size], add_special_tokens=False).ids
@@ -52,12 +58,28 @@ def first_tokens(tokenizer: Tokenizer, text: str, limit: int) -> Tokens:
     return Tokens(ids[:limit], complete=len(ids) <= limit)
 
 
-class LazyTokens:
-    """One text's first tokens, tokenised further only when asked (``upto``)."""
+def first_tokens_of_each(tokenizer: Tokenizer, texts: Sequence[str], limit: int) -> list[Tokens]:
+    """``first_tokens`` of each text: those no longer than the first prefix tokenised together, in one batch (the
+    Rust tokenizer spreads a batch over the cores), the longer ones a prefix at a time."""
+    size = prefix_chars(limit)
+    short = [text for text in texts if len(text) <= size]
+    batch = iter(tokenizer.encode_batch(short, add_special_tokens=False) if short else ())
+    found = []
+    for text in texts:
+        if len(text) > size:
+            found.append(first_tokens(tokenizer, text, limit))
+            continue
+        ids = next(batch).ids
+        found.append(Tokens(ids[:limit], complete=len(ids) <= limit))
+    return found
 
-    def __init__(self, tokenizer: Tokenizer, text: str, limit: int) -> None:
+
+class LazyTokens:
+    """One text's first tokens (``known``), tokenised further only when asked (``upto``)."""
+
+    def __init__(self, tokenizer: Tokenizer, text: str, known: Tokens) -> None:
         self._tokenizer, self._text = tokenizer, text
-        self.known = first_tokens(tokenizer, text, limit)
+        self.known = known
 
     def upto(self, limit: int) -> Tokens:
         """At least the first ``limit`` tokens (all of them when the text has no more)."""
@@ -66,15 +88,15 @@ class LazyTokens:
         return self.known
 
 
-def not_shorter(first: LazyTokens, second: LazyTokens) -> bool:
-    """Whether ``second`` has at least as many tokens as ``first``, tokenising each only as far as that takes:
-    about as far as the shorter text goes (both are tokenised further in doubling steps)."""
-    while True:
+def not_shorter(first: LazyTokens, second: LazyTokens, cap: int) -> bool:
+    """Whether ``second`` has at least as many tokens as ``first``, tokenising neither beyond ``cap`` tokens: when
+    both have more, True (taken as a tie)."""
+    for _ in range(2):
         one, two = first.known, second.known
         if one.complete and (two.complete or len(two.ids) >= len(one.ids)):
             return len(two.ids) >= len(one.ids)
         if two.complete and len(one.ids) >= len(two.ids):
             return False  # ``first`` has more than len(one.ids) >= len(two.ids) tokens
-        target = 2 * max(len(one.ids), len(two.ids), 1)
-        first.upto(target)
-        second.upto(target)
+        first.upto(cap)
+        second.upto(cap)
+    return True  # both have more than ``cap`` tokens

@@ -215,12 +215,14 @@ class Front:
         valid API key, a content type not read, no room in the queued work or for the body itself."""
         if request.path in self._probes.all:
             return
-        if self._in_flight >= self._limits.threads + self._limits.max_waiting:
-            self._on_refused(503)
-            raise _Refusing(OverloadedError("server is at capacity; retry shortly"), request)
         fields = dict(request.headers)
         declared = fields.get("content-length", "")
         length = int(declared) if declared.isdigit() else None
+        if length is not None and length > self._limits.max_body_bytes:
+            raise _Refusing(PayloadTooLargeError("request body is larger than the configured limit"), request)
+        if self._in_flight >= self._limits.threads + self._limits.max_waiting:
+            self._on_refused(503)
+            raise _Refusing(OverloadedError("server is at capacity; retry shortly"), request)
         refusal = self._gate(request.method, request.path, fields, length)
         if refusal is None and length is not None and not self.bodies.room_for(length):
             refusal = OverloadedError("request bodies being received fill this worker's memory and temporary "
@@ -243,9 +245,6 @@ class Front:
         fields = dict(request.headers)
         if "transfer-encoding" in fields and "content-length" in fields:  # request smuggling: never guess
             raise _Refused(InvalidInputError("both Transfer-Encoding and Content-Length are set"), request)
-        declared = fields.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
-            raise _Refusing(PayloadTooLargeError("request body is larger than the configured limit"), request)
         if fields.get("expect", "").lower() == "100-continue":
             writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
         until = time.monotonic() + limits.body_timeout_s

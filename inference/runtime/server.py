@@ -4,6 +4,7 @@ The master never imports torch or touches CUDA; each worker builds the app after
 is one worker per visible GPU, each pinned to its own device (a slot chosen in the master's ``pre_fork``); a
 replaced worker takes the freed slot. On CPU hosts there is one worker per core, as many as memory allows,
 sharing the cores' torch threads (``worker_plan``). Readiness across workers: ``readiness.ServerReadiness``.
+Vertex AI's ``AIP_STORAGE_URI`` is copied while the server already answers (``staging``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from ..model_dir import fetch_storage_model, resolve_model_dir
+from ..model_dir import STORAGE_MODEL_DIR, needs_storage_copy, resolve_model_dir
 from ..settings import Settings
 from .front_worker import FrontApp, FrontWorker
 from .limits import FrontLimits, Probes
 from .readiness import ServerReadiness, WorkerBoard
+from .staging import StagingArbiter, StorageStaging, pending_plan, run_arbiter
 from .worker_plan import WorkerPlan, available_memory_bytes, plan_workers, usable_cores, visible_gpus, weight_bytes
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode (inference/metrics.py)
@@ -46,6 +48,18 @@ def raise_open_file_limit() -> tuple[int, int]:
         except (ValueError, OSError):  # a hard limit the kernel refuses (e.g. above fs.nr_open): keep the soft one
             pass
     return soft, hard
+
+
+def front_limits(settings: Settings) -> FrontLimits:
+    """What a worker's HTTP front allows, from the settings (the body limit and timeouts follow the mode)."""
+    return FrontLimits(
+        max_body_bytes=settings.max_body_bytes, threads=settings.threads, max_waiting=settings.threads,
+        header_timeout_s=settings.header_timeout_s, body_timeout_s=settings.body_timeout_s,
+        idle_timeout_s=settings.keepalive_s, max_connections=settings.max_connections,
+        max_connections_per_address=settings.max_connections_per_client,
+        write_timeout_s=max(FrontLimits.write_timeout_s, settings.body_timeout_s),  # async: big responses
+        body_memory_bytes=int(settings.body_memory_mb * 1024 * 1024), spool_disk_bytes=settings.spool_disk_bytes,
+    )  # fmt: skip
 
 
 class WorkerSlots:
@@ -72,11 +86,16 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
     def __init__(self, settings: Settings) -> None:
         for name, value in WORKER_ENV_DEFAULTS.items():
             os.environ.setdefault(name, value)
-        self._settings = fetch_storage_model(settings)  # AIP_STORAGE_URI: copied once, before the workers fork
+        self._staging = None  # AIP_STORAGE_URI: copied by a process of the master's while the workers answer 503
+        if needs_storage_copy(settings):
+            self._staging = StorageStaging(str(settings.storage_uri), STORAGE_MODEL_DIR, settings.storage_progress_s,
+                                           settings.log_level)  # fmt: skip
+        self._settings = settings
         self._gpus = visible_gpus() if settings.device in ("auto", "cuda") else []
         self.plan = self._plan()
         self._slots = WorkerSlots()
-        self._readiness = ServerReadiness(WorkerBoard(2 * self.plan.workers + 2))  # inherited by the workers
+        most = self.plan.workers if self._staging is None else max(self.plan.workers, usable_cores())  # re-planned
+        self._readiness = ServerReadiness(WorkerBoard(2 * most + 2))  # inherited by the workers
         self._engine: Any = None  # the worker's ModelEngine, set by load
         self.metrics_dir: str | None = None  # set by run
         self.state_dir: Path | None = None  # set by run: what the workers share (rate-limit buckets)
@@ -88,7 +107,11 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         raise_open_file_limit()
         self.metrics_dir = self._metrics_dir()
         self.state_dir = Path(tempfile.mkdtemp(prefix="embed-state-"))
-        super().run()
+        if self._staging is None:
+            super().run()
+            return
+        self._staging.start(self.state_dir)  # before gunicorn binds: the workers inherit where its status is
+        run_arbiter(StagingArbiter(self, self._check_copy))
 
     @staticmethod
     def _metrics_dir() -> str:
@@ -103,6 +126,8 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
 
     def _plan(self) -> WorkerPlan:
         s = self._settings
+        if self._staging is not None and s.model_dir is None:  # still being copied: no weights to measure
+            return pending_plan(len(self._gpus), s.workers, s.torch_threads)
         try:
             weights = weight_bytes(resolve_model_dir(s))
         except (FileNotFoundError, ImportError):
@@ -114,6 +139,25 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
 
     def worker_count(self) -> int:
         return self.plan.workers
+
+    def _check_copy(self, arbiter: Any) -> None:
+        """Master, each time round gunicorn's loop: once the copy of AIP_STORAGE_URI is done, re-plan the workers
+        with its weights and open the gate (gunicorn starts the workers the plan adds); if it failed, shut it."""
+        assert self._staging is not None
+        status = self._staging.poll()
+        if status is None:
+            return
+        if status.model_dir is None:
+            self._staging.gate.shut()
+            arbiter.log.error("AIP_STORAGE_URI=%s: the model could not be copied (%s); health answers 503",
+                              status.uri, status.error)  # fmt: skip
+            return
+        self._settings = self._settings.with_overrides(model_dir=Path(status.model_dir))
+        self.plan = self._plan()
+        self._staging.gate.open(None if self._gpus else self.plan.torch_threads)
+        arbiter.log.info("AIP_STORAGE_URI=%s copied (%s): %d worker(s) (%s)", status.uri, status.progress(),
+                         self.plan.workers, self.plan.reason)  # fmt: skip
+        arbiter.num_workers = self.plan.workers
 
     def load_config(self) -> None:
         s = self._settings
@@ -142,6 +186,8 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         server.log.info("starting %d worker(s) (%s)%s", self.plan.workers, self.plan.reason, threads)
 
     def _on_exit(self, server: Any) -> None:
+        if self._staging is not None:
+            self._staging.stop()
         for folder in (self.metrics_dir, self.state_dir):
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -182,17 +228,14 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         from ..metrics import front_refused
 
         settings = self._worker_settings()
-        app = create_app(settings, state_dir=self.state_dir)
+        if self._staging is None:
+            app = create_app(settings, state_dir=self.state_dir)
+        else:  # the model is loaded once the master says the copy is done; meanwhile the 503s say how far it got
+            from ..handlers import load_handler
+
+            loader = self._staging.loader(load_handler)
+            app = create_app(settings, loader, state_dir=self.state_dir, progress=self._staging.progress)
         self._engine = app.extensions[ENGINE]
-        limits = FrontLimits(
-            max_body_bytes=settings.max_body_bytes, threads=settings.threads, max_waiting=settings.threads,
-            header_timeout_s=settings.header_timeout_s, body_timeout_s=settings.body_timeout_s,
-            idle_timeout_s=settings.keepalive_s, max_connections=settings.max_connections,
-            max_connections_per_address=settings.max_connections_per_client,
-            write_timeout_s=max(FrontLimits.write_timeout_s, settings.body_timeout_s),  # async: big responses
-            body_memory_bytes=int(settings.body_memory_mb * 1024 * 1024), spool_disk_bytes=settings.spool_disk_bytes,
-        )  # fmt: skip
         probes = Probes(probe_paths(settings), readiness_paths(settings))
-        deadline = getattr(settings, "request_deadline_s", 45.0)
-        return FrontApp(app, probes, self._readiness.blocked_by_peers, limits, deadline, front_refused,
-                        app.extensions[HEAD_GATE])  # fmt: skip
+        return FrontApp(app, probes, self._readiness.blocked_by_peers, front_limits(settings),
+                        settings.request_deadline_s, front_refused, app.extensions[HEAD_GATE])  # fmt: skip

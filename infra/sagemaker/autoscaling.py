@@ -1,7 +1,13 @@
-"""Application Auto Scaling for the endpoint's variant: target tracking on load per instance.
+"""Application Auto Scaling for the endpoint's variant: target tracking on load per instance, or on a serverless
+variant's provisioned concurrency.
 
 Real-time endpoints track ``SageMakerVariantInvocationsPerInstance`` (invocations per instance per
-minute); async endpoints track the ``ApproximateBacklogSizePerInstance`` CloudWatch metric.
+minute); async endpoints track the ``ApproximateBacklogSizePerInstance`` CloudWatch metric. Both scale the
+dimension ``sagemaker:variant:DesiredInstanceCount``. A serverless variant with provisioned concurrency scales
+``sagemaker:variant:DesiredProvisionedConcurrency`` on ``SageMakerVariantProvisionedConcurrencyUtilization``
+(provisioned concurrency in use / provisioned), as AWS documents in "Automatically scale Provisioned Concurrency for
+a serverless endpoint" (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-autoscale.html).
+Reading, restoring and removing a variant's scaling look at every dimension it is registered on.
 
 Async endpoints may scale to zero (``min_instances=0``). Target tracking cannot start the first instance again
 (with no instance there is no backlog *per instance*), so, as AWS documents ("Autoscale an asynchronous
@@ -22,6 +28,8 @@ from .plan import Call
 SERVICE = "application-autoscaling"
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+PROVISIONED_DIMENSION = "sagemaker:variant:DesiredProvisionedConcurrency"
+PROVISIONED_METRIC = "SageMakerVariantProvisionedConcurrencyUtilization"
 BACKLOG_METRIC = "ApproximateBacklogSizePerInstance"
 NO_CAPACITY_METRIC = "HasBacklogWithoutCapacity"
 _ARN_REF = re.compile(r"^\{PolicyARN:(.+)\}$")
@@ -62,15 +70,22 @@ def no_capacity_alarm_name(endpoint_name: str) -> str:
     return f"{endpoint_name}-has-backlog-without-capacity"
 
 
-def _target(endpoint_name: str, variant_name: str) -> dict[str, str]:
+def _target(endpoint_name: str, variant_name: str, dimension: str = DIMENSION) -> dict[str, str]:
     return {
         "ServiceNamespace": NAMESPACE,
         "ResourceId": resource_id(endpoint_name, variant_name),
-        "ScalableDimension": DIMENSION,
+        "ScalableDimension": dimension,
     }
 
 
+def dimension_of(cfg: DeployConfig) -> str:
+    """What ``cfg``'s autoscaling scales: provisioned concurrency (serverless) or the instance count."""
+    return PROVISIONED_DIMENSION if cfg.serverless is not None else DIMENSION
+
+
 def _metric(cfg: DeployConfig) -> dict[str, Any]:
+    if cfg.serverless is not None:
+        return {"PredefinedMetricSpecification": {"PredefinedMetricType": PROVISIONED_METRIC}}
     if cfg.async_inference is None:
         return {"PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}
     return {
@@ -88,14 +103,18 @@ def autoscaling_calls(cfg: DeployConfig) -> list[Call]:
     scaling = cfg.autoscaling
     if scaling is None:
         return []
-    target = _target(cfg.endpoint_name, cfg.variant_name)
-    register = {**target, "MinCapacity": scaling.min_instances, "MaxCapacity": scaling.max_instances}
+    target = _target(cfg.endpoint_name, cfg.variant_name, dimension_of(cfg))
+    low, high, value = scaling.min_instances, scaling.max_instances, scaling.target_value
+    if cfg.serverless is not None:  # max_provisioned_concurrency is set (serverless_rules.check_scaling)
+        low, high = scaling.min_provisioned_concurrency, scaling.max_provisioned_concurrency or low
+        value = scaling.target_utilization
+    register = {**target, "MinCapacity": low, "MaxCapacity": high}
     policy = {
         "PolicyName": policy_name(cfg.endpoint_name),
         **target,
         "PolicyType": "TargetTrackingScaling",
         "TargetTrackingScalingPolicyConfiguration": {
-            "TargetValue": scaling.target_value,
+            "TargetValue": value,
             **_metric(cfg),
             "ScaleInCooldown": scaling.scale_in_cooldown_s,
             "ScaleOutCooldown": scaling.scale_out_cooldown_s,
@@ -147,50 +166,55 @@ def no_capacity_alarm_call(endpoint_name: str, policy_arn: str) -> Call:
     })  # fmt: skip
 
 
+def _registered(client: Any, endpoint_name: str, variant_name: str) -> list[dict[str, Any]]:
+    """The variant's scalable targets (one per registered dimension), each with its policies under ``Policies``."""
+    rid = resource_id(endpoint_name, variant_name)
+    found = client.describe_scalable_targets(ServiceNamespace=NAMESPACE, ResourceIds=[rid])["ScalableTargets"]
+    return [
+        {**target, "Policies": client.describe_scaling_policies(
+            ServiceNamespace=NAMESPACE, ResourceId=rid, ScalableDimension=target["ScalableDimension"],
+        )["ScalingPolicies"]}
+        for target in found
+        if target["ScalableDimension"] in (DIMENSION, PROVISIONED_DIMENSION)
+    ]  # fmt: skip
+
+
 def describe(client: Any, endpoint_name: str, variant_name: str) -> dict[str, Any] | None:
     """The variant's scalable target and its policy names, or None when it is not registered."""
-    target = _target(endpoint_name, variant_name)
-    found = client.describe_scalable_targets(
-        ServiceNamespace=NAMESPACE, ResourceIds=[target["ResourceId"]], ScalableDimension=DIMENSION
-    )["ScalableTargets"]
+    found = _registered(client, endpoint_name, variant_name)
     if not found:
         return None
-    policies = client.describe_scaling_policies(
-        ServiceNamespace=NAMESPACE, ResourceId=target["ResourceId"], ScalableDimension=DIMENSION
-    )["ScalingPolicies"]
-    return {
+    target = found[0]
+    described = {
         "ResourceId": target["ResourceId"],
-        "MinCapacity": found[0]["MinCapacity"],
-        "MaxCapacity": found[0]["MaxCapacity"],
-        "Policies": [policy["PolicyName"] for policy in policies],
+        "MinCapacity": target["MinCapacity"],
+        "MaxCapacity": target["MaxCapacity"],
+        "Policies": [policy["PolicyName"] for policy in target["Policies"]],
     }
+    if target["ScalableDimension"] != DIMENSION:  # real-time and async output stays as it was
+        described["ScalableDimension"] = target["ScalableDimension"]
+    return described
 
 
 def restore_calls(client: Any, endpoint_name: str, variant_name: str) -> list[Call]:
-    """The calls that would re-create the variant's current target and policies ([] if not registered)."""
-    target = _target(endpoint_name, variant_name)
-    found = client.describe_scalable_targets(
-        ServiceNamespace=NAMESPACE, ResourceIds=[target["ResourceId"]], ScalableDimension=DIMENSION
-    )["ScalableTargets"]
-    if not found:
-        return []
-    register = {**target, "MinCapacity": found[0]["MinCapacity"], "MaxCapacity": found[0]["MaxCapacity"]}
-    policies = client.describe_scaling_policies(
-        ServiceNamespace=NAMESPACE, ResourceId=target["ResourceId"], ScalableDimension=DIMENSION
-    )["ScalingPolicies"]
+    """The calls that would re-create the variant's current targets and policies ([] if not registered)."""
+    calls: list[Call] = []
     kept = ("TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration")
-    puts = [
-        Call(SERVICE, "put_scaling_policy", {
-            "PolicyName": p["PolicyName"], **target, "PolicyType": p["PolicyType"],
-            **{key: p[key] for key in kept if key in p},
-        })
-        for p in policies
-    ]  # fmt: skip
     step = scale_from_zero_policy_name(endpoint_name)
-    alarm = []
-    if any(p["PolicyName"] == step for p in policies):  # the re-created policy has a new ARN: re-point its alarm
-        alarm = [no_capacity_alarm_call(endpoint_name, policy_arn_ref(step))]
-    return [Call(SERVICE, "register_scalable_target", register), *puts, *alarm]
+    for found in _registered(client, endpoint_name, variant_name):
+        target = _target(endpoint_name, variant_name, found["ScalableDimension"])
+        calls.append(Call(SERVICE, "register_scalable_target",
+                          {**target, "MinCapacity": found["MinCapacity"], "MaxCapacity": found["MaxCapacity"]}))
+        calls += [
+            Call(SERVICE, "put_scaling_policy", {
+                "PolicyName": p["PolicyName"], **target, "PolicyType": p["PolicyType"],
+                **{key: p[key] for key in kept if key in p},
+            })
+            for p in found["Policies"]
+        ]
+        if any(p["PolicyName"] == step for p in found["Policies"]):  # re-created policy, new ARN: re-point its alarm
+            calls.append(no_capacity_alarm_call(endpoint_name, policy_arn_ref(step)))
+    return calls  # fmt: skip
 
 
 def leftover_calls(client: Any, cfg: DeployConfig) -> list[Call]:
@@ -207,12 +231,13 @@ def leftover_calls(client: Any, cfg: DeployConfig) -> list[Call]:
 
 def removal_calls(client: Any, endpoint_name: str, variant_name: str) -> list[Call]:
     """Delete every scaling policy of the variant (and the scale-from-zero alarm, which deleting its policy leaves
-    behind), then deregister it ([] when it is not registered)."""
-    current = describe(client, endpoint_name, variant_name)
-    if current is None:
-        return []
-    target = _target(endpoint_name, variant_name)
-    calls = [Call(SERVICE, "delete_scaling_policy", {"PolicyName": name, **target}) for name in current["Policies"]]
-    if scale_from_zero_policy_name(endpoint_name) in current["Policies"]:
-        calls.append(Call("cloudwatch", "delete_alarms", {"AlarmNames": [no_capacity_alarm_name(endpoint_name)]}))
-    return [*calls, Call(SERVICE, "deregister_scalable_target", target)]
+    behind), then deregister it, on every dimension it is registered on ([] when it is not registered)."""
+    calls: list[Call] = []
+    for found in _registered(client, endpoint_name, variant_name):
+        target = _target(endpoint_name, variant_name, found["ScalableDimension"])
+        names = [policy["PolicyName"] for policy in found["Policies"]]
+        calls += [Call(SERVICE, "delete_scaling_policy", {"PolicyName": name, **target}) for name in names]
+        if scale_from_zero_policy_name(endpoint_name) in names:
+            calls.append(Call("cloudwatch", "delete_alarms", {"AlarmNames": [no_capacity_alarm_name(endpoint_name)]}))
+        calls.append(Call(SERVICE, "deregister_scalable_target", target))
+    return calls

@@ -8,11 +8,15 @@ Before any call, ``gpu_hosts.check_gpu_host`` refuses an instance type / host AM
 ``--transform-ami-version``) whose NVIDIA driver cannot start the image's CUDA (``--image-cuda``), and warns where
 the facts run out (``warning: ...`` on stderr).
 ``deploy --serverless`` (``--memory-mb``, ``--max-concurrency``, ``--provisioned-concurrency``) makes a serverless
-endpoint (CPU only: use the CPU image, ``container/build.sh --flavour cpu``; the memory must hold the model);
+endpoint (CPU only: use the CPU image, ``container/build.sh --flavour cpu``; the memory must hold the model), whose
+provisioned concurrency ``--max-provisioned-concurrency`` autoscales (``--min-provisioned-concurrency``,
+``--target-utilization``);
 ``deploy --async --async-output-s3 s3://...`` an asynchronous one (``--async-failure-s3``, SNS topics, KMS for the
 results, and with ``--min-instances 0`` scale to zero behind the ``HasBacklogWithoutCapacity`` alarm). ``update``
 keeps an autoscaled fleet's size (``RetainAllVariantProperties``); canary / linear steps are checked against
 SageMaker's bounds (canary <= 50%, linear 10-50%) before any call.
+``invoke --async-input-s3`` sends ``InvocationTimeoutSeconds`` 3600, the container's async deadline
+(``--invocation-timeout``; ``--request-ttl`` for ``RequestTTLSeconds``).
 Rerankers (a model folder whose config.json names ``*ForSequenceClassification``) deploy the same way;
 ``invoke --query Q --text DOC ...`` ranks the texts against the query (``{"query", "documents"}`` on
 ``/invocations``) and ``batch-transform --kind rerank`` checks a reranker's job (JSON Lines records of rerank
@@ -39,6 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from embedding_client import EmbeddingClient, EmbeddingServiceError, runtime_client
+from embedding_client.asynchronous import DEFAULT_ASYNC_TIMEOUT_S, DEFAULT_INVOCATION_TIMEOUT_S
 
 from . import apply, modes, plan, transform
 from .config import DeployConfig, ModeWarning, load_config
@@ -105,6 +110,12 @@ def _deploy_flags(parser: argparse.ArgumentParser) -> None:
     add("--max-instances", type=int, help="autoscaling maximum")
     add("--target-invocations", type=float, help="autoscaling target per instance per minute (real-time)")
     add("--target-backlog", type=float, help="autoscaling target: queued requests per instance (async)")
+    add("--min-provisioned-concurrency", type=int, help="serverless autoscaling: least provisioned concurrency "
+        "(default 1)")
+    add("--max-provisioned-concurrency", type=int, help="serverless autoscaling of --provisioned-concurrency "
+        "(enables it): most provisioned concurrency, <= --max-concurrency")
+    add("--target-utilization", type=float, help="serverless autoscaling target: provisioned concurrency in use / "
+        "provisioned, 0-1 (default 0.5)")
     add("--traffic", choices=["ALL_AT_ONCE", "CANARY", "LINEAR"], help="blue/green traffic shifting")
     add("--step-percent", type=int, help="canary size (1-50) / linear step (10-50), in %% of the fleet")
     add("--wait-interval", type=int, help="blue/green baking time between shifts (s)")
@@ -149,7 +160,10 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
                             "max_concurrent_per_instance": a.async_max_concurrent,
                             "success_topic_arn": a.async_success_topic, "error_topic_arn": a.async_error_topic},
         "autoscaling": {"min_instances": a.min_instances, "max_instances": a.max_instances,
-                        "target_value": a.target_invocations if a.target_backlog is None else a.target_backlog},
+                        "target_value": a.target_invocations if a.target_backlog is None else a.target_backlog,
+                        "min_provisioned_concurrency": a.min_provisioned_concurrency,
+                        "max_provisioned_concurrency": a.max_provisioned_concurrency,
+                        "target_utilization": a.target_utilization},
         "blue_green": {"traffic": a.traffic, "step_percent": a.step_percent, "wait_interval_s": a.wait_interval,
                        "termination_wait_s": a.termination_wait,
                        "rollback_alarms": tuple(a.rollback_alarm) if a.rollback_alarm else None},
@@ -186,8 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--async-input-s3", metavar="S3_URI",
                         help="an async endpoint: upload the request under this s3://bucket/prefix, call "
                              "InvokeEndpointAsync and wait for the output (or failure) object")
-    invoke.add_argument("--async-timeout", type=float, default=900.0,
-                        help="with --async-input-s3: seconds to wait for the answer (default 900)")
+    invoke.add_argument("--async-timeout", type=float, default=DEFAULT_ASYNC_TIMEOUT_S,
+                        help="with --async-input-s3: seconds to wait for the answer (default "
+                             f"{DEFAULT_ASYNC_TIMEOUT_S:g}; queueing comes on top of processing)")
+    invoke.add_argument("--invocation-timeout", type=int, default=DEFAULT_INVOCATION_TIMEOUT_S,
+                        help="with --async-input-s3: InvocationTimeoutSeconds, 1-3600 (default "
+                             f"{DEFAULT_INVOCATION_TIMEOUT_S}, the container's async deadline; SageMaker's own is 900)")
+    invoke.add_argument("--request-ttl", type=int, help="with --async-input-s3: RequestTTLSeconds, how long the "
+                        "request may wait in the queue, 60-21600 (default: SageMaker's 21600)")
     batch = commands.add_parser("batch-transform", help="embed a JSON Lines dataset in S3 (batch transform)")
     _transform_flags(batch)
     for sub in (status, delete, invoke, batch):
@@ -260,11 +280,15 @@ def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
         raise ValueError("--top-n needs --query (a reranker endpoint)")
     if args.serverless and args.async_input_s3:
         raise ValueError("--serverless and --async-input-s3 name different endpoint kinds: give one")
+    if args.request_ttl is not None and not args.async_input_s3:
+        raise ValueError("--request-ttl is for async endpoints: give --async-input-s3 too")
     embedding_type: str = args.embedding_type  # one type: the result is one array
     options = {"task": args.task, "dimensions": args.dimensions, "embedding_type": embedding_type}
     if args.async_input_s3:
         client = EmbeddingClient(args.endpoint_name, boto_client=runtime, mode="async",
-                                 s3_input_uri=args.async_input_s3, s3_client=session.client("s3"))  # fmt: skip
+                                 s3_input_uri=args.async_input_s3, s3_client=session.client("s3"),
+                                 invocation_timeout_s=args.invocation_timeout,
+                                 request_ttl_s=args.request_ttl)  # fmt: skip
         vectors = cast(np.ndarray, client.embed_async(texts, timeout_s=args.async_timeout, **options))
     else:
         limit = {"max_body_bytes": modes.SERVERLESS_BODY_BYTES} if args.serverless else {}

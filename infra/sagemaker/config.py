@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from . import modes
+from . import modes, serverless_rules
 from .gpu_hosts import IMAGE_COMPAT_DRIVER, IMAGE_CUDA, GpuHostWarning, Service, check_gpu_host
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
@@ -54,7 +54,9 @@ class _Strict(BaseModel):
 
 
 class AutoscalingConfig(_Strict):
-    """Target tracking on invocations per instance (real-time) or backlog per instance (async).
+    """Target tracking on invocations per instance (real-time), backlog per instance (async), or, on a serverless
+    endpoint with provisioned concurrency, that concurrency's utilisation (``*_provisioned_concurrency``,
+    ``target_utilization``; ``serverless_rules.check_scaling`` keeps each mode to its own fields).
 
     ``min_instances=0`` (async only) scales the fleet to zero when the queue is empty; a step-scaling policy on the
     ``HasBacklogWithoutCapacity`` alarm then starts the first instance again (``autoscaling.scale_from_zero_calls``).
@@ -65,6 +67,13 @@ class AutoscalingConfig(_Strict):
     target_value: float = Field(
         default=100.0, gt=0, description="invocations/instance/minute, or backlog/instance (async)"
     )
+    min_provisioned_concurrency: int = Field(default=1, ge=1, le=modes.SERVERLESS_MAX_CONCURRENCY)
+    max_provisioned_concurrency: int | None = Field(
+        default=None, ge=1, le=modes.SERVERLESS_MAX_CONCURRENCY, description="serverless: enables its autoscaling"
+    )
+    target_utilization: float = Field(
+        default=0.5, gt=0, le=1, description="serverless: provisioned concurrency in use / provisioned"
+    )
     scale_in_cooldown_s: int = Field(default=300, ge=0)
     scale_out_cooldown_s: int = Field(default=60, ge=0)
 
@@ -72,6 +81,9 @@ class AutoscalingConfig(_Strict):
     def _bounds(self) -> AutoscalingConfig:
         if self.min_instances > self.max_instances:
             raise ValueError("autoscaling min_instances must be <= max_instances")
+        high = self.max_provisioned_concurrency
+        if high is not None and self.min_provisioned_concurrency > high:
+            raise ValueError("autoscaling min_provisioned_concurrency must be <= max_provisioned_concurrency")
         return self
 
 
@@ -140,7 +152,8 @@ class AsyncConfig(_Strict):
 
 class DeployConfig(_Strict):
     """One endpoint: model (image + weights), fleet, timeouts, routing, optional async and autoscaling; or a
-    serverless endpoint (``serverless``: no instance fields, no VPC or network isolation, no autoscaling)."""
+    serverless endpoint (``serverless``: no instance fields, no VPC or network isolation; autoscaling of its
+    provisioned concurrency only; ``serverless_rules``)."""
 
     endpoint_name: str = Field(pattern=NAME_PATTERN)
     image_uri: str = Field(min_length=1, description="ECR image URI of the serving container")
@@ -161,7 +174,9 @@ class DeployConfig(_Strict):
     )
     variant_name: str = Field(default="AllTraffic", pattern=NAME_PATTERN)
     environment: dict[str, str] = Field(default_factory=dict)
-    enable_network_isolation: bool = Field(default=True, description="default False for serverless (unsupported)")
+    enable_network_isolation: bool = Field(
+        default=True, description="default False for serverless (unsupported) and async (needs the network)"
+    )
     startup_health_check_timeout_s: int = Field(default=600, ge=60, le=3600)
     model_download_timeout_s: int = Field(default=600, ge=60, le=3600)
     volume_size_gb: int | None = Field(default=None, ge=1, le=512, description="only for instances without local NVMe")
@@ -188,9 +203,8 @@ class DeployConfig(_Strict):
                 "kms_key_id was split in two: volume_kms_key_id (the endpoint config's KmsKeyId, instance volumes) "
                 "and async_output_kms_key_id (the async results in S3)"
             )
-        if isinstance(data, dict) and data.get("serverless") is not None and "enable_network_isolation" not in data:
-            data = {**data, "enable_network_isolation": False}  # serverless endpoints take no network isolation
-        return data
+        # serverless endpoints take no network isolation; async ones need the network (serverless_rules)
+        return serverless_rules.isolation_default(data) if isinstance(data, dict) else data
 
     @property
     def mode(self) -> modes.Mode:
@@ -212,6 +226,14 @@ class DeployConfig(_Strict):
                 "keep at least 1 instance (or use --serverless)"
             )
         modes.check_environment(self.mode, self.environment)
+        serverless_rules.check_scaling(self)
+        if self.async_inference and self.enable_network_isolation:
+            warnings.warn(
+                f"enable_network_isolation on an async endpoint: {serverless_rules.ISOLATION_NEEDS_NETWORK}; "
+                "leave it out (async defaults to off) unless you have tested it",
+                ModeWarning,
+                stacklevel=2,
+            )
         if self.serverless:
             self._check_serverless()
             return self
@@ -229,24 +251,12 @@ class DeployConfig(_Strict):
         return self
 
     def _check_serverless(self) -> None:
-        """Serverless takes no instance, host AMI, VPC, network isolation, async or autoscaling settings."""
-        refused = {
-            "instance_type / instance_count": bool({"instance_type", "instance_count"} & self.model_fields_set),
-            "inference_ami_version": bool(self.inference_ami_version),
-            "enable_network_isolation": self.enable_network_isolation,
-            "subnets / security_group_ids (VPC)": bool(self.subnets),
-            "volume_size_gb": self.volume_size_gb is not None,
-            "async_inference": self.async_inference is not None,
-            "autoscaling": self.autoscaling is not None,
-            "blue_green CANARY / LINEAR traffic or rollback alarms": self.blue_green.traffic != "ALL_AT_ONCE"
-            or bool(self.blue_green.rollback_alarms),
-        }
-        bad = [name for name, given in refused.items() if given]
+        """Refuse what Serverless Inference does not have (``serverless_rules``); warn about a GPU image."""
+        bad = serverless_rules.serverless_refusals(self)
         if bad:
             raise ValueError(
-                f"serverless endpoints do not support {'; '.join(bad)}: SageMaker Serverless Inference runs on CPU "
-                "without instances to choose, VPC, network isolation or host AMI, scales by max_concurrency, and "
-                "is updated without traffic shifting; remove them, or deploy on an instance without --serverless"
+                f"serverless endpoints do not support {'; '.join(bad)}; remove them, or deploy on an instance "
+                "without --serverless"
             )
         if modes.looks_like_gpu_image(self.image_uri):
             warnings.warn(

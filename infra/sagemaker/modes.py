@@ -11,10 +11,14 @@ All of it is checked before any AWS call (``DeployConfig`` and ``apply``), so Sa
   the mode), and explicitly ``EMB_MAX_BODY_MB=4``, ``EMB_REQUEST_DEADLINE_S=45`` and ``EMB_WORKERS=1`` (one model
   copy: what the memory estimate below assumes).
 - **Async** (``AsyncInferenceConfig``): the request body comes from S3 (up to 1 GB) and processing may take up to
-  the invocation's ``InvocationTimeoutSeconds`` (default 900 s, at most 3600 s). The container gets
-  ``EMB_SAGEMAKER_MODE=async`` (the server then allows 1 GiB bodies, reads them for up to 600 s and gives a
-  request up to 3600 s) and explicitly ``EMB_MAX_BODY_MB=1024``. A deployment whose clients send a shorter
-  ``InvocationTimeoutSeconds`` may set ``EMB_REQUEST_DEADLINE_S`` below it (``--env``).
+  the invocation's ``InvocationTimeoutSeconds`` (SageMaker's default 900 s, at most 3600 s; ``embedding_client``
+  and ``invoke --async-input-s3`` send 3600). The container gets ``EMB_SAGEMAKER_MODE=async`` (the server then
+  allows 1 GiB bodies, reads them for up to 600 s and gives a request up to 3600 s) and explicitly
+  ``EMB_MAX_BODY_MB=1024``. A deployment whose clients send a shorter ``InvocationTimeoutSeconds`` may set
+  ``EMB_REQUEST_DEADLINE_S`` below it (``--env``); above 3600 s is refused (SageMaker expires the request first).
+  Network isolation is off by default (``DeployConfig``): AWS Marketplace's ML restrictions say endpoints configured
+  for asynchronous inference require models to have network connectivity (which is why Marketplace model packages,
+  always isolated, cannot be deployed to them).
 
 Serverless memory: one CPU worker holds the model in fp32 (weight files may be half precision: x2, as
 ``inference/runtime/worker_plan.per_worker_bytes`` estimates, plus its 512 MiB worker overhead) and the
@@ -23,9 +27,13 @@ refused, and a model above 6144 MB is pointed to an instance type.
 
 Sources: "Deploy models with Amazon SageMaker Serverless Inference" (feature exclusions, 4 MB / 60 s),
 ``ProductionVariantServerlessConfig`` (memory sizes, concurrency 1-200), "Asynchronous inference" (1 GB,
-``InvocationTimeoutSeconds``): https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html,
+``InvocationTimeoutSeconds``), AWS Marketplace "Service restrictions and quotas for machine learning products"
+(asynchronous and serverless inference need network connectivity):
+https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html,
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantServerlessConfig.html,
-https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html
+https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpointAsync.html,
+https://docs.aws.amazon.com/marketplace/latest/userguide/ml-service-restrictions-and-limits.html
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ SERVERLESS_BODY_MB: Final = 4
 SERVERLESS_BODY_BYTES: Final = 4_000_000  # what a client may send: 4 MB read as decimal, as the client reads 6 MB
 INVOCATION_TIMEOUT_S: Final = 60  # real-time and serverless
 ASYNC_BODY_MB: Final = 1024
+ASYNC_INVOCATION_TIMEOUT_MAX_S: Final = 3600  # InvokeEndpointAsync InvocationTimeoutSeconds' maximum
 DEADLINE_SHARE: Final = 0.75  # of the invocation timeout: room for encoding and transfer (45 s of 60 s)
 
 WORKER_OVERHEAD_BYTES: Final = 512 * 1024**2  # = worker_plan.WORKER_OVERHEAD_BYTES (a test keeps them equal)
@@ -95,6 +104,11 @@ def check_environment(mode: Mode, env: dict[str, str]) -> None:
     limit = {"serverless": SERVERLESS_BODY_MB, "async": ASYNC_BODY_MB}.get(mode)
     if body is not None and limit is not None and not _number_within(body, 0, limit):
         raise ValueError(f"{BODY_ENV}={body}: {mode} endpoints accept request bodies up to {limit} MB")
+    if mode == "async" and deadline is not None and not _number_within(deadline, 0, ASYNC_INVOCATION_TIMEOUT_MAX_S):
+        raise ValueError(
+            f"{DEADLINE_ENV}={deadline}: an async invocation times out after at most "
+            f"{ASYNC_INVOCATION_TIMEOUT_MAX_S} s (InvocationTimeoutSeconds); the container's deadline must fit in it"
+        )
     if mode == "serverless":
         if deadline is not None and not _number_within(deadline, 0, INVOCATION_TIMEOUT_S, inclusive=False):
             raise ValueError(

@@ -9,7 +9,11 @@ Contracts:
 * :func:`deploy` is idempotent and blue/green-safe: the target split is checked before anything is created; an
   existing model id is reused only if it holds the same image and artifacts (model ids are the version: a new
   image needs a new ``model_id``); an existing endpoint is kept (its traffic stays on the live models until the new
-  one is deployed); a deployed model of the same display name and model is not deployed twice.
+  one is deployed); a deployed model of the same display name and model is not deployed twice. Resource names are
+  compared from ``locations/`` on (:func:`same_resource`): Vertex answers with the project *number* where the
+  config names the project by id.
+* An existing endpoint keeps its kind: a config asking for a dedicated endpoint where a shared one exists (or the
+  reverse) is refused before anything is created.
 * Blue/green: ``deploy`` green with ``traffic_percent`` < 100, :func:`set_traffic` green to 100, then
   :func:`undeploy` blue (refused while it still carries traffic, unless ``force``).
 * :func:`delete` undeploys every deployed model, deletes the endpoint, then the models it served; "not found" is done.
@@ -29,6 +33,7 @@ from .config import VertexConfig, VertexTarget
 
 Log = Callable[[str], None]
 LRO_TIMEOUT_S = 3600.0
+DEPLOY_WAIT_MARGIN_S = 900.0  # DeployModel is waited for this much past the model's deployment timeout
 
 
 def _quiet(_: str) -> None:
@@ -47,6 +52,17 @@ class DeployResult:
     deployed_model_id: str
     model: str
     traffic: dict[str, int]
+    dedicated_endpoint_dns: str | None = None  # a dedicated endpoint's host: where its predictions go
+
+
+def same_resource(name: str, other: str) -> bool:
+    """Whether two resource names (``projects/P/locations/L/...``, a model's perhaps with ``@version``) name one
+    resource: the project may be written as its id or its number (Vertex answers with the number)."""
+
+    def tail(value: str) -> str:
+        return value.split("@")[0].partition("/locations/")[2]
+
+    return tail(name) == tail(other)
 
 
 def make_clients(
@@ -85,8 +101,19 @@ def ensure_model(clients: Clients, cfg: VertexConfig, *, log: Log = _quiet) -> s
     return cfg.model_name
 
 
+def check_endpoint_kind(existing: v1.Endpoint | None, cfg: VertexConfig) -> None:
+    """An endpoint is dedicated or shared from its creation on: a config that wants the other kind is an error."""
+    if existing is not None and existing.dedicated_endpoint_enabled != cfg.dedicated_endpoint:
+        kinds = ("shared", "dedicated")
+        raise ValueError(
+            f"endpoint {cfg.endpoint_id} is {kinds[existing.dedicated_endpoint_enabled]}, the config asks for a "
+            f"{kinds[cfg.dedicated_endpoint]} one; an endpoint keeps its kind: use another endpoint_id"
+        )
+
+
 def ensure_endpoint(clients: Clients, cfg: VertexConfig, *, log: Log = _quiet) -> v1.Endpoint:
     existing = get_endpoint(clients, cfg)
+    check_endpoint_kind(existing, cfg)
     if existing is not None:
         log(f"endpoint {cfg.endpoint_id}: exists, traffic {dict(existing.traffic_split)}")
         return existing
@@ -107,8 +134,9 @@ def deploy(clients: Clients, cfg: VertexConfig, *, log: Log = _quiet) -> DeployR
     """Upload model, create endpoint (if missing), deploy the model with its share of traffic; waits on each LRO."""
     existing = get_endpoint(clients, cfg)
     live = dict(existing.traffic_split) if existing is not None else {}
+    check_endpoint_kind(existing, cfg)
     same = _by_name(existing, cfg.deployed_model_name)
-    if same is not None and same.model.split("@")[0] != cfg.model_name:
+    if same is not None and not same_resource(same.model, cfg.model_name):
         raise ValueError(
             f"deployed model {cfg.deployed_model_name!r} serves {same.model}; deploy the new model under another "
             "deployed_model_name (blue/green), then move traffic and undeploy the old one"
@@ -121,7 +149,7 @@ def deploy(clients: Clients, cfg: VertexConfig, *, log: Log = _quiet) -> DeployR
         traffic = plan.compute_traffic(dict(endpoint.traffic_split), same.id, cfg.traffic_percent)
         if traffic != dict(endpoint.traffic_split):
             clients.endpoints.update_endpoint(request=plan.traffic_request(cfg, traffic))
-        return DeployResult(cfg.endpoint_name, same.id, model, traffic)
+        return DeployResult(cfg.endpoint_name, same.id, model, traffic, endpoint.dedicated_endpoint_dns or None)
     split = plan.compute_traffic(dict(endpoint.traffic_split), plan.NEW_DEPLOYED_MODEL, cfg.traffic_percent)
     log(
         f"deploying {cfg.deployed_model_name}: {cfg.min_replica_count}-{cfg.max_replicas} x {cfg.machine_type}"
@@ -129,10 +157,11 @@ def deploy(clients: Clients, cfg: VertexConfig, *, log: Log = _quiet) -> DeployR
         + f", traffic {split}"
     )
     request = plan.deploy_request(cfg, split)
-    response = clients.endpoints.deploy_model(request=request).result(timeout=LRO_TIMEOUT_S)
+    wait = max(LRO_TIMEOUT_S, cfg.deployment_timeout_s + DEPLOY_WAIT_MARGIN_S)
+    response = clients.endpoints.deploy_model(request=request).result(timeout=wait)
     deployed_id = str(response.deployed_model.id)
     traffic = {(deployed_id if k == plan.NEW_DEPLOYED_MODEL else k): v for k, v in split.items()}
-    return DeployResult(cfg.endpoint_name, deployed_id, model, traffic)
+    return DeployResult(cfg.endpoint_name, deployed_id, model, traffic, endpoint.dedicated_endpoint_dns or None)
 
 
 def _require_deployed(clients: Clients, target: VertexTarget, name: str) -> tuple[v1.Endpoint, v1.DeployedModel]:
@@ -187,6 +216,7 @@ def status(clients: Clients, target: VertexTarget) -> dict[str, Any]:
         return {"endpoint": None}
     return {
         "endpoint": endpoint.name,
+        "dedicated_endpoint_dns": endpoint.dedicated_endpoint_dns or None,
         "traffic": dict(endpoint.traffic_split),
         "deployed_models": [
             {

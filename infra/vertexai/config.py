@@ -3,9 +3,10 @@
 Contract: a :class:`VertexConfig` that validates can be turned into request messages by ``plan`` without further
 checks: ids follow Vertex's resource-id rules, the image is pinned and lives in Artifact Registry (or the legacy
 Container Registry), ``artifact_uri`` is a ``gs://`` folder, machine type and accelerator agree (the obvious
-families: g2 = L4, a2 = A100, a3 = H100, n1 = T4/V100/P100/P4, CPU-only families take none), replica bounds and
-autoscaling targets are consistent, and ``env`` holds neither ``AIP_*`` names (Vertex sets them) nor
-credential-looking names (environment variables are plain text in the model resource).
+families: g2 = L4, a2 = A100, a3 = H100 / H200 by series, a4 = B200, n1 = T4/V100/P100/P4, CPU-only families
+take none), replica bounds and autoscaling targets are consistent, the start-up probe fits in the deployment
+timeout, an inference timeout comes only with a dedicated endpoint, and ``env`` holds neither ``AIP_*`` names
+(Vertex sets them) nor credential-looking names (environment variables are plain text in the model resource).
 """
 
 from __future__ import annotations
@@ -28,14 +29,29 @@ FAMILY_ACCELERATORS: dict[str, frozenset[str]] = {
     "n1": frozenset({"NVIDIA_TESLA_T4", "NVIDIA_TESLA_V100", "NVIDIA_TESLA_P100", "NVIDIA_TESLA_P4"}),
     "g2": frozenset({"NVIDIA_L4"}),
     "a2": frozenset({"NVIDIA_TESLA_A100", "NVIDIA_A100_80GB"}),
-    "a3": frozenset({"NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB"}),
+    "a3": frozenset({"NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB", "NVIDIA_H200_141GB"}),
+    "a4": frozenset({"NVIDIA_B200"}),
+}
+# Machine series that come with one GPU model (a3-ultragpu-8g: 8 x H200 141GB; a4-highgpu-8g: 8 x B200).
+SERIES_ACCELERATOR = {
+    "a3-highgpu": "NVIDIA_H100_80GB",
+    "a3-megagpu": "NVIDIA_H100_MEGA_80GB",
+    "a3-ultragpu": "NVIDIA_H200_141GB",
+    "a4-highgpu": "NVIDIA_B200",
 }
 # Families that only exist with their GPUs attached.
-GPU_ONLY_FAMILIES = frozenset({"g2", "a2", "a3"})
+GPU_ONLY_FAMILIES = frozenset({"g2", "a2", "a3", "a4"})
 # g2 machine type -> the L4 count it comes with.
 G2_L4_COUNT = {4: 1, 8: 1, 12: 1, 16: 1, 32: 1, 24: 2, 48: 4, 96: 8}
 # Vertex's per-deployed-model replica ceiling is quota-bound; this guards against typos (1000 vs 10).
 MAX_REPLICAS = 1000
+# Vertex AI's limits: a deployment may take up to 2 hours (deploymentTimeout); a dedicated endpoint's inference
+# timeout is at most an hour and 600 s when not set (clientConnectionConfig.inferenceTimeout).
+MAX_DEPLOYMENT_TIMEOUT_S = 7200
+MAX_INFERENCE_TIMEOUT_S = 3600
+DEFAULT_INFERENCE_TIMEOUT_S = 600
+DEDICATED_MAX_BODY_MB = 10  # a dedicated endpoint's request limit (shared endpoints: 1.5 MB, below the server's 6)
+DEADLINE_MARGIN_S = 15  # the server answers (503 / 413) this long before Vertex's inference timeout would cut it
 
 
 def expected_accelerator_count(machine_type: str) -> int | None:
@@ -44,7 +60,7 @@ def expected_accelerator_count(machine_type: str) -> int | None:
     if family == "g2":
         size = machine_type.rsplit("-", 1)[-1]
         return G2_L4_COUNT.get(int(size)) if size.isdigit() else None
-    if family in ("a2", "a3"):
+    if family in ("a2", "a3", "a4"):
         match = re.search(r"-(\d+)g$", machine_type)
         return int(match.group(1)) if match else None
     return None
@@ -114,6 +130,33 @@ class VertexConfig(VertexTarget):
     predict_route: str = Field("/predict", description="Vertex forwards :predict/:rawPredict here (AIP_PREDICT_ROUTE).")
     health_route: str = Field("/health", description="Vertex's health checks (AIP_HEALTH_ROUTE); 200 once ready.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra container environment (EMB_* etc.).")
+    startup_timeout_s: int = Field(
+        1800, ge=10, le=MAX_DEPLOYMENT_TIMEOUT_S,
+        description="How long a starting container may take to answer health_route 200 (copying artifact_uri, "
+        "loading the model) before Vertex restarts it: containerSpec.startupProbe (an HTTP GET of health_route every "
+        "probe_period_s). The port is bound within a second or two of start, so only this bounds a slow start.",
+    )  # fmt: skip
+    probe_period_s: int = Field(10, ge=1, le=300, description="Seconds between start-up and health probes.")
+    health_probe_failures: int = Field(
+        3, ge=1, le=100, description="Failed health probes in a row before Vertex stops routing to a replica."
+    )
+    deployment_timeout_s: int = Field(
+        3600, ge=60, le=MAX_DEPLOYMENT_TIMEOUT_S,
+        description="containerSpec.deploymentTimeout: how long a DeployModel may take (machine, image pull, "
+        "start-up) before Vertex gives up; at least startup_timeout_s.",
+    )  # fmt: skip
+
+    # Endpoint kind (set when the endpoint is created; an existing endpoint keeps its kind).
+    dedicated_endpoint: bool = Field(
+        False,
+        description="A dedicated endpoint (dedicated_endpoint_enabled): its own DNS name, requests up to 10 MB "
+        "(shared: 1.5 MB) and an inference timeout up to an hour; the shared regional host refuses its requests.",
+    )
+    inference_timeout_s: int | None = Field(
+        None, ge=30, le=MAX_INFERENCE_TIMEOUT_S,
+        description="Dedicated endpoints: how long Vertex waits for a prediction (clientConnectionConfig."
+        "inferenceTimeout); None: Vertex's default, 600 s.",
+    )  # fmt: skip
 
     # Compute.
     machine_type: str = Field("g2-standard-8", description="Prediction machine type; needs quota in the region.")
@@ -183,7 +226,10 @@ class VertexConfig(VertexTarget):
             return self
         allowed = FAMILY_ACCELERATORS.get(family)
         if allowed is None:
-            raise ValueError(f"{self.machine_type} takes no accelerator (GPUs: n1, g2, a2, a3 machine types)")
+            raise ValueError(f"{self.machine_type} takes no accelerator (GPUs: n1, g2, a2, a3, a4 machine types)")
+        series = SERIES_ACCELERATOR.get(self.machine_type.rsplit("-", 1)[0])
+        if series is not None and accel != series:
+            raise ValueError(f"{accel} does not attach to {self.machine_type}; it comes with {series}")
         if accel not in allowed:
             raise ValueError(f"{accel} does not attach to {self.machine_type}; use one of {sorted(allowed)}")
         fixed = expected_accelerator_count(self.machine_type)
@@ -196,6 +242,26 @@ class VertexConfig(VertexTarget):
         if self.max_replica_count is not None and self.max_replica_count < self.min_replica_count:
             raise ValueError("max_replica_count must be >= min_replica_count")
         return self
+
+    @model_validator(mode="after")
+    def _check_timeouts(self) -> VertexConfig:
+        if self.deployment_timeout_s < self.startup_timeout_s:
+            raise ValueError("deployment_timeout_s must be >= startup_timeout_s (the start-up is part of the deploy)")
+        if self.inference_timeout_s is not None and not self.dedicated_endpoint:
+            raise ValueError("inference_timeout_s needs dedicated_endpoint: shared endpoints have a fixed timeout")
+        return self
+
+    @property
+    def container_env(self) -> dict[str, str]:
+        """``env`` over what the endpoint kind implies for the server: on a dedicated endpoint, bodies up to 10 MB
+        (``EMB_MAX_BODY_MB``) and a request deadline just inside the inference timeout (``EMB_REQUEST_DEADLINE_S``),
+        so that large requests are not refused by the server's real-time defaults (6 MiB, 45 s)."""
+        implied: dict[str, str] = {}
+        if self.dedicated_endpoint:
+            timeout = self.inference_timeout_s or DEFAULT_INFERENCE_TIMEOUT_S
+            implied = {"EMB_MAX_BODY_MB": str(DEDICATED_MAX_BODY_MB),
+                       "EMB_REQUEST_DEADLINE_S": str(timeout - DEADLINE_MARGIN_S)}  # fmt: skip
+        return {**implied, **self.env}
 
     @property
     def gpu_count(self) -> int:

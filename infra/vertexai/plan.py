@@ -6,8 +6,10 @@ Contracts:
   ``DeployModelRequest``, ``UpdateEndpointRequest``, ``UndeployModelRequest``, ``MutateDeployedModelRequest``,
   ``Delete*Request``): unknown fields or wrong types fail here, not at the API. ``apply`` sends exactly these.
 * The model's ``containerSpec`` carries image, port, ``predictRoute``/``healthRoute`` (Vertex exports them to the
-  container as ``AIP_PREDICT_ROUTE``/``AIP_HEALTH_ROUTE``, the port as ``AIP_HTTP_PORT``) and ``env``;
-  ``artifactUri`` (optional) becomes ``AIP_STORAGE_URI``.
+  container as ``AIP_PREDICT_ROUTE``/``AIP_HEALTH_ROUTE``, the port as ``AIP_HTTP_PORT``), ``env`` (with what a
+  dedicated endpoint implies, ``VertexConfig.container_env``), the start-up and health probes (HTTP GETs of the
+  health route) and the deployment timeout; ``artifactUri`` (optional) becomes ``AIP_STORAGE_URI``.
+* A dedicated endpoint is created with ``dedicatedEndpointEnabled`` and its ``clientConnectionConfig``.
 * Traffic splits are keyed by deployed-model id; ``"0"`` is the model being deployed (Vertex's convention). They
   always add up to 100 (:func:`compute_traffic`, :func:`traffic_without`).
 * :func:`to_json` is proto-plus ``to_dict`` with REST (camelCase) field names and enum names: the request body.
@@ -19,7 +21,7 @@ import math
 from typing import Any
 
 from google.cloud import aiplatform_v1 as v1
-from google.protobuf import field_mask_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 
 from .config import VertexConfig, VertexTarget
 
@@ -49,14 +51,29 @@ def accelerator(name: str) -> v1.AcceleratorType:
         raise ValueError(f"unknown accelerator_type {name!r} (an aiplatform_v1.AcceleratorType name)") from None
 
 
+def health_probe(cfg: VertexConfig, failures: int) -> v1.Probe:
+    """An HTTP GET of the health route every ``probe_period_s``, failed after ``failures`` misses in a row (Vertex
+    wants the probe's timeout at least its period)."""
+    return v1.Probe(
+        http_get=v1.Probe.HttpGetAction(path=cfg.health_route, port=cfg.port),
+        period_seconds=cfg.probe_period_s,
+        timeout_seconds=cfg.probe_period_s,
+        failure_threshold=failures,
+    )
+
+
 def build_model(cfg: VertexConfig) -> v1.Model:
-    """The model resource: container spec (image, port, routes, env) and optional gs:// artifacts."""
+    """The model resource: container spec (image, port, routes, env, probes, deployment timeout) and optional gs://
+    artifacts. The start-up probe gives the container ``startup_timeout_s`` to answer 200 on its health route."""
     spec = v1.ModelContainerSpec(
         image_uri=cfg.image,
         ports=[v1.Port(container_port=cfg.port)],
         predict_route=cfg.predict_route,
         health_route=cfg.health_route,
-        env=[v1.EnvVar(name=k, value=v) for k, v in sorted(cfg.env.items())],
+        env=[v1.EnvVar(name=k, value=v) for k, v in sorted(cfg.container_env.items())],
+        startup_probe=health_probe(cfg, math.ceil(cfg.startup_timeout_s / cfg.probe_period_s)),
+        health_probe=health_probe(cfg, cfg.health_probe_failures),
+        deployment_timeout=duration_pb2.Duration(seconds=cfg.deployment_timeout_s),
     )
     return v1.Model(
         display_name=cfg.model_display_name or cfg.model_id,
@@ -71,8 +88,14 @@ def upload_request(cfg: VertexConfig) -> v1.UploadModelRequest:
     return v1.UploadModelRequest(parent=cfg.parent, model_id=cfg.model_id, model=build_model(cfg))
 
 
-def create_endpoint_request(cfg: VertexTarget, labels: dict[str, str] | None = None) -> v1.CreateEndpointRequest:
+def create_endpoint_request(cfg: VertexConfig, labels: dict[str, str] | None = None) -> v1.CreateEndpointRequest:
+    """A shared endpoint, or a dedicated one (its own DNS name; its inference timeout when configured)."""
     endpoint = v1.Endpoint(display_name=cfg.endpoint_display_name or cfg.endpoint_id, labels=dict(labels or {}))
+    if cfg.dedicated_endpoint:
+        endpoint.dedicated_endpoint_enabled = True
+        if cfg.inference_timeout_s is not None:
+            timeout = duration_pb2.Duration(seconds=cfg.inference_timeout_s)
+            endpoint.client_connection_config = v1.ClientConnectionConfig(inference_timeout=timeout)
     return v1.CreateEndpointRequest(parent=cfg.parent, endpoint_id=cfg.endpoint_id, endpoint=endpoint)
 
 

@@ -203,3 +203,27 @@ def check_refusal(status: int, payload: dict[str, Any], refusals: list[Refusal])
         assert not any(r.certain for r in refusals), f"accepted a faulty request: {refusals}"
         return
     assert any(r.matches(status, payload["error"]) for r in refusals), f"{status} {payload} is none of {refusals}"
+
+
+def schema_body_refusals(body: Any, info: ModelInfo, size: int, max_body_bytes: int,
+                         max_inputs: int) -> list[Refusal] | None:  # fmt: skip
+    """The refusals a schema-shaped request may get, when all of its inputs are texts (None: it holds an image
+    or is not an embeddings request, and only the generic oracle applies). Every field the schema allows is
+    accounted for, so a text request with no possible fault must get a 200."""
+    request = as_request(body)
+    if not isinstance(request, dict) or "input" not in request:
+        return None
+    items = request["input"] if isinstance(request["input"], list) else [request["input"]]
+    texts = [item if isinstance(item, str) else item.get("text") if isinstance(item, dict) else None
+             for item in items]  # fmt: skip
+    if any(not isinstance(text, str) for text in texts):
+        return None
+    options = {key: value for key, value in request.items() if value is not None}  # null: the field's default
+    refusals = refusals_for({**options, "input": texts}, info, size, max_body_bytes)
+    if not texts:
+        refusals.append(Refusal("input", r"^input is empty"))
+    if len(texts) > max_inputs:
+        refusals.append(Refusal("input", rf"^{len(texts)} inputs, more than the limit"))
+    if "embedding_type" in request and "encoding_format" in request:  # both: they may disagree
+        refusals.append(Refusal(r"embedding_type|encoding_format", r".", certain=False))
+    return refusals

@@ -153,7 +153,8 @@ WIRE_CASES = {
     "many headers": (b"GET /ping HTTP/1.1\r\nHost: x\r\n" + b"X-H: 1\r\n" * 500 + b"\r\n", Refused(431)),
     "non-latin path": ("GET /\u00e9\u6771 HTTP/1.1\r\nHost: x\r\n\r\n".encode(), Refused(400)),
     "double slash path": (
-        b"POST //invocations HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 2\r\n\r\n{}", Refused(400)),
+        b"POST //invocations HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 2\r\n\r\n{}", Refused(400)),
     "absolute uri": (b"GET http://169.254.169.254/latest/meta-data HTTP/1.1\r\nHost: x\r\n\r\n", Refused(404)),
     "utf-16 body": (POST + b"Content-Length: 32\r\n\r\n" + '{"input": "x"}'.encode("utf-16")[:32], Refused(400)),
     "nothing sent": (b"", Closed()),

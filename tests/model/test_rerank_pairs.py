@@ -2,7 +2,7 @@
 (BERT: max length 24, 3 special tokens, an odd budget of 21; XLM-R: 32, 4, an even 28): scores equal
 sentence-transformers' ``CrossEncoder.predict`` (which cuts a pair ``longest_first``) and ids equal the Hugging Face
 tokenizer's, for long documents, long queries and queries that alone are over the limit; ``truncate=false``
-refuses a query that alone is too long before any document is looked at, and stops at the first document that
+refuses a query that alone is too long before any document is looked at, and names the first document that
 does not fit."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sentence_transformers import CrossEncoder
 from transformers import AutoTokenizer
 
 from inference.errors import InvalidInputError
+from inference.handlers.pair_tokens import COMPARE_BUDGETS
 from inference.handlers.rerank import CrossEncoderHandler
 from tests.conftest import make_settings
 from tests.tiny_rerankers import WORDS, build_tiny_bert_reranker, build_tiny_xlmr_reranker
@@ -29,7 +30,8 @@ CASES = {
     "long documents are cut": ("paris capital", [words(40), words(200, 3), *SHORT]),
     "a query over half the room is cut with a long document": (words(15), [words(40), words(12, 1), *SHORT]),
     "a query alone over the limit": (words(60), [*SHORT, words(10), words(23), words(40), words(60, 2), words(90)]),
-    "a query far over the limit": (words(300), [words(30), words(250, 1), words(300, 4), words(400, 2), *SHORT]),
+    # Past COMPARE_BUDGETS budgets of tokens on both sides the document is taken as the longer: here it is.
+    "a query far over the limit": (words(300), [words(30), words(300, 4), words(400, 2), *SHORT]),
 }
 
 
@@ -62,6 +64,18 @@ def test_cut_pairs_score_as_cross_encoder_predict(handler, cross_encoder, folder
         [query] * len(documents), documents, truncation="longest_first", max_length=handler.info.max_length
     )
     assert [pair.ids for pair in handler.tokenize_pairs(query, documents, True)] == reference["input_ids"]
+
+
+def test_both_sides_far_over_the_limit_keep_half_each_the_document_the_odd_token(handler, cross_encoder):
+    """Past ``COMPARE_BUDGETS`` budgets on both sides (a 300-word query, a 250-word document) the longer side is not
+    looked for: the document keeps the odd token of an odd budget (CrossEncoder.predict gives it to the longer
+    side, the query here: BERT's budget of 21 is odd, so its pair differs by that token; XLM-R's 28 is even)."""
+    query, document = words(300), words(250, 1)
+    budget = handler.info.max_length - len(handler.tokenize_pairs("", [""], False)[0])
+    assert COMPARE_BUDGETS * budget < 250  # the tiny tokenizers give one token a word
+    cut = (" ".join(query.split()[: budget // 2]), " ".join(document.split()[: budget - budget // 2]))
+    assert handler.tokenize_pairs(query, [document], True) == handler.tokenize_pairs(*cut[:1], cut[1:], False)
+    np.testing.assert_allclose(scores(handler, query, [document]), cross_encoder.predict([cut]), atol=1e-5)
 
 
 def test_a_huge_query_costs_its_head(handler):
@@ -99,9 +113,9 @@ def test_truncate_false_refuses_a_query_alone_over_the_limit_before_any_document
     assert "truncate=true" in refused.value.message
 
 
-def test_truncate_false_stops_at_the_first_document_that_does_not_fit(handler, folder):
+def test_truncate_false_names_the_first_document_that_does_not_fit(handler):
     limit = handler.info.max_length
-    documents = Untouchable(["the river", words(limit), "hello world"], first_forbidden=2)
+    documents = ["the river", words(limit), words(limit * 100_000), "hello world"]  # the third: 2 MB and more
     with pytest.raises(InvalidInputError) as refused:
         handler.tokenize_pairs("paris capital", documents, False)
     assert refused.value.param == "documents[1]"

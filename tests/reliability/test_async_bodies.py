@@ -18,10 +18,12 @@ import numpy as np
 import pytest
 
 from inference.api.app import create_app
+from inference.api.head_gate import HEAD_GATE
 from inference.api.route_table import probe_paths, readiness_paths
 from inference.runtime import bodies
 from inference.runtime.front import Front
-from inference.runtime.limits import FrontLimits, Probes
+from inference.runtime.limits import Probes
+from inference.runtime.server import front_limits
 from inference.settings import Settings
 from tests.conftest import make_settings
 
@@ -33,10 +35,9 @@ MIB = 1024 * 1024
 def serving(settings: Settings) -> Iterator[tuple[int, Any]]:
     """The app behind the front, with the front's limits taken from ``settings`` as the server takes them."""
     app = create_app(settings, load_in_background=False)
-    limits = FrontLimits(max_body_bytes=settings.max_body_bytes, threads=2, max_waiting=2,
-                         body_timeout_s=settings.body_timeout_s)  # fmt: skip
+    limits = front_limits(settings)  # as each worker of the server builds them (runtime/server.py)
     front = Front(app, Probes(probe_paths(settings), readiness_paths(settings)), lambda: False, limits,
-                  settings.request_deadline_s)  # fmt: skip
+                  settings.request_deadline_s, gate=app.extensions[HEAD_GATE])  # fmt: skip
     sock = socket.create_server((HOST, 0))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -131,3 +132,20 @@ def test_async_mode_takes_a_20_mib_body_spooled_and_answers_each_line_within_a_m
     # orjson's 4 KiB minimum buffer per dumps() result is never held for every line at once (73 MiB when it was).
     bound = 2.6 * len(body) + 3 * len(answer)
     assert peak < bound, f"peak {peak / MIB:.0f} MiB > {bound / MIB:.0f} MiB (body {len(body) / MIB:.0f} MiB)"
+
+
+def test_the_real_server_takes_its_body_limit_from_the_mode() -> None:
+    """Through the server's own set-up (gunicorn worker, ``front_limits``): async takes a 7 MiB JSON Lines body
+    that real-time refuses, and refuses one announcing more than 1 GiB from its head."""
+    from tests.reliability.harness import Server, clean_env
+
+    body, texts = jsonl_body(7 * MIB)
+    for mode, status in (("realtime", 413), ("async", 200)):
+        with Server(clean_env(EMB_HANDLER="fake", EMB_SAGEMAKER_MODE=mode, EMB_THREADS="2")) as server:
+            server.wait_ready()
+            got, answer = exchange(server.port, post_head(len(body)), body)
+            assert got == status, answer[:200]
+            if mode == "async":
+                assert len(answer.split(b"\n")) == len(texts)
+                got, answer = exchange(server.port, post_head(1024 * MIB + 1))
+                assert got == 413 and json.loads(answer)["error"]["type"] == "payload_too_large"

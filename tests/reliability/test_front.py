@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from inference.api.request_context import CANCELLED, DEADLINE
+from inference.runtime import acceptor
 from inference.runtime.front import Front
 from inference.runtime.limits import FrontLimits, Probes
 
@@ -208,9 +209,11 @@ def test_keep_alive_serves_several_requests_on_one_connection(front: Running) ->
             assert status_of(read_response(sock)) == 200
 
 
-def test_new_connections_go_to_the_worker_holding_fewer() -> None:
+def test_new_connections_go_to_the_worker_holding_fewer(monkeypatch) -> None:
     """Two fronts on one listening socket, as two workers share gunicorn's: once one holds connections, new ones
-    go to the other (least connections), so kept-alive clients spread over the workers."""
+    go to the other (least connections), so kept-alive clients spread over the workers. The deferral per held
+    connection is 0.5 s here (2 ms in production), so a busy test machine cannot let the deferring worker win."""
+    monkeypatch.setattr(acceptor, "DEFER_S", 0.5)
     limits = FrontLimits(max_body_bytes=1000, threads=2, max_waiting=1, header_timeout_s=5.0, idle_timeout_s=30.0)
     sock = socket.create_server((HOST, 0))
     fronts, loops, threads = [], [], []

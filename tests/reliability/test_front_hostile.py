@@ -5,6 +5,7 @@ server (gunicorn, the app) are in test_reliability_hostile.py."""
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import socket
@@ -217,10 +218,17 @@ print(served)
 """
 
 
-def test_out_of_file_descriptors_the_acceptor_closes_an_idle_connection_instead_of_spinning(caplog) -> None:
+def test_out_of_file_descriptors_the_acceptor_closes_an_idle_connection_instead_of_spinning() -> None:
     """With the open-file limit 12 above what the process holds, 40 clients come one after another and stay
     connected: each is served (an idle one is closed for it), with a handful of warnings, not a loop of
     tracebacks."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("inference.runtime.acceptor")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)  # whatever level an earlier test's app configured
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     limits = FrontLimits(max_body_bytes=1000, threads=2, max_waiting=2, max_connections=1000,
                          max_connections_per_address=1000)  # only the descriptors run out
@@ -233,6 +241,28 @@ def test_out_of_file_descriptors_the_acceptor_closes_an_idle_connection_instead_
         finally:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         assert out.stdout.strip() == "40"
-        assert running.call(lambda: running.front.slots.evicted) >= 20
-    warnings = [r for r in caplog.records if "cannot accept a connection" in r.getMessage()]
-    assert 1 <= len(warnings) <= 3 and not any(r.exc_info for r in caplog.records)
+        front = running.front
+        assert running.call(lambda: (front.slots.evicted >= 1, front._acceptor.exhausted >= 1)) == (True, True)
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+    warnings = [r for r in records if "cannot accept a connection" in r.getMessage()]
+    assert 1 <= len(warnings) <= 3 and not any(r.exc_info for r in records)
+
+
+def test_a_client_that_does_not_read_its_response_is_dropped_after_the_write_timeout() -> None:
+    big = b"x" * (64 * 1024 * 1024)  # far more than the socket buffers hold
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return [big]
+
+    limits = FrontLimits(max_body_bytes=1000, threads=2, max_waiting=2, write_timeout_s=1.0)
+    with running_front(limits, app=app) as running:
+        sock = socket.create_connection((HOST, running.port), timeout=10)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(request_head("GET", "/big"))
+        wait_until(lambda: running.call(lambda: len(running.front.slots)) == 1, "the connection taken")
+        started = time.monotonic()  # the answer is being written from about now
+        wait_until(lambda: running.call(lambda: len(running.front.slots)) == 0, "the connection dropped", 10)
+        assert 0.9 < time.monotonic() - started < 5
+        sock.close()

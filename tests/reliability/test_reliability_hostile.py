@@ -152,3 +152,13 @@ def test_a_pipelined_probe_and_metrics_flood_leaves_other_pings_fast(server: Gat
     assert max(latencies) < 1.0, latencies
     assert done.wait(120)
     attacker.close()
+
+
+def test_the_servers_keepalive_setting_closes_idle_connections(tmp_path: Path) -> None:
+    with GatedServer(tmp_path, gated_env(EMB_KEEPALIVE_S="1")) as short:
+        short.wait_ready()
+        [sock] = kept_alive(short.port, 1, "/ping")
+        started = time.monotonic()
+        assert closed_by_server(sock, timeout=10)
+        assert 0.9 < time.monotonic() - started < 5
+        sock.close()

@@ -3,7 +3,7 @@ throughput estimate."""
 
 import pytest
 
-from inference.core.budget import HALF_LIFE_TOKENS, MIN_SAMPLE_TOKENS, WorkBudget, WorkSnapshot
+from inference.core.budget import BODY_BYTES, HALF_LIFE_TOKENS, MIN_SAMPLE_TOKENS, WorkBudget, WorkSnapshot
 from inference.errors import OverloadedError, RequestTooLargeError
 from tests.conftest import FakeClock
 
@@ -129,21 +129,34 @@ def test_a_reservation_counts_until_swapped_for_the_exact_cost_or_released(clock
     assert budget.snapshot().queued_tokens == 0 and budget.snapshot().queued_requests == 0
 
 
+def measured(budget: WorkBudget, cost: int, body_bytes: int, clock: FakeClock) -> None:
+    """A request of ``body_bytes`` whose admission cost (a lower bound) is ``cost``, reserved and released."""
+    token = BODY_BYTES.set(body_bytes)
+    try:
+        budget.reserve(cost, 1, clock.now + 45).release()
+    finally:
+        BODY_BYTES.reset(token)
+
+
 def test_refuse_unread_judges_a_head_by_the_least_dense_recent_request(clock):
-    """Before its body is read, a request is taken to cost its Content-Length times the least tokens per byte
-    among recent served requests: refused only when even that would not fit the queue."""
+    """Before its body is read, a request is taken to cost its Content-Length times the least admission cost per
+    byte among recent requests: refused only when even that would not fit the queue."""
     budget = budget_at(1000, clock)  # room: 0.7 x 45 s x 1000 tokens/s = 31,500 tokens
     budget.admit(20_000, 64, clock.now + 45)
-    assert budget.refuse_unread(120_000) is None  # nothing served yet: only "at least one token" is known
-    budget.note_density(16_000, 120_000)  # 0.133 tokens per byte (64 long texts)
-    budget.note_density(256, 120_000)  # one long text cut at 256 tokens: 0.002 per byte, the least
+    assert budget.refuse_unread(120_000) is None  # nothing measured yet: only "at least one token" is known
+    budget.reserve(8_000, 64, clock.now + 45).release()  # no body size known (not through the web layer)
+    assert budget.refuse_unread(120_000) is None
+    measured(budget, 8_000, 60_000, clock)  # 0.133 tokens per byte (64 long texts)
+    measured(budget, 256, 120_000, clock)  # one long text cut at 256 tokens: 0.002 per byte, the least
     assert budget.refuse_unread(120_000) is None  # 20,000 + 256 fits
     for _ in range(64):  # the sparse one leaves the window
-        budget.note_density(16_000, 120_000)
+        measured(budget, 8_000, 60_000, clock)
     refused = budget.refuse_unread(120_000)  # 20,000 + 16,000 > 31,500
     assert isinstance(refused, OverloadedError) and refused.retry_after == 20
     assert budget.refuse_unread(60_000) is None  # 20,000 + 8,000 fits
     assert budget.refuse_unread(None) is None  # chunked: only one token is sure
+    with pytest.raises(OverloadedError):
+        measured(budget, 16_000, 120_000, clock)  # refused after parsing: still measured
     budget.admit(11_499, 1, clock.now + 45)
     assert budget.refuse_unread(None) is not None  # full: not even one more token fits
     assert budget.snapshot().queued_tokens == 31_499  # judging counted nothing
@@ -151,5 +164,5 @@ def test_refuse_unread_judges_a_head_by_the_least_dense_recent_request(clock):
 
 def test_refuse_unread_never_refuses_before_a_rate_is_known(clock):
     budget = budget_at(None, clock)
-    budget.note_density(100, 10)
+    measured(budget, 100, 10, clock)
     assert budget.refuse_unread(10**9) is None

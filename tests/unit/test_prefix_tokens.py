@@ -1,7 +1,7 @@
 """A text's first tokens from a prefix of it (``inference/handlers/prefix_tokens.py``): the same ids as tokenising
 the whole text, for the embedded all-MiniLM-L6-v2's WordPiece and for byte-level BPE and SentencePiece-style Unigram
-tokenizers trained here; English, punctuation, long words, CJK without spaces; and a 5.8 MB text costs a few
-thousand characters of tokenising."""
+tokenizers trained here; English, punctuation, long words, CJK without spaces; a 5.8 MB text costs a few
+thousand characters of tokenising; two texts' token counts are compared tokenising neither beyond a cap."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import random
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-from inference.handlers.prefix_tokens import LazyTokens, first_tokens, not_shorter
+from inference.handlers.prefix_tokens import (
+    CHARS_PER_TOKEN,
+    MIN_CHARS,
+    LazyTokens,
+    first_tokens,
+    first_tokens_of_each,
+    not_shorter,
+)
 from inference.model_dir import embedded_model_dir
 
 PIECES = ("the quick brown fox jumps over a lazy dog; search engine ranking don't e-mail naïve Straße 東京タワー 😀 "
@@ -43,9 +50,12 @@ def trained(kind: str) -> Tokenizer:
 
 @pytest.fixture(scope="module", params=["minilm-wordpiece", "bytelevel-bpe", "unigram"])
 def tokenizer(request):
-    if request.param == "minilm-wordpiece":
-        return Tokenizer.from_file(str(embedded_model_dir() / "tokenizer.json"))
-    return trained(request.param)
+    if request.param != "minilm-wordpiece":
+        return trained(request.param)
+    tokenizer = Tokenizer.from_file(str(embedded_model_dir() / "tokenizer.json"))
+    tokenizer.no_truncation()  # as the reranker's copy: its file cuts at 128
+    tokenizer.no_padding()
+    return tokenizer
 
 
 class Counting:
@@ -70,6 +80,14 @@ def test_first_tokens_are_the_whole_texts_first_tokens(tokenizer):
             assert got.least == (len(whole) if got.complete else limit + 1)
 
 
+def test_first_tokens_of_each_are_first_tokens_of_one(tokenizer):
+    rng = random.Random(3)
+    texts = [text(rng, words) for words in (0, 5, 150, 40, 3000, 2, 900)] + [cjk(rng, 3000), ""]
+    for limit in (0, 21, 509):
+        expected = [first_tokens(tokenizer, sample, limit) for sample in texts]
+        assert first_tokens_of_each(tokenizer, texts, limit) == expected
+
+
 def test_a_huge_text_costs_a_few_thousand_characters(tokenizer):
     huge = text(random.Random(2), 1_000_000)
     assert len(huge) > 5_000_000
@@ -79,12 +97,18 @@ def test_a_huge_text_costs_a_few_thousand_characters(tokenizer):
     assert not got.complete and got.ids == tokenizer.encode(huge[:100_000], add_special_tokens=False).ids[:509]
 
 
-@pytest.mark.parametrize(("first", "second"), [(3000, 2000), (2000, 3000), (2500, 2500), (40, 30_000), (30_000, 40)])
-def test_not_shorter_compares_token_counts_tokenising_about_the_shorter(tokenizer, first, second):
+@pytest.mark.parametrize(("first", "second"), [(300, 200), (200, 300), (250, 250), (20, 30_000), (30_000, 20)])
+def test_not_shorter_compares_token_counts_up_to_a_cap(tokenizer, first, second):
     rng = random.Random(first * second)
     one, two = text(rng, first), text(rng, second)
     counts = [len(tokenizer.encode(sample, add_special_tokens=False).ids) for sample in (one, two)]
-    counting = Counting(tokenizer)
-    lazy = [LazyTokens(counting, sample, 21) for sample in (one, two)]  # type: ignore[arg-type]
-    assert not_shorter(*lazy) == (counts[1] >= counts[0])
-    assert counting.chars < 10 * min(len(one), len(two)) + 20_000, (counting.chars, len(one), len(two))
+    for cap in (100, 1000):
+        counting = Counting(tokenizer)
+        tokenizer_like: Tokenizer = counting  # type: ignore[assignment]  # counts what it is given
+        lazy = [LazyTokens(tokenizer_like, sample, first_tokens(tokenizer_like, sample, 21)) for sample in (one, two)]
+        expected = counts[1] >= counts[0] if min(counts) <= cap else True  # both over the cap: a tie
+        assert not_shorter(*lazy, cap=cap) == expected, (counts, cap)
+        # Each text: a prefix for the first 21 tokens, one for ``cap``, each tokenised at two lengths (three times
+        # its characters), twice that when tokens are long; never the whole 30,000-word text.
+        prefixes = max(MIN_CHARS, CHARS_PER_TOKEN * 22) + max(MIN_CHARS, CHARS_PER_TOKEN * (cap + 1))
+        assert counting.chars <= 2 * 2 * 3 * prefixes, (counting.chars, counts, cap)

@@ -1,19 +1,20 @@
 """AIP_STORAGE_URI: the model copied from Cloud Storage by Google's client, against a local fake of the JSON API
-(``STORAGE_EMULATOR_HOST``): the objects list and media download calls the client makes."""
+(``STORAGE_EMULATOR_HOST``, tests/fake_gcs.py): the objects list and media download calls the client makes; the
+copy's progress (``storage_copy``), and no fallback to the embedded model when the copy is missing."""
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.parse
+import os
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from inference.model_dir import fetch_storage_model, resolve_model_dir
+from inference.storage_copy import COPYING, LISTING, CopyStatus, Reporter, copy_prefix
 from tests.conftest import make_settings
+from tests.fake_gcs import FakeGcs
+from tests.fake_gcs import fake_gcs as serve_fake_gcs
 
 OBJECTS = {
     "models/m/config.json": b'{"model_type": "bert"}',
@@ -24,42 +25,11 @@ OBJECTS = {
 }
 
 
-class _FakeGcs(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        url = urllib.parse.urlsplit(self.path)
-        query = urllib.parse.parse_qs(url.query)
-        parts = [urllib.parse.unquote(p) for p in url.path.split("/")]
-        self.server.seen.append(url.path)  # type: ignore[attr-defined]
-        if url.path.startswith("/storage/v1/b/") and parts[-1] == "o":  # objects.list
-            prefix = query.get("prefix", [""])[0]
-            items = [{"name": n, "bucket": parts[4], "size": str(len(b))} for n, b in OBJECTS.items()
-                     if n.startswith(prefix)]  # fmt: skip
-            return self._send(json.dumps({"kind": "storage#objects", "items": items}).encode(), "application/json")
-        if "/o/" in url.path and query.get("alt") == ["media"]:  # objects.get media
-            name = urllib.parse.unquote(url.path.split("/o/", 1)[1])
-            if name in OBJECTS:
-                return self._send(OBJECTS[name], "application/octet-stream")
-        self._send(b'{"error": {"code": 404}}', "application/json", 404)
-
-    def _send(self, body: bytes, mime: str, status: int = 200) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", mime)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def fake_gcs(monkeypatch) -> Iterator[list[str]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGcs)
-    server.seen = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{server.server_port}")
-    yield server.seen  # type: ignore[attr-defined]
-    server.shutdown()
+    with serve_fake_gcs(FakeGcs(OBJECTS)) as state:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", state.url)
+        yield state.seen
 
 
 def test_the_prefix_is_copied_checked_and_served_as_model_dir(fake_gcs, tmp_path):
@@ -95,3 +65,38 @@ def test_the_variable_is_read_from_the_environment(monkeypatch):
 
     monkeypatch.setenv("AIP_STORAGE_URI", "gs://b/p")
     assert Settings().storage_uri == "gs://b/p"
+
+
+def test_the_copy_reports_its_bytes_and_files_as_they_arrive(fake_gcs, tmp_path):
+    seen: list[CopyStatus] = []
+    last = copy_prefix("gs://bucket/models/m", tmp_path / "m", seen.append)
+    total = len(OBJECTS["models/m/config.json"]) + len(OBJECTS["models/m/sub/tokenizer.json"])
+    assert (last.files, last.files_total, last.bytes, last.bytes_total) == (2, 2, total, total)
+    assert [s.state for s in seen[:2]] == [LISTING, COPYING] and seen[1].bytes == 0
+    assert [s.bytes for s in seen] == sorted(s.bytes for s in seen)  # bytes only grow, file after file
+    assert last.progress() == f"{total} of {total} bytes, 2 of 2 files"
+
+
+def test_the_status_file_is_throttled_and_the_progress_logged(tmp_path, caplog):
+    clock = [0.0]
+    path = tmp_path / "status.json"
+    report = Reporter(path, log_every_s=10, parent=os.getppid(), clock=lambda: clock[0])
+    report(CopyStatus("gs://b/p", COPYING, files_total=2, bytes_total=100))
+    report(CopyStatus("gs://b/p", COPYING, files_total=2, bytes=10, bytes_total=100))  # too soon: not written
+    assert CopyStatus.read(path).bytes == 0
+    clock[0] = 1.0
+    with caplog.at_level("INFO", logger="inference.storage_copy"):
+        report(CopyStatus("gs://b/p", COPYING, files_total=2, bytes=20, bytes_total=100))
+        clock[0] = 11.0
+        report(CopyStatus("gs://b/p", COPYING, files=1, files_total=2, bytes=50, bytes_total=100))
+    assert CopyStatus.read(path).bytes == 50
+    assert [r.getMessage() for r in caplog.records] == ["AIP_STORAGE_URI=gs://b/p: copying, 50 of 100 bytes, 1 of 2 files"]
+
+
+def test_settings_naming_a_gs_model_never_fall_back_to_the_embedded_one(tmp_path):
+    """Were the copy dropped, the worker would get AIP_STORAGE_URI without a model folder: it must fail loudly, not
+    serve all-MiniLM-L6-v2 under the deployment's name."""
+    with pytest.raises(FileNotFoundError, match="AIP_STORAGE_URI=gs://bucket/models/m was not copied"):
+        resolve_model_dir(make_settings(storage_uri="gs://bucket/models/m", model_dir=None))
+    (tmp_path / "config.json").write_text("{}")
+    assert resolve_model_dir(make_settings(storage_uri="gs://bucket/models/m", model_dir=tmp_path)) == tmp_path

@@ -11,7 +11,7 @@ A rerank body (``query`` with ``documents`` or ``texts``) is refused: this slice
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
@@ -49,7 +49,7 @@ class EmbeddingsRequest(BaseModel):
     dimensions: StrictInt | None = Field(
         None, ge=1, description="Matryoshka: keep the first N dimensions (then re-normalised when `normalized`)")
     normalized: StrictBool = Field(True, description="L2-normalise the vectors")
-    embedding_type: TypeName | list[TypeName] | None = Field(
+    embedding_type: TypeName | Annotated[list[TypeName], Field(min_length=1)] | None = Field(
         None, description="`float` (default), `base64` (little-endian float32), `binary` (int8 of packed bits), "
         "`ubinary` (uint8); a list makes each `embedding` an object keyed by type")
     encoding_format: Literal["float", "base64"] | None = Field(None, description="OpenAI's name for `embedding_type`")

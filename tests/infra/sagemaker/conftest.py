@@ -10,6 +10,9 @@
   switches the endpoint to the new config, or, when ``moto_update.rollback_reason`` is set, keeps the old
   one and sets ``FailureReason`` (what SageMaker does after an alarm rollback). Endpoints whose name
   starts with ``broken`` are created ``Failed`` with a FailureReason (moto creates everything InService).
+- moto 5's Application Auto Scaling knows ``sagemaker:variant:DesiredInstanceCount`` but not
+  ``sagemaker:variant:DesiredProvisionedConcurrency`` (serverless provisioned concurrency, in botocore's model
+  since 2023); ``aws`` adds it to moto's list of dimensions for the test, nothing else changes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ import botocore.session
 import pytest
 import requests
 from botocore.loaders import create_loader
+from moto.applicationautoscaling import models as autoscaling_models
+from moto.applicationautoscaling import responses as autoscaling_responses
 from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
@@ -86,6 +92,21 @@ def _install_moto_extensions(monkeypatch: pytest.MonkeyPatch, state: MotoUpdate)
 
     monkeypatch.setattr(SageMakerResponse, "update_endpoint", update_endpoint, raising=False)
     monkeypatch.setattr(SageMakerResponse, "create_endpoint", create_endpoint)
+    _add_provisioned_concurrency_dimension(monkeypatch)
+
+
+PROVISIONED_DIMENSION = "sagemaker:variant:DesiredProvisionedConcurrency"
+
+
+def _add_provisioned_concurrency_dimension(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's scalable-dimension enum, plus the serverless provisioned-concurrency dimension."""
+    known = autoscaling_models.ScalableDimensionValueSet
+    if PROVISIONED_DIMENSION in {member.value for member in known}:
+        return  # a moto that has it already
+    members = {member.name: member.value for member in known}
+    extended = Enum("ScalableDimensionValueSet", {**members, "SAGEMAKER_VARIANT_PROVISIONED": PROVISIONED_DIMENSION})
+    for module in (autoscaling_models, autoscaling_responses):
+        monkeypatch.setattr(module, "ScalableDimensionValueSet", extended)
 
 
 @dataclass

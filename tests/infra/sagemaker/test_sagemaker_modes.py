@@ -314,10 +314,32 @@ def test_async_dry_run_is_valid_botocore_and_keeps_the_alarm_action_symbolic(cli
     assert out[-1]["params"]["AlarmActions"] == [autoscaling.policy_arn_ref("emb-scale-from-zero")]
 
 
+def test_async_endpoints_keep_the_network_their_s3_requests_need(cli, boto) -> None:
+    """AWS Marketplace's ML restrictions: endpoints configured for asynchronous inference require models to have
+    network connectivity. So an async model has no network isolation unless asked (then with a warning); a
+    real-time one keeps it on."""
+    def create_model(argv: list[str]) -> tuple[dict[str, Any], str]:
+        code, out, err = cli([*argv, "--dry-run"])
+        assert code == 0, err
+        (call,) = [call for call in out if call["operation"] == "create_model"]
+        assert_valid_request("sagemaker", "create_model", call["params"])
+        return call["params"], err
+
+    model, err = create_model(ASYNC)
+    assert model["EnableNetworkIsolation"] is False and "warning" not in err
+    model, err = create_model([*ASYNC, "--network-isolation"])
+    assert model["EnableNetworkIsolation"] is True
+    assert "warning: enable_network_isolation on an async endpoint: AWS Marketplace's ML restrictions" in err
+    model, _ = create_model(["deploy", "--endpoint-name", "emb", *BASE, "--instance-type", "ml.m5.xlarge"])
+    assert model["EnableNetworkIsolation"] is True
+    assert boto.calls.calls == []
+
+
 @pytest.mark.parametrize(
     ("argv", "refused"),
     [
         (["deploy", "--endpoint-name", "emb", *BASE, "--async"], "--async needs --async-output-s3"),
+        ([*ASYNC, "--env", "EMB_REQUEST_DEADLINE_S=7200"], "an async invocation times out after at most 3600 s"),
         (["deploy", "--endpoint-name", "emb", *BASE, "--instance-type", "ml.m5.xlarge", "--min-instances", "0"],
          "scale to zero) is for async endpoints only"),
         (["deploy", "--endpoint-name", "emb", *BASE, "--async-output-kms-key", "alias/k"], "needs async_inference"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from vertex_fakes import IMAGE, FakeVertex
+from vertex_fakes import IMAGE, PROJECT_NUMBER, FakeVertex
 
 from infra.vertexai import apply
 from infra.vertexai.__main__ import main
@@ -28,6 +28,41 @@ def test_deploy_order_and_idempotence(fake: FakeVertex) -> None:
     assert result.traffic == {result.deployed_model_id: 100}
     apply.deploy(fake, cfg)  # type: ignore[arg-type]  # again: nothing new is created
     assert fake.rpcs() == ["upload_model", "create_endpoint", "deploy_model"]
+
+
+def test_a_rerun_matches_the_names_vertex_answers_with_the_project_number(fake: FakeVertex) -> None:
+    first = apply.deploy(fake, make())  # type: ignore[arg-type]
+    [deployed] = apply.get_endpoint(fake, make()).deployed_models  # type: ignore[arg-type, union-attr]
+    assert deployed.model == f"projects/{PROJECT_NUMBER}/locations/us-central1/models/jina-embedding-serving-v1"
+    fake.calls.clear()
+    again = apply.deploy(fake, make(traffic_percent=100))  # type: ignore[arg-type]
+    assert fake.rpcs() == [] and again.deployed_model_id == first.deployed_model_id
+    assert apply.same_resource(deployed.model + "@2", make().model_name)
+    assert not apply.same_resource(deployed.model, make(model_id="other").model_name)
+    assert not apply.same_resource(deployed.model, make(region="europe-west4").model_name)
+
+
+def test_a_dedicated_endpoint_is_created_as_such_and_reports_its_dns(fake: FakeVertex) -> None:
+    cfg = make(dedicated_endpoint=True, inference_timeout_s=1200)
+    result = apply.deploy(fake, cfg)  # type: ignore[arg-type]
+    create = next(request for rpc, request in fake.calls if rpc == "create_endpoint")
+    assert create.endpoint.dedicated_endpoint_enabled
+    assert create.endpoint.client_connection_config.inference_timeout.seconds == 1200
+    dns = f"jina-embed.us-central1-{PROJECT_NUMBER}.prediction.vertexai.goog"
+    assert result.dedicated_endpoint_dns == dns
+    assert apply.status(fake, cfg)["dedicated_endpoint_dns"] == dns  # type: ignore[arg-type]
+    assert apply.deploy(fake, cfg).dedicated_endpoint_dns == dns  # type: ignore[arg-type]  # a rerun too
+
+
+def test_an_endpoint_keeps_its_kind(fake: FakeVertex) -> None:
+    apply.deploy(fake, make())  # type: ignore[arg-type]  # shared
+    fake.calls.clear()
+    green = make(image=GREEN_IMAGE, model_id="v2", deployed_model_name="green", dedicated_endpoint=True)
+    with pytest.raises(ValueError, match="jina-embed is shared, the config asks for a dedicated one"):
+        apply.deploy(fake, green)  # type: ignore[arg-type]
+    assert fake.rpcs() == []  # refused before the model was uploaded
+    with pytest.raises(ValueError, match="is shared"):
+        apply.ensure_endpoint(fake, green)  # type: ignore[arg-type]
 
 
 def test_existing_endpoint_is_not_recreated(fake: FakeVertex) -> None:

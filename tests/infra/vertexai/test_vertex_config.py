@@ -47,6 +47,9 @@ def test_cpu_machine_needs_no_accelerator() -> None:
 def test_fixed_gpu_machines_imply_their_count() -> None:
     assert make(machine_type="g2-standard-24").gpu_count == 2
     assert make(machine_type="a2-highgpu-4g", accelerator_type="NVIDIA_TESLA_A100").gpu_count == 4
+    assert make(machine_type="a3-ultragpu-8g", accelerator_type="NVIDIA_H200_141GB").gpu_count == 8
+    assert make(machine_type="a4-highgpu-8g", accelerator_type="NVIDIA_B200").gpu_count == 8
+    assert make(machine_type="a3-highgpu-2g", accelerator_type="NVIDIA_H100_80GB").gpu_count == 2
     assert make(machine_type="n1-standard-8", accelerator_type="NVIDIA_TESLA_T4", accelerator_count=2).gpu_count == 2
 
 
@@ -77,6 +80,15 @@ def test_fixed_gpu_machines_imply_their_count() -> None:
         ({"model_id": "1model"}, "model ids"),
         ({"region": "us central"}, "region"),
         ({"machine_typo": "n1-standard-4"}, "Extra inputs"),
+        ({"machine_type": "a3-ultragpu-8g", "accelerator_type": "NVIDIA_H100_80GB"}, "comes with NVIDIA_H200_141GB"),
+        ({"machine_type": "a3-highgpu-8g", "accelerator_type": "NVIDIA_H200_141GB"}, "comes with NVIDIA_H100_80GB"),
+        ({"machine_type": "a4-highgpu-8g", "accelerator_type": "NVIDIA_H200_141GB"}, "comes with NVIDIA_B200"),
+        ({"machine_type": "a4-highgpu-8g", "accelerator_type": None}, "comes with GPUs"),
+        ({"machine_type": "a4-highgpu-8g", "accelerator_type": "NVIDIA_B200", "accelerator_count": 4}, "comes with 8"),
+        ({"startup_timeout_s": 3000, "deployment_timeout_s": 2400}, "deployment_timeout_s must be >="),
+        ({"deployment_timeout_s": 7201}, "less than or equal"),
+        ({"inference_timeout_s": 900}, "needs dedicated_endpoint"),
+        ({"dedicated_endpoint": True, "inference_timeout_s": 3601}, "less than or equal"),
     ],
 )  # fmt: skip
 def test_invalid_configs_are_refused(overrides: dict[str, Any], message: str) -> None:

@@ -39,7 +39,12 @@ def test_gpu_plan_has_container_spec_machine_and_autoscaling() -> None:
         "predictRoute": "/predict",
         "healthRoute": "/health",
         "env": [{"name": "EMB_DTYPE", "value": "auto"}],
-    }
+        "startupProbe": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 10, "timeoutSeconds": 10,
+                         "failureThreshold": 180},
+        "healthProbe": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 10, "timeoutSeconds": 10,
+                        "failureThreshold": 3},
+        "deploymentTimeout": "3600s",
+    }  # fmt: skip
     assert model["artifactUri"] == "gs://proj-models/minilm"
     assert create["request"] == {
         "parent": PARENT,
@@ -62,6 +67,54 @@ def test_gpu_plan_has_container_spec_machine_and_autoscaling() -> None:
     parsed = v1.DeployModelRequest.from_json(json.dumps(deploy["request"]))
     assert parsed.deployed_model.dedicated_resources.machine_spec.accelerator_type == v1.AcceleratorType.NVIDIA_L4
     v1.UploadModelRequest.from_json(json.dumps(upload["request"]))
+
+
+def test_a_multi_gb_model_gets_its_start_up_time_in_probes_and_deployment_timeout() -> None:
+    upload = plan_steps(make(startup_timeout_s=2700, probe_period_s=15, deployment_timeout_s=5400,
+                             health_route="/healthz", port=9000))[0]  # fmt: skip
+    spec = upload["request"]["model"]["containerSpec"]
+    assert spec["startupProbe"] == {"httpGet": {"path": "/healthz", "port": 9000}, "periodSeconds": 15,
+                                    "timeoutSeconds": 15, "failureThreshold": 180}  # fmt: skip  # 180 x 15 s
+    assert spec["healthProbe"]["failureThreshold"] == 3 and spec["deploymentTimeout"] == "5400s"
+    parsed = v1.UploadModelRequest.from_json(json.dumps(upload["request"]))  # the SDK's own field names
+    container = parsed.model.container_spec
+    assert container.deployment_timeout.seconds == 5400 and container.startup_probe.http_get.path == "/healthz"
+
+
+def test_a_dedicated_endpoint_is_created_with_its_timeout_and_the_server_takes_its_limits() -> None:
+    upload, create, _ = plan_steps(make(dedicated_endpoint=True, inference_timeout_s=1800,
+                                        env={"EMB_DTYPE": "auto"}))  # fmt: skip
+    assert create["request"]["endpoint"] == {
+        "displayName": "jina-embed", "labels": {"app": "jina-embedding-serving"},
+        "dedicatedEndpointEnabled": True, "clientConnectionConfig": {"inferenceTimeout": "1800s"},
+    }  # fmt: skip
+    parsed = v1.CreateEndpointRequest.from_json(json.dumps(create["request"]))
+    assert parsed.endpoint.client_connection_config.inference_timeout.seconds == 1800
+    # The server's real-time defaults (6 MiB bodies, a 45 s deadline) would refuse what the endpoint lets through.
+    assert upload["request"]["model"]["containerSpec"]["env"] == [
+        {"name": "EMB_DTYPE", "value": "auto"}, {"name": "EMB_MAX_BODY_MB", "value": "10"},
+        {"name": "EMB_REQUEST_DEADLINE_S", "value": "1785"},
+    ]  # fmt: skip
+    default = plan_steps(make(dedicated_endpoint=True, env={"EMB_MAX_BODY_MB": "8"}))
+    assert "clientConnectionConfig" not in default[1]["request"]["endpoint"]  # Vertex's default: 600 s
+    assert default[0]["request"]["model"]["containerSpec"]["env"] == [
+        {"name": "EMB_MAX_BODY_MB", "value": "8"}, {"name": "EMB_REQUEST_DEADLINE_S", "value": "585"},
+    ]  # fmt: skip
+    shared = plan_steps(make())
+    assert "dedicatedEndpointEnabled" not in shared[1]["request"]["endpoint"]
+    assert "env" not in shared[0]["request"]["model"]["containerSpec"]
+
+
+@pytest.mark.parametrize(
+    ("machine", "accelerator", "count"),
+    [("a3-ultragpu-8g", "NVIDIA_H200_141GB", 8), ("a4-highgpu-8g", "NVIDIA_B200", 8)],
+)
+def test_h200_and_b200_plans(machine: str, accelerator: str, count: int) -> None:
+    deploy = plan_steps(make(machine_type=machine, accelerator_type=accelerator))[2]
+    spec = deploy["request"]["deployedModel"]["dedicatedResources"]["machineSpec"]
+    assert spec == {"machineType": machine, "acceleratorType": accelerator, "acceleratorCount": count}
+    parsed = v1.DeployModelRequest.from_json(json.dumps(deploy["request"]))
+    assert parsed.deployed_model.dedicated_resources.machine_spec.accelerator_type == v1.AcceleratorType[accelerator]
 
 
 def test_t4_plan() -> None:

@@ -18,6 +18,7 @@ from google.api_core.exceptions import NotFound  # noqa: E402
 from google.cloud import aiplatform_v1 as v1  # noqa: E402
 
 IMAGE = "us-central1-docker.pkg.dev/proj/embeddings/embed:1.0.0"
+PROJECT_NUMBER = "123456789012"  # the number of the project the tests call "proj"
 
 
 class _Done:
@@ -30,9 +31,12 @@ class _Done:
 
 class FakeVertex:
     """Both services in one in-memory project; ``calls`` is [(rpc, request message)] in order. Every method
-    insists on receiving the SDK's request message type (what the real clients take)."""
+    insists on receiving the SDK's request message type (what the real clients take). As the real API, it takes
+    the project by id or number in request names and answers with resource names that hold its number; a
+    dedicated endpoint gets a DNS name."""
 
-    def __init__(self) -> None:
+    def __init__(self, project: str = "proj", number: str = PROJECT_NUMBER) -> None:
+        self.project, self.number = project, number
         self.calls: list[tuple[str, Any]] = []
         self.models_db: dict[str, v1.Model] = {}
         self.endpoints_db: dict[str, v1.Endpoint] = {}
@@ -47,43 +51,52 @@ class FakeVertex:
     def rpcs(self) -> list[str]:
         return [rpc for rpc, _ in self.calls if not rpc.startswith("get_")]
 
+    def _name(self, name: str) -> str:
+        """A resource name as Vertex writes it: ``projects/NUMBER/...``."""
+        return name.replace(f"projects/{self.project}/", f"projects/{self.number}/", 1)
+
     def get_model(self, request: v1.GetModelRequest) -> v1.Model:
         self._record("get_model", request, v1.GetModelRequest)
-        if request.name not in self.models_db:
+        if self._name(request.name) not in self.models_db:
             raise NotFound(request.name)
-        return self.models_db[request.name]
+        return self.models_db[self._name(request.name)]
 
     def upload_model(self, request: v1.UploadModelRequest) -> _Done:
         self._record("upload_model", request, v1.UploadModelRequest)
-        name = f"{request.parent}/models/{request.model_id}"
+        name = self._name(f"{request.parent}/models/{request.model_id}")
         self.models_db[name] = v1.Model(request.model, name=name)
         return _Done(v1.UploadModelResponse(model=name))
 
     def delete_model(self, request: v1.DeleteModelRequest) -> _Done:
         self._record("delete_model", request, v1.DeleteModelRequest)
-        if self.models_db.pop(request.name, None) is None:
+        if self.models_db.pop(self._name(request.name), None) is None:
             raise NotFound(request.name)
         return _Done(None)
 
     def get_endpoint(self, request: v1.GetEndpointRequest) -> v1.Endpoint:
         self._record("get_endpoint", request, v1.GetEndpointRequest)
-        if request.name not in self.endpoints_db:
+        if self._name(request.name) not in self.endpoints_db:
             raise NotFound(request.name)
-        return v1.Endpoint(self.endpoints_db[request.name])
+        return v1.Endpoint(self.endpoints_db[self._name(request.name)])
 
     def create_endpoint(self, request: v1.CreateEndpointRequest) -> _Done:
         self._record("create_endpoint", request, v1.CreateEndpointRequest)
-        name = f"{request.parent}/endpoints/{request.endpoint_id}"
+        name = self._name(f"{request.parent}/endpoints/{request.endpoint_id}")
         self.endpoints_db[name] = v1.Endpoint(request.endpoint, name=name)
+        if request.endpoint.dedicated_endpoint_enabled:
+            region = request.parent.rsplit("/", 1)[-1]
+            dns = f"{request.endpoint_id}.{region}-{self.number}.prediction.vertexai.goog"
+            self.endpoints_db[name].dedicated_endpoint_dns = dns
         return _Done(self.endpoints_db[name])
 
     def deploy_model(self, request: v1.DeployModelRequest) -> _Done:
         self._record("deploy_model", request, v1.DeployModelRequest)
-        endpoint = self.endpoints_db[request.endpoint]
-        assert request.deployed_model.model in self.models_db
+        endpoint = self.endpoints_db[self._name(request.endpoint)]
+        assert self._name(request.deployed_model.model) in self.models_db
         assert sum(request.traffic_split.values()) == 100
         self.next_id += 1
-        deployed = v1.DeployedModel(request.deployed_model, id=str(self.next_id))
+        model = self._name(request.deployed_model.model)
+        deployed = v1.DeployedModel(request.deployed_model, id=str(self.next_id), model=model)
         endpoint.deployed_models.append(deployed)
         split = {(deployed.id if k == "0" else k): v for k, v in request.traffic_split.items()}
         endpoint.traffic_split = split
@@ -92,7 +105,7 @@ class FakeVertex:
     def update_endpoint(self, request: v1.UpdateEndpointRequest) -> v1.Endpoint:
         self._record("update_endpoint", request, v1.UpdateEndpointRequest)
         assert list(request.update_mask.paths) == ["traffic_split"]
-        endpoint = self.endpoints_db[request.endpoint.name]
+        endpoint = self.endpoints_db[self._name(request.endpoint.name)]
         assert set(request.endpoint.traffic_split) <= {d.id for d in endpoint.deployed_models}
         assert sum(request.endpoint.traffic_split.values()) == 100
         endpoint.traffic_split = dict(request.endpoint.traffic_split)
@@ -104,7 +117,7 @@ class FakeVertex:
 
     def undeploy_model(self, request: v1.UndeployModelRequest) -> _Done:
         self._record("undeploy_model", request, v1.UndeployModelRequest)
-        endpoint = self.endpoints_db[request.endpoint]
+        endpoint = self.endpoints_db[self._name(request.endpoint)]
         split = dict(request.traffic_split) or dict(endpoint.traffic_split)
         # Vertex: undeploys only a model the (new) split gives no traffic.
         assert split.get(request.deployed_model_id, 0) == 0 or len(endpoint.deployed_models) == 1
@@ -116,6 +129,6 @@ class FakeVertex:
 
     def delete_endpoint(self, request: v1.DeleteEndpointRequest) -> _Done:
         self._record("delete_endpoint", request, v1.DeleteEndpointRequest)
-        assert not self.endpoints_db[request.name].deployed_models
-        del self.endpoints_db[request.name]
+        assert not self.endpoints_db[self._name(request.name)].deployed_models
+        del self.endpoints_db[self._name(request.name)]
         return _Done(None)

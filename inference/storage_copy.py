@@ -1,0 +1,193 @@
+"""Copying Vertex AI's ``AIP_STORAGE_URI`` (``gs://bucket/prefix``) into a local folder, with its progress in a
+JSON status file (``CopyStatus``) that the server's master and workers read.
+
+It runs as a process of its own, started by the gunicorn master (``python -m inference.storage_copy URI DEST
+--status FILE``, ``runtime/staging.py``), so that the server binds its port and answers 503 while a multi-GB model
+is copied: a fresh interpreter, no thread in the master that forks the workers. The process always exits 0: the
+outcome is the status file's ``state`` (``done`` with the model folder, or ``failed`` with the reason), and the
+failure is logged here. Imports neither torch nor transformers; Google's client only when copying.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import IO, Any
+
+from .model_dir import find_model_folder
+
+log = logging.getLogger(__name__)
+LISTING, COPYING, DONE, FAILED = "listing", "copying", "done", "failed"
+FINISHED = frozenset({DONE, FAILED})
+STATUS_EVERY_S = 0.5  # the status file (what the health route reports) is rewritten at most this often
+Report = Callable[["CopyStatus"], None]
+
+
+class StorageCopyError(RuntimeError):
+    """The model could not be copied from ``AIP_STORAGE_URI`` (the message says why; it is logged, never shown
+    to callers)."""
+
+
+@dataclass(frozen=True)
+class CopyStatus:
+    """Where a copy stands: what the status file holds."""
+
+    uri: str
+    state: str = LISTING
+    files: int = 0
+    files_total: int = 0
+    bytes: int = 0
+    bytes_total: int = 0
+    model_dir: str | None = None  # state done: the model folder found in the copy
+    error: str | None = None  # state failed: why
+
+    def write(self, path: Path) -> None:
+        """Replace ``path`` at once (a reader never sees half a file)."""
+        partial = path.with_name(path.name + ".part")
+        partial.write_text(json.dumps(asdict(self)), encoding="utf-8")
+        os.replace(partial, path)
+
+    @classmethod
+    def read(cls, path: Path) -> CopyStatus | None:
+        """The status in ``path``; None when there is none (not written yet) or it cannot be read."""
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def progress(self) -> str:
+        """``12345 of 67890 bytes, 2 of 7 files`` (``listing the objects`` before the sizes are known)."""
+        if self.state == LISTING:
+            return "listing the objects"
+        return f"{self.bytes} of {self.bytes_total} bytes, {self.files} of {self.files_total} files"
+
+
+def parse_gs_uri(uri: str) -> tuple[str, str]:
+    """``gs://bucket/some/prefix`` -> (``bucket``, ``some/prefix/``); ``ValueError`` for anything else."""
+    bucket, _, prefix = uri.removeprefix("gs://").partition("/")
+    if not uri.startswith("gs://") or not bucket:
+        raise ValueError(f"AIP_STORAGE_URI={uri} is not a gs://bucket/prefix location")
+    return bucket, prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+
+class _Counting:
+    """A file object that reports every write's size (the client streams a download through ``write``)."""
+
+    def __init__(self, file: IO[bytes], wrote: Callable[[int], None]) -> None:
+        self._file, self._wrote = file, wrote
+
+    def write(self, data: bytes) -> int:
+        written = self._file.write(data)
+        self._wrote(len(data))
+        return written
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+
+def copy_prefix(uri: str, dest: Path, report: Report = lambda status: None) -> CopyStatus:
+    """Copy every object under the prefix into ``dest`` (emptied first) with Google's client (credentials: the
+    deployment's service account; ``STORAGE_EMULATOR_HOST`` is honoured). Folder placeholders and names that would
+    leave ``dest`` are skipped. ``report`` hears the status after each chunk written; the last one is returned."""
+    bucket, prefix = parse_gs_uri(uri)
+    from google.cloud import storage  # type: ignore[import-untyped]  # no type information
+
+    shutil.rmtree(dest, ignore_errors=True)
+    root = dest.resolve()
+    status = CopyStatus(uri)
+    report(status)
+    blobs = []
+    for blob in storage.Client(project=None).list_blobs(bucket, prefix=prefix):
+        target = (dest / blob.name[len(prefix) :]).resolve()
+        if not blob.name.endswith("/") and target.is_relative_to(root):
+            blobs.append((blob, target))
+    status = replace(status, state=COPYING, files_total=len(blobs), bytes_total=sum(b.size or 0 for b, _ in blobs))
+    report(status)
+    for blob, target in blobs:
+        target.parent.mkdir(parents=True, exist_ok=True)
+
+        def wrote(size: int) -> None:
+            nonlocal status
+            status = replace(status, bytes=status.bytes + size)
+            report(status)
+
+        with target.open("wb") as out:
+            blob.download_to_file(_Counting(out, wrote))
+        status = replace(status, files=status.files + 1)
+        report(status)
+    return status
+
+
+def copy_storage_model(uri: str, dest: Path, report: Report = lambda status: None) -> CopyStatus:
+    """``copy_prefix``, then the model folder in the copy: the ``done`` status naming it, or
+    ``FileNotFoundError`` when the prefix holds no model (no ``config.json`` / ``modules.json``)."""
+    status = copy_prefix(uri, dest, report)
+    found = find_model_folder(dest)
+    if found is None:
+        raise FileNotFoundError(f"AIP_STORAGE_URI={uri}: {status.files} object(s) copied, no config.json or "
+                                "modules.json")  # fmt: skip
+    return replace(status, state=DONE, model_dir=str(found))
+
+
+class Reporter:
+    """The copy's ``report``: rewrites the status file at most every ``STATUS_EVERY_S`` (and at each file's end),
+    logs the progress every ``log_every_s``, and stops the copy when the server that started it is gone."""
+
+    def __init__(self, path: Path, log_every_s: float, parent: int, clock: Callable[[], float] = time.monotonic):
+        self.path, self._log_every_s, self._parent, self._clock = path, log_every_s, parent, clock
+        self._written = self._logged = -float("inf")
+        self.last: CopyStatus | None = None
+
+    def __call__(self, status: CopyStatus) -> None:
+        previous, self.last = self.last, status
+        now = self._clock()
+        file_done = previous is not None and status.files != previous.files
+        if file_done or status.state != getattr(previous, "state", None) or now - self._written >= STATUS_EVERY_S:
+            status.write(self.path)
+            self._written = now
+            if os.getppid() != self._parent:
+                raise SystemExit(f"the server (pid {self._parent}) is gone: copy stopped")
+        if status.state == COPYING and now - self._logged >= self._log_every_s:
+            log.info("AIP_STORAGE_URI=%s: copying, %s", status.uri, status.progress())
+            self._logged = now
+
+    def finish(self, status: CopyStatus) -> None:
+        self.last = status
+        status.write(self.path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m inference.storage_copy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("uri", help="gs://bucket/prefix")
+    parser.add_argument("dest", type=Path, help="local folder (emptied first)")
+    parser.add_argument("--status", type=Path, required=True, help="JSON status file")
+    parser.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress log lines")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    from .api.request_log import configure_logging  # the workers' JSON log lines
+
+    configure_logging(args.log_level)
+    reporter = Reporter(args.status, args.progress_s, os.getppid())
+    started = time.monotonic()
+    try:
+        status = copy_storage_model(args.uri, args.dest, reporter)
+    except Exception as err:  # noqa: BLE001 - any failure: the status file says so, the server stays up (503)
+        last = reporter.last or CopyStatus(args.uri)
+        reporter.finish(replace(last, state=FAILED, error=f"{type(err).__name__}: {err}"))
+        log.error("AIP_STORAGE_URI=%s: the model could not be copied (%s): %s: %s", args.uri, last.progress(),
+                  type(err).__name__, err)  # fmt: skip
+        return
+    reporter.finish(status)
+    log.info("AIP_STORAGE_URI=%s: copied to %s in %.1f s, %s", args.uri, status.model_dir,
+             time.monotonic() - started, status.progress())  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
