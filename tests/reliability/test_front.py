@@ -20,6 +20,7 @@ from inference.api.request_context import CANCELLED, DEADLINE
 from inference.runtime import acceptor
 from inference.runtime.front import Front
 from inference.runtime.limits import FrontLimits, Probes
+from tests.reliability.front_harness import json_body, read_response, status_of
 
 HOST = "127.0.0.1"
 
@@ -73,29 +74,6 @@ def exchange(port: int, payload: bytes, timeout: float = 10) -> bytes:
     with socket.create_connection((HOST, port), timeout=timeout) as sock:
         sock.sendall(payload)
         return read_response(sock)
-
-
-def read_response(sock: socket.socket) -> bytes:
-    data = b""
-    while True:
-        head, sep, body = data.partition(b"\r\n\r\n")
-        if sep:
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
-            if len(body) >= length:
-                return data
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-
-
-def status_of(raw: bytes) -> int:
-    return int(raw.split(b" ", 2)[1])
-
-
-def json_body(raw: bytes) -> Any:
-    return json.loads(raw.partition(b"\r\n\r\n")[2])
 
 
 def get(path: str) -> bytes:

@@ -129,6 +129,10 @@ def test_async_scales_on_the_backlog_like_the_cli_and_can_scale_to_zero(template
     assert "KmsKeyId" not in stack["EndpointConfig"]  # the volume key is a separate parameter
     env = stack["Model"]["PrimaryContainer"]["Environment"]
     assert env == {"EMB_LOG_LEVEL": "INFO", **modes.environment("async")}
+    # async needs the network for its S3 requests (AWS Marketplace's ML restrictions): off by default in both
+    assert stack["Model"]["EnableNetworkIsolation"] is False is cfg.enable_network_isolation
+    isolated = evaluate(template, AsyncOutputS3="s3://o", EnableNetworkIsolation="true").resources()["Model"]
+    assert isolated["EnableNetworkIsolation"] is True
     assert cli_register.params["MinCapacity"] == 0
     # min 1: no scale-from-zero resources
     min_one = evaluate(template, AsyncOutputS3="s3://o", AutoscalingMaxInstances=2).resources()
