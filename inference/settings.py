@@ -111,8 +111,8 @@ class Settings(AccessSettings):
         validation_alias=_env("EMB_SAGEMAKER_MODE"),
         description="The SageMaker inference option served: `realtime` (also Batch Transform, Azure ML and local "
         "use), `serverless` or `async`. It sets the defaults of `EMB_MAX_BODY_MB`, `EMB_MAX_RESPONSE_MB`, "
-        "`EMB_REQUEST_DEADLINE_S` and `EMB_BODY_TIMEOUT_S` to that option's limits; SageMaker tells a container nothing about it, so the "
-        "deployment sets it.",
+        "`EMB_REQUEST_DEADLINE_S` and `EMB_BODY_TIMEOUT_S` to that option's limits; SageMaker tells a container "
+        "nothing about it, so the deployment sets it.",
     )
     max_body_mb: float = Field(
         default_factory=_by_mode("max_body_mb"),

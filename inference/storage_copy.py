@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -23,10 +24,11 @@ from typing import IO, Any
 
 from .model_dir import find_model_folder
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("inference.storage_copy")  # also when run as __main__
 LISTING, COPYING, DONE, FAILED = "listing", "copying", "done", "failed"
 FINISHED = frozenset({DONE, FAILED})
 STATUS_EVERY_S = 0.5  # the status file (what the health route reports) is rewritten at most this often
+NICENESS = 5  # the copy yields the CPU to the workers booting beside it: their first 503s come at once
 Report = Callable[["CopyStatus"], None]
 
 
@@ -137,30 +139,48 @@ def copy_storage_model(uri: str, dest: Path, report: Report = lambda status: Non
 
 
 class Reporter:
-    """The copy's ``report``: rewrites the status file at most every ``STATUS_EVERY_S`` (and at each file's end),
-    logs the progress every ``log_every_s``, and stops the copy when the server that started it is gone."""
+    """The copy's ``report``: rewrites the status file at most every ``STATUS_EVERY_S`` (at once for a new state or
+    a file's end) and logs the progress every ``log_every_s``. ``keep_current`` (a thread) also writes what the last
+    chunk left unwritten, should the download stall, and ends the copy when the server that started it is gone."""
 
     def __init__(self, path: Path, log_every_s: float, parent: int, clock: Callable[[], float] = time.monotonic):
         self.path, self._log_every_s, self._parent, self._clock = path, log_every_s, parent, clock
         self._written = self._logged = -float("inf")
+        self._lock = threading.Lock()
+        self._unwritten = False
         self.last: CopyStatus | None = None
 
     def __call__(self, status: CopyStatus) -> None:
-        previous, self.last = self.last, status
-        now = self._clock()
-        file_done = previous is not None and status.files != previous.files
-        if file_done or status.state != getattr(previous, "state", None) or now - self._written >= STATUS_EVERY_S:
-            status.write(self.path)
-            self._written = now
-            if os.getppid() != self._parent:
-                raise SystemExit(f"the server (pid {self._parent}) is gone: copy stopped")
-        if status.state == COPYING and now - self._logged >= self._log_every_s:
-            log.info("AIP_STORAGE_URI=%s: copying, %s", status.uri, status.progress())
-            self._logged = now
+        with self._lock:
+            previous, self.last = self.last, status
+            now = self._clock()
+            file_done = previous is not None and status.files != previous.files
+            if file_done or status.state != getattr(previous, "state", None) or now - self._written >= STATUS_EVERY_S:
+                self._write(status, now)
+            else:
+                self._unwritten = True
+            if status.state == COPYING and now - self._logged >= self._log_every_s:
+                log.info("AIP_STORAGE_URI=%s: copying, %s", status.uri, status.progress())
+                self._logged = now
+
+    def _write(self, status: CopyStatus, now: float) -> None:
+        status.write(self.path)
+        self._written, self._unwritten = now, False
+
+    def keep_current(self) -> None:
+        """Every ``STATUS_EVERY_S``: write the last status if a chunk left it unwritten; exit when orphaned."""
+        while os.getppid() == self._parent:
+            time.sleep(STATUS_EVERY_S)
+            with self._lock:
+                if self._unwritten and self.last is not None:
+                    self._write(self.last, self._clock())
+        log.error("the server (pid %d) is gone: the copy stops", self._parent)
+        os._exit(1)
 
     def finish(self, status: CopyStatus) -> None:
-        self.last = status
-        status.write(self.path)
+        with self._lock:
+            self.last = status
+            self._write(status, self._clock())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -171,10 +191,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress log lines")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
+    os.nice(NICENESS)
     from .api.request_log import configure_logging  # the workers' JSON log lines
 
     configure_logging(args.log_level)
     reporter = Reporter(args.status, args.progress_s, os.getppid())
+    threading.Thread(target=reporter.keep_current, name="status", daemon=True).start()
     started = time.monotonic()
     try:
         status = copy_storage_model(args.uri, args.dest, reporter)

@@ -38,8 +38,11 @@ Contracts:
   ``ServiceUnavailable``, ``ModelNotReadyException``, ``ModelError`` wrapping a container 429/503,
   connection errors) are retried with exponential backoff and full jitter, honouring ``Retry-After``.
   Other errors raise ``EmbeddingServiceError`` at once.
-- ``float`` is fetched as ``base64`` on the wire (the same float32 values, 2.5x smaller), so a request of
-  ``batch_size`` inputs stays well under SageMaker's 6 MB response limit.
+- ``float`` is fetched as ``base64`` on the wire (the same float32 values, 2.5x smaller), and requests are also
+  cut so that each answer fits ``max_response_bytes`` (default: the platform's response limit, SageMaker
+  real-time 6 MB, Serverless 4 MB, Vertex AI 1.5 MB or 10 MB dedicated), bounded as the server bounds it from the
+  number of inputs, ``dimensions`` (else the model's, once an answer has shown them; before that 8192) and the
+  types asked for. The server refuses a request whose answer could be larger (413 ``response_too_large``).
 - ``rerank`` splits ``documents`` the same way (``batch_size`` documents per request, the query in each),
   ranks every score by score descending (ties in input order, as the server ranks) and cuts to ``top_n``;
   ``RerankResponse.scores`` keeps every score in input order. Document texts come from the caller's own
@@ -81,6 +84,7 @@ from .asynchronous import (
 )
 from .errors import EmbeddingServiceError
 from .rerank import Document, RerankResponse, build_response, decode_scores, documents_of, rerank_options
+from .sizing import ASSUMED_DIMENSIONS, RERANK_RESULT_BYTES, embedding_answer_bytes
 from .transports import HttpTransport, SageMakerTransport, Transport, azure_token, s3_client
 from .vertex import (
     VERTEX_DEDICATED_MAX_BODY_BYTES,
@@ -95,7 +99,7 @@ from .wire import Input, decode_embeddings, dumps, item, plan_batches
 
 DEFAULT_MAX_BODY_BYTES = 6_000_000  # SageMaker's 6 MB request limit, read as decimal megabytes
 SERVERLESS_MAX_BODY_BYTES = 4_000_000  # Serverless Inference's 4 MB request limit, read the same way
-DEFAULT_BATCH_SIZE = 128  # the server accepts 2048; 128 keeps responses < 6 MB up to 8192 dimensions
+DEFAULT_BATCH_SIZE = 128  # the server accepts 2048; answers are bounded by max_response_bytes too
 Mode = Literal["realtime", "serverless", "async"]
 MAX_BODY_BYTES: dict[str, int] = {
     "realtime": DEFAULT_MAX_BODY_BYTES, "serverless": SERVERLESS_MAX_BODY_BYTES, "async": DEFAULT_MAX_BODY_BYTES,
@@ -120,6 +124,7 @@ class EmbeddingClient:
         mode: Mode = "realtime",
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_body_bytes: int | None = None,
+        max_response_bytes: int | None = None,
         max_retries: int = 6,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 20.0,
@@ -151,6 +156,8 @@ class EmbeddingClient:
         if mode == "async" and not s3_input_uri:
             raise ValueError('mode="async" needs s3_input_uri="s3://bucket/prefix" (where request bodies go)')
         self.model, self.mode, self.batch_size, self.max_body_bytes = model, mode, batch_size, max_body_bytes
+        self.max_response_bytes = MAX_BODY_BYTES[mode] if max_response_bytes is None else max_response_bytes
+        self._dimensions: int | None = None  # the model's, once an answer has shown them
         self.max_retries, self.backoff_base_s, self.backoff_max_s = max_retries, backoff_base_s, backoff_max_s
         self.concurrency, self._sleep = concurrency, sleep
         self._random: Callable[[], float] = random.random
@@ -211,6 +218,7 @@ class EmbeddingClient:
             api_endpoint = dedicated_endpoint_dns(project, region, endpoint_id, token)
         url = vertex_url(project, region, endpoint_id, raw=raw, api_endpoint=api_endpoint)
         kwargs.setdefault("max_body_bytes", VERTEX_DEDICATED_MAX_BODY_BYTES if dedicated else VERTEX_MAX_BODY_BYTES)
+        kwargs.setdefault("max_response_bytes", VERTEX_DEDICATED_MAX_BODY_BYTES if dedicated else VERTEX_MAX_BODY_BYTES)
         return cls(transport=VertexTransport(url, token, raw=raw, timeout_s=timeout_s), **kwargs)
 
     @classmethod
@@ -237,11 +245,28 @@ class EmbeddingClient:
         if self.mode == "async":
             return self.embed_async(inputs, **options)
         items, body_options, merge = self._embed_plan(inputs, **options)
-        batches = plan_batches(items, body_options, self.batch_size, self._body_limit(body_options, "input"))
+        batches = self._embed_batches(items, body_options, bound=not late_chunking or self._known(body_options))
         if late_chunking and len(batches) > 1:
             raise ValueError(f"late_chunking needs one request, but the inputs need {len(batches)}")
-        parts = self._map(lambda batch: self._embed_batch([items[i] for i in batch], body_options), batches)
+        parts: list[dict[str, np.ndarray]] = []
+        if len(batches) > 1 and not self._known(body_options):  # the first answer shows the model's dimensions
+            first = batches[0]
+            parts.append(self._embed_batch([items[i] for i in first], body_options))
+            batches = [range(r.start + first.stop, r.stop + first.stop)
+                       for r in self._embed_batches(items[first.stop :], body_options)]  # fmt: skip
+        parts += self._map(lambda batch: self._embed_batch([items[i] for i in batch], body_options), batches)
         return merge(parts)
+
+    def _known(self, options: dict[str, Any]) -> bool:
+        return "dimensions" in options or self._dimensions is not None
+
+    def _embed_batches(self, items: list[Any], options: dict[str, Any], bound: bool = True) -> list[range]:
+        """Requests within the body limit whose answers fit ``max_response_bytes`` (``bound``)."""
+        dims = options.get("dimensions") or self._dimensions or ASSUMED_DIMENSIONS
+        answer = embedding_answer_bytes(options["embedding_type"], dims) if bound else 0
+        limit = self._body_limit(options, "input")
+        return plan_batches(items, options, self.batch_size, limit, answer_bytes=answer,
+                            max_answer_bytes=self.max_response_bytes)  # fmt: skip
 
     def embed_async(
         self,
@@ -357,7 +382,8 @@ class EmbeddingClient:
         plan = self._rerank_plan(query, documents, top_n, return_documents, truncate, raw_scores, model)
         texts, options, finish = plan
         limit = self._body_limit(options, "documents")
-        batches = plan_batches(texts, options, self.batch_size, limit, key="documents")
+        batches = plan_batches(texts, options, self.batch_size, limit, key="documents",
+                               answer_bytes=RERANK_RESULT_BYTES, max_answer_bytes=self.max_response_bytes)  # fmt: skip
         parts = self._map(lambda batch: self._rerank_batch([texts[i] for i in batch], options), batches)
         return finish(parts)
 
@@ -445,7 +471,11 @@ class EmbeddingClient:
 
     def _embed_batch(self, batch: list[Any], options: dict[str, Any]) -> dict[str, np.ndarray]:
         body = dumps({**options, "input": batch})
-        return self._decode_embeddings(self._with_retry(lambda: self.transport.post(body)), len(batch), options)
+        decoded = self._decode_embeddings(self._with_retry(lambda: self.transport.post(body)), len(batch), options)
+        if "dimensions" not in options:  # the model's: bounds the answers of later requests
+            kind, array = next(iter(decoded.items()))
+            self._dimensions = array.shape[-1] * (8 if kind in ("binary", "ubinary") else 1)
+        return decoded
 
     @staticmethod
     def _decode_embeddings(answer: bytes, count: int, options: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .sizing import FRAME_BYTES
+
 _DTYPES = {"float": np.float32, "base64": np.float32, "binary": np.int8, "ubinary": np.uint8}
 
 Input = str | dict[str, str] | bytes
@@ -28,9 +30,17 @@ def dumps(payload: Any) -> bytes:
 
 
 def plan_batches(
-    items: Sequence[Any], options: dict[str, Any], batch_size: int, max_body_bytes: int, key: str = "input"
+    items: Sequence[Any], options: dict[str, Any], batch_size: int, max_body_bytes: int, key: str = "input",
+    answer_bytes: int = 0, max_answer_bytes: int | None = None,
 ) -> list[range]:
-    """Split ``items`` into consecutive ranges whose request body ``{**options, key: [...]}`` fits."""
+    """Split ``items`` into consecutive ranges whose request body ``{**options, key: [...]}`` fits, and whose
+    answer (``FRAME_BYTES`` and at most ``answer_bytes`` per item) fits ``max_answer_bytes`` (None: any)."""
+    if max_answer_bytes is not None and answer_bytes > 0:
+        fitting = (max_answer_bytes - FRAME_BYTES) // answer_bytes
+        if fitting < 1:
+            raise ValueError(f"one {key}'s answer may take {FRAME_BYTES + answer_bytes} bytes, more than the "
+                             f"{max_answer_bytes} the endpoint returns: ask for fewer dimensions or another type")
+        batch_size = min(batch_size, fitting)
     overhead = len(dumps({**options, key: []}))
     batches: list[range] = []
     start, size = 0, overhead

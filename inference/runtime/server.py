@@ -86,7 +86,7 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
     def __init__(self, settings: Settings) -> None:
         for name, value in WORKER_ENV_DEFAULTS.items():
             os.environ.setdefault(name, value)
-        self._staging = None  # AIP_STORAGE_URI: copied by a process of the master's while the workers answer 503
+        self._staging: StorageStaging | None = None  # AIP_STORAGE_URI: copied while the workers answer 503
         if needs_storage_copy(settings):
             self._staging = StorageStaging(str(settings.storage_uri), STORAGE_MODEL_DIR, settings.storage_progress_s,
                                            settings.log_level)  # fmt: skip

@@ -7,6 +7,8 @@ Modules, one job each:
   their REST bodies, plus the checks against what already exists; no network.
 * ``apply``   -- the control-plane calls through ``MLClient`` (deploy, status, invoke, delete) and
   ``MonitorManagementClient`` (autoscale).
+* ``capacity`` -- autoscale-aware capacity: a re-deploy keeps the live instance count of an autoscaled deployment,
+  and a delete removes the autoscale settings that target what it deletes.
 * ``__main__`` -- the CLI: ``python -m infra.azureml deploy|status|invoke|delete|plan``.
 
 ``main.bicep`` is the declarative equivalent of ``apply.deploy`` (the tests render it and compare the bodies).

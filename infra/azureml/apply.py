@@ -10,11 +10,13 @@ Contracts:
   endpoint is not re-created
   (its traffic stays until the new deployment is healthy), the deployment is created or updated and
   waited on, then traffic moves with :func:`~infra.azureml.plan.compute_traffic`, and last the
-  deployment's Azure Monitor autoscale setting is written (when ``autoscaling`` is configured).
+  deployment's Azure Monitor autoscale setting is written (when ``autoscaling`` is configured). A re-deploy of an
+  autoscaled deployment keeps its live instance count (:mod:`~infra.azureml.capacity`), not ``instance_count``.
 * Settings an existing endpoint or deployment cannot take in place (auth mode, public network access,
   egress) and egress in a managed-network workspace are refused before anything is created
   (:func:`~infra.azureml.plan.existing_conflicts`).
-* :func:`delete` treats "not found" as done and returns whether something was deleted.
+* :func:`delete` treats "not found" as done and returns whether something was deleted; it first deletes the
+  autoscale settings that target what it deletes (Azure keeps them after their target is gone).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from azure.ai.ml.entities import OnlineEndpoint
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ResourceNotFoundError
 
+from .capacity import delete_autoscale_settings, live_instance_count, retained_instance_count, with_instance_count
 from .config import AzureMLConfig, AzureMLTarget, quota_instances
 from .plan import DeploymentPlan, autoscale_name, build_autoscale, compute_traffic, existing_conflicts
 
@@ -184,12 +187,14 @@ def deploy(client: MLClient, plan: DeploymentPlan, *, log: Log = _quiet, monitor
     endpoint = ensure_endpoint(client, plan, log=log)
     traffic = compute_traffic(dict(endpoint.traffic or {}), cfg.deployment_name, cfg.traffic_percent)
     most = cfg.autoscaling.max_instances if cfg.autoscaling else cfg.instance_count
+    count = retained_instance_count(cfg, live_instance_count(client, cfg))
+    kept = "" if count == cfg.instance_count else f" (autoscaled: the live count; instance_count {cfg.instance_count})"
     log(
-        f"deployment {cfg.deployment_name}: {cfg.instance_count} x {cfg.instance_type} "
+        f"deployment {cfg.deployment_name}: {count} x {cfg.instance_type}{kept} "
         f"(quota for up to {quota_instances(cfg.instance_type, most)} instances of its VM family; "
         f"waits for readiness, up to ~{cfg.model_load_timeout_s}s of model load)"
     )
-    client.online_deployments.begin_create_or_update(plan.deployment).result()
+    client.online_deployments.begin_create_or_update(with_instance_count(plan, count).deployment).result()
     endpoint = client.online_endpoints.get(cfg.endpoint_name)
     endpoint.traffic = traffic
     endpoint = client.online_endpoints.begin_create_or_update(endpoint).result()
@@ -250,12 +255,18 @@ def invoke(client: MLClient, target: AzureMLTarget, payload: dict[str, Any], dep
     return json.loads(text)
 
 
-def delete(client: MLClient, target: AzureMLTarget, *, deployment_only: bool = False, log: Log = _quiet) -> bool:
-    """Delete the endpoint (with all its deployments), or only ``target.deployment_name``.
+def delete(
+    client: MLClient, target: AzureMLTarget, *, deployment_only: bool = False, log: Log = _quiet, monitor: Any = None
+) -> bool:
+    """Delete the endpoint (with all its deployments), or only ``target.deployment_name``, after the autoscale
+    settings that target them (``monitor`` defaults to a ``MonitorManagementClient`` on the client's credential).
 
     Registered environment/model versions are kept (they are cheap and may be shared); archive them with
     ``az ml environment archive`` / ``az ml model archive`` if wanted. Returns False when nothing existed.
     """
+    if monitor is None:
+        monitor = make_monitor_client(target, client._credential)
+    delete_autoscale_settings(monitor, target, deployment_only=deployment_only, log=log)
     try:
         if deployment_only:
             log(f"deleting deployment {target.deployment_name} of {target.endpoint_name}")

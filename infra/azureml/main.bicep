@@ -12,6 +12,9 @@
 // empty traffic sets every deployment's share to 0 until traffic.bicep runs (after the deployment has
 // updated, minutes later), so each run must say what is live now: {} for a new endpoint, for example
 // {"blue": 100} when updating blue in place (`az ml online-endpoint show -n <endpoint> --query traffic`).
+// `currentInstanceCount` is required for the same reason: the deployment PUT sets its capacity, so with autoscale
+// a re-run keeps the count autoscale reached (0 for a new deployment; `az ml online-deployment show -e <endpoint>
+// -n <deployment> --query instance_count`) instead of resetting the fleet to instanceCount.
 //
 // AcrPull (imageRegistryName): the role assignment is created just before the deployment, and Azure RBAC
 // can take minutes to propagate. Bicep cannot wait; the deployment's VM provisioning usually covers the
@@ -61,6 +64,10 @@ param instanceType string = 'Standard_NC24ads_A100_v4'
 @minValue(1)
 @maxValue(50)
 param instanceCount int = 1
+
+@description('Required: the deployment\'s live instance count, 0 when it does not exist yet. With autoscale a re-run keeps it (within the autoscale bounds) instead of resetting the fleet to instanceCount; ignored without autoscale.')
+@minValue(0)
+param currentInstanceCount int
 
 @description('Container contract (container/, inference/settings.py).')
 param port int = 8080
@@ -207,6 +214,9 @@ var defaultAutoscaleMetric = gpuSku ? 'GpuUtilizationPercentage' : 'CpuUtilizati
 var autoscaleMetricName = empty(autoscaleMetric) ? defaultAutoscaleMetric : autoscaleMetric
 var autoscaleScaleInThreshold = (autoscaleScaleInValue > 0) ? autoscaleScaleInValue : autoscaleTargetValue / 2
 var autoscaleName = '${endpointName}-${deploymentName}-autoscale'
+// As infra/azureml/capacity.py: an autoscaled deployment that exists keeps its live count within the bounds
+// (Azure's analogue of SageMaker's RetainAllVariantProperties); a new or fixed-size one gets instanceCount.
+var deploymentCapacity = (autoscaleEnabled && currentInstanceCount > 0) ? min(max(currentInstanceCount, autoscaleMinInstances), autoscaleMaxInstances) : instanceCount
 
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-04-01' existing = {
   name: workspaceName
@@ -302,7 +312,7 @@ resource onlineDeployment 'Microsoft.MachineLearningServices/workspaces/onlineEn
   tags: tags
   sku: {
     name: 'Default'
-    capacity: instanceCount
+    capacity: deploymentCapacity
   }
   properties: {
     endpointComputeType: 'Managed'

@@ -253,13 +253,14 @@ class VertexConfig(VertexTarget):
 
     @property
     def container_env(self) -> dict[str, str]:
-        """``env`` over what the endpoint kind implies for the server: on a dedicated endpoint, bodies up to 10 MB
-        (``EMB_MAX_BODY_MB``) and a request deadline just inside the inference timeout (``EMB_REQUEST_DEADLINE_S``),
-        so that large requests are not refused by the server's real-time defaults (6 MiB, 45 s)."""
+        """``env`` over what the endpoint kind implies for the server: on a dedicated endpoint, its kind
+        (``EMB_VERTEX_ENDPOINT``: answers up to 10 MB), bodies up to 10 MB (``EMB_MAX_BODY_MB``) and a request
+        deadline just inside the inference timeout (``EMB_REQUEST_DEADLINE_S``), so that large requests are not
+        refused by the server's shared-endpoint and real-time defaults (1.5 MB answers, 6 MiB bodies, 45 s)."""
         implied: dict[str, str] = {}
         if self.dedicated_endpoint:
             timeout = self.inference_timeout_s or DEFAULT_INFERENCE_TIMEOUT_S
-            implied = {"EMB_MAX_BODY_MB": str(DEDICATED_MAX_BODY_MB),
+            implied = {"EMB_VERTEX_ENDPOINT": "dedicated", "EMB_MAX_BODY_MB": str(DEDICATED_MAX_BODY_MB),
                        "EMB_REQUEST_DEADLINE_S": str(timeout - DEADLINE_MARGIN_S)}  # fmt: skip
         return {**implied, **self.env}
 

@@ -1,7 +1,8 @@
 """The image as Vertex AI starts it: no arguments, AIP_HTTP_PORT / AIP_HEALTH_ROUTE / AIP_PREDICT_ROUTE set, no
 network. Health on Vertex's route, ``{"instances", "parameters"}`` -> ``{"predictions"}`` equal to the reference
 vectors, native bodies on the predict route (rawPredict), errors in the JSON envelope.
-(AIP_STORAGE_URI is tested against a fake Cloud Storage in tests/unit/test_storage_model.py.)"""
+(AIP_STORAGE_URI is tested against a fake Cloud Storage in tests/unit/test_storage_model.py and, with a real
+server, in tests/integration/test_vertex_storage_startup.py.)"""
 
 from __future__ import annotations
 

@@ -65,29 +65,28 @@ def message(reply: Reply) -> str:
     return str(json.loads(reply.body)["error"]["message"])
 
 
+def copy_progress(server: Server) -> int | None:
+    """The bytes copied so far, as the health route's 503 says (None before any were)."""
+    reply = health(server)
+    text = message(reply) if reply is not None and reply.status == 503 else ""
+    copied = int(text.split("(")[1].split(" of ")[0]) if f"{URI} (" in text and " of " in text else 0
+    return copied or None
+
+
 def test_the_server_answers_503_while_the_model_is_copied_then_serves_the_copy(tiny_model, tmp_path) -> None:
     state = FakeGcs(objects_from(tiny_model, "models/tiny/"), held=frozenset({WEIGHTS}))
+    total = sum(len(body) for body in state.objects.values())
     with fake_gcs(state), Server(vertex_env(state, tmp_path)) as server:
         started = time.monotonic()
         first = poll(lambda: health(server), 30, "a health answer")
-        assert isinstance(first, Reply)
-        bound_after_s = time.monotonic() - started
-        assert first.status == 503 and first.headers["retry-after"] and first.headers["content-type"].startswith(
-            "application/json"
-        )
+        answered_after_s = time.monotonic() - started  # ~1 s on the 2-core development machine (no copy: 0.8-1 s)
+        assert isinstance(first, Reply) and first.status == 503 and answered_after_s < 5
+        assert first.headers["retry-after"] and first.headers["content-type"].startswith("application/json")
         assert message(first).startswith(f"model is being copied from {URI} (")
         # The weights are half sent and held: the copy stays in progress, and the health route says how far it got.
         assert state.holding.wait(30)
-        total = sum(len(body) for body in state.objects.values())
-
-        def halfway() -> str | None:
-            reply = health(server)
-            text = message(reply) if reply is not None and reply.status == 503 else ""
-            return text if " of " in text and not text.startswith(f"model is being copied from {URI} (0 of") else None
-
-        progress = str(poll(halfway, 30, "the copy's progress on the health route"))
-        copied = int(progress.split("(")[1].split(" of ")[0])
-        assert 0 < copied < total and f"of {total} bytes" in progress
+        copied = poll(lambda: copy_progress(server), 30, "the copy's progress on the health route")
+        assert isinstance(copied, int) and 0 < copied < total and f"of {total} bytes" in message(health(server))
         assert poll(lambda: any("copying" in r.get("msg", "") for r in server.log_records()), 30, "a progress line")
         assert post_json(server.port, {"instances": TEXTS}, "/predict").status == 503  # no model yet, no MiniLM
         assert len(server.workers()) == 2  # the copy process and one worker: the plan waits for the weights
@@ -97,11 +96,9 @@ def test_the_server_answers_503_while_the_model_is_copied_then_serves_the_copy(t
         reply = post_json(server.port, {"instances": TEXTS}, "/predict")
         assert reply.status == 200, reply.body[:500]
         served = np.array(json.loads(reply.body)["predictions"], dtype=np.float32)
-        reference = reference_vectors(tiny_model, TEXTS)
         assert served.shape == (len(TEXTS), 32)  # the copied model, not the embedded all-MiniLM-L6-v2 (384)
-        assert (served * reference).sum(1).min() >= 0.9999
+        assert (served * reference_vectors(tiny_model, TEXTS)).sum(1).min() >= 0.9999
         assert poll(lambda: len(server.workers()) == 2, 60, "the re-planned second worker")  # 2 cores: 2 workers
-        assert bound_after_s < 10, f"first health answer after {bound_after_s:.1f} s"
 
 
 def test_a_copy_that_fails_keeps_health_503_and_logs_why(tiny_model, tmp_path) -> None:

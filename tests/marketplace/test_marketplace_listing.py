@@ -70,3 +70,21 @@ def test_measure_runs_against_the_container(container_url):
     assert result["latency"]["p50_ms"] > 0 and result["throughput"]["texts_per_s"] > 0
     assert result["batch"]["records_per_s"] > 0 and result["batch"]["records"] == 20
     assert "| probe |" in measure.render({"probe": result})
+
+
+def test_the_listing_and_the_buyer_guide_name_the_inference_options():
+    """A Marketplace model package serves real-time endpoints and batch transform, the two kinds of instance types
+    its request declares; AWS Marketplace's ML restrictions rule out serverless and asynchronous inference for it
+    (they need network connectivity, and Marketplace models run isolated). Buyers read that before subscribing."""
+    description = " ".join((LISTING / "description.md").read_text(encoding="utf-8").split())
+    assert "**Inference options**: real-time endpoints and batch transform." in description
+    assert "Serverless Inference and Asynchronous Inference are not available" in description
+    usage = (LISTING / "usage.md").read_text(encoding="utf-8")
+    assert re.search(r"\| Inference options \| real-time endpoints and batch transform \(not Serverless or "
+                     r"Asynchronous Inference", usage)  # fmt: skip
+    buyer = (MARKETPLACE.parent / "docs" / "guides" / "marketplace" / "buyer.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (Real-time endpoint|Batch transform|Serverless Inference|Asynchronous Inference) \| "
+                           r"(\*\*no\*\*|yes)", buyer, re.MULTILINE))  # fmt: skip
+    assert rows == {"Real-time endpoint": "yes", "Batch transform": "yes", "Serverless Inference": "**no**",
+                    "Asynchronous Inference": "**no**"}  # fmt: skip
+    assert "ml-service-restrictions-and-limits" in buyer

@@ -90,7 +90,8 @@ def test_the_status_file_is_throttled_and_the_progress_logged(tmp_path, caplog):
         clock[0] = 11.0
         report(CopyStatus("gs://b/p", COPYING, files=1, files_total=2, bytes=50, bytes_total=100))
     assert CopyStatus.read(path).bytes == 50
-    assert [r.getMessage() for r in caplog.records] == ["AIP_STORAGE_URI=gs://b/p: copying, 50 of 100 bytes, 1 of 2 files"]
+    logged = [r.getMessage() for r in caplog.records]
+    assert logged == ["AIP_STORAGE_URI=gs://b/p: copying, 50 of 100 bytes, 1 of 2 files"]
 
 
 def test_settings_naming_a_gs_model_never_fall_back_to_the_embedded_one(tmp_path):

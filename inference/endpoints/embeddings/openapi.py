@@ -13,6 +13,7 @@ from ...errors import (
     OverloadedError,
     PayloadTooLargeError,
     RequestTooLargeError,
+    ResponseTooLargeError,
     UnsupportedMediaTypeError,
 )
 from ...mime import CSV, JSON, JSONLINES
@@ -142,7 +143,10 @@ def operation(operation_id: str) -> dict[str, Any]:
             "406": error_doc(NotAcceptableError, "Accept names no type this endpoint produces"),
             "413": error_doc(PayloadTooLargeError, "Body over EMB_MAX_BODY_MB; or, type "
                              f"`{RequestTooLargeError.type}`, more model work than EMB_REQUEST_DEADLINE_S allows even "
-                             "on an idle worker (the message says how many inputs per request fit: split it)"),
+                             "on an idle worker (the message says how many inputs per request fit: split it); or, "
+                             f"type `{ResponseTooLargeError.type}`, an answer that could be larger than the platform "
+                             "returns (EMB_MAX_RESPONSE_MB: SageMaker 6 MB, Serverless 4 MB, Vertex AI 1.5 MB), "
+                             "refused before any model work (the message says how many inputs fit, and with base64)"),
             "415": error_doc(UnsupportedMediaTypeError, "Content-Type not accepted"),
             "503": error_doc(OverloadedError, "At capacity, or the work queued ahead would not let this request "
                              "finish by its deadline (type `overloaded`), or the model is not ready "

@@ -12,6 +12,7 @@ from ...errors import (
     NotAcceptableError,
     OverloadedError,
     PayloadTooLargeError,
+    ResponseTooLargeError,
     UnsupportedMediaTypeError,
     WrongModelKindError,
 )
@@ -91,7 +92,9 @@ def operation(operation_id: str) -> dict[str, Any]:
                              "many documents, top_n < 1, an over-long pair with truncate=false); an unknown field; "
                              f"or, type `{WrongModelKindError.type}`, this container serves an embedding model"),
             "406": error_doc(NotAcceptableError, "Accept names no type this endpoint produces"),
-            "413": error_doc(PayloadTooLargeError, "Body over EMB_MAX_BODY_MB, or more work than the deadline allows"),
+            "413": error_doc(PayloadTooLargeError, "Body over EMB_MAX_BODY_MB, or more work than the deadline allows; "
+                             f"or, type `{ResponseTooLargeError.type}`, echoed documents that would make the answer "
+                             "larger than the platform returns (EMB_MAX_RESPONSE_MB)"),
             "415": error_doc(UnsupportedMediaTypeError, "Content-Type not accepted"),
             "503": error_doc(OverloadedError, "At capacity or the model is not ready "
                              f"(`{ModelNotReadyError.type}`); retry after Retry-After"),

@@ -124,6 +124,8 @@ class BicepEval:
             return not self.ev(params["item_to_test"])
         if kind == "max":
             return max(self.ev(value) for value in params.values())
+        if kind == "min":
+            return min(self.ev(value) for value in params.values())
         if kind == "resource_group":
             assert params.get("resource_group_name") is None, "only the deployment's own resourceGroup()"
             rg = self.scope["resourceGroup"]

@@ -1,6 +1,7 @@
 """In-memory fake of the Azure ML (ARM) control plane and scoring endpoint, at the HTTP layer.
 
-It also answers Azure Monitor's ``Microsoft.Insights/autoscalesettings`` (a plain, synchronous PUT/GET).
+It also answers Azure Monitor's ``Microsoft.Insights/autoscalesettings`` (plain, synchronous PUT, GET, list by
+resource group and DELETE). As in Azure, deleting an endpoint or a deployment leaves its autoscale settings alone.
 
 ``FakeArm`` answers the ``requests`` calls azure-core makes (via the ``responses`` library), keeps PUT
 resources in a dict so later GETs see them, completes every long-running operation at once, and
@@ -61,6 +62,7 @@ class FakeArm:
         self.requests: list[Recorded] = []
         self.scoring_requests: list[Recorded] = []
         self.fail_put: dict[str, tuple[int, str]] = {}  # path suffix -> (status, ARM error code)
+        self.fail_get: dict[str, tuple[int, str]] = {}  # the same for GETs (e.g. a list Azure refuses with 403)
         self.workspace_properties: dict[str, Any] = {}  # e.g. {"managedNetwork": {"isolationMode": ...}}
 
     # -- helpers for tests -------------------------------------------------------------------------
@@ -136,12 +138,15 @@ class FakeArm:
         return self._json(200, stored)
 
     def _get(self, rec: Recorded, key: str) -> tuple[int, dict[str, str], str]:
+        for suffix, (status, code) in self.fail_get.items():
+            if rec.path.endswith(suffix):
+                return self._json(status, {"error": {"code": code, "message": f"fake {code}"}})
         if key == WS_PATH.lower():
             body = {"id": WS_PATH, "name": WORKSPACE, "location": LOCATION, "properties": self.workspace_properties}
             return self._json(200, body)
         if key in self.resources:
             return self._json(200, self.resources[key])
-        if key.endswith(("/deployments", "/versions")):  # collections
+        if key.endswith(("/deployments", "/versions", "/autoscalesettings")):  # collections
             prefix = key + "/"
             children = [v for k, v in self.resources.items() if k.startswith(prefix) and "/" not in k[len(prefix) :]]
             return self._json(200, {"value": children})
@@ -152,6 +157,8 @@ class FakeArm:
             return self._not_found(rec.path)
         for k in [k for k in self.resources if k == key or k.startswith(key + "/")]:
             del self.resources[k]
+        if "/autoscalesettings/" in key:  # Azure Monitor deletes synchronously
+            return 200, {}, ""
         return 202, self._lro_headers(), ""
 
     def _post(self, rec: Recorded, key: str) -> tuple[int, dict[str, str], str]:

@@ -60,8 +60,9 @@ def test_parameters_example_matches_the_template() -> None:
     params = declared_params(MAIN)
     assert given <= set(params), f"unknown parameters: {given - set(params)}"
     required = {name for name, has_default in params.items() if not has_default}
-    # currentTraffic has no default on purpose: an endpoint PUT without it zeroes live traffic on a re-run.
-    assert required == {"workspaceName", "endpointName", "image", "currentTraffic"}
+    # currentTraffic has no default on purpose: an endpoint PUT without it zeroes live traffic on a re-run; nor
+    # currentInstanceCount: a deployment PUT without it resets an autoscaled fleet to instanceCount.
+    assert required == {"workspaceName", "endpointName", "image", "currentTraffic", "currentInstanceCount"}
     assert required <= given
 
 
@@ -266,6 +267,7 @@ def bicep_params(cfg: Any) -> dict[str, Any]:
         "modelId": "" if cfg.model_path else (model_id(cfg) or ""),
         "instanceType": cfg.instance_type,
         "instanceCount": cfg.instance_count,
+        "currentInstanceCount": 0,
         "port": cfg.port,
         "livenessRoute": cfg.liveness_route,
         "readinessRoute": cfg.readiness_route,

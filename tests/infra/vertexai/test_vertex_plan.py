@@ -90,15 +90,16 @@ def test_a_dedicated_endpoint_is_created_with_its_timeout_and_the_server_takes_i
     }  # fmt: skip
     parsed = v1.CreateEndpointRequest.from_json(json.dumps(create["request"]))
     assert parsed.endpoint.client_connection_config.inference_timeout.seconds == 1800
-    # The server's real-time defaults (6 MiB bodies, a 45 s deadline) would refuse what the endpoint lets through.
+    # The server's defaults (1.5 MB answers, 6 MiB bodies, a 45 s deadline) would refuse what the endpoint takes.
     assert upload["request"]["model"]["containerSpec"]["env"] == [
         {"name": "EMB_DTYPE", "value": "auto"}, {"name": "EMB_MAX_BODY_MB", "value": "10"},
-        {"name": "EMB_REQUEST_DEADLINE_S", "value": "1785"},
+        {"name": "EMB_REQUEST_DEADLINE_S", "value": "1785"}, {"name": "EMB_VERTEX_ENDPOINT", "value": "dedicated"},
     ]  # fmt: skip
     default = plan_steps(make(dedicated_endpoint=True, env={"EMB_MAX_BODY_MB": "8"}))
     assert "clientConnectionConfig" not in default[1]["request"]["endpoint"]  # Vertex's default: 600 s
     assert default[0]["request"]["model"]["containerSpec"]["env"] == [
         {"name": "EMB_MAX_BODY_MB", "value": "8"}, {"name": "EMB_REQUEST_DEADLINE_S", "value": "585"},
+        {"name": "EMB_VERTEX_ENDPOINT", "value": "dedicated"},
     ]  # fmt: skip
     shared = plan_steps(make())
     assert "dedicatedEndpointEnabled" not in shared[1]["request"]["endpoint"]

@@ -1,0 +1,126 @@
+"""SageMaker Python SDK v2 (``Model``, ``ModelPackage``, ``Predictor``): the page's code deploys, invokes, updates and
+deletes.
+
+Runs docs/guides/sagemaker/python-sdk.md's ``v2`` blocks as written: the control plane in moto (server mode), the
+``InvokeEndpoint`` calls answered by the real server (embedded model); botocore's service endpoint variables point
+the SDK there. Needs ``sagemaker`` 2.x (``make test-sagemaker-sdk``: its own venv; not part of ``make test``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sagemaker_v2 = pytest.importorskip("sagemaker.model", reason="sagemaker 2.x not installed: make test-sagemaker-sdk")
+if not hasattr(sagemaker_v2, "ModelPackage"):  # sagemaker 3.x has no sagemaker.model.Model/ModelPackage
+    pytest.skip("sagemaker 2.x not installed (this is 3.x): make test-sagemaker-sdk", allow_module_level=True)
+
+from sagemaker_sdk_testing import (  # noqa: E402
+    DOC_INSTANCE_TYPE,
+    MOTO_INSTANCE_TYPE,
+    DocCode,
+    Wire,
+    assert_sent_like_the_cli,
+    assert_vectors_match,
+    sdk_config,
+    seller_package,
+)
+
+from marketplace.local_server import local_server  # noqa: E402
+
+pytestmark = pytest.mark.sagemaker_sdk
+ENVIRONMENT = {"EMB_MAX_BATCH_TOKENS": "32768"}  # the page's container environment
+POLL_S = 1  # v2 checks the endpoint every 30 s (a default argument); moto's endpoints are InService at once
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    with local_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def reference() -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    from inference.model_dir import embedded_model_dir
+
+    return SentenceTransformer(str(embedded_model_dir()), device="cpu")
+
+
+@pytest.fixture
+def page(aws: Any, server_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> DocCode:
+    """The v2 blocks after their settings step, the session's SageMaker client recording into ``page["wire"]``."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", server_url)  # AWS_ENDPOINT_URL (moto) for the rest
+    monkeypatch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(sdk_config(tmp_path)))
+    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    from sagemaker.session import Session
+
+    poll, *rest = Session.wait_for_endpoint.__defaults__
+    monkeypatch.setattr(Session.wait_for_endpoint, "__defaults__", (POLL_S, *rest))
+    code = DocCode("v2")
+    code.run("settings")
+    assert code["instance_type"] == DOC_INSTANCE_TYPE
+    code["instance_type"] = MOTO_INSTANCE_TYPE
+    code["wire"] = Wire()
+    code["sagemaker_session"].sagemaker_client.meta.events.register("before-call", code["wire"])
+    return code
+
+
+def sagemaker(page: DocCode) -> Any:
+    return page["sagemaker_session"].sagemaker_client
+
+
+def test_the_image_deploys_like_the_cli_and_serves_sentence_transformers_vectors(page: DocCode, reference: Any) -> None:
+    page.run("deploy")
+    assert_sent_like_the_cli(page["wire"], page, ENVIRONMENT)
+    assert sagemaker(page).describe_endpoint(EndpointName="emb-sdk")["EndpointStatus"] == "InService"
+
+    page.run("invoke")
+    assert_vectors_match(page["texts"], page["vectors"], reference)
+    assert page["result"]["model"] == "all-MiniLM-L6-v2"
+
+    page.run("delete")
+    assert_nothing_left(page)
+
+
+def test_the_marketplace_package_deploys_with_the_same_code(page: DocCode, reference: Any) -> None:
+    arn = seller_package(sagemaker(page))
+    page["wire"].calls.clear()
+    source = page.blocks["package"]
+    assert 'model_package_arn = "arn:aws:sagemaker:us-east-1:<seller-account>' in source
+    page.blocks["package"] = source.replace(source.split('"')[1], arn, 1)  # the package moto holds
+    page.run("package")
+    page.run("deploy")
+
+    (model,) = page["wire"].bodies("CreateModel")
+    assert model["PrimaryContainer"] == {"ModelPackageName": arn}
+    assert model["EnableNetworkIsolation"] is True  # a Marketplace package: the SDK turns it on
+    page.run("invoke")
+    assert_vectors_match(page["texts"], page["vectors"], reference)
+    page.run("delete")
+    assert_nothing_left(page)
+
+
+def test_an_update_keeps_the_variant_properties(page: DocCode, aws: Any) -> None:
+    page.run("deploy")
+    client = sagemaker(page)
+    variant = client.describe_endpoint_config(EndpointConfigName="emb-sdk")["ProductionVariants"][0]
+    client.create_endpoint_config(EndpointConfigName="emb-sdk-v2", ProductionVariants=[variant])
+    page["new_config_name"] = "emb-sdk-v2"
+
+    page.run("update")
+
+    (request,) = aws.update.requests
+    assert request == {"EndpointName": "emb-sdk", "EndpointConfigName": "emb-sdk-v2", "RetainAllVariantProperties": True}
+    assert client.describe_endpoint(EndpointName="emb-sdk")["EndpointConfigName"] == "emb-sdk-v2"
+
+
+def assert_nothing_left(page: DocCode) -> None:
+    client = sagemaker(page)
+    assert client.list_endpoints()["Endpoints"] == []
+    assert client.list_endpoint_configs()["EndpointConfigs"] == []
+    assert client.list_models()["Models"] == []
