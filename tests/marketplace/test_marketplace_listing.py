@@ -61,7 +61,7 @@ def test_usage_examples_are_the_sample_files():
 def test_usage_limits_match_the_server_settings():
     usage = (LISTING / "usage.md").read_text(encoding="utf-8")
     defaults = Settings.model_construct()
-    assert re.search(rf"Texts per real-time request \| {defaults.max_inputs} \|", usage)
+    assert re.search(rf"Texts per real-time request \| {defaults.max_inputs} with `base64`", usage)
     assert re.search(rf"Request size \| {defaults.max_body_mb:g} MB", usage)
 
 

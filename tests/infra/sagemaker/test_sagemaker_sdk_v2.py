@@ -18,6 +18,7 @@ sagemaker_v2 = pytest.importorskip("sagemaker.model", reason="sagemaker 2.x not 
 if not hasattr(sagemaker_v2, "ModelPackage"):  # sagemaker 3.x has no sagemaker.model.Model/ModelPackage
     pytest.skip("sagemaker 2.x not installed (this is 3.x): make test-sagemaker-sdk", allow_module_level=True)
 
+pytest.register_assert_rewrite("sagemaker_sdk_testing")  # its assert helpers explain their failures
 from sagemaker_sdk_testing import (  # noqa: E402
     DOC_INSTANCE_TYPE,
     MOTO_INSTANCE_TYPE,

@@ -15,6 +15,7 @@ import pytest
 
 pytest.importorskip("sagemaker.core.resources", reason="sagemaker-core (SDK v3) not installed: make test-sagemaker-sdk")
 
+pytest.register_assert_rewrite("sagemaker_sdk_testing")  # its assert helpers explain their failures
 from sagemaker_sdk_testing import (  # noqa: E402
     DOC_INSTANCE_TYPE,
     MOTO_INSTANCE_TYPE,
