@@ -130,9 +130,9 @@ def embeddings_bound(call: EmbeddingsCall, info: ModelInfo) -> Bound:
     count = len(call.request.inputs)
     embedding = embedding_bytes(call.format, _dims(call, info))
     if call.format.shape == "tei":
-        return Bound(len(b"[]"), [embedding + 1] * count, "inputs", "")
+        return Bound(len(b"[]"), [embedding + 1] * count, "inputs")
     part = _entry_bytes() + _digits(count) + embedding
-    return Bound(_list_frame(info.name), [part] * count, "inputs", "")
+    return Bound(_list_frame(info.name), [part] * count, "inputs")
 
 
 def records_bound(records: Records, info: ModelInfo) -> Bound:

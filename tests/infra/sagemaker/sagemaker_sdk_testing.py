@@ -142,11 +142,14 @@ def assert_vectors_match(texts: list[str], vectors: list[list[float]], reference
 
 
 def seller_package(sagemaker: Any) -> str:
-    """ARN of the listing's model package (marketplace/package.example.json), created in moto."""
+    """ARN of the listing's model package (marketplace/package.example.json), created in moto. Its container carries
+    a ``ProductId``, as a subscriber's ``DescribeModelPackage`` of a Marketplace listing shows (the v2 SDK reads it)."""
     from marketplace import model_package as mp
 
     request = mp.build_request(mp.load_config(REPO / "marketplace" / "package.example.json"))
     request["ModelPackageName"] = "sdk-test-package"
+    for container in request["InferenceSpecification"]["Containers"]:
+        container["ProductId"] = "prod-sdktest1234567"
     return str(mp.create(sagemaker, request, interval_s=0)["ModelPackageArn"])
 
 

@@ -98,8 +98,8 @@ def test_the_marketplace_package_deploys_with_the_same_code(page: DocCode, refer
     page.run("deploy")
 
     (model,) = page["wire"].bodies("CreateModel")
-    assert model["PrimaryContainer"] == {"ModelPackageName": arn}
-    assert model["EnableNetworkIsolation"] is True  # a Marketplace package: the SDK turns it on
+    assert model["Containers"] == [{"ModelPackageName": arn}]  # v2 sends a package as a one-container list
+    assert model["EnableNetworkIsolation"] is True  # the package has a ProductId (a Marketplace listing): v2 sets it
     page.run("invoke")
     assert_vectors_match(page["texts"], page["vectors"], reference)
     page.run("delete")
