@@ -7,8 +7,10 @@ CLIENT_VENV ?= .venv-client
 # Python 3.12 (the GPU image's) for the HTTP front's tests: `make test-py312`; pyenv's if installed, else PATH's.
 PYTHON312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
 PY312_VENV ?= .venv-py312
+# The SageMaker Python SDK page's tests: one venv per SDK version (v3, v2), layered on $(VENV) (make test-sagemaker-sdk).
+SDK_VENV ?= .venv-sagemaker-sdk
 
-.PHONY: serve test test-py312 print-python312 test-client test-browser docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank clean
+.PHONY: serve test test-py312 print-python312 test-client test-browser test-sagemaker-sdk docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank clean
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +32,14 @@ test-client: $(VENV)/.installed  ## the client alone: a fresh venv with only `pi
 	$(CLIENT_VENV)/bin/python -m pip install --quiet "./client[test]"
 	CLIENT_ONLY_VENV=1 EMBEDDING_SERVER_PYTHON="$(abspath $(PY))" \
 	  $(CLIENT_VENV)/bin/python -P -m pytest -q -p no:cacheprovider -c client/pyproject.toml --rootdir client client/tests
+
+# The SDK and what it pins (protobuf < 7) in their own venv; the rest (torch, moto, pytest) is $(VENV)'s.
+$(SDK_VENV)-%/.installed: pyproject.toml tests/infra/sagemaker/sagemaker_sdk_venv.py $(VENV)/.installed
+	$(PY) tests/infra/sagemaker/sagemaker_sdk_venv.py $(SDK_VENV)-$* sagemaker-sdk-$*
+
+test-sagemaker-sdk: $(SDK_VENV)-v3/.installed $(SDK_VENV)-v2/.installed  ## docs/guides/sagemaker/python-sdk.md's code with SDK v3 and v2 (moto + the real server)
+	$(SDK_VENV)-v3/bin/python -m pytest -q -rs -m sagemaker_sdk tests/infra/sagemaker/test_sagemaker_sdk_v3.py
+	$(SDK_VENV)-v2/bin/python -m pytest -q -rs -m sagemaker_sdk tests/infra/sagemaker/test_sagemaker_sdk_v2.py
 
 test-browser: $(VENV)/.installed  ## the playground and /docs in headless Chromium (apt-get install chromium chromium-driver)
 	$(PY) -m pytest -q -m browser tests/browser
@@ -69,7 +79,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check inference client tests marketplace infra
 
 clean:
-	rm -rf $(VENV) $(CLIENT_VENV) .pytest_cache
+	rm -rf $(VENV) $(CLIENT_VENV) $(SDK_VENV)-v3 $(SDK_VENV)-v2 .pytest_cache
 
 .PHONY: bench-gpu
 bench-gpu:  ## on a CUDA machine, offline: GPU tests + GPU bench table in one command (bench/gpu.sh; wheels: bench/gpu-wheels.sh)

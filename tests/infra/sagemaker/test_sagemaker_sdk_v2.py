@@ -8,6 +8,7 @@ the SDK there. Needs ``sagemaker`` 2.x (``make test-sagemaker-sdk``: its own ven
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,9 @@ def test_the_marketplace_package_deploys_with_the_same_code(page: DocCode, refer
     arn = seller_package(sagemaker(page))
     page["wire"].calls.clear()
     source = page.blocks["package"]
-    assert 'model_package_arn = "arn:aws:sagemaker:us-east-1:<seller-account>' in source
-    page.blocks["package"] = source.replace(source.split('"')[1], arn, 1)  # the package moto holds
+    placeholder = re.search(r'^model_package_arn = "([^"]+)"$', source, re.M)
+    assert placeholder and placeholder[1].startswith("arn:aws:sagemaker:us-east-1:<seller-account>:model-package/")
+    page.blocks["package"] = source.replace(placeholder[1], arn)  # the package moto holds
     page.run("package")
     page.run("deploy")
 
@@ -116,7 +118,8 @@ def test_an_update_keeps_the_variant_properties(page: DocCode, aws: Any) -> None
     page.run("update")
 
     (request,) = aws.update.requests
-    assert request == {"EndpointName": "emb-sdk", "EndpointConfigName": "emb-sdk-v2", "RetainAllVariantProperties": True}
+    expected = {"EndpointName": "emb-sdk", "EndpointConfigName": "emb-sdk-v2", "RetainAllVariantProperties": True}
+    assert request == expected
     assert client.describe_endpoint(EndpointName="emb-sdk")["EndpointConfigName"] == "emb-sdk-v2"
 
 

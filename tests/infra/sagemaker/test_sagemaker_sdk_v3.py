@@ -57,7 +57,7 @@ def page(aws: Any, server_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: P
     sagemaker_like_describes(monkeypatch)
     from sagemaker.core.utils.utils import SageMakerClient
 
-    SageMakerClient.reset()  # clients are cached per session: none from another test's moto
+    SageMakerClient.reset()  # the SDK caches a client per session: drop earlier tests' ones
     code = DocCode("v3")
     code.run("settings")
     assert code["instance_type"] == DOC_INSTANCE_TYPE
@@ -111,7 +111,8 @@ def test_an_update_keeps_the_variant_properties(page: DocCode, aws: Any) -> None
     page.run("update")
 
     (request,) = aws.update.requests
-    assert request == {"EndpointName": "emb-sdk", "EndpointConfigName": "emb-sdk-v2", "RetainAllVariantProperties": True}
+    expected = {"EndpointName": "emb-sdk", "EndpointConfigName": "emb-sdk-v2", "RetainAllVariantProperties": True}
+    assert request == expected
     assert client.describe_endpoint(EndpointName="emb-sdk")["EndpointConfigName"] == "emb-sdk-v2"
 
 
