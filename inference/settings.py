@@ -17,6 +17,8 @@ from pydantic_settings import SettingsConfigDict
 
 from .settings_access import AccessSettings
 from .settings_access import env_alias as _env
+from .settings_connections import ConnectionSettings
+from .settings_images import ImageSettings
 
 SageMakerMode = Literal["realtime", "serverless", "async"]
 # Defaults that follow EMB_SAGEMAKER_MODE (an explicit value of the field wins). SageMaker's documented limits:
@@ -27,8 +29,6 @@ MODE_DEFAULTS: dict[str, dict[str, float]] = {
     "request_deadline_s": {"realtime": 45.0, "serverless": 45.0, "async": 3600.0},
     "body_timeout_s": {"realtime": 30.0, "serverless": 30.0, "async": 600.0},
 }
-
-
 # The largest response each platform returns, in MB (10^6 bytes, as the platforms state them; None: no limit).
 # SageMaker: real-time 6 MB, Serverless Inference 4 MB, async writes the answer to S3. Vertex AI: 1.5 MB on a
 # shared public endpoint, 10 MB on a dedicated public, Private Service Connect or private one.
@@ -42,8 +42,8 @@ def _by_mode(field: str) -> Callable[[dict[str, Any]], float]:
     return lambda data: MODE_DEFAULTS[field][data.get("sagemaker_mode", "realtime")]
 
 
-class Settings(AccessSettings):
-    """Service configuration (with ``AccessSettings``' API keys and rate limits). The field descriptions are the
+class Settings(ImageSettings, ConnectionSettings, AccessSettings):
+    """Service configuration (with the connection, image and access parts). The field descriptions are the
     configuration reference (docs/reference/configuration.md, generated)."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
@@ -179,66 +179,6 @@ class Settings(AccessSettings):
         validation_alias=_env("EMB_MAX_LENGTH"),
         description="Override the model's max tokens per input (never above the model's own limit).",
     )
-    allow_image_urls: bool = Field(
-        False,
-        validation_alias=_env("EMB_ALLOW_IMAGE_URLS"),
-        description="Fetch `http(s)://` image inputs. Off by default (Marketplace containers have no network); "
-        "private, loopback, link-local and cloud metadata addresses (and IPv6 forms carrying them: IPv4-mapped, "
-        "NAT64, 6to4, Teredo) are always refused, redirects never followed, compressed answers refused.",
-    )
-    image_url_timeout_s: float = Field(
-        5.0,
-        gt=0,
-        validation_alias=_env("EMB_IMAGE_URL_TIMEOUT_S"),
-        description="Timeout of each step of one image download: the DNS lookup, the connect, each read.",
-    )
-    image_url_total_timeout_s: float = Field(
-        15.0,
-        gt=0,
-        validation_alias=_env("EMB_IMAGE_URL_TOTAL_TIMEOUT_S"),
-        description="Time all image downloads of one request may take together (checked between reads, so a "
-        "server sending a byte at a time is cut off); past it the request gets 400.",
-    )
-    max_image_urls: int = Field(
-        16,
-        ge=1,
-        validation_alias=_env("EMB_MAX_IMAGE_URLS"),
-        description="Most image URLs in one request (with `EMB_ALLOW_IMAGE_URLS`); a request with more gets 400 "
-        "before anything is fetched.",
-    )
-    max_image_bytes: int = Field(
-        10 * 1024 * 1024, ge=1, validation_alias=_env("EMB_MAX_IMAGE_BYTES"), description="Largest encoded image."
-    )
-    max_image_pixels: int = Field(
-        25_000_000,
-        ge=1,
-        validation_alias=_env("EMB_MAX_IMAGE_PIXELS"),
-        description="Largest image (width x height, read from its header); bigger ones get 400 before decoding. "
-        "25 Mpx takes a 24 MP camera photo (6000 x 4000), 12 MP phone photos and 5K screenshots, while one PNG or "
-        "WebP of that size (a few KB can declare it) takes 100-200 MB to decode; models see 224-512 px anyway.",
-    )
-    image_decode_pixels: int = Field(
-        50_000_000,
-        ge=1,
-        validation_alias=_env("EMB_IMAGE_DECODE_PIXELS"),
-        description="Pixels a worker decodes at once, over all its request threads, counted as 4 bytes each (50 "
-        "Mpx ~ 200 MB; an image in a mode other than RGB counts its full-size conversion too, RGBA twice). Images "
-        "up to 1 Mpx pass freely; a larger decode waits its turn while others hold the rest (past its request's "
-        "deadline: 503), and one larger than this waits until it is alone. JPEGs count at the reduced scale they "
-        "are decoded at.",
-    )
-    image_formats: str = Field(
-        "JPEG,PNG,WEBP,GIF,BMP", validation_alias=_env("EMB_IMAGE_FORMATS"), description="Accepted image formats."
-    )
-    image_tile_px: int = Field(
-        512, ge=1, validation_alias=_env("EMB_IMAGE_TILE_PX"), description="Tile size for image token usage."
-    )
-    image_tokens_per_tile: int = Field(
-        4000,
-        ge=0,
-        validation_alias=_env("EMB_IMAGE_TOKENS_PER_TILE"),
-        description="Tokens counted per started tile of an image in `usage`.",
-    )
     record_options: dict[str, Any] = Field(
         {},
         validation_alias=_env("EMB_RECORD_OPTIONS"),
@@ -276,13 +216,6 @@ class Settings(AccessSettings):
         description="gunicorn's worker timeout: a worker whose event loop sends no heartbeat for this long is "
         "replaced. Requests are bounded by `EMB_REQUEST_DEADLINE_S` and the front's timeouts, not by this.",
     )
-    header_timeout_s: float = Field(
-        10.0,
-        gt=0,
-        validation_alias=_env("EMB_HEADER_TIMEOUT_S"),
-        description="A request head (request line and headers) must arrive within this many seconds of its first "
-        "byte or of the connection opening; else 408 and the connection is closed.",
-    )
     body_timeout_s: float = Field(
         default_factory=_by_mode("body_timeout_s"),
         gt=0,
@@ -290,45 +223,6 @@ class Settings(AccessSettings):
         description="A request body must arrive within this many seconds of its head; else 408 and the connection "
         "is closed. Slow bodies are read by the event-loop front and never hold a request thread. Also the time "
         "a client has to take a response, if longer than 30 s.",
-    )
-    keepalive_s: float = Field(
-        75.0,
-        gt=0,
-        validation_alias=_env("EMB_KEEPALIVE_S"),
-        description="How long a kept-alive connection may wait for its next request (above the 60 s idle timeout "
-        "of AWS and Azure load balancers).",
-    )
-    max_connections: int = Field(
-        1000,
-        ge=1,
-        validation_alias=_env("EMB_MAX_CONNECTIONS"),
-        description="Open connections per worker. At the limit the connection idle the longest is closed to make "
-        "room for a new one; only when none is idle is the new one answered 503 and closed. Above half of it, "
-        "kept-alive connections wait 5 s (not `EMB_KEEPALIVE_S`) for their next request. The server raises its "
-        "open-file limit to the hard limit at start.",
-    )
-    max_connections_per_client: int = Field(
-        0,
-        ge=0,
-        validation_alias=_env("EMB_MAX_CONNECTIONS_PER_CLIENT"),
-        description="Open connections per worker from one client address; at the limit that address's longest "
-        "idle connection is closed for its new one (503 when none is idle). 0: half of `EMB_MAX_CONNECTIONS` "
-        "(behind a proxy or load balancer every client has its address).",
-    )
-    body_memory_mb: float = Field(
-        64.0,
-        gt=0,
-        validation_alias=_env("EMB_BODY_MEMORY_MB"),
-        description="Request bodies one worker holds in memory while reading them, all connections together (MiB); "
-        "past it bodies go to temporary files in `TMPDIR`.",
-    )
-    spool_disk_mb: float | None = Field(
-        None,
-        gt=0,
-        validation_alias=_env("EMB_SPOOL_DISK_MB"),
-        description="Request bodies one worker holds in temporary files (MiB); a body that fits neither this nor "
-        "`EMB_BODY_MEMORY_MB` is refused 503 + Retry-After before it is read, and the last 256 MiB of the disk are "
-        "never used (a full disk answers 507). Default: 2 GiB, or twice `EMB_MAX_BODY_MB` if more (async).",
     )
     torch_threads: int | None = Field(
         None,

@@ -1,8 +1,8 @@
 """Copying Vertex AI's ``AIP_STORAGE_URI`` (``gs://bucket/prefix``) into a local folder, with its progress in a
 JSON status file (``CopyStatus``) that the server's master and workers read.
 
-It runs as a process of its own, started by the gunicorn master (``python -m inference.storage_copy URI DEST
---status FILE``, ``runtime/staging.py``), so that the server binds its port and answers 503 while a multi-GB model
+It runs as a process of its own, started by the gunicorn master (``python -m inference.runtime.copy_process URI
+DEST --status FILE``, ``runtime/staging.py``), so that the server binds its port and answers 503 while a multi-GB model
 is copied: a fresh interpreter, no thread in the master that forks the workers. The process always exits 0: the
 outcome is the status file's ``state`` (``done`` with the model folder, or ``failed`` with the reason), and the
 failure is logged here. Imports neither torch nor transformers; Google's client only when copying.
@@ -10,7 +10,6 @@ failure is logged here. Imports neither torch nor transformers; Google's client 
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -181,35 +180,3 @@ class Reporter:
         with self._lock:
             self.last = status
             self._write(status, self._clock())
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m inference.storage_copy", description=__doc__.split("\n\n")[0])
-    parser.add_argument("uri", help="gs://bucket/prefix")
-    parser.add_argument("dest", type=Path, help="local folder (emptied first)")
-    parser.add_argument("--status", type=Path, required=True, help="JSON status file")
-    parser.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress log lines")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    os.nice(NICENESS)
-    from .api.request_log import configure_logging  # the workers' JSON log lines
-
-    configure_logging(args.log_level)
-    reporter = Reporter(args.status, args.progress_s, os.getppid())
-    threading.Thread(target=reporter.keep_current, name="status", daemon=True).start()
-    started = time.monotonic()
-    try:
-        status = copy_storage_model(args.uri, args.dest, reporter)
-    except Exception as err:  # noqa: BLE001 - any failure: the status file says so, the server stays up (503)
-        last = reporter.last or CopyStatus(args.uri)
-        reporter.finish(replace(last, state=FAILED, error=f"{type(err).__name__}: {err}"))
-        log.error("AIP_STORAGE_URI=%s: the model could not be copied (%s): %s: %s", args.uri, last.progress(),
-                  type(err).__name__, err)  # fmt: skip
-        return
-    reporter.finish(status)
-    log.info("AIP_STORAGE_URI=%s: copied to %s in %.1f s, %s", args.uri, status.model_dir,
-             time.monotonic() - started, status.progress())  # fmt: skip
-
-
-if __name__ == "__main__":
-    main()

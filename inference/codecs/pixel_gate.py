@@ -7,9 +7,10 @@ and waits, first come first served, while the decodes under way hold too much; a
 capacity waits until it is alone. Small images pass at once. A waiter gives up at its request's deadline (503)
 or when its client is gone (499).
 
-Before a large decode gives its pixels back, freed heap memory is returned to the OS (core/heap.py): glibc keeps
-a large block freed in a thread's arena for that thread, so decodes taking turns in 8 threads left each arena
-holding a full-size image (1.6 GB peak RSS for 16 decodes of 100 MB, two at a time; 0.4 GB with the trim).
+Before a large decode gives its pixels back, ``release_heap`` runs (the caller passes core/heap.py's trimmer):
+glibc keeps a large block freed in a thread's arena for that thread, so decodes taking turns in 8 threads left
+each arena holding a full-size image (1.6 GB peak RSS for 16 decodes of 100 MB, two at a time; 0.4 GB with the
+trim).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ..core.heap import HeapTrimmer
 from ..errors import ClientClosedRequestError, OverloadedError, ServingError
 
 # Decodes up to this many pixels (4 MB as RGBA) pass without the gate: ordinary photos and screenshots.
@@ -47,11 +47,11 @@ class PixelGate:
 
     def __init__(
         self, capacity: int, free_below: int = FREE_PIXELS, *, clock: Callable[[], float] = time.monotonic,
-        on_wait: Callable[[int], None] | None = None, heap: HeapTrimmer | None = None,
+        on_wait: Callable[[int], None] | None = None, release_heap: Callable[[], None] = lambda: None,
     ) -> None:  # fmt: skip
         self.capacity, self.free_below = max(1, capacity), free_below
         self._clock, self._on_wait = clock, on_wait
-        self._heap = heap or HeapTrimmer(TRIM_FREE_BYTES)
+        self._release_heap = release_heap
         self._cond = threading.Condition()
         self._in_use = 0
         self._queue: deque[object] = deque()
@@ -73,7 +73,7 @@ class PixelGate:
             yield
         finally:
             if charge:
-                self._heap.after_forward()  # the decode's memory is freed: hand it back before its pixels
+                self._release_heap()  # the decode's memory is freed: hand it back before its pixels
                 with self._cond:
                     self._in_use -= charge
                     self._cond.notify_all()

@@ -1,12 +1,10 @@
-"""The HTTP front of one worker: an asyncio event loop does all connection I/O, and only complete requests reach
-the app's threads.
-
-Reading a request head or body, waiting for a kept-alive connection's next request and writing a response
-never occupy an app thread, so slow or idle clients cost a coroutine each, not the server (a bound on each:
-``FrontLimits``). HTTP/1.1 parsing is h11's. Health probes are answered here, in the loop, without waiting
-behind model work; every other complete request is admitted to the app's thread pool (``threads`` running,
-``max_waiting`` more waiting) or answered 503 ``overloaded`` at once. A client that closes its connection
-while its request runs sets the request's cancellation event: its queued model work is dropped.
+"""The HTTP front of one worker: an asyncio event loop does all connection I/O; only complete requests reach the
+app's threads. Reading a request head or body, waiting for a kept-alive connection's next request and writing a
+response never occupy an app thread, so slow or idle clients cost a coroutine each (a bound on each:
+``FrontLimits``; connection slots: slots.py). HTTP/1.1 parsing is h11's. Health probes are answered here, in the
+loop; a request that would be refused anyway is refused from its head (head_admission.py); every other complete
+request goes to the app's thread pool. A client that closes its connection while its request runs sets the
+request's cancellation event: its queued model work is dropped.
 """
 
 from __future__ import annotations
@@ -31,8 +29,18 @@ from ..errors import (
     ServingError,
 )
 from .acceptor import Acceptor
-from .bodies import BodyBudget, BodyBuffer, SpooledBody, close_body, write_all
-from .front_answers import error_answer, linger, log_answer, raw_answer, without_client_bytes
+from .bodies import BodyBudget, BodyBuffer, SpooledBody, close_body
+from .front_answers import (
+    declared_length,
+    error_answer,
+    linger,
+    log_answer,
+    sends_body,
+    without_client_bytes,
+    write_error,
+    write_response,
+)
+from .head_admission import HeadAdmission
 from .limits import FrontLimits, HeadGate, Probes, open_gate
 from .slots import ConnectionSlots
 from .wsgi_call import HttpRequest, HttpResponse, WSGIApp, call_app, environ_for
@@ -52,30 +60,20 @@ class _Refusing(_Refused):
     """Refused from its head: the body is left unread (and dropped unparsed while the client sends it)."""
 
 
-def _sends_body(request: HttpRequest | None) -> bool:
-    fields = dict(request.headers) if request is not None else {}
-    return "transfer-encoding" in fields or fields.get("content-length", "0").strip() not in ("", "0")
-
-
-def _declared_length(request: HttpRequest | None, default: int) -> int:
-    """What a refused request may still send: its Content-Length (at most 1 GiB), else ``default``."""
-    declared = dict(request.headers).get("content-length", "") if request is not None else ""
-    return min(int(declared), 1 << 30) if declared.isdigit() else default
-
-
 class Front:
     """Serves one worker's listening sockets; ``serve`` until ``stop``."""
 
     def __init__(self, app: WSGIApp, probes: Probes, blocked_by_peers: Callable[[], bool], limits: FrontLimits,
                  deadline_s: float, on_refused: Callable[[int], None] = lambda status: None,
                  gate: HeadGate = open_gate) -> None:  # fmt: skip
-        self._app, self._probes, self._blocked_by_peers, self._on_refused = app, probes, blocked_by_peers, on_refused
-        self._limits, self._deadline_s, self._gate = limits, deadline_s, gate
+        self._app, self._probes, self._blocked_by_peers = app, probes, blocked_by_peers
+        self._limits, self._deadline_s = limits, deadline_s
         self._pool = ThreadPoolExecutor(limits.threads, thread_name_prefix="request")
         self._in_flight = 0  # requests on the pool, running or waiting (counted in the loop thread only)
         self._connections: set[asyncio.Task[Any]] = set()
         self.slots = ConnectionSlots(limits.slot_limits)
         self.bodies = BodyBudget(limits.body_memory_bytes, limits.spool_disk_bytes)
+        self._heads = HeadAdmission(limits, probes, gate, self.bodies, on_refused)
         self._acceptor = Acceptor(self._accept, lambda: len(self._connections), self.slots.make_room)
         self.stopping = False
 
@@ -117,7 +115,7 @@ class Front:
             peer = writer.get_extra_info("peername") or ("",)
             if not self.slots.open(task, str(peer[0])):  # no idle connection to close for it
                 busy = OverloadedError("too many open connections; retry shortly")
-                await self._write_answer(h11.Connection(h11.SERVER), writer, None, busy, time.perf_counter())
+                await write_error(h11.Connection(h11.SERVER), writer, None, busy, time.perf_counter(), self._limits)
                 return
             await self._requests(reader, writer, task)
         except (ConnectionError, asyncio.CancelledError, h11.LocalProtocolError, TimeoutError):
@@ -136,9 +134,9 @@ class Front:
                 read = await self._read_request(conn, reader, writer, task, kept_alive)
             except _Refused as refused:
                 if refused.error is not None:
-                    await self._write_answer(conn, writer, refused.request, refused.error, started, close=True)
-                    if isinstance(refused, _Refusing) and _sends_body(refused.request):
-                        await linger(reader, writer, _declared_length(refused.request, self._limits.max_body_bytes))
+                    await write_error(conn, writer, refused.request, refused.error, started, self._limits)
+                    if isinstance(refused, _Refusing) and sends_body(refused.request):
+                        await linger(reader, writer, declared_length(refused.request, self._limits.max_body_bytes))
                 return
             if read is None:
                 return
@@ -148,7 +146,8 @@ class Front:
             finally:
                 close_body(request.body)  # a spooled body's file: its request has been answered
                 buffer.release()
-            await self._write(conn, writer, response, head_only=request.method == "HEAD")
+            head_only = request.method == "HEAD"
+            await write_response(conn, writer, response, self._limits.write_timeout_s, head_only=head_only)
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
@@ -204,32 +203,13 @@ class Front:
         if head_bytes > limits.max_header_bytes or len(head.headers) > limits.max_header_fields:
             too_large = f"request head is larger than {limits.max_header_bytes} bytes"
             raise _Refused(RequestHeaderFieldsTooLargeError(too_large), request)
-        self._admit_head(request)
+        refusal = self._heads.refusal(request, self._in_flight)
+        if refusal is not None:
+            raise _Refusing(refusal, request)
         buffer = BodyBuffer(limits.spool_bytes, self.bodies)
         body = await self._read_body(conn, reader, writer, head, request, buffer)
         return HttpRequest(request.method, request.target, request.headers, body, request.client, request.server,
                            request.http_version), buffer  # fmt: skip
-
-    def _admit_head(self, request: HttpRequest) -> None:
-        """Refuse from the head what would be refused after the body anyway: no thread or wait slot left, no
-        valid API key, a content type not read, no room in the queued work or for the body itself."""
-        if request.path in self._probes.all:
-            return
-        fields = dict(request.headers)
-        declared = fields.get("content-length", "")
-        length = int(declared) if declared.isdigit() else None
-        if length is not None and length > self._limits.max_body_bytes:
-            raise _Refusing(PayloadTooLargeError("request body is larger than the configured limit"), request)
-        if self._in_flight >= self._limits.threads + self._limits.max_waiting:
-            self._on_refused(503)
-            raise _Refusing(OverloadedError("server is at capacity; retry shortly"), request)
-        refusal = self._gate(request.method, request.path, fields, length)
-        if refusal is None and length is not None and not self.bodies.room_for(length):
-            refusal = OverloadedError("request bodies being received fill this worker's memory and temporary "
-                                      "space; retry shortly")  # fmt: skip
-        if refusal is not None:
-            self._on_refused(refusal.status)
-            raise _Refusing(refusal, request)
 
     def _request_from(self, head: h11.Request, writer: asyncio.StreamWriter) -> HttpRequest:
         headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in head.headers]
@@ -318,26 +298,3 @@ class Front:
                 reading = asyncio.ensure_future(reader.read(_READ_CHUNK))
         finally:
             reading.cancel()
-
-    async def _write(self, conn: h11.Connection, writer: asyncio.StreamWriter, response: HttpResponse, *,
-                     head_only: bool = False) -> None:  # fmt: skip
-        """``head_only``: the answer to a HEAD request: its status and headers (Content-Length: the body's)."""
-        headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
-        if response.body or not head_only:
-            headers.append(("Content-Length", str(len(response.body))))
-        parts = [conn.send(h11.Response(status_code=response.status, headers=headers, reason=response.reason))]
-        if not head_only:
-            parts += conn.send_with_data_passthrough(h11.Data(data=response.body)) or []  # the body, not a copy
-        parts.append(conn.send(h11.EndOfMessage()) or b"")
-        await write_all(writer, parts, self._limits.write_timeout_s)
-
-    async def _write_answer(self, conn: h11.Connection, writer: asyncio.StreamWriter, request: HttpRequest | None,
-                            error: ServingError, started: float, *, close: bool = True) -> None:  # fmt: skip
-        answer = error_answer(error, request, close=close)
-        log_answer(answer, request, started, shed=isinstance(error, OverloadedError))
-        if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            try:
-                await self._write(conn, writer, answer, head_only=request is not None and request.method == "HEAD")
-            except h11.LocalProtocolError:
-                writer.write(raw_answer(answer))  # h11 saw no valid request head: write the answer as bytes
-                await asyncio.wait_for(writer.drain(), self._limits.write_timeout_s)

@@ -12,7 +12,9 @@ import h11
 
 from ..api.request_id import RESPONSE_HEADER, request_id
 from ..codecs.json import error_json
-from ..errors import ServingError
+from ..errors import OverloadedError, ServingError
+from .bodies import write_all
+from .limits import FrontLimits
 from .wsgi_call import HttpRequest, HttpResponse
 
 access_log = logging.getLogger("inference.access")
@@ -84,3 +86,41 @@ async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, mos
             most_bytes -= len(data)
     except (TimeoutError, ConnectionError, OSError):
         return
+
+
+def sends_body(request: HttpRequest | None) -> bool:
+    fields = dict(request.headers) if request is not None else {}
+    return "transfer-encoding" in fields or fields.get("content-length", "0").strip() not in ("", "0")
+
+
+def declared_length(request: HttpRequest | None, default: int) -> int:
+    """What a refused request may still send: its Content-Length (at most 1 GiB), else ``default``."""
+    declared = dict(request.headers).get("content-length", "") if request is not None else ""
+    return min(int(declared), 1 << 30) if declared.isdigit() else default
+
+
+async def write_response(conn: h11.Connection, writer: asyncio.StreamWriter, response: HttpResponse, timeout_s: float,
+                         *, head_only: bool = False) -> None:  # fmt: skip
+    """``head_only``: the answer to a HEAD request: its status and headers (Content-Length: the body's)."""
+    headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
+    if response.body or not head_only:
+        headers.append(("Content-Length", str(len(response.body))))
+    parts = [conn.send(h11.Response(status_code=response.status, headers=headers, reason=response.reason))]
+    if not head_only:
+        parts += conn.send_with_data_passthrough(h11.Data(data=response.body)) or []  # the body, not a copy
+    parts.append(conn.send(h11.EndOfMessage()) or b"")
+    await write_all(writer, parts, timeout_s)
+
+
+async def write_error(conn: h11.Connection, writer: asyncio.StreamWriter, request: HttpRequest | None,
+                      error: ServingError, started: float, limits: FrontLimits) -> None:  # fmt: skip
+    """The front's own answer to ``request`` (None: no valid head was read), logged; the connection is closed."""
+    answer = error_answer(error, request, close=True)
+    log_answer(answer, request, started, shed=isinstance(error, OverloadedError))
+    if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+        try:
+            head_only = request is not None and request.method == "HEAD"
+            await write_response(conn, writer, answer, limits.write_timeout_s, head_only=head_only)
+        except h11.LocalProtocolError:
+            writer.write(raw_answer(answer))  # h11 saw no valid request head: write the answer as bytes
+            await asyncio.wait_for(writer.drain(), limits.write_timeout_s)

@@ -3,7 +3,7 @@
 Vertex AI restarts a container whose port is not bound after about four tries ten seconds apart, so a multi-GB
 model cannot be copied first. Instead:
 
-- the master starts the copy as a process of its own (``python -m inference.storage_copy``; no thread in the
+- the master starts the copy as a process of its own (``python -m inference.runtime.copy_process``; no thread in the
   master, which forks workers) and then gunicorn, which binds at once and forks the workers;
 - each worker builds its app at once: its health route answers 503 "model is being copied from gs://... (N of M
   bytes, ...)" (the copy's status file), and its model loader waits for the master's verdict on a shared-memory
@@ -92,7 +92,7 @@ class StorageStaging:
     def start(self, state_dir: Path) -> None:
         """Start the copy (before gunicorn: the workers inherit the status file's path)."""
         self.status_path = state_dir / "storage-copy.json"
-        command = [sys.executable, "-m", "inference.storage_copy", self.uri, str(self.dest),
+        command = [sys.executable, "-m", "inference.runtime.copy_process", self.uri, str(self.dest),
                    "--status", str(self.status_path), "--progress-s", str(self._progress_s),
                    "--log-level", self._log_level]  # fmt: skip
         self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL)

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "inference"
-BASE = {"settings", "settings_access", "env_table", "errors", "mime", "model_dir", "gpu_host", "metrics", "__init__"}
+BASE = {"settings", "settings_access", "settings_connections", "settings_images", "env_table", "errors", "mime",
+        "model_dir", "storage_copy", "gpu_host", "metrics",
+        "__init__"}
 # What each part may import from the package (besides itself and the base modules).
 ALLOWED = {
     "base": set(),

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from ...codecs.images import ImagePolicy
-from ...codecs.pixel_gate import PixelGate
+from ...codecs.pixel_gate import TRIM_FREE_BYTES, PixelGate
 from ...core.budget import Reservation
 from ...core.engine import IMAGE, TEXT, ModelEngine
+from ...core.heap import HeapTrimmer
 from ...core.protocol import EmbeddingHandler, ImageEmbeddingHandler
 from ...core.types import ImageInput, ModelInfo, TextInput
 from ...errors import InvalidInputError
@@ -38,7 +39,9 @@ class EmbeddingService:
     def __init__(self, engine: ModelEngine, image_policy: ImagePolicy) -> None:
         self._engine = engine
         self._image_policy = image_policy
-        self._decode_gate = PixelGate(image_policy.decode_pixels)  # one per worker: its decodes at once
+        # One per worker: its decodes at once; after a large one the freed heap goes back to the OS.
+        self._decode_gate = PixelGate(image_policy.decode_pixels,
+                                      release_heap=HeapTrimmer(TRIM_FREE_BYTES).after_forward)  # fmt: skip
 
     def default_deadline(self) -> float:
         """The deadline of a request arriving now: ``EMB_REQUEST_DEADLINE_S`` from now (``time.monotonic()``)."""
