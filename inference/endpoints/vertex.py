@@ -134,7 +134,8 @@ class VertexEndpoint:
             return replies[0]
         answers = [decode_json(reply.content) for reply in replies]
         if isinstance(parsed.calls[0], ParsedRerank):
-            predictions = [answer["results"] for answer in answers]
+            # an instance in TEI's form (``texts``) answers TEI's list; the others Jina's object
+            predictions = [answer if isinstance(answer, list) else answer["results"] for answer in answers]
         else:
             predictions = [item["embedding"] for item in sorted(answers[0]["data"], key=lambda item: item["index"])]
         return Reply(dumps({"predictions": predictions}), JSON, units=sum(reply.units for reply in replies),

@@ -68,3 +68,14 @@ def test_instances_within_the_limit_are_ranked(client):
     predictions = reply.get_json()["predictions"]
     assert [len(prediction) for prediction in predictions] == [1, 1]
     assert reply.headers["X-Amzn-Inference-Metering"].endswith("4}")
+
+
+def test_an_instance_in_teis_form_gets_teis_list_as_its_prediction(client):
+    """``{"query", "texts"}`` is TEI's rerank body: its prediction is TEI's list (it was a 500)."""
+    instances = [{"query": "paris capital", "texts": ["the river", "paris is the capital"]},
+                 {"query": "paris capital", "documents": ["the river", "paris is the capital"]}]  # fmt: skip
+    reply = post(client, {"instances": instances})
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    tei, jina = reply.get_json()["predictions"]
+    assert sorted(item["index"] for item in tei) == [0, 1]
+    assert [(t["index"], t["score"]) for t in tei] == [(j["index"], j["relevance_score"]) for j in jina]
