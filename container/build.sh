@@ -54,11 +54,23 @@ else
 fi
 
 # BuildKit: the Dockerfile bind-mounts container/certs/ into the steps that need it (RUN --mount), so that no
-# image layer holds the extra CA certificates. Docker >= 23 uses it by default (with the buildx plugin); 20.10
-# (Debian 12's docker.io) needs it asked for.
+# image layer holds the extra CA certificates. A Docker >= 23 CLI builds with BuildKit only through its buildx
+# plugin; a 20.10 CLI (Debian 12's docker.io) has BuildKit built in once asked for. So: the default CLI when it
+# has buildx, else a 20.10 CLI beside it (/usr/bin/docker from docker.io while /usr/local/bin holds a newer one).
 export DOCKER_BUILDKIT=1
+builder=docker
+if ! docker buildx version >/dev/null 2>&1; then
+  builder=
+  for candidate in "$(command -v docker)" /usr/bin/docker; do
+    if [[ -x $candidate ]] && [[ $("$candidate" version --format '{{.Client.Version}}' 2>/dev/null) == 20.* ]]; then
+      builder=$candidate
+      break
+    fi
+  done
+  [[ -n $builder ]] || die "BuildKit is needed (RUN --mount keeps build-time CA certificates out of the image): install the docker buildx plugin, or Debian's docker.io"
+fi
 start=$(now)
-log "build ($flavour): docker build -f container/Dockerfile -t $tag ${args[*]} ."
-docker build -f container/Dockerfile -t "$tag" "${args[@]}" .
+log "build ($flavour): $builder build -f container/Dockerfile -t $tag ${args[*]} ."
+"$builder" build -f container/Dockerfile -t "$tag" "${args[@]}" .
 size=$(docker image inspect --format '{{.Size}}' "$tag" | awk '{ printf "%.2f GB", $1 / 1e9 }')
 log "build: $tag built in $(elapsed "$start") s, image size $size"

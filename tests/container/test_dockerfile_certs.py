@@ -64,6 +64,8 @@ def test_the_runtime_step_leaves_no_extra_ca_in_the_trust_store() -> None:
 
 
 def test_build_sh_builds_with_buildkit() -> None:
+    """BuildKit on, and a CLI that can use it: the default one with buildx, else a 20.10 one (docker.io)."""
     build = (REPO / "container" / "build.sh").read_text()
     assert re.search(r"^export DOCKER_BUILDKIT=1$", build, re.MULTILINE)
-    assert build.index("export DOCKER_BUILDKIT=1") < build.index("docker build ")
+    run = build.index('"$builder" build -f container/Dockerfile')
+    assert build.index("export DOCKER_BUILDKIT=1") < build.index("docker buildx version") < run
