@@ -62,11 +62,24 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def rss_mib(pid: int) -> float:
+def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     raise ProcessLookupError(pid)
+
+
+def rss_mib(pid: int) -> float:
+    return _status_mib(pid, "VmRSS")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The most resident memory ``pid`` has held (since it started, or since ``reset_peak_rss``)."""
+    return _status_mib(pid, "VmHWM")
+
+
+def reset_peak_rss(pid: int) -> None:
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # "5": reset the peak RSS to the current RSS
 
 
 def poll(predicate: Callable[[], object], deadline_s: float, what: str) -> object:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import base64
 import io
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.reliability.harness import Server, clean_env, post_json
+from tests.reliability.harness import Server, clean_env, peak_rss_mib, post_json
 from tests.tiny_models import build_tiny_clip
 
 CLIENTS = 8
@@ -32,13 +31,6 @@ def b64_png(image: Image.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode()
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise ProcessLookupError(pid)
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,11 @@ the request's memory.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sentence_transformers import CrossEncoder
 
-from tests.reliability.harness import Server, clean_env, post_json
+from tests.reliability.harness import Server, clean_env, peak_rss_mib, post_json, reset_peak_rss
 from tests.tiny_rerankers import WORDS, build_tiny_bert_reranker
 
 QUERY_BYTES = 5_800_000
@@ -41,17 +39,6 @@ PEAK_GROWTH_LIMIT_MIB = 250
 def huge_query() -> str:
     words = " ".join(WORDS[i * 7 % len(WORDS)] for i in range(len(WORDS)))
     return (words + " ") * (QUERY_BYTES // (len(words) + 1))
-
-
-def reset_peak_rss(pid: int) -> None:
-    Path(f"/proc/{pid}/clear_refs").write_text("5")  # "5": reset the peak RSS to the current RSS
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise ProcessLookupError(pid)
 
 
 @pytest.fixture(scope="module")

@@ -157,3 +157,24 @@ def sdk_config(tmp_path: Path) -> Path:
     path = tmp_path / "sagemaker-sdk-config.yaml"
     path.write_text(TELEMETRY_OFF, encoding="utf-8")
     return path
+
+
+def assert_update_keeps_the_variant_properties(page: DocCode, aws: Any, client: Any) -> None:
+    """The page's update block sends ``RetainAllVariantProperties`` (``client``: the SDK session's boto3 client)."""
+    page.run("deploy")
+    variant = client.describe_endpoint_config(EndpointConfigName="emb-sdk")["ProductionVariants"][0]
+    client.create_endpoint_config(EndpointConfigName="emb-sdk-v2", ProductionVariants=[variant])
+    page["new_config_name"] = "emb-sdk-v2"
+
+    page.run("update")
+
+    (request,) = aws.update.requests
+    expected = {"EndpointName": "emb-sdk", "EndpointConfigName": "emb-sdk-v2", "RetainAllVariantProperties": True}
+    assert request == expected
+    assert client.describe_endpoint(EndpointName="emb-sdk")["EndpointConfigName"] == "emb-sdk-v2"
+
+
+def assert_nothing_left(client: Any) -> None:
+    assert client.list_endpoints()["Endpoints"] == []
+    assert client.list_endpoint_configs()["EndpointConfigs"] == []
+    assert client.list_models()["Models"] == []

@@ -21,7 +21,9 @@ from sagemaker_sdk_testing import (  # noqa: E402
     MOTO_INSTANCE_TYPE,
     DocCode,
     Wire,
+    assert_nothing_left,
     assert_sent_like_the_cli,
+    assert_update_keeps_the_variant_properties,
     assert_vectors_match,
     sagemaker_like_describes,
     sdk_config,
@@ -82,7 +84,7 @@ def test_the_image_deploys_like_the_cli_and_serves_sentence_transformers_vectors
     assert page["wire"].operations()[-1] == "InvokeEndpoint"
 
     page.run("delete")
-    assert_nothing_left(page)
+    assert_nothing_left(sagemaker(page))
 
 
 def test_the_marketplace_package_deploys_with_the_same_code(page: DocCode, reference: Any) -> None:
@@ -98,26 +100,8 @@ def test_the_marketplace_package_deploys_with_the_same_code(page: DocCode, refer
     page.run("invoke")
     assert_vectors_match(page["texts"], page["vectors"], reference)
     page.run("delete")
-    assert_nothing_left(page)
+    assert_nothing_left(sagemaker(page))
 
 
 def test_an_update_keeps_the_variant_properties(page: DocCode, aws: Any) -> None:
-    page.run("deploy")
-    client = sagemaker(page)
-    variant = client.describe_endpoint_config(EndpointConfigName="emb-sdk")["ProductionVariants"][0]
-    client.create_endpoint_config(EndpointConfigName="emb-sdk-v2", ProductionVariants=[variant])
-    page["new_config_name"] = "emb-sdk-v2"
-
-    page.run("update")
-
-    (request,) = aws.update.requests
-    expected = {"EndpointName": "emb-sdk", "EndpointConfigName": "emb-sdk-v2", "RetainAllVariantProperties": True}
-    assert request == expected
-    assert client.describe_endpoint(EndpointName="emb-sdk")["EndpointConfigName"] == "emb-sdk-v2"
-
-
-def assert_nothing_left(page: DocCode) -> None:
-    client = sagemaker(page)
-    assert client.list_endpoints()["Endpoints"] == []
-    assert client.list_endpoint_configs()["EndpointConfigs"] == []
-    assert client.list_models()["Models"] == []
+    assert_update_keeps_the_variant_properties(page, aws, sagemaker(page))
