@@ -180,8 +180,9 @@ def test_azure_sigterm_idle(azure: Container, metrics: dict) -> None:
 # --- The non-root failure mode: model files only root can read -----------------------------------------------
 def test_unreadable_model_fails_visibly_not_silently(image: str, unique: str, model_dir: Path,
                                                      tmp_path: Path) -> None:
-    """As non-root, a model packed with 0600 files cannot load: /ping stays 503 with the reason, the
-    process stays up (no crash loop). container/pack_model.py normalises modes, so its archives never do this."""
+    """As non-root, a model packed with 0600 files cannot load: /ping stays 503 (saying where the reason is: the
+    log, never the caller), the process stays up (no crash loop). container/pack_model.py normalises modes, so its
+    archives never do this."""
     model = tmp_path / "model"
     shutil.copytree(model_dir, model)
     for path in model.rglob("*"):
@@ -191,7 +192,8 @@ def test_unreadable_model_fails_visibly_not_silently(image: str, unique: str, mo
         container.wait_until(lambda: b"failed" in container.get("/ping").body, "/ping reporting the load failure")
         reply = container.get("/ping")
         assert reply.status == 503
-        assert "Permission" in reply.json()["error"]["message"]
+        assert reply.json()["error"]["message"] == "model failed to load; the server log says why"
+        assert "Permission" in container.logs(tail=400)
         assert container.running()
     finally:
         container.remove()
