@@ -184,3 +184,8 @@ class RateLimitedError(ServingError):
 
     def headers(self) -> list[tuple[str, str]]:
         return [*super().headers(), *self.rate_headers]
+
+
+class HostUnfitError(RuntimeError):
+    """The host cannot serve the model (e.g. a GPU its CUDA cannot use), said in words written for whoever deploys
+    the server, with no paths or internals: the one kind of load failure whose message ``/ping`` repeats."""

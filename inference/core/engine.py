@@ -18,7 +18,7 @@ from typing import Any, cast
 import numpy as np
 
 from .. import metrics
-from ..errors import ClientClosedRequestError, ModelNotReadyError, WrongModelKindError
+from ..errors import ClientClosedRequestError, HostUnfitError, ModelNotReadyError, WrongModelKindError
 from ..settings import Settings
 from .batching import ForwardFn, MicroBatcher
 from .budget import Reservation, WorkBudget, WorkSnapshot
@@ -97,6 +97,7 @@ class ModelEngine:
         self._handler: Handler | None = None
         self._batcher: MicroBatcher | None = None
         self._error: str | None = None
+        self._public_error: str | None = None
         self._ready = threading.Event()
         self._budget = WorkBudget(settings.request_deadline_s)
 
@@ -116,6 +117,7 @@ class ModelEngine:
                 calibrate(handler, forward, self._budget)
         except Exception as err:  # noqa: BLE001 - any load failure must leave the server up and unready
             self._error = f"{type(err).__name__}: {err}"
+            self._public_error = self._error if isinstance(err, HostUnfitError) else None
             log.error("model failed to load: %s", self._error, exc_info=True)
             return
         s = self._settings
@@ -147,6 +149,8 @@ class ModelEngine:
     def not_ready_reason(self) -> str:
         """What callers are told (503): never the load error itself, which may name paths, hosts or settings
         (the log line of the failure has it); while loading, what the load waits for when ``progress`` says."""
+        if self._public_error:  # written for whoever deploys the server (errors.HostUnfitError)
+            return f"model failed to load: {self._public_error}"
         if self._error:
             return "model failed to load; the server log says why"
         return (self._progress() if self._progress is not None else None) or "model is loading"

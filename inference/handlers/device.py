@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .. import gpu_host
-from ..errors import DeviceOutOfMemoryError
+from ..errors import DeviceOutOfMemoryError, HostUnfitError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -20,7 +20,7 @@ R = TypeVar("R", np.ndarray, torch.Tensor)
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-class GpuUnavailableError(RuntimeError):
+class GpuUnavailableError(HostUnfitError):
     """An NVIDIA GPU is present but CUDA cannot use it, and EMB_GPU_FALLBACK=fail (the model stays unloaded)."""
 
 

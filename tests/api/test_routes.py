@@ -158,3 +158,17 @@ def test_models_with_tasks_accept_only_their_own(client):
     assert client.application.extensions[ENGINE].handler.info.tasks == ("query", "passage")
     assert client.post("/invocations", json={"input": "x", "task": "query"}).status_code == 200
     assert client.post("/invocations", json={"input": "x", "task": "retrieval.query"}).status_code == 400
+
+
+def test_a_host_that_cannot_serve_the_model_is_named_to_callers(tmp_path):
+    """The one load failure /ping repeats: a ``HostUnfitError`` (a GPU CUDA cannot use), whose words are written for
+    whoever deploys the server; any other load error stays in the log only."""
+    from inference.errors import HostUnfitError
+
+    def unfit(settings):
+        raise HostUnfitError("CUDA is unavailable: this image's CUDA 12.8 runtime needs driver >= 525.60.13")
+
+    app = create_app(make_settings(log_level="CRITICAL"), loader=unfit, load_in_background=False)
+    message = app.test_client().get("/ping").get_json()["error"]["message"]
+    assert message == ("model failed to load: HostUnfitError: CUDA is unavailable: this image's CUDA 12.8 runtime "
+                       "needs driver >= 525.60.13")  # fmt: skip
