@@ -45,13 +45,9 @@ from overload import long_texts  # noqa: E402
 from servers import HOST, RunningServer, this_service, tree_rss_mib, without_serving_settings  # noqa: E402
 from stress import RssSampler, System, hardware, load_average, systems, write_report  # noqa: E402
 
+from tests.reliability.front_harness import pipelined_flood, request_head  # noqa: E402
+
 MIB = 1024 * 1024
-
-
-def head(method: str, path: str, length: int | None = None, **fields: str) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: bench"] + ([f"Content-Length: {length}"] if length is not None else [])
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in fields.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def status_line(sock: socket.socket, timeout: float) -> int | None:
@@ -113,7 +109,7 @@ def keyless_probe(port: int, pid: int, connections: int) -> dict[str, object]:
     def client() -> None:
         try:
             with socket.create_connection((HOST, port), timeout=30) as sock:
-                sock.sendall(head("POST", "/invocations", 6 * MIB, Content_Type="application/json"))
+                sock.sendall(request_head("POST", "/invocations", 6 * MIB, Content_Type="application/json"))
                 got = status_line(sock, 0.5)  # an answer before any of the body was sent
                 if got is None:
                     sock.sendall(body)
@@ -140,7 +136,7 @@ def idle_probe(port: int, count: int, embed: Callable[[], int | None]) -> dict[s
         for _ in range(count):
             try:
                 sock = socket.create_connection((HOST, port), timeout=10)
-                sock.sendall(head("GET", "/ping"))
+                sock.sendall(request_head("GET", "/ping"))
                 sock.recv(4096)
                 held.append(sock)
             except OSError:
@@ -153,23 +149,9 @@ def idle_probe(port: int, count: int, embed: Callable[[], int | None]) -> dict[s
 
 
 def flood_probe(port: int, count: int) -> dict[str, object]:
-    flood = (head("GET", "/ping") * 9 + head("GET", "/metrics")) * (count // 10)
-    attacker = socket.create_connection((HOST, port), timeout=60)
-
-    def drain() -> None:
-        seen = 0
-        try:
-            while seen < count and (chunk := attacker.recv(1 << 20)):
-                seen += chunk.count(b"HTTP/1.1 ")
-        except OSError:
-            pass
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    threading.Thread(target=lambda: attacker.sendall(flood), daemon=True).start()
-    latencies = [get_status(port, "/ping")[1] for _ in range(20)]
-    reader.join(120)
-    attacker.close()
+    with pipelined_flood(port, count) as answered:
+        latencies = [get_status(port, "/ping")[1] for _ in range(20)]
+        answered.wait(120)
     return {"pipelined": count, "ping_max_s": round(max(latencies), 3), "ping_p50_s": round(sorted(latencies)[10], 3)}
 
 

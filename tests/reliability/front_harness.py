@@ -117,3 +117,28 @@ def closed_by_server(sock: socket.socket, timeout: float = 5) -> bool:
         return True
     except TimeoutError:
         return False
+
+
+@contextmanager
+def pipelined_flood(port: int, count: int) -> Iterator[threading.Event]:
+    """One connection pipelining ``count`` GET requests (nine ``/ping`` to one ``/metrics``) and reading its answers
+    in a thread, so the server never waits on a full socket; the event is set once every answer was read."""
+    flood = (request_head("GET", "/ping") * 9 + request_head("GET", "/metrics")) * (count // 10)
+    attacker = socket.create_connection((HOST, port), timeout=60)
+    done = threading.Event()
+
+    def drain() -> None:
+        seen = 0
+        try:
+            while seen < count and (chunk := attacker.recv(1 << 20)):
+                seen += chunk.count(b"HTTP/1.1 ")
+        except OSError:
+            pass
+        done.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    threading.Thread(target=attacker.sendall, args=(flood,), daemon=True).start()
+    try:
+        yield done
+    finally:
+        attacker.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from tests.reliability.front_harness import (
     header,
     json_body,
     kept_alive,
+    pipelined_flood,
     read_response,
     request_head,
     status_of,
@@ -126,32 +126,14 @@ def test_head_requests_get_their_status_without_a_body(server: GatedServer) -> N
 
 
 def test_a_pipelined_probe_and_metrics_flood_leaves_other_pings_fast(server: GatedServer) -> None:
-    count = 20_000
-    flood = (request_head("GET", "/ping") * 9 + request_head("GET", "/metrics")) * (count // 10)
-    attacker = connect(server)
-    attacker.settimeout(60)
-    done = threading.Event()
-
-    def drain() -> None:
-        seen = 0
-        try:
-            while seen < count and (chunk := attacker.recv(1 << 20)):
-                seen += chunk.count(b"HTTP/1.1 ")
-        except OSError:
-            pass
-        done.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    sender = threading.Thread(target=attacker.sendall, args=(flood,), daemon=True)
-    sender.start()
-    latencies = []
-    for _ in range(10):
-        started = time.monotonic()
-        assert request(server.port, "GET", "/ping", timeout=5).status == 200
-        latencies.append(time.monotonic() - started)
-    assert max(latencies) < 1.0, latencies
-    assert done.wait(120)
-    attacker.close()
+    with pipelined_flood(server.port, 20_000) as answered:
+        latencies = []
+        for _ in range(10):
+            started = time.monotonic()
+            assert request(server.port, "GET", "/ping", timeout=5).status == 200
+            latencies.append(time.monotonic() - started)
+        assert max(latencies) < 1.0, latencies
+        assert answered.wait(120)
 
 
 def test_the_servers_keepalive_setting_closes_idle_connections(tmp_path: Path) -> None:

@@ -214,3 +214,22 @@ def model_folder(tmp_path: Path) -> Path:
     (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
     (folder / "model.safetensors").write_bytes(b"\0" * 64)
     return folder
+
+
+# -- the SageMaker Python SDK page's tests (test_sagemaker_sdk_v2.py, test_sagemaker_sdk_v3.py) --------------------
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    """The real server on the embedded model, where the SDK's InvokeEndpoint is sent."""
+    from marketplace.local_server import local_server
+
+    with local_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def reference() -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    from inference.model_dir import embedded_model_dir
+
+    return SentenceTransformer(str(embedded_model_dir()), device="cpu")

@@ -9,7 +9,6 @@ the SDK there. Needs ``sagemaker`` 2.x (``make test-sagemaker-sdk``: its own ven
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,26 +32,9 @@ from sagemaker_sdk_testing import (  # noqa: E402
     seller_package,
 )
 
-from marketplace.local_server import local_server  # noqa: E402
-
 pytestmark = pytest.mark.sagemaker_sdk
 ENVIRONMENT = {"EMB_MAX_BATCH_TOKENS": "32768"}  # the page's container environment
 POLL_S = 1  # v2 checks the endpoint every 30 s (a default argument); moto's endpoints are InService at once
-
-
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    with local_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def reference() -> Any:
-    from sentence_transformers import SentenceTransformer
-
-    from inference.model_dir import embedded_model_dir
-
-    return SentenceTransformer(str(embedded_model_dir()), device="cpu")
 
 
 @pytest.fixture

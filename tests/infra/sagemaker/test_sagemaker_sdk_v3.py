@@ -7,7 +7,6 @@ the SDK there. Needs sagemaker-core (``make test-sagemaker-sdk``: its own venv; 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +29,8 @@ from sagemaker_sdk_testing import (  # noqa: E402
     seller_package,
 )
 
-from marketplace.local_server import local_server  # noqa: E402
-
 pytestmark = pytest.mark.sagemaker_sdk
 ENVIRONMENT = {"EMB_MAX_BATCH_TOKENS": "32768"}  # the page's container environment
-
-
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    with local_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def reference() -> Any:
-    from sentence_transformers import SentenceTransformer
-
-    from inference.model_dir import embedded_model_dir
-
-    return SentenceTransformer(str(embedded_model_dir()), device="cpu")
 
 
 @pytest.fixture
