@@ -23,6 +23,7 @@ from ..core.types import PairIds
 from ..errors import InvalidInputError
 from .prefix_tokens import LazyTokens, Tokens, first_tokens, first_tokens_of_each, not_shorter
 from .st_config import ModelFolderError
+from .tokenization import uncut_tokenizer
 
 SAMPLE = ("query", "document")
 # A query and a document both over the budget: which is the longer decides only who keeps the odd token of an odd
@@ -100,13 +101,7 @@ class PairTokenizer:
 
     @classmethod
     def from_hf(cls, hf_tokenizer: object, max_length: int, with_types: bool) -> PairTokenizer:
-        backend = getattr(hf_tokenizer, "backend_tokenizer", None)
-        if backend is None:
-            raise ModelFolderError("the reranker has no fast (Rust) tokenizer; add tokenizer.json")
-        tokenizer = Tokenizer.from_str(backend.to_str())
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
-        return cls(tokenizer, max_length, with_types)
+        return cls(uncut_tokenizer(hf_tokenizer, "reranker"), max_length, with_types)
 
     @property
     def specials(self) -> int:

@@ -11,6 +11,17 @@ from tokenizers import Tokenizer
 from .st_config import ModelFolderError
 
 
+def uncut_tokenizer(hf_tokenizer: object, what: str = "model") -> Tokenizer:
+    """A copy of a transformers tokenizer's Rust tokenizer that neither truncates nor pads."""
+    backend = getattr(hf_tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ModelFolderError(f"the {what} has no fast (Rust) tokenizer; add tokenizer.json")
+    tokenizer = Tokenizer.from_str(backend.to_str())
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
 @dataclass(frozen=True)
 class FastTokenizers:
     """``full`` never truncates (to count tokens); ``cut`` truncates to ``max_length`` keeping special tokens."""
@@ -22,13 +33,8 @@ class FastTokenizers:
 
     @classmethod
     def from_hf(cls, hf_tokenizer: object, max_length: int) -> FastTokenizers:
-        backend = getattr(hf_tokenizer, "backend_tokenizer", None)
-        if backend is None:
-            raise ModelFolderError("the model has no fast (Rust) tokenizer; add tokenizer.json")
-        full = Tokenizer.from_str(backend.to_str())
-        full.no_truncation()
-        full.no_padding()
-        cut = Tokenizer.from_str(backend.to_str())
+        full = uncut_tokenizer(hf_tokenizer)
+        cut = Tokenizer.from_str(full.to_str())
         cut.enable_truncation(max_length)
         cut.no_padding()
         pad_id = getattr(hf_tokenizer, "pad_token_id", None)
