@@ -19,7 +19,7 @@ from ..access.rate_limit import Limits, RateLimiter, Reservation, rate_headers
 from ..endpoints.demand import Demand
 from ..errors import RateLimitedError
 from ..settings import Settings
-from .route_table import Route, route_table
+from .route_table import Route, RouteIndex
 
 log = logging.getLogger(__name__)
 LIMITS_FILE = "rate-limits.sqlite3"
@@ -62,12 +62,11 @@ def install_access(app: Flask, settings: Settings, state_dir: Path | None, keys:
         log.warning("API keys are on behind a cloud platform, which authenticates callers itself and may not "
                     "pass their Authorization header on: unset EMB_API_KEY / EMB_API_KEYS_FILE there")  # fmt: skip
     limiter = RateLimiter((state_dir or Path(tempfile.mkdtemp(prefix="embed-state-"))) / LIMITS_FILE)
-    routes = {(route.path, route.method): route for route in route_table(settings)}
+    routes = RouteIndex(settings)
 
     def route_of() -> Route | None:
         rule = request.url_rule
-        method = "GET" if request.method == "HEAD" else request.method
-        return None if rule is None else routes.get((rule.rule, method))
+        return None if rule is None else routes.get(rule.rule, request.method)
 
     @app.before_request
     def _admit() -> None:

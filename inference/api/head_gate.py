@@ -28,7 +28,7 @@ from ..codecs.negotiation import check_content_type
 from ..core.engine import ModelEngine
 from ..errors import ServingError
 from ..settings import Settings
-from .route_table import Route, route_table
+from .route_table import Route, RouteIndex
 
 HEAD_GATE = "head_gate"  # app.extensions key: the runtime hands it to the front
 
@@ -38,7 +38,7 @@ class HeadGate:
 
     def __init__(self, app: Flask, settings: Settings, engine: ModelEngine, keys: KeyRing) -> None:
         self._adapter = app.url_map.bind("localhost")
-        self._routes = {(route.path, route.method): route for route in route_table(settings)}
+        self._routes = RouteIndex(settings)
         self._engine, self._keys = engine, keys
 
     def __call__(self, method: str, path: str, headers: Mapping[str, str], length: int | None) -> ServingError | None:
@@ -57,11 +57,10 @@ class HeadGate:
         return None
 
     def _route(self, method: str, path: str) -> Route | None:
-        method = "GET" if method == "HEAD" else method
         if "//" in path:  # werkzeug's matching would merge the slashes; the app answers such paths itself
             return None
         try:
             rule, _ = self._adapter.match(unquote(path), method, return_rule=True)
         except HTTPException:  # 404 / 405 / a redirect: the app answers those
             return None
-        return self._routes.get((rule.rule, method))
+        return self._routes.get(rule.rule, method)

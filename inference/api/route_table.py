@@ -109,6 +109,17 @@ def route_table(settings: Settings) -> tuple[Route, ...]:
     return tuple(unique.values())
 
 
+class RouteIndex:
+    """The route table by Flask rule and method (a HEAD request is its GET route's): what the access hooks and the
+    front's head gate look a matched rule up in."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._routes = {(route.path, route.method): route for route in route_table(settings)}
+
+    def get(self, rule: str, method: str) -> Route | None:
+        return self._routes.get((rule, "GET" if method == "HEAD" else method))
+
+
 def probe_paths(settings: Settings) -> frozenset[str]:
     """Health probes (liveness and readiness) and the metrics scrape: answered in the front's loop."""
     return frozenset(route.path for route in route_table(settings) if route.probe)

@@ -89,14 +89,15 @@ async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, mos
 
 
 def sends_body(request: HttpRequest | None) -> bool:
-    fields = dict(request.headers) if request is not None else {}
-    return "transfer-encoding" in fields or fields.get("content-length", "0").strip() not in ("", "0")
+    if request is None:
+        return False
+    return any(name == "transfer-encoding" for name, _ in request.headers) or bool(request.content_length)
 
 
 def declared_length(request: HttpRequest | None, default: int) -> int:
     """What a refused request may still send: its Content-Length (at most 1 GiB), else ``default``."""
-    declared = dict(request.headers).get("content-length", "") if request is not None else ""
-    return min(int(declared), 1 << 30) if declared.isdigit() else default
+    length = request.content_length if request is not None else None
+    return min(length, 1 << 30) if length is not None else default
 
 
 async def write_response(conn: h11.Connection, writer: asyncio.StreamWriter, response: HttpResponse, timeout_s: float,

@@ -25,8 +25,7 @@ class HeadAdmission:
         if request.path in self._probes.all:
             return None
         fields = dict(request.headers)
-        declared = fields.get("content-length", "")
-        length = int(declared) if declared.isdigit() else None
+        length = request.content_length
         if length is not None and length > self._limits.max_body_bytes:
             return PayloadTooLargeError("request body is larger than the configured limit")
         refusal: ServingError | None = None

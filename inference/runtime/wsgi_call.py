@@ -31,6 +31,12 @@ class HttpRequest:
     def path(self) -> str:
         return self.target.split("?", 1)[0]
 
+    @property
+    def content_length(self) -> int | None:
+        """The declared body length; None when there is no valid Content-Length (chunked, or none)."""
+        declared = next((value for name, value in self.headers if name == "content-length"), "").strip()
+        return int(declared) if declared.isdigit() else None
+
 
 @dataclass(slots=True)
 class HttpResponse:
