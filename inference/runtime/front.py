@@ -43,7 +43,7 @@ from .front_answers import (
 from .head_admission import HeadAdmission
 from .limits import FrontLimits, HeadGate, Probes, open_gate
 from .slots import ConnectionSlots
-from .wsgi_call import HttpRequest, HttpResponse, WSGIApp, call_app, environ_for
+from .wsgi_call import HttpRequest, HttpResponse, WSGIApp, call_app, environ_for, request_from
 
 _READ_CHUNK = 64 * 1024
 
@@ -198,7 +198,7 @@ class Front:
             return None
         if not isinstance(head, h11.Request):
             raise _Refused(InvalidInputError("malformed HTTP request"))
-        request = self._request_from(head, writer)
+        request = request_from(head, writer.get_extra_info("peername"), writer.get_extra_info("sockname"))
         head_bytes = len(head.target) + sum(len(name) + len(value) + 4 for name, value in head.headers)
         if head_bytes > limits.max_header_bytes or len(head.headers) > limits.max_header_fields:
             too_large = f"request head is larger than {limits.max_header_bytes} bytes"
@@ -210,14 +210,6 @@ class Front:
         body = await self._read_body(conn, reader, writer, head, request, buffer)
         return HttpRequest(request.method, request.target, request.headers, body, request.client, request.server,
                            request.http_version), buffer  # fmt: skip
-
-    def _request_from(self, head: h11.Request, writer: asyncio.StreamWriter) -> HttpRequest:
-        headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in head.headers]
-        peer = writer.get_extra_info("peername") or ("", 0)
-        own = writer.get_extra_info("sockname") or ("", 0)
-        return HttpRequest(head.method.decode("ascii"), head.target.decode("latin-1"), headers, b"",
-                           (str(peer[0]), int(peer[1])), (str(own[0]), int(own[1])),
-                           head.http_version.decode("ascii"))  # fmt: skip
 
     async def _read_body(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                          head: h11.Request, request: HttpRequest, body: BodyBuffer) -> bytes | SpooledBody:  # fmt: skip
@@ -257,6 +249,10 @@ class Front:
                        started: float) -> HttpResponse:  # fmt: skip
         if request.path in self._probes.all:
             return self._probe(request, started)
+        if busy := self._heads.at_capacity(self._in_flight):
+            answer = error_answer(busy, request, close=False)
+            log_answer(answer, request, started, shed=True)
+            return answer
         cancelled = threading.Event()
         environ = environ_for(request, {DEADLINE: time.monotonic() + self._deadline_s, CANCELLED: cancelled})
         self._in_flight += 1

@@ -28,14 +28,19 @@ class HeadAdmission:
         length = request.content_length
         if length is not None and length > self._limits.max_body_bytes:
             return PayloadTooLargeError("request body is larger than the configured limit")
-        refusal: ServingError | None = None
-        if in_flight >= self._limits.threads + self._limits.max_waiting:
-            refusal = OverloadedError("server is at capacity; retry shortly")
-        else:
-            refusal = self._gate(request.method, request.path, fields, length)
+        refusal = self.at_capacity(in_flight, count=False) or self._gate(request.method, request.path, fields, length)
         if refusal is None and length is not None and not self._bodies.room_for(length):
             refusal = OverloadedError("request bodies being received fill this worker's memory and temporary "
                                       "space; retry shortly")  # fmt: skip
         if refusal is not None:
             self._on_refused(refusal.status)
         return refusal
+
+    def at_capacity(self, in_flight: int, *, count: bool = True) -> ServingError | None:
+        """The 503 when the app's threads and wait slots are all taken (checked from the head, and again once the
+        body is read: bodies read meanwhile may have filled them); ``count``: the metrics count it here."""
+        if in_flight < self._limits.threads + self._limits.max_waiting:
+            return None
+        if count:
+            self._on_refused(503)
+        return OverloadedError("server is at capacity; retry shortly")

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import h11
+
 from .bodies import SpooledBody
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -45,6 +47,15 @@ class HttpResponse:
     headers: list[tuple[str, str]]
     body: bytes = b""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def request_from(head: h11.Request, peer: Any, own: Any) -> HttpRequest:
+    """The request an h11 head describes (no body yet); ``peer`` / ``own``: the socket's addresses, if known."""
+    headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in head.headers]
+    peer, own = peer or ("", 0), own or ("", 0)
+    return HttpRequest(head.method.decode("ascii"), head.target.decode("latin-1"), headers, b"",
+                       (str(peer[0]), int(peer[1])), (str(own[0]), int(own[1])),
+                       head.http_version.decode("ascii"))  # fmt: skip
 
 
 def environ_for(request: HttpRequest, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -266,3 +266,32 @@ def test_a_client_that_does_not_read_its_response_is_dropped_after_the_write_tim
         wait_until(lambda: running.call(lambda: len(running.front.slots)) == 0, "the connection dropped", 10)
         assert 0.9 < time.monotonic() - started < 5
         sock.close()
+
+
+def test_the_wait_bound_holds_for_a_body_that_arrives_after_the_pool_filled() -> None:
+    """The head passed while threads were free; by the time its body arrived every thread and wait slot was taken:
+    it gets the fast 503 (the bound is checked again once the body is read), not a place in an unbounded queue."""
+    release = threading.Event()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/hold":
+            release.wait(20)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    limits = FrontLimits(max_body_bytes=1000, threads=1, max_waiting=1)
+    with running_front(limits, app=app) as running:
+        late = socket.create_connection((HOST, running.port), timeout=10)
+        late.sendall(request_head("POST", "/late", 2))  # admitted from its head: nothing runs yet
+        wait_until(lambda: running.call(lambda: len(running.front.slots)) == 1, "the late head read")
+        held = [socket.create_connection((HOST, running.port), timeout=10) for _ in range(2)]
+        for sock in held:
+            sock.sendall(request_head("POST", "/hold", 2) + b"{}")
+        wait_until(lambda: running.call(lambda: running.front._in_flight) == 2, "one running, one waiting")
+        late.sendall(b"{}")
+        answer = read_response(late)
+        assert status_of(answer) == 503 and json_body(answer)["error"]["type"] == "overloaded"
+        release.set()
+        assert [status_of(read_response(sock)) for sock in held] == [200, 200]
+        for sock in [late, *held]:
+            sock.close()
