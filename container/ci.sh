@@ -57,7 +57,11 @@ cleanup() {
     if $gpu_built && [[ -z ${KEEP_IMAGE:-} ]]; then docker rmi -f "$gpu_tag" >/dev/null; fi
     docker image prune -f --filter label=embed-serving.stage=build >/dev/null
     if $made_base; then docker rmi -f "$base" >/dev/null; fi
-    log "removed: test containers, $tag$($made_base && echo ", $base"), build-stage images"
+    # BuildKit's cache grows by several GB a build (torch, the GPU image) and is never collected on its own:
+    # keep CONTAINER_BUILD_CACHE_KEEP (default 8GB) so that repeated runs on one machine don't fill its disk.
+    docker builder prune -f --keep-storage "${CONTAINER_BUILD_CACHE_KEEP:-8GB}" >/dev/null 2>&1 \
+      || docker builder prune -af >/dev/null 2>&1
+    log "removed: test containers, $tag$($made_base && echo ", $base"), build-stage images; build cache trimmed to ${CONTAINER_BUILD_CACHE_KEEP:-8GB}"
   fi
   if $started_engine; then container/dockerd.sh --stop; fi
   record "container stage total (s)" "$(elapsed "$t_all")"
