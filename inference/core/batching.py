@@ -1,12 +1,11 @@
 """Micro-batching: concurrent requests share forward passes.
 
-Request threads ``submit`` payloads (token id sequences, or preprocessed images) and block; one
-batcher thread gathers pending payloads (waiting at most ``wait_s`` for more), groups them by key
-(modality and task: never mixed in one forward pass), sorts them by cost (token count) and cuts them
-into micro-batches bounded by ``max_batch_size`` items and ``max_batch_tokens`` padded tokens.
-Results go back to each request in its own order. A request is admitted by work and deadline before it is
-queued (budget.py); jobs of a request past its deadline or whose client left are dropped before their
-micro-batch runs, and its waiting thread returns at once. Framework-free: no torch, no HTTP.
+Request threads ``submit`` payloads (token id sequences, or preprocessed images) and block; one batcher thread
+gathers pending payloads (waiting at most ``wait_s`` for more), groups them by key (modality and task: never mixed
+in one forward pass), sorts them by cost (token count) and cuts them into micro-batches bounded by
+``max_batch_size`` items and ``max_batch_tokens`` padded tokens. Results go back to each request in its own order.
+A request is admitted by work and deadline before it is queued (budget.py); jobs of a request past its deadline or
+whose client left are dropped before their micro-batch runs, and its waiting thread returns at once.
 """
 
 from __future__ import annotations
@@ -29,11 +28,12 @@ from .padding import plan_batches
 
 log = logging.getLogger(__name__)
 
-# How often a request thread waiting with a cancellation event checks it (a threading.Event cannot be waited
-# on together with the result): a cancelled request returns within this, its queued jobs dropped.
+# How often a request thread waiting with a cancellation event checks it (an Event cannot be waited on together
+# with the result): a cancelled request returns within this, its queued jobs dropped. No torch, no HTTP here.
 CANCEL_POLL_S = 0.1
 
-ForwardFn = Callable[[Sequence[Any], Hashable], np.ndarray]
+# One output per payload, in order: an ``(n, d)`` array, or a list of arrays of differing shapes.
+ForwardFn = Callable[[Sequence[Any], Hashable], np.ndarray | Sequence[np.ndarray]]
 
 
 @dataclass(eq=False)
@@ -79,16 +79,8 @@ class MicroBatcher:
     passes; without one, only ``max_queue`` bounds the queue.
     """
 
-    def __init__(
-        self,
-        forward: ForwardFn,
-        *,
-        max_batch_size: int,
-        max_batch_tokens: int,
-        wait_s: float,
-        max_queue: int,
-        budget: WorkBudget | None = None,
-    ) -> None:
+    def __init__(self, forward: ForwardFn, *, max_batch_size: int, max_batch_tokens: int, wait_s: float,
+                 max_queue: int, budget: WorkBudget | None = None) -> None:  # fmt: skip
         self._forward = forward
         self._max_batch_size = max_batch_size
         self._max_batch_tokens = max_batch_tokens
@@ -118,7 +110,12 @@ class MicroBatcher:
         with self._cond:
             return self._in_flight
 
-    def submit(
+    def submit(self, payloads: Sequence[Any], key: Hashable, costs: Sequence[int] | None = None,
+               **options: Any) -> np.ndarray:  # fmt: skip
+        """Embed ``payloads`` and return ``(n, d)`` vectors in input order (``submit_each``'s outputs, stacked)."""
+        return np.stack(self.submit_each(payloads, key, costs, **options))
+
+    def submit_each(
         self,
         payloads: Sequence[Any],
         key: Hashable,
@@ -127,8 +124,9 @@ class MicroBatcher:
         deadline: float | None = None,
         cancelled: threading.Event | None = None,
         reservation: Reservation | None = None,
-    ) -> np.ndarray:
-        """Embed ``payloads`` and return ``(n, d)`` vectors in input order.
+    ) -> list[np.ndarray]:
+        """Run ``payloads`` through the model and return each one's output in input order (shapes may differ:
+        a multi-vector model's token vectors).
 
         ``costs`` are the token costs used for sorting, the token budget and admission; by default
         ``len(payload)`` (the token count of a token id sequence). ``key`` is passed to ``forward``.
@@ -153,7 +151,7 @@ class MicroBatcher:
         self._wait(ticket)
         if ticket.error is not None:
             raise ticket.error
-        return np.stack(cast(list[np.ndarray], ticket.vectors))  # every slot is filled once done is set
+        return cast(list[np.ndarray], ticket.vectors)  # every slot is filled once done is set
 
     def stop(self) -> None:
         with self._cond:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -20,71 +20,31 @@ import numpy as np
 from .. import metrics
 from ..errors import ClientClosedRequestError, HostUnfitError, ModelNotReadyError, WrongModelKindError
 from ..settings import Settings
-from .batching import ForwardFn, MicroBatcher
+from .batching import MicroBatcher
 from .budget import Reservation, WorkBudget, WorkSnapshot
-from .heap import HeapTrimmer
-from .protocol import EmbeddingHandler, ImageEmbeddingHandler, RerankHandler
-from .types import ModelInfo
+from .forward import BatchKey, Handler, calibrate, forward_for
+from .protocol import ClassifierHandler, EmbeddingHandler, MultiVectorHandler, RerankHandler, TextTokenizer
+from .types import CLASSIFY, EMBED, MULTIVECTOR, RERANK, ModelInfo
 
 log = logging.getLogger(__name__)
 
-TEXT, IMAGE, PAIR = "text", "image", "pair"
-BatchKey = tuple[str, str | None]  # (modality, task); (PAIR, None) for reranker pairs
-Handler = EmbeddingHandler | RerankHandler
+
 Loader = Callable[[Settings], Handler]
 Progress = Callable[[], str | None]  # what the model's loading is waiting for, told to callers (e.g. a copy's bytes)
-RERANK_HINT = "send rerank requests ({query, documents}) to POST /v1/rerank, /rerank or /invocations"
-EMBED_HINT = "send embedding requests to POST /v1/embeddings, /embed or /invocations"
-
-# Calibration: about this many tokens in sequences of the model's max length (at most CALIBRATION_LENGTH), the
-# shape of a loaded worker's batches. all-MiniLM-L6-v2: 6 x 256 tokens, 0.26 s with 2 torch threads and 0.6 s
-# with 1 (a worker of the CPU default) on the 2-core development machine.
-CALIBRATION_TOKENS = 1536
-CALIBRATION_LENGTH = 512
-CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog, then reads a long report about embeddings. "
-
-
-def forward_for(handler: Handler, heap: HeapTrimmer | None = None) -> ForwardFn:
-    """The batcher's forward: text batches go to ``forward`` with their task, image batches to
-    ``forward_images``, reranker pairs to ``score``. After each pass freed host memory goes back to the OS once
-    enough piled up (heap.py)."""
-    trimmer = heap or HeapTrimmer()
-
-    def forward(payloads: Sequence[Any], key: Hashable) -> np.ndarray:
-        kind, task = cast(BatchKey, key)  # every key is a BatchKey (engine.submit)
-        try:
-            if isinstance(handler, RerankHandler):
-                return handler.score(payloads)
-            if kind == IMAGE:
-                assert isinstance(handler, ImageEmbeddingHandler)
-                return handler.forward_images(payloads)
-            return handler.forward(payloads, task)
-        finally:
-            trimmer.after_forward()
-
-    return forward
+# What each kind of model answers, told when a request reaches a route of another kind (400).
+HINTS = {
+    EMBED: "send embedding requests to POST /v1/embeddings, /embed or /invocations",
+    RERANK: "send rerank requests ({query, documents}) to POST /v1/rerank, /rerank or /invocations",
+    MULTIVECTOR: "send multi-vector requests to POST /v1/multi-vector, /v1/embeddings or /invocations, and rerank "
+    "requests to POST /v1/rerank or /rerank",
+    CLASSIFY: "send classification requests to POST /v1/classify, /predict, /classify or /invocations",
+}
+KIND_NAMES = {EMBED: "embedding model", RERANK: "reranker", MULTIVECTOR: "multi-vector (late-interaction) model",
+              CLASSIFY: "classifier"}  # fmt: skip
 
 
-def calibrate(handler: Handler, forward: ForwardFn, budget: WorkBudget) -> None:
-    """Time one forward pass of a synthetic batch (max-length sequences of the tokenizer's own ids) and seed
-    ``budget``'s throughput with it, so the very first burst of requests is judged by a measured rate."""
-    length = min(handler.info.max_length, CALIBRATION_LENGTH)
-    text = CALIBRATION_TEXT * (length // 8 + 1)
-    ids: Any
-    if isinstance(handler, RerankHandler):
-        [ids] = handler.tokenize_pairs(CALIBRATION_TEXT[:40], [text], True)
-        key: BatchKey = (PAIR, None)
-    else:
-        [ids] = handler.tokenize([text], None, True)
-        ids = ids[: length - 1] + ids[-1:] if len(ids) > length else ids
-        key = (TEXT, None)
-    batch = [ids] * max(1, CALIBRATION_TOKENS // len(ids))
-    started = time.perf_counter()
-    forward(batch, key)
-    seconds = time.perf_counter() - started
-    budget.calibrate(len(ids) * len(batch), seconds)
-    log.info("calibrated: %d x %d tokens in %.3f s, %.0f tokens/s", len(batch), len(ids), seconds,
-             budget.tokens_per_s or 0)  # fmt: skip
+def _article(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
 class ModelEngine:
@@ -168,22 +128,39 @@ class ModelEngine:
     @property
     def handler(self) -> EmbeddingHandler:
         """The loaded embedding model; ``ModelNotReadyError`` (503) while loading or after a failed load, and
-        ``WrongModelKindError`` (400) when the loaded model is a reranker."""
-        handler = self._loaded()
-        if isinstance(handler, RerankHandler):
-            raise WrongModelKindError(
-                f"this endpoint serves the reranker {handler.info.name!r}, not an embedding model: {RERANK_HINT}"
-            )
-        return handler
+        ``WrongModelKindError`` (400) when the loaded model is of another kind."""
+        return cast(EmbeddingHandler, self._of_kind(EMBED))
 
     @property
     def reranker(self) -> RerankHandler:
-        """The loaded reranker; ``WrongModelKindError`` (400) when the loaded model embeds."""
+        """The loaded cross-encoder; ``WrongModelKindError`` (400) when the loaded model is of another kind."""
+        return cast(RerankHandler, self._of_kind(RERANK, "reranking needs a reranker (docs/models/rerankers.md)"))
+
+    @property
+    def multivector(self) -> MultiVectorHandler:
+        """The loaded late-interaction model; ``WrongModelKindError`` (400) for any other kind."""
+        return cast(MultiVectorHandler, self._of_kind(MULTIVECTOR, "multi-vector output needs a late-interaction "
+                                                      "model (docs/models/multi-vector.md)"))  # fmt: skip
+
+    @property
+    def classifier(self) -> ClassifierHandler:
+        """The loaded sequence classifier; ``WrongModelKindError`` (400) for any other kind."""
+        return cast(ClassifierHandler, self._of_kind(CLASSIFY, "these routes need a classifier model "
+                                                    "(docs/models/classifiers.md)"))  # fmt: skip
+
+    @property
+    def text_tokenizer(self) -> TextTokenizer:
+        """The loaded model's tokenizer, whatever its kind (``/tokenize``, ``/decode``, the segmenter)."""
+        tokenizer: TextTokenizer = getattr(self._loaded(), "text_tokenizer")  # noqa: B009 - every handler has one
+        return tokenizer
+
+    def _of_kind(self, kind: str, need: str = "") -> Handler:
         handler = self._loaded()
-        if not isinstance(handler, RerankHandler):
+        loaded = handler.info.kind
+        if loaded != kind:
             raise WrongModelKindError(
-                f"this endpoint serves the embedding model {handler.info.name!r}, not a reranker: {EMBED_HINT}; "
-                "reranking needs a reranker model (docs/models/rerankers.md)"
+                f"this endpoint serves the {KIND_NAMES.get(loaded, loaded)} {handler.info.name!r}, not "
+                f"{_article(KIND_NAMES[kind])}: {HINTS.get(loaded, '')}" + (f"; {need}" if need else "")
             )
         return handler
 
@@ -229,8 +206,29 @@ class ModelEngine:
         return self._batcher.submit(payloads, key, costs, deadline=deadline, cancelled=cancelled,
                                     reservation=reservation)  # fmt: skip
 
+    def submit_each(
+        self,
+        payloads: Sequence[Any],
+        key: BatchKey,
+        costs: Sequence[int] | None = None,
+        *,
+        deadline: float | None = None,
+        cancelled: threading.Event | None = None,
+        reservation: Reservation | None = None,
+    ) -> list[np.ndarray]:
+        """As ``submit``, each payload's output on its own (shapes may differ: a multi-vector model's tokens)."""
+        if self._batcher is None:
+            raise ModelNotReadyError(self.not_ready_reason())
+        return self._batcher.submit_each(payloads, key, costs, deadline=deadline, cancelled=cancelled,
+                                         reservation=reservation)  # fmt: skip
+
     def forward_tokens(
-        self, ids: Sequence[int], task: str | None, *, deadline: float | None, cancelled: threading.Event | None,
+        self,
+        ids: Sequence[int],
+        task: str | None,
+        *,
+        deadline: float | None,
+        cancelled: threading.Event | None,
         reservation: Reservation | None = None,
     ) -> np.ndarray:
         """Per-token vectors of one sequence (late chunking), run in the calling thread but admitted like

@@ -8,7 +8,30 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from .types import ModelInfo, PairIds, TokenIds
+from .types import ModelInfo, PairIds, Token, TokenIds
+
+
+class TextTokenizer(Protocol):
+    """The served model's own tokenizer, for ``/tokenize``, ``/decode`` and the segmenter (no model work).
+
+    Every handler of every kind has one (``text_tokenizer``): token counts and ids equal the tokenizer's own."""
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        """The model's named prompts (sentence-transformers' ``prompts``): what ``prompt_name`` prepends."""
+        ...
+
+    def tokens(self, text: str, add_special_tokens: bool) -> list[Token]:
+        """``text``'s tokens, uncut, with ids, token text, special flag and character offsets into ``text``."""
+        ...
+
+    def count(self, texts: Sequence[str], add_special_tokens: bool) -> list[int]:
+        """How many tokens each text has, uncut."""
+        ...
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool) -> str:
+        """The text of ``ids``; ``InvalidInputError`` for an id outside the vocabulary."""
+        ...
 
 
 @runtime_checkable
@@ -76,6 +99,58 @@ class RerankHandler(Protocol):
 
     def activation(self, logits: np.ndarray) -> np.ndarray:
         """The model's score from its logits (sigmoid for one-label cross-encoders, as sentence-transformers)."""
+        ...
+
+    def warmup(self) -> None: ...
+
+
+class MultiVectorHandler(Protocol):
+    """Adapter around one late-interaction (ColBERT-style) model (``info.kind == MULTIVECTOR``): one vector per
+    token, queries and documents tokenised differently (``input_type``: ``QUERY`` or ``DOCUMENT``).
+
+    ``tokenize`` runs in request threads; ``forward`` on length-sorted micro-batches of one input type."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    @property
+    def text_tokenizer(self) -> TextTokenizer: ...
+
+    def tokenize(self, texts: Sequence[str], input_type: str, truncate: bool) -> list[list[int]]:
+        """Model-ready ids: the input type's marker token, queries expanded with the mask token to
+        ``info.query_length`` (and cut to it); documents cut to ``info.max_length`` when ``truncate``."""
+        ...
+
+    def forward(self, batch: Sequence[TokenIds], input_type: str) -> list[np.ndarray]:
+        """Each sequence's token vectors as the reference library encodes them: projected, L2-normalised per
+        token, float32 ``(tokens kept, info.dimensions)``; documents without padding and skip-list tokens."""
+        ...
+
+    def warmup(self) -> None: ...
+
+
+class ClassifierHandler(Protocol):
+    """Adapter around one ``*ForSequenceClassification`` model with several labels (``info.kind == CLASSIFY``,
+    ``info.labels``). ``tokenize`` runs in request threads; ``logits`` on micro-batches from the batcher."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    @property
+    def text_tokenizer(self) -> TextTokenizer: ...
+
+    def tokenize(self, inputs: Sequence[str | tuple[str, str]], truncate: bool) -> list[PairIds]:
+        """One text, or a text pair, each as model-ready ids; cut to ``info.max_length`` when ``truncate``, else
+        ``InvalidInputError``."""
+        ...
+
+    def logits(self, batch: Sequence[PairIds]) -> np.ndarray:
+        """Raw logits, float32, shape ``(len(batch), len(info.labels))``."""
+        ...
+
+    def activation(self, logits: np.ndarray) -> np.ndarray:
+        """Label scores from logits as ``transformers``' text-classification pipeline computes them: softmax for
+        single-label models, sigmoid for ``problem_type == "multi_label_classification"``."""
         ...
 
     def warmup(self) -> None: ...

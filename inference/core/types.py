@@ -6,7 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 TokenIds = Sequence[int]
-EMBED, RERANK = "embed", "rerank"  # model kinds (ModelInfo.kind)
+# Model kinds (ModelInfo.kind): which API a loaded model serves. EMBED: one vector per input; RERANK: a
+# cross-encoder's query/document scores; MULTIVECTOR: late interaction (ColBERT), one vector per token, MaxSim
+# reranking; CLASSIFY: a ``*ForSequenceClassification`` model with its own labels.
+EMBED, RERANK, MULTIVECTOR, CLASSIFY = "embed", "rerank", "multivector", "classify"
+QUERY, DOCUMENT = "query", "document"  # a multi-vector model's two sides (input_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +22,18 @@ class PairIds:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token of a text as the model's tokenizer cuts it: ``start``/``stop`` are character offsets into the
+    text that was tokenised (None for special tokens, which cover no characters)."""
+
+    id: int
+    text: str
+    special: bool
+    start: int | None
+    stop: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,4 +60,8 @@ class ModelInfo:
     late_chunking: bool = True
     device: str = "cpu"
     dtype: str = "float32"
-    kind: str = "embed"  # EMBED or RERANK: which API the model serves
+    kind: str = "embed"  # EMBED, RERANK, MULTIVECTOR or CLASSIFY: which API the model serves
+    # MULTIVECTOR: the widths ``dimensions`` may take (Matryoshka, declared by the folder; the full width first).
+    dimension_options: tuple[int, ...] = ()
+    query_length: int | None = None  # MULTIVECTOR: every query's length in tokens (query expansion)
+    labels: tuple[str, ...] = ()  # CLASSIFY: the model's labels, by output index (config.json's id2label)

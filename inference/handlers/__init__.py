@@ -1,21 +1,35 @@
-"""Handler registry: settings -> a loaded ``EmbeddingHandler`` or ``RerankHandler``. Torch is imported only by
-real handlers."""
+"""Handler registry: settings -> a loaded handler of the folder's kind (embed, rerank, multivector, classify).
+Torch is imported only by real handlers."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from ..core.protocol import EmbeddingHandler, ImageEmbeddingHandler, RerankHandler
+from ..core.forward import Handler
+from ..core.protocol import (
+    ClassifierHandler,
+    EmbeddingHandler,
+    ImageEmbeddingHandler,
+    MultiVectorHandler,
+    RerankHandler,
+)
 from ..model_dir import resolve_model_dir
 from ..settings import Settings
 
 
 def model_family(folder: Path) -> str:
-    """``rerank`` for cross-encoders (``*ForSequenceClassification``: Hugging Face, sentence-transformers
-    CrossEncoder and Jina's rerankers), ``jina-v3`` / ``jina-clip`` for Jina's own model code (``handlers/jina.py``),
-    ``clip`` for CLIP-style two-tower models, else ``text``; decided from config.json (model_type, auto_map,
-    architectures)."""
+    """``multivector`` for late-interaction folders (PyLate / Sentence Transformers multi-vector: colbert_folder.py),
+    ``rerank`` for cross-encoders (``*ForSequenceClassification`` with one label: Hugging Face, sentence-transformers
+    CrossEncoder and Jina's rerankers), ``classify`` for ``*ForSequenceClassification`` with several labels,
+    ``jina-v3`` / ``jina-clip`` for Jina's own model code (``handlers/jina.py``), ``clip`` for CLIP-style two-tower
+    models, else ``text``; decided from the folder's sentence-transformers metadata and config.json (model_type,
+    auto_map, architectures, id2label / num_labels)."""
+    from .colbert_folder import is_late_interaction
+
+    if is_late_interaction(folder):
+        return "multivector"
     config = folder / "config.json"
     if config.is_file():
         from .clip import CLIP_MODEL_TYPES
@@ -23,7 +37,7 @@ def model_family(folder: Path) -> str:
 
         data = json.loads(config.read_text(encoding="utf-8"))
         if any(str(name).endswith("ForSequenceClassification") for name in data.get("architectures") or ()):
-            return "rerank"
+            return "classify" if _label_count(data) > 1 else "rerank"
         if family := jina_family(data):
             return family
         if data.get("model_type", "") in CLIP_MODEL_TYPES:
@@ -31,7 +45,17 @@ def model_family(folder: Path) -> str:
     return "text"
 
 
-def load_handler(settings: Settings) -> EmbeddingHandler | RerankHandler:
+def _label_count(config: dict[str, Any]) -> int:
+    """How many outputs a sequence classifier's head has: ``id2label``'s size, else ``num_labels`` (1 if neither:
+    transformers' own default is 2, but a cross-encoder saved without either is a reranker)."""
+    labels = config.get("id2label")
+    if isinstance(labels, dict) and labels:
+        return len(labels)
+    number = config.get("num_labels")
+    return number if isinstance(number, int) and number > 0 else 1
+
+
+def load_handler(settings: Settings) -> Handler:
     """Resolve the model folder and build the handler for its family (slow: loads weights)."""
     if settings.handler == "fake":
         from .fake import FakeEmbeddingHandler
@@ -43,6 +67,14 @@ def load_handler(settings: Settings) -> EmbeddingHandler | RerankHandler:
         from .rerank import CrossEncoderHandler
 
         return CrossEncoderHandler.from_settings(folder, settings)
+    if family == "multivector":
+        from .colbert import ColbertHandler
+
+        return ColbertHandler.from_settings(folder, settings)
+    if family == "classify":
+        from .classifier import SequenceClassifierHandler
+
+        return SequenceClassifierHandler.from_settings(folder, settings)
     if family.startswith("jina-"):
         from .jina import load_jina
 
@@ -56,4 +88,5 @@ def load_handler(settings: Settings) -> EmbeddingHandler | RerankHandler:
     return TextEmbeddingHandler.from_settings(folder, settings)
 
 
-__all__ = ["EmbeddingHandler", "ImageEmbeddingHandler", "RerankHandler", "load_handler", "model_family"]
+__all__ = ["ClassifierHandler", "EmbeddingHandler", "ImageEmbeddingHandler", "MultiVectorHandler", "RerankHandler",
+           "load_handler", "model_family"]  # fmt: skip

@@ -36,7 +36,8 @@ from ..storage_copy import FAILED, FINISHED, CopyStatus, StorageCopyError, parse
 from .worker_plan import WorkerPlan, plan_workers, usable_cores
 
 if TYPE_CHECKING:  # the master never imports the engine (it would import prometheus_client too early)
-    from ..core.engine import Handler, Loader
+    from ..core.engine import Loader
+    from ..core.forward import Handler
 
 PENDING, OPEN, SHUT = 0, 1, 2
 WAIT_POLL_S = 0.2  # how often a waiting worker looks at the gate (a byte in shared memory)

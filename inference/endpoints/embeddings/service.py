@@ -18,7 +18,8 @@ import numpy as np
 from ...codecs.images import ImagePolicy
 from ...codecs.pixel_gate import TRIM_FREE_BYTES, PixelGate
 from ...core.budget import Reservation
-from ...core.engine import IMAGE, TEXT, ModelEngine
+from ...core.engine import ModelEngine
+from ...core.forward import IMAGE, TEXT
 from ...core.heap import HeapTrimmer
 from ...core.protocol import EmbeddingHandler, ImageEmbeddingHandler
 from ...core.types import ImageInput, ModelInfo, TextInput

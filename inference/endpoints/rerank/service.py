@@ -10,7 +10,8 @@ import threading
 
 import numpy as np
 
-from ...core.engine import PAIR, ModelEngine
+from ...core.engine import ModelEngine
+from ...core.forward import PAIR
 from ...errors import InvalidInputError
 from ..token_bounds import least_tokens
 from .types import RerankRequest, RerankResult
