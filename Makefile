@@ -10,7 +10,7 @@ PY312_VENV ?= .venv-py312
 # The SageMaker Python SDK page's tests: one venv per SDK version (v3, v2), layered on $(VENV) (make test-sagemaker-sdk).
 SDK_VENV ?= .venv-sagemaker-sdk
 
-.PHONY: serve test test-py312 print-python312 test-client test-browser test-sagemaker-sdk docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank clean
+.PHONY: serve test test-py312 print-python312 test-client test-browser test-sagemaker-sdk docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank bench-multivector clean
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,9 @@ bench: $(VENV)/.installed  ## side-by-side benchmark table (sentence-transformer
 
 bench-rerank: $(VENV)/.installed  ## reranking pairs/s: CrossEncoder in-process, this service, Infinity (bench/rerank.py)
 	TORCH="$(TORCH)" $(PY) bench/rerank.py $(BENCH_ARGS)
+
+bench-multivector: $(VENV)/.installed  ## multi-vector docs/s and MaxSim rerank pairs/s: MultiVectorEncoder in-process, this service (bench/multivector.py)
+	$(PY) bench/multivector.py $(BENCH_ARGS)
 
 docs: $(VENV)/.installed  ## the documentation site (MkDocs + Material, mkdocs.yml) into site/; any warning fails it
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site

@@ -38,8 +38,9 @@ LATENCY = Histogram(
     "embed_request_duration_seconds", "Time from the app receiving a request to its answer, by route", ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )  # fmt: skip
-INPUTS = Counter("embed_inputs_total", "Inputs (texts, images, documents) in successful responses")
-TOKENS = Counter("embed_tokens_total", "Tokens processed for successful responses (usage.prompt_tokens)")
+# ``api``: what the request asked for (embed, rerank, multivector, classify, tokenize; see metrics_hooks.py).
+INPUTS = Counter("embed_inputs_total", "Inputs (texts, images, documents) in successful responses, by API", ["api"])
+TOKENS = Counter("embed_tokens_total", "Tokens processed for successful responses (usage), by API", ["api"])
 BATCH_SIZE = Histogram("embed_batch_size", "Inputs per forward pass of the micro-batcher",
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))  # fmt: skip
 QUEUED_TOKENS = Gauge("embed_queued_tokens", "Tokens admitted and not yet through the model (all workers)",

@@ -63,12 +63,12 @@ class Settings(ImageSettings, ConnectionSettings, AccessSettings):
         validation_alias=_env("EMB_MODEL_NAME"),
         description="Name returned in `model`; default: the model folder's name (embedded model: `all-MiniLM-L6-v2`).",
     )
-    handler: Literal["auto", "text", "clip", "rerank", "fake"] = Field(
+    handler: Literal["auto", "text", "clip", "rerank", "classify", "multivector", "fake"] = Field(
         "auto",
         validation_alias=_env("EMB_HANDLER"),
-        description="Model family: `auto` (from config.json: `*ForSequenceClassification` is a reranker, CLIP model "
-        "types are `clip`, else `text`), `text`, `clip` (text + image), `rerank` (a cross-encoder); `fake` serves "
-        "deterministic vectors without a model (tests).",
+        description="Model family: `auto` (from the folder: a PyLate / multi-vector `modules.json` is `multivector`; "
+        "`*ForSequenceClassification` is `rerank` with one label, `classify` with more; CLIP model types are "
+        "`clip`, else `text`), or one of those by name; `fake` serves deterministic vectors without a model.",
     )
     device: str = Field("auto", validation_alias=_env("EMB_DEVICE"), description="`auto`, `cpu`, `cuda`, `cuda:N`.")
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(

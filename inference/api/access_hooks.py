@@ -2,7 +2,8 @@
 one) and whether its caller has any allowance left (429 when used up, before the body is parsed); once a
 model-work view has parsed the body, its demand reserved (``reserve_work``: 429 when the allowance cannot cover
 it); after it, the request settled and the ``X-RateLimit-*`` headers (rate_limit.py says what each step
-charges). Open routes (health probes, ``/metrics``, ``/openapi.json``) pass untouched; with neither keys nor
+charges). The tokenizer routes (``/tokenize``, ``/decode``, the segmenter) are limited by requests alone: one each,
+never a token. Open routes (health probes, ``/metrics``, ``/openapi.json``) pass untouched; with neither keys nor
 limits configured nothing is installed."""
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def install_access(app: Flask, settings: Settings, state_dir: Path | None, keys:
             key = keys.authenticate(request.headers.get("Authorization"))
             g.api_key = key.name
             caller, limits = key.name, key.limits(default)
-        if route.model_work and limits.active:
+        if route.tokenizer_only:  # no model work: one request and no tokens (route_table.TOKENIZER_WORK)
+            limits = Limits(limits.rpm, 0)
+        if (route.model_work or route.tokenizer_only) and limits.active:
             limiter.check(caller, limits)  # RateLimitedError: 429
             setattr(g, _ADMISSION, _Admission(limiter, caller, limits))
 

@@ -5,7 +5,7 @@ that a refusal costs neither the body's memory nor the CPU to parse it (runtime/
 ``Connection: close`` and drops the unread body unparsed):
 
 - API keys on and no valid ``Authorization`` on a route that needs one: 401;
-- a model route whose ``Content-Type`` is not one the API reads (application/json, or the Batch Transform
+- a model or tokenizer route whose ``Content-Type`` is not one the API reads (application/json, or the Batch Transform
   record types): 415; a browser's "simple" cross-site POST (text/plain, forms, or a Blob with no type) never
   makes a keyless local server compute;
 - the worker's queued work leaves no room for a request of this size (``WorkBudget.refuse_unread``): 503 with
@@ -48,7 +48,7 @@ class HeadGate:
         try:
             if self._keys.enabled:
                 self._keys.authenticate(headers.get("authorization"))
-            if route.model_work:
+            if route.model_work or route.tokenizer_only:
                 check_content_type(headers.get("content-type"))
         except ServingError as refused:
             return refused

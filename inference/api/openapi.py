@@ -9,14 +9,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..endpoints.classify import openapi as classify_doc
 from ..endpoints.docs import error_doc, ref
 from ..endpoints.embeddings import openapi as embeddings_doc
+from ..endpoints.multivector import openapi as multivector_doc
 from ..endpoints.rerank import openapi as rerank_doc
+from ..endpoints.tokenize import openapi as tokenize_doc
 from ..errors import AuthenticationError, ModelNotReadyError, RateLimitedError
 from ..metrics import CONTENT_TYPE
 from ..mime import JSON
 from ..settings import Settings
-from .route_table import EMBED, HEALTH, INVOKE, METRICS, RERANK, VERTEX, Route, route_table
+from .route_table import (
+    CLASSIFY,
+    CLASSIFY_INFINITY,
+    EMBED,
+    HEALTH,
+    INVOKE,
+    METRICS,
+    MULTIVECTOR,
+    PREDICT,
+    RERANK,
+    VERTEX,
+    Route,
+    route_table,
+)
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -82,14 +98,24 @@ def _with_vertex_bodies(operation: dict[str, Any]) -> dict[str, Any]:
 
 
 def _operation(route: Route) -> dict[str, Any]:
-    if route.action not in (EMBED, RERANK, INVOKE, VERTEX):
+    if route.tokenizer_only:
+        return tokenize_doc.operation(route.action, route.operation_id)
+    if route.action in (CLASSIFY, PREDICT, CLASSIFY_INFINITY):
+        return classify_doc.operation(route.operation_id)
+    if route.action not in (EMBED, RERANK, INVOKE, VERTEX, MULTIVECTOR):
         return _get(route)
     if route.action == RERANK:
         operation = rerank_doc.operation(route.operation_id)
+    elif route.action == MULTIVECTOR:
+        operation = multivector_doc.operation(route.operation_id)
     else:
         operation = embeddings_doc.operation(route.operation_id)
     if route.action in (INVOKE, VERTEX):
         operation = rerank_doc.with_rerank_bodies(operation)
+    if route.action in (EMBED, INVOKE, VERTEX):
+        operation = multivector_doc.with_multivector_bodies(operation)
+    if route.action == INVOKE:
+        operation = classify_doc.with_classify_bodies(operation)
     if route.action == VERTEX:
         operation = _with_vertex_bodies(operation)
     names = [part[1:-1] for part in route.openapi_path.split("/") if part.startswith("{")]
@@ -110,11 +136,15 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
         if keys and not route.open:
             operation["security"] = [{"bearer": []}]
             operation["responses"]["401"] = error_doc(AuthenticationError, "No valid API key (docs/guides/api-keys.md)")
-        if limited and route.model_work:
-            operation["responses"]["429"] = error_doc(RateLimitedError, "Requests or tokens per minute used up")
+        if limited and (route.model_work or route.tokenizer_only):
+            used_up = "Requests per minute used up" if route.tokenizer_only else "Requests or tokens per minute used up"
+            operation["responses"]["429"] = error_doc(RateLimitedError, used_up)
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = operation
     components: dict[str, Any] = {"schemas": {**embeddings_doc.schemas(settings.max_inputs),
-                                              **rerank_doc.schemas(settings.max_documents), **COMMON_SCHEMAS}}
+                                              **rerank_doc.schemas(settings.max_documents),
+                                              **multivector_doc.schemas(settings.max_inputs),
+                                              **tokenize_doc.schemas(), **classify_doc.schemas(settings.max_inputs),
+                                              **COMMON_SCHEMAS}}
     if keys:
         components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     return {

@@ -4,7 +4,8 @@
 Platform routes are aliases: SageMaker (``/ping``, ``/invocations``, ``/endpoints/<name>/invocations``,
 ``/execution-parameters``), Azure ML (``EMB_AZURE_*_ROUTE``), Vertex AI (``AIP_HEALTH_ROUTE``,
 ``AIP_PREDICT_ROUTE``: literal paths such as ``/v1/endpoints/1/deployedModels/2:predict``), OpenAI
-(``/v1/embeddings``, ``/v1/models``), TEI (``/embed``, ``/rerank``), Jina / Cohere (``/v1/rerank``). The
+(``/v1/embeddings``, ``/v1/models``), TEI (``/embed``, ``/rerank``, ``/tokenize``, ``/decode``), Jina / Cohere
+(``/v1/rerank``), Jina's Segmenter (``/v1/segment``, ``/segment``: any model kind, no model work). The
 platform invocation paths serve the loaded model's kind (embeddings or rerank); ``/v1/embeddings`` and
 ``/v1/rerank`` one kind each. Vertex's predict route (VERTEX) reads ``{"instances", "parameters"}`` bodies and
 the native ones (rawPredict).
@@ -20,6 +21,11 @@ from ..settings import Settings
 EMBED, RERANK, INVOKE, HEALTH, LIVE = "embed", "rerank", "invoke", "health", "live"
 EXECUTION_PARAMETERS, MODELS, OPENAPI, VERTEX = "execution_parameters", "models", "openapi", "vertex"
 METRICS, INFO = "metrics", "info"
+MULTIVECTOR = "multivector"  # Jina's /v1/multi-vector: a late-interaction model's token vectors
+# The served model's tokenizer (TEI's /tokenize and /decode, Jina's Segmenter): no model work, any model kind.
+TOKENIZE, DECODE, SEGMENT = "tokenize", "decode", "segment"
+# Classification: Jina's /v1/classify (zero-shot on embedding models too), TEI's /predict, Infinity's /classify.
+CLASSIFY, PREDICT, CLASSIFY_INFINITY = "classify", "predict", "classify_infinity"
 PLAYGROUND, DOCS, ASSET = "playground", "docs", "asset"  # the web pages (EMB_PLAYGROUND) and their files
 UI = frozenset({PLAYGROUND, DOCS, ASSET})
 # Answered in the front's event loop even when the worker is saturated, logged at DEBUG: the health probes and
@@ -28,7 +34,9 @@ PROBES = frozenset({HEALTH, LIVE, METRICS})
 # With API keys on, these stay open (the platforms and Kubernetes probe without credentials; the API document
 # describes the API to people about to call it); every other route needs a key. Model work is rate-limited.
 OPEN = PROBES | UI | {OPENAPI, INFO}
-MODEL_WORK = frozenset({EMBED, RERANK, INVOKE, VERTEX})
+# Rate-limited as requests only (one each, no tokens, as Jina's Segmenter), and never refused for queued model work.
+TOKENIZER_WORK = frozenset({TOKENIZE, DECODE, SEGMENT})
+MODEL_WORK = frozenset({EMBED, RERANK, INVOKE, VERTEX, MULTIVECTOR, CLASSIFY, PREDICT, CLASSIFY_INFINITY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,11 @@ class Route:
         return self.action in MODEL_WORK
 
     @property
+    def tokenizer_only(self) -> bool:
+        """Answered by the served model's tokenizer alone: counted against requests per minute, never tokens."""
+        return self.action in TOKENIZER_WORK
+
+    @property
     def openapi_path(self) -> str:
         return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", self.path)
 
@@ -75,8 +88,17 @@ def _model_routes(settings: Settings) -> list[Route]:
     # "/embed": Hugging Face Text Embeddings Inference's path (every embeddings route reads TEI bodies too).
     routes += [Route(path, "POST", EMBED, "embed" + path.replace("/", "_"))
                for path in ("/v1/embeddings", "/embeddings", "/embed")]  # fmt: skip
+    routes.append(Route("/v1/multi-vector", "POST", MULTIVECTOR, "multi_vector",
+                        "Token vectors of a late-interaction (ColBERT) model (Jina)"))  # fmt: skip
     routes.append(Route("/v1/rerank", "POST", RERANK, "rerank_v1_rerank", "Rerank documents (Jina / Cohere)"))
     routes.append(Route("/rerank", "POST", RERANK, "rerank_tei", "Rerank texts (Text Embeddings Inference)"))
+    routes += [Route("/v1/classify", "POST", CLASSIFY, "classify_v1_classify", "Classify inputs (Jina)"),
+               Route("/predict", "POST", PREDICT, "predict_tei", "Classify texts (Text Embeddings Inference)"),
+               Route("/classify", "POST", CLASSIFY_INFINITY, "classify_infinity", "Classify texts (Infinity)")]
+    routes += [Route("/tokenize", "POST", TOKENIZE, "tokenize", "Tokenize with the served model's tokenizer (TEI)"),
+               Route("/decode", "POST", DECODE, "decode", "Decode token ids (Text Embeddings Inference)"),
+               *(Route(path, "POST", SEGMENT, "segment" + path.replace("/", "_"), "Count tokens, cut text into "
+                       "chunks (Jina Segmenter)") for path in ("/v1/segment", "/segment"))]  # fmt: skip
     return routes
 
 

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, g, request
 
 from ..codecs.json import dumps
 from ..core.budget import BODY_BYTES
 from ..core.engine import ModelEngine
+from ..core.types import CLASSIFY as CLASSIFY_KIND
+from ..core.types import EMBED as EMBED_KIND
+from ..core.types import MULTIVECTOR as MULTIVECTOR_KIND
 from ..core.types import RERANK as RERANK_KIND
+from ..endpoints.classify.endpoint import ClassifyEndpoint
+from ..endpoints.classify.service import ClassifyService
 from ..endpoints.demand import demand
 from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
 from ..endpoints.embeddings.schema import EMBEDDING_TYPES
+from ..endpoints.multivector.endpoint import MultiVectorEndpoint
+from ..endpoints.multivector.invoke import LateInteractionInvocations
 from ..endpoints.rerank.endpoint import RerankEndpoint
 from ..endpoints.response_size import check_reply, check_response, response_limit
 from ..endpoints.vertex import VertexEndpoint
@@ -31,6 +39,8 @@ from .access_hooks import reserve_work
 from .openapi import openapi_spec
 from .request_context import CANCELLED, DEADLINE
 from .route_table import (
+    CLASSIFY,
+    CLASSIFY_INFINITY,
     EMBED,
     EXECUTION_PARAMETERS,
     HEALTH,
@@ -39,11 +49,14 @@ from .route_table import (
     LIVE,
     METRICS,
     MODELS,
+    MULTIVECTOR,
     OPENAPI,
+    PREDICT,
     RERANK,
     VERTEX,
     route_table,
 )
+from .tokenizer_routes import tokenizer_views
 from .web_ui import ui_views
 
 METERING_HEADER = "X-Amzn-Inference-Metering"
@@ -102,6 +115,8 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
                       "max_length": model.max_length, "tasks": list(model.tasks),
                       "modalities": sorted(model.modalities), "late_chunking": model.late_chunking,
                       "pooling": model.pooling, "device": model.device, "dtype": model.dtype,
+                      "dimension_options": list(model.dimension_options or (model.dimensions,)),
+                      "query_length": model.query_length, "labels": list(model.labels),
                       "embedding_types": list(EMBEDDING_TYPES), "max_inputs": settings.max_inputs,
                       "max_documents": settings.max_documents, "api_key_required": settings.keys_on})  # fmt: skip
 
@@ -122,7 +137,9 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
 
 
 def _endpoint_view(
-    endpoint: EmbeddingsEndpoint | RerankEndpoint | VertexEndpoint, engine: ModelEngine,
+    endpoint: EmbeddingsEndpoint | RerankEndpoint | MultiVectorEndpoint | LateInteractionInvocations | VertexEndpoint
+    | ClassifyEndpoint,
+    engine: ModelEngine,
     kind_check: Callable[[], object], settings: Settings,
 ) -> View:
     """parse -> bound the answer's size (413 when the platform could not return it) -> reserve (rate limits) ->
@@ -159,31 +176,70 @@ def _endpoint_view(
     return view
 
 
-def _invoke_view(engine: ModelEngine, embed: View, rerank: View) -> View:
+def _invoke_view(engine: ModelEngine, views: dict[str, View]) -> View:
     """``/invocations`` and its aliases: the loaded model's kind decides the API (503 until it is loaded)."""
 
     def invoke(name: str | None = None) -> Response:
-        return rerank(name) if engine.info.kind == RERANK_KIND else embed(name)
+        return views[engine.info.kind](name)
 
     return invoke
 
 
-def build_routes(
-    engine: ModelEngine, embeddings: EmbeddingsEndpoint, reranking: RerankEndpoint, settings: Settings
-) -> Blueprint:
-    embed = _endpoint_view(embeddings, engine, lambda: engine.handler, settings)
-    rerank = _endpoint_view(reranking, engine, lambda: engine.reranker, settings)
-    vertex = VertexEndpoint(embeddings, reranking, lambda: engine.info.kind == RERANK_KIND, settings.max_inputs)
-    views = {**_platform_views(engine, settings), EMBED: embed, RERANK: rerank,
-             INVOKE: _invoke_view(engine, embed, rerank),
-             VERTEX: _endpoint_view(vertex, engine, lambda: None, settings), **ui_views()}  # fmt: skip
+def _embed_view(engine: ModelEngine, embed: View, multivector: View) -> View:
+    """The embeddings routes: a late-interaction model answers them with token vectors (Jina's
+    ``return_multivector``); any other kind goes to the embeddings slice (which refuses it when it is not an
+    embedding model)."""
+
+    def view(name: str | None = None) -> Response:
+        return multivector(name) if engine.ready and engine.info.kind == MULTIVECTOR_KIND else embed(name)
+
+    return view
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The endpoint slices over one engine, one per API."""
+
+    embeddings: EmbeddingsEndpoint
+    reranking: RerankEndpoint
+    multivector: MultiVectorEndpoint
+    classify: ClassifyService
+
+
+def _classify_views(engine: ModelEngine, service: ClassifyService, settings: Settings) -> dict[str, View]:
+    """Jina's ``/v1/classify`` (an embedding model answers it zero-shot), TEI's ``/predict`` and Infinity's
+    ``/classify`` (classifiers only), and a classifier's ``/invocations`` (TEI's body, or Jina's)."""
+
+    def classifier_or_embedder() -> object:
+        return engine.info.kind == EMBED_KIND or engine.classifier
+
+    shapes = {CLASSIFY: ("jina", classifier_or_embedder), PREDICT: ("tei", lambda: engine.classifier),
+              CLASSIFY_INFINITY: ("infinity", lambda: engine.classifier), INVOKE: ("auto", lambda: engine.classifier)}
+    return {action: _endpoint_view(ClassifyEndpoint(service, shape, settings.max_inputs), engine, check, settings)
+            for action, (shape, check) in shapes.items()}  # fmt: skip
+
+
+def build_routes(engine: ModelEngine, endpoints: Endpoints, settings: Settings) -> Blueprint:
+    embed = _endpoint_view(endpoints.embeddings, engine, lambda: engine.handler, settings)
+    rerank = _endpoint_view(endpoints.reranking, engine,
+                            lambda: engine.info.kind == MULTIVECTOR_KIND or engine.reranker, settings)  # fmt: skip
+    multivector = _endpoint_view(endpoints.multivector, engine, lambda: engine.multivector, settings)
+    late_interaction = LateInteractionInvocations(endpoints.multivector, endpoints.reranking)
+    classify = _classify_views(engine, endpoints.classify, settings)
+    by_kind = {EMBED_KIND: embed, RERANK_KIND: rerank, CLASSIFY_KIND: classify.pop(INVOKE),
+               MULTIVECTOR_KIND: _endpoint_view(late_interaction, engine, lambda: None, settings)}  # fmt: skip
+    vertex = VertexEndpoint(endpoints.embeddings, endpoints.reranking, endpoints.multivector,
+                            lambda: engine.info.kind, settings.max_inputs,
+                            ClassifyEndpoint(endpoints.classify, "jina", settings.max_inputs))  # fmt: skip
+    views = {**_platform_views(engine, settings), EMBED: _embed_view(engine, embed, multivector), RERANK: rerank,
+             MULTIVECTOR: multivector, INVOKE: _invoke_view(engine, by_kind), **classify,
+             VERTEX: _endpoint_view(vertex, engine, lambda: None, settings), **tokenizer_views(engine, settings),
+             **ui_views()}  # fmt: skip
     routes = Blueprint("api", __name__)
     for route in route_table(settings):
         routes.add_url_rule(route.path, route.operation_id, views[route.action], methods=[route.method])
     return routes
 
 
-def register_routes(
-    app: Flask, engine: ModelEngine, embeddings: EmbeddingsEndpoint, reranking: RerankEndpoint, settings: Settings
-) -> None:
-    app.register_blueprint(build_routes(engine, embeddings, reranking, settings))
+def register_routes(app: Flask, engine: ModelEngine, endpoints: Endpoints, settings: Settings) -> None:
+    app.register_blueprint(build_routes(engine, endpoints, settings))

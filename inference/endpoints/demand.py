@@ -7,6 +7,9 @@
   charged, so an estimate never refuses a request the allowance covers. No tokenizer, no model: a text counts
   its words (special tokens and word pieces are left out), an image one token, a late-chunked request at most
   the model's maximum length (its inputs are encoded as one sequence).
+
+A tokenizer request (``/tokenize``, ``/decode``, the segmenter) does no model work: one request and no tokens
+(``TOKENIZER_DEMAND``), as Jina counts its Segmenter; the access hooks keep it off the tokens bucket entirely.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..core.types import InputItem, TextInput
+from .classify.endpoint import ParsedClassify
+from .classify.service import least_request_tokens
 from .embeddings.endpoint import Parsed
 from .embeddings.records import Records
 from .embeddings.types import EmbeddingsCall
+from .multivector.endpoint import ParsedMultiVector
 from .rerank.endpoint import ParsedRerank
 from .rerank.types import RerankCall
 from .token_bounds import least_pair_tokens, least_tokens
@@ -33,6 +39,9 @@ class Demand:
 
     def __add__(self, other: Demand) -> Demand:
         return Demand(self.requests + other.requests, self.tokens + other.tokens)
+
+
+TOKENIZER_DEMAND = Demand(1, 0)  # /tokenize, /decode, the segmenter: no model work
 
 
 def _least(items: Sequence[InputItem], max_length: int, late_chunking: bool) -> int:
@@ -60,7 +69,13 @@ def _rerank(call: RerankCall, max_length: int) -> Demand:
     return Demand(1, least_pair_tokens(call.request.query, call.request.documents, max_length))
 
 
-def _one(parsed: Parsed | ParsedRerank, max_length: int) -> Demand:
+def _one(parsed: Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify, max_length: int) -> Demand:
+    if isinstance(parsed, ParsedClassify):  # one request per body, or per record
+        tokens = sum(least_request_tokens(call.request, max_length) for call in parsed.calls)
+        return Demand(len(parsed.calls) if isinstance(parsed.body, list) else 1, tokens)
+    if isinstance(parsed, ParsedMultiVector):  # one request per body, or per record
+        texts = [text for call in parsed.calls for text in call.request.inputs]
+        return Demand(len(parsed.calls) if isinstance(parsed.body, list) else 1, least_tokens(texts, max_length))
     if isinstance(parsed, ParsedRerank):
         calls = [parsed.body] if isinstance(parsed.body, RerankCall) else [call for _, call in parsed.body]
         return sum((_rerank(call, max_length) for call in calls), Demand(0, 0))
@@ -69,7 +84,8 @@ def _one(parsed: Parsed | ParsedRerank, max_length: int) -> Demand:
     return _call(parsed.body, max_length)
 
 
-def demand(parsed: Parsed | ParsedRerank | VertexParsed, max_length: int) -> Demand:
+def demand(parsed: Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify | VertexParsed,
+           max_length: int) -> Demand:  # fmt: skip
     """``parsed``'s demand on a model of ``max_length`` tokens."""
     if isinstance(parsed, VertexParsed):
         return sum((_one(call, max_length) for call in parsed.calls), Demand(0, 0))

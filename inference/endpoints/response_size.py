@@ -22,13 +22,11 @@ The bound is never below the real size (tests/unit/test_response_size.py compare
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
-from itertools import accumulate
 
 import numpy as np
 
@@ -36,59 +34,33 @@ from ..codecs.json import dumps
 from ..core.types import ModelInfo
 from ..errors import ResponseTooLargeError
 from ..settings import MB, Settings
+from .bound import MOST_TOKENS, WORST_SCORE, Bound, digits, worst
+from .classify.endpoint import ParsedClassify
+from .classify.size import classify_bound
+from .classify.types import ClassifyCall
 from .embeddings.endpoint import Parsed
 from .embeddings.records import Records
 from .embeddings.response import ENCODERS, envelope
 from .embeddings.types import EmbeddingsCall, ResponseFormat
+from .multivector.endpoint import ParsedMultiVector
+from .multivector.size import multivector_bound
+from .multivector.types import MultiVectorCall
 from .rerank.endpoint import ParsedRerank
 from .rerank.response import build_response as rerank_response
 from .rerank.types import RerankCall, RerankFormat, RerankRequest, RerankResult
 from .vertex import VertexParsed
 
 log = logging.getLogger(__name__)
+AnyParsed = Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify | VertexParsed
 
-WORST_FLOAT32 = np.float32(-1.40372895e-05)  # orjson writes "-0.0000140372895": 16 characters, the most
-WORST_SCORE = -1.3118662508860245e-05  # "-0.000013118662508860245": 24 characters, a float64's most
-MOST_TOKENS = 2**64 - 1  # the widest integer orjson writes (20 digits): wider than any usage count
 # Vertex AI adds deployedModelId, model, modelDisplayName and modelVersionId around the container's predictions.
 VERTEX_ADDED_BYTES = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Bound:
-    """An answer's bytes at most: ``frame`` around its parts, and each part's (with its separator). ``unit``:
-    what a part is (inputs, records, documents); ``what``: what each answers; ``advice``: what shrinks it."""
-
-    frame: int
-    parts: list[int]
-    unit: str
-    what: str = ""
-    advice: str = ""
-
-    @property
-    def bytes(self) -> int:
-        return self.frame + sum(self.parts)
-
-    def fitting(self, limit: int) -> int:
-        """How many parts fit in ``limit`` bytes, whichever they are (the largest first)."""
-        sums = list(accumulate(sorted(self.parts, reverse=True)))
-        return bisect.bisect_right(sums, limit - self.frame)
-
-
-def _digits(count: int) -> int:
-    """The widest index of ``count`` parts, in characters."""
-    return len(str(max(count - 1, 0)))
-
-
-def _worst(kind: str, dims: int) -> np.ndarray:
-    value = {"binary": -1.0, "ubinary": 1.0}.get(kind, WORST_FLOAT32)  # -1: no bit set, -128; 1: all set, 255
-    return np.full((1, dims), value, dtype=np.float32)
 
 
 @lru_cache(maxsize=512)
 def embedding_bytes(fmt: ResponseFormat, dims: int) -> int:
     """The longest JSON one ``embedding`` value of ``fmt`` with ``dims`` dimensions takes."""
-    encoded = {kind: ENCODERS[kind](_worst(kind, dims))[0] for kind in fmt.types}
+    encoded = {kind: ENCODERS[kind](worst(kind, dims))[0] for kind in fmt.types}
     return len(dumps(encoded if fmt.as_dict else encoded[fmt.types[0]]))
 
 
@@ -131,7 +103,7 @@ def embeddings_bound(call: EmbeddingsCall, info: ModelInfo) -> Bound:
     embedding = embedding_bytes(call.format, _dims(call, info))
     if call.format.shape == "tei":
         return Bound(len(b"[]"), [embedding + 1] * count, "inputs")
-    part = _entry_bytes() + _digits(count) + embedding
+    part = _entry_bytes() + digits(count) + embedding
     return Bound(_list_frame(info.name), [part] * count, "inputs")
 
 
@@ -142,7 +114,7 @@ def records_bound(records: Records, info: ModelInfo) -> Bound:
     for options in records.options:
         if id(options) not in sizes:
             sizes[id(options)] = embedding_bytes(options.format, _dims(options, info))
-    entry = _entry_bytes() + _digits(len(records))
+    entry = _entry_bytes() + digits(len(records))
     parts = [entry + sizes[id(options)] for options in records.options]
     rows = sum(len(dumps({"id": row.id, "object": "list", "model": info.name, "data": []})) + 1
                for row in records.rows)  # fmt: skip
@@ -168,7 +140,7 @@ def rerank_bound(call: RerankCall, info: ModelInfo) -> Bound:
     frame, result, echo = _rerank_sizes(call.format)
     count = len(request.documents)
     shown = count if request.top_n is None else min(request.top_n, count)
-    parts = [result + _digits(count) - 1] * shown
+    parts = [result + digits(count) - 1] * shown
     if request.return_documents:
         echoed = heapq.nlargest(shown, (len(dumps(text)) for text in request.documents))
         parts = [part + echo + text for part, text in zip(parts, echoed, strict=True)]
@@ -184,7 +156,16 @@ def _joined(bounds: list[Bound], frame: int) -> Bound:
     return replace(bounds[0], frame=frame + sum(bound.frame + 1 for bound in bounds), parts=parts)
 
 
-def _native_bound(parsed: Parsed | ParsedRerank, info: ModelInfo, limit: int) -> Bound:
+def _native_bound(parsed: Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify, info: ModelInfo,
+                  limit: int) -> Bound:  # fmt: skip
+    if isinstance(parsed, ParsedClassify):
+        if isinstance(parsed.body, ClassifyCall):
+            return classify_bound(parsed.body, info)
+        return _joined([classify_bound(call, info) for _, call in parsed.body], len(b"[]"))  # one per record
+    if isinstance(parsed, ParsedMultiVector):
+        if isinstance(parsed.body, MultiVectorCall):
+            return multivector_bound(parsed.body, info)
+        return _joined([multivector_bound(call, info, frame=0) for _, call in parsed.body], len(b"[]"))
     if isinstance(parsed, ParsedRerank):
         if isinstance(parsed.body, RerankCall):
             return rerank_bound(parsed.body, info)
@@ -198,6 +179,11 @@ def _native_bound(parsed: Parsed | ParsedRerank, info: ModelInfo, limit: int) ->
 def _vertex_bound(parsed: VertexParsed, info: ModelInfo, limit: int) -> Bound:
     """``{"predictions": [...]}`` with what Vertex adds: each embedding, or each rerank instance's results."""
     frame = len(dumps({"predictions": []})) + VERTEX_ADDED_BYTES
+    first = parsed.calls[0]
+    if isinstance(first, ParsedMultiVector) and isinstance(first.body, MultiVectorCall):
+        return multivector_bound(first.body, info, frame=frame)  # an entry's bytes bound its prediction's
+    if isinstance(first, ParsedClassify) and isinstance(first.body, ClassifyCall):
+        return classify_bound(first.body, info, frame=frame)  # an entry's bytes bound its prediction's
     if isinstance(parsed.calls[0], ParsedRerank):
         return _joined([_native_bound(call, info, limit) for call in parsed.calls], frame)
     call = parsed.calls[0].body
@@ -210,7 +196,7 @@ def _vertex_bound(parsed: VertexParsed, info: ModelInfo, limit: int) -> Bound:
     return _with_advice(predictions(call), call, info, limit, predictions)
 
 
-def response_bound(parsed: Parsed | ParsedRerank | VertexParsed, info: ModelInfo, limit: int) -> Bound:
+def response_bound(parsed: AnyParsed, info: ModelInfo, limit: int) -> Bound:
     """The most bytes ``parsed``'s answer takes on a model described by ``info`` (``limit``: for the advice)."""
     if isinstance(parsed, VertexParsed):
         if parsed.predictions:
@@ -219,18 +205,18 @@ def response_bound(parsed: Parsed | ParsedRerank | VertexParsed, info: ModelInfo
     return _native_bound(parsed, info, limit)
 
 
-def _is_records(parsed: Parsed | ParsedRerank | VertexParsed) -> bool:
+def _is_records(parsed: AnyParsed) -> bool:
     if isinstance(parsed, VertexParsed):
         return not parsed.predictions and _is_records(parsed.calls[0])
     return isinstance(parsed.body, Records | list)
 
 
-def response_limit(parsed: Parsed | ParsedRerank | VertexParsed, settings: Settings) -> int | None:
+def response_limit(parsed: AnyParsed, settings: Settings) -> int | None:
     """The largest answer ``parsed`` may have, in bytes (None: no limit)."""
     return settings.max_response_bytes(records=_is_records(parsed))
 
 
-def check_response(parsed: Parsed | ParsedRerank | VertexParsed, info: ModelInfo, limit: int | None) -> None:
+def check_response(parsed: AnyParsed, info: ModelInfo, limit: int | None) -> None:
     """413 ``response_too_large`` when ``parsed``'s answer could be larger than ``limit`` bytes."""
     if limit is None:
         return
@@ -245,7 +231,7 @@ def check_response(parsed: Parsed | ParsedRerank | VertexParsed, info: ModelInfo
     )
 
 
-def check_reply(parsed: Parsed | ParsedRerank | VertexParsed, size: int, limit: int | None) -> None:
+def check_reply(parsed: AnyParsed, size: int, limit: int | None) -> None:
     """413 when an encoded answer of ``size`` bytes is over ``limit`` after all (it was not bounded: the
     request was parsed while the model loaded)."""
     added = VERTEX_ADDED_BYTES if isinstance(parsed, VertexParsed) and parsed.predictions else 0

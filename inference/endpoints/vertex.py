@@ -1,13 +1,15 @@
-"""Vertex AI's prediction body around the two slices (framework-free): no pipeline of its own.
+"""Vertex AI's prediction body around the slices (framework-free): no pipeline of its own.
 
 ``{"instances": [...], "parameters": {...}}`` in, ``{"predictions": [...]}`` out, one prediction per instance in
-order (Vertex adds ``deployedModelId`` and the model names itself). An embedding model's instances are the
-``input`` items (strings, ``{"text"}``, ``{"image"}``) and ``parameters`` its request options; a prediction is
-the item's ``embedding`` (floats, or the encoded value(s) for other ``embedding_type`` values). A reranker's
-instance is one rerank request (``{"query", "documents", "top_n"?, ...}``, ``parameters`` the options all share,
-never a query or documents); the instances' documents together are within the rerank document limit, checked
-before any instance is parsed; a prediction is that request's ``results``. Any other body (rawPredict; no
-``instances``) is served as the native API would, by the loaded model's slice.
+order (Vertex adds ``deployedModelId`` and the model names itself). An embedding model's instances are the ``input``
+items (strings, ``{"text"}``, ``{"image"}``) and ``parameters`` its request options; a prediction is the item's
+``embedding`` (floats, or the encoded value(s) for other ``embedding_type`` values). A reranker's instance is one
+rerank request (``{"query", "documents", "top_n"?, ...}``, ``parameters`` the options all share, never a query or
+documents); the instances' documents together are within the rerank document limit, checked before any instance is
+parsed; a prediction is that request's ``results``. A late-interaction model reads either: rerank instances (scored
+by MaxSim), or texts whose predictions are each one's token vectors (``embeddings``). A classifier's instances are
+its inputs; a prediction is that input's ``prediction``, ``score`` and ``predictions`` (Jina's classify entry). Any
+other body (rawPredict; no ``instances``) is served as the native API would, by the loaded model's slice.
 """
 
 from __future__ import annotations
@@ -19,16 +21,25 @@ from typing import Any
 
 from ..codecs.json import decode_json, dumps
 from ..codecs.negotiation import check_content_type, negotiate_accept
+from ..core.types import CLASSIFY, MULTIVECTOR, RERANK
 from ..errors import InvalidInputError
 from ..mime import JSON
+from .classify.endpoint import ClassifyEndpoint, ParsedClassify
+from .classify.schema import parse_classify_request
 from .embeddings.endpoint import EmbeddingsEndpoint, Parsed
 from .embeddings.schema import OPTION_FIELDS, parse_embeddings_request
 from .fields import check_fields
+from .multivector.endpoint import MultiVectorEndpoint, ParsedMultiVector
+from .multivector.invoke import is_rerank_body
+from .multivector.schema import OPTION_FIELDS as MULTIVECTOR_OPTIONS
+from .multivector.schema import parse_multivector_request
 from .reply import Reply
 from .rerank.endpoint import ParsedRerank, RerankEndpoint
 from .rerank.schema import parse_rerank_request
 
 VERTEX_FIELDS = ("instances", "parameters")
+Native = Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify  # what one native slice parses
+NativeEndpoint = EmbeddingsEndpoint | RerankEndpoint | MultiVectorEndpoint | ClassifyEndpoint
 RERANK_OWN_FIELDS = ("query", "documents", "texts")  # each instance's own: never shared through ``parameters``
 
 
@@ -37,7 +48,7 @@ class VertexParsed:
     """The native calls a body asked for: one embeddings call, or one rerank call per instance. ``predictions``:
     answer in Vertex's shape (else the one native call's reply as is)."""
 
-    calls: tuple[Parsed | ParsedRerank, ...]
+    calls: tuple[Native, ...]
     predictions: bool
 
     @property
@@ -92,39 +103,59 @@ def _rerank_instance(index: int, instance: Any, params: dict[str, Any]) -> dict[
 
 
 class VertexEndpoint:
-    """Parses and runs Vertex bodies through the slice of the loaded model (``is_reranker()`` raises while no
-    model is loaded, so a body is never judged by the wrong slice)."""
+    """Parses and runs Vertex bodies through the slice of the loaded model (``kind()`` raises while no model is
+    loaded, so a body is never judged by the wrong slice). A late-interaction model reads rerank instances (MaxSim)
+    and multi-vector instances (each prediction an input's token vectors)."""
 
     def __init__(
-        self, embeddings: EmbeddingsEndpoint, reranking: RerankEndpoint, is_reranker: Callable[[], bool],
-        max_inputs: int,
+        self, embeddings: EmbeddingsEndpoint, reranking: RerankEndpoint, multivector: MultiVectorEndpoint | None,
+        kind: Callable[[], str], max_inputs: int, classify: ClassifyEndpoint | None = None,
     ) -> None:  # fmt: skip
-        self._embeddings, self._reranking = embeddings, reranking
-        self._is_reranker = is_reranker
+        self._embeddings, self._reranking, self._multivector = embeddings, reranking, multivector
+        self._classify = classify
+        self._kind = kind
         self._max_inputs = max_inputs
 
+    def _native(self, kind: str) -> NativeEndpoint:
+        natives: dict[str, NativeEndpoint | None] = {RERANK: self._reranking, MULTIVECTOR: self._multivector,
+                                                     CLASSIFY: self._classify}  # fmt: skip
+        return natives.get(kind) or self._embeddings
+
     def parse(self, body: bytes, content_type: str | None, accept: str | None) -> VertexParsed:
-        reranker = self._is_reranker()
-        native = self._reranking if reranker else self._embeddings
+        kind = self._kind()
         if check_content_type(content_type) != JSON:
-            return VertexParsed((native.parse(body, content_type, accept),), predictions=False)
+            return VertexParsed((self._native(kind).parse(body, content_type, accept),), predictions=False)
         decoded = decode_json(body)
         answer = negotiate_accept(accept, default=JSON)
         if not (isinstance(decoded, dict) and "instances" in decoded):  # rawPredict: a native body
-            if reranker:
-                return VertexParsed((ParsedRerank(parse_rerank_request(decoded), answer),), predictions=False)
-            call = parse_embeddings_request(decoded, max_inputs=self._max_inputs)
-            return VertexParsed((Parsed(call, answer),), predictions=False)
+            return VertexParsed((self._parse_native(kind, decoded, answer),), predictions=False)
         params = _parameters(decoded)
-        if reranker:
+        instances = decoded["instances"]
+        if kind == RERANK or (kind == MULTIVECTOR and isinstance(instances[0], dict) and is_rerank_body(instances[0])):
             _rerank_parameters(params)
-            _check_rerank_size(decoded["instances"], self._reranking.max_documents)
+            _check_rerank_size(instances, self._reranking.max_documents)
             calls = tuple(ParsedRerank(parse_rerank_request(_rerank_instance(i, instance, params)), JSON)
-                          for i, instance in enumerate(decoded["instances"]))  # fmt: skip
+                          for i, instance in enumerate(instances))  # fmt: skip
             return VertexParsed(calls, predictions=True)
+        if kind == CLASSIFY:  # the instances are the inputs; each prediction one input's label scores
+            labels = parse_classify_request({**params, "input": instances}, "jina", self._max_inputs)
+            return VertexParsed((ParsedClassify(labels, JSON),), predictions=True)
+        if kind == MULTIVECTOR:
+            check_fields(params, MULTIVECTOR_OPTIONS, where="parameters")
+            call = parse_multivector_request({**params, "input": instances}, max_inputs=self._max_inputs)
+            return VertexParsed((ParsedMultiVector(call, JSON),), predictions=True)
         check_fields(params, OPTION_FIELDS, where="parameters")
-        call = parse_embeddings_request({**params, "input": decoded["instances"]}, max_inputs=self._max_inputs)
-        return VertexParsed((Parsed(call, JSON),), predictions=True)
+        embed = parse_embeddings_request({**params, "input": instances}, max_inputs=self._max_inputs)
+        return VertexParsed((Parsed(embed, JSON),), predictions=True)
+
+    def _parse_native(self, kind: str, decoded: Any, answer: str) -> Native:
+        if kind == CLASSIFY:
+            return ParsedClassify(parse_classify_request(decoded, "auto", self._max_inputs), answer)
+        if kind == RERANK or (kind == MULTIVECTOR and is_rerank_body(decoded)):
+            return ParsedRerank(parse_rerank_request(decoded), answer)
+        if kind == MULTIVECTOR:
+            return ParsedMultiVector(parse_multivector_request(decoded, max_inputs=self._max_inputs), answer)
+        return Parsed(parse_embeddings_request(decoded, max_inputs=self._max_inputs), answer)
 
     def run(
         self, parsed: VertexParsed, deadline: float | None = None, cancelled: threading.Event | None = None
@@ -136,14 +167,22 @@ class VertexEndpoint:
         if isinstance(parsed.calls[0], ParsedRerank):
             # an instance in TEI's form (``texts``) answers TEI's list; the others Jina's object
             predictions = [answer if isinstance(answer, list) else answer["results"] for answer in answers]
+        elif isinstance(parsed.calls[0], ParsedClassify):
+            predictions = [{key: value for key, value in item.items() if key not in ("object", "index")}
+                           for item in sorted(answers[0]["data"], key=lambda item: item["index"])]  # fmt: skip
         else:
-            predictions = [item["embedding"] for item in sorted(answers[0]["data"], key=lambda item: item["index"])]
+            field = "embeddings" if isinstance(parsed.calls[0], ParsedMultiVector) else "embedding"
+            predictions = [item[field] for item in sorted(answers[0]["data"], key=lambda item: item["index"])]
         return Reply(dumps({"predictions": predictions}), JSON, units=sum(reply.units for reply in replies),
                      tokens=sum(reply.tokens for reply in replies))  # fmt: skip
 
-    def _run_one(
-        self, call: Parsed | ParsedRerank, deadline: float | None, cancelled: threading.Event | None
-    ) -> Reply:
+    def _run_one(self, call: Native, deadline: float | None, cancelled: threading.Event | None) -> Reply:
         if isinstance(call, ParsedRerank):
             return self._reranking.run(call, deadline, cancelled)
+        if isinstance(call, ParsedMultiVector):
+            assert self._multivector is not None
+            return self._multivector.run(call, deadline, cancelled)
+        if isinstance(call, ParsedClassify):
+            assert self._classify is not None
+            return self._classify.run(call, deadline, cancelled)
         return self._embeddings.run(call, deadline, cancelled)

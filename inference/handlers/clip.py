@@ -21,6 +21,7 @@ from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
+from .text_tokenizer import HFTextTokenizer
 from .tokenization import FastTokenizers
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class ClipEmbeddingHandler:
         if settings.max_length:
             max_length = min(max_length, settings.max_length)
         self._tokens = FastTokenizers.from_hf(hf_tokenizer, max_length)
+        self._text_tokenizer = HFTextTokenizer(hf_tokenizer, {})
         dims = getattr(config, "projection_dim", None) or text_config.hidden_size
         self._info = ModelInfo(
             name=default_model_name(settings, folder),
@@ -85,6 +87,10 @@ class ClipEmbeddingHandler:
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    @property
+    def text_tokenizer(self) -> HFTextTokenizer:
+        return self._text_tokenizer
 
     # -- text --------------------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str], task: str | None, truncate: bool) -> list[list[int]]:

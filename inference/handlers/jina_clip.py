@@ -33,6 +33,7 @@ from .device import dtype_name, padded_batch, split_on_oom
 from .jina import matryoshka
 from .loading import load_hf_model
 from .st_config import ModelFolderError
+from .text_tokenizer import HFTextTokenizer
 from .tokenization import FastTokenizers
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class JinaClipHandler:
         tasks = getattr(tower, "task_instructions", None) or {}
         self._instructions = {str(task): instruction(task) or "" for task in tasks}
         self._default_instruction = instruction(None) or ""
+        self._text_tokenizer = HFTextTokenizer(loaded.tokenizer, {k: v for k, v in self._instructions.items() if v})
         full = config.projection_dim if config.add_projections else config.text_config.embed_dim
         self._matryoshka, width = matryoshka(config, int(full))
         self._width = width if width < int(full) else None
@@ -106,6 +108,10 @@ class JinaClipHandler:
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    @property
+    def text_tokenizer(self) -> HFTextTokenizer:
+        return self._text_tokenizer
 
     @property
     def matryoshka_dimensions(self) -> tuple[int, ...]:

@@ -26,6 +26,7 @@ from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
 from .pair_tokens import PairTokenizer
 from .st_config import ModelFolderError, read_st_config
+from .text_tokenizer import HFTextTokenizer
 from .tokenization import model_max_length
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class CrossEncoderHandler:
         self._types = "token_type_ids" in tokenizer.model_input_names
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self._pairs = PairTokenizer.from_hf(tokenizer, max_length, self._types)
+        self._text_tokenizer = HFTextTokenizer(tokenizer, {})
         self._activation = _activation_name(raw)
         self._info = ModelInfo(
             name=default_model_name(settings, folder),
@@ -92,6 +94,10 @@ class CrossEncoderHandler:
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    @property
+    def text_tokenizer(self) -> HFTextTokenizer:
+        return self._text_tokenizer
 
     def tokenize_pairs(self, query: str, documents: Sequence[str], truncate: bool) -> list[PairIds]:
         return self._pairs.pairs(query, documents, truncate)

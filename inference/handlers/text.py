@@ -21,6 +21,7 @@ from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
 from .pooling import pool
 from .st_config import STConfig, read_st_config
+from .text_tokenizer import HFTextTokenizer
 from .tokenization import FastTokenizers, model_max_length
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class TextEmbeddingHandler:
         # jina-embeddings-v3 style: task LoRA adapters (selected by index) and per-task instructions.
         self._adapters = tuple(getattr(config, "lora_adaptations", None) or ())
         self._prompts = {**(getattr(config, "task_instructions", None) or {}), **st.prompts}
+        self._text_tokenizer = HFTextTokenizer(hf_tokenizer, self._prompts)
         self._info = ModelInfo(
             name=default_model_name(settings, folder),
             dimensions=int(config.hidden_size),
@@ -72,6 +74,10 @@ class TextEmbeddingHandler:
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    @property
+    def text_tokenizer(self) -> HFTextTokenizer:
+        return self._text_tokenizer
 
     @property
     def st_config(self) -> STConfig:

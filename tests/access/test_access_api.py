@@ -18,6 +18,10 @@ from tests.conftest import make_settings
 
 KEY = "sk-test-0123456789abcdef"
 BODY = {"input": ["hello world", "a second text"]}
+# Routes whose bodies are not an embeddings body: the tokenizer routes (TEI's /tokenize and /decode, the segmenter).
+ROUTE_BODIES = {"/tokenize": {"inputs": "hello world"}, "/decode": {"ids": [1, 2]},
+                "/v1/segment": {"content": "hello world"}, "/segment": {"content": "hello world"},
+                "/v1/classify": {"input": ["hello world"], "labels": ["greeting", "question"]}}  # zero-shot
 
 
 def app_with(**settings: object):
@@ -39,7 +43,7 @@ def test_every_route_needs_the_key_except_the_open_ones() -> None:
     opened = {route.path for route in routes if route.open}
     assert opened == {"/ping", "/health/ready", "/health/live", "/vh", "/metrics", "/openapi.json", "/info"}
     for route in routes:
-        body = json.dumps(BODY) if route.method == "POST" else None
+        body = json.dumps(ROUTE_BODIES.get(route.path, BODY)) if route.method == "POST" else None
         bare = client.open(concrete(route.path), method=route.method, data=body, content_type="application/json")
         keyed = client.open(concrete(route.path), method=route.method, data=body, content_type="application/json",
                             headers=auth())  # fmt: skip

@@ -31,8 +31,8 @@ def test_requests_inputs_tokens_and_latency_are_counted(client):
     after = scrape(client)
     ok = {"route": "/v1/embeddings", "status": "200"}
     assert value(after, "embed_requests_total", **ok) - value(before, "embed_requests_total", **ok) == 3
-    assert value(after, "embed_inputs_total") - value(before, "embed_inputs_total") == 6
-    assert value(after, "embed_tokens_total") > value(before, "embed_tokens_total")
+    assert value(after, "embed_inputs_total", api="embed") - value(before, "embed_inputs_total", api="embed") == 6
+    assert value(after, "embed_tokens_total", api="embed") > value(before, "embed_tokens_total", api="embed")
     route = {"route": "/v1/embeddings"}
     counted = value(after, "embed_request_duration_seconds_count", **route)
     assert counted - value(before, "embed_request_duration_seconds_count", **route) == 3
@@ -70,3 +70,15 @@ def test_metrics_is_an_open_quiet_route_documented_as_text():
     assert "/metrics" in probe_paths(settings)  # answered in the front's loop even when saturated; DEBUG log
     operation = openapi_spec(settings)["paths"]["/metrics"]["get"]
     assert list(operation["responses"]["200"]["content"]) == ["text/plain"]
+
+
+def test_inputs_are_counted_by_api(client):
+    """The ``api`` label says what was asked: /invocations on an embedding model counts as embed, the tokenizer
+    routes as tokenize."""
+    before = scrape(client)
+    assert client.post("/invocations", json={"input": ["a b c"]}).status_code == 200
+    assert client.post("/tokenize", json={"inputs": ["a b", "c"]}).status_code == 200
+    after = scrape(client)
+    assert value(after, "embed_inputs_total", api="embed") - value(before, "embed_inputs_total", api="embed") == 1
+    tokenize = value(after, "embed_inputs_total", api="tokenize") - value(before, "embed_inputs_total", api="tokenize")
+    assert tokenize == 2

@@ -49,7 +49,7 @@ def test_every_field_real_clients_send_is_accepted_and_used(client, body):
         ({"input": "x", "dimension": 256}, "unknown field 'dimension'; did you mean 'dimensions'?"),
         ({"input": "x", "normalize": False}, "unknown field 'normalize'; did you mean 'normalized'?"),
         ({"input": "x", "encodingformat": "float"}, "unknown field 'encodingformat'; did you mean 'encoding_format'?"),
-        ({"input": "x", "return_multivector": True}, "unknown field 'return_multivector'; accepted fields: input, "),
+        ({"input": "x", "return_tokens": True}, "unknown field 'return_tokens'; accepted fields: input, "),
         ({"input": "x", "data": ["y"]}, "unknown field 'data'"),
         ({"inptu": "x"}, "unknown field 'inptu'; did you mean 'input'?"),
         ({"data": ["x"], "parameter": {}}, "unknown field 'parameter'; did you mean 'parameters'?"),
@@ -68,7 +68,7 @@ def test_the_message_lists_the_accepted_fields(client):
     message = refusal(client.post("/v1/embeddings", json={"input": "x", "zzz": 1}))["message"]
     listed = message.split("accepted fields: ")[1].split(", ")
     assert listed == ["input", "model", "task", "dimensions", "normalized", "embedding_type", "encoding_format",
-                      "truncate", "late_chunking", "user"]
+                      "truncate", "late_chunking", "user", "return_multivector"]
 
 
 def test_a_very_long_unknown_name_is_shortened_in_the_message(client):

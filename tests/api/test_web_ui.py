@@ -55,6 +55,19 @@ def test_the_pages_load_nothing_from_another_host() -> None:
         assert "<script>" not in text and " style=" not in text, page.name  # nothing inline: the CSP forbids it
 
 
+def test_the_playground_calls_only_routes_the_server_has() -> None:
+    """Every path the playground's script requests (GET /info, POST the rest) is a route of the app: a renamed or
+    removed route fails here, not only in the browser tests (tests/browser/)."""
+    script = (Path(__file__).resolve().parents[2] / "inference" / "api" / "static" / "playground.js").read_text()
+    paths = set(re.findall(r'"(/[a-z0-9/.-]+)"', script))
+    assert paths == {"/info", "/v1/embeddings", "/v1/rerank", "/v1/multi-vector", "/v1/classify", "/tokenize",
+                     "/decode", "/v1/segment"}  # fmt: skip
+    app = create_app(make_settings(handler="fake", log_level="WARNING"), load_in_background=False)
+    methods = {rule.rule: rule.methods or set() for rule in app.url_map.iter_rules()}
+    for path in paths:
+        assert ("GET" if path == "/info" else "POST") in methods.get(path, set()), path
+
+
 @pytest.mark.parametrize(("settings", "on"), [
     ({}, True),
     ({"playground": "off"}, False),
@@ -73,7 +86,8 @@ def test_info_describes_the_served_model() -> None:
     assert info == {"model": "fake", "kind": "embed", "dimensions": 32, "max_length": 64,
                     "tasks": ["query", "passage"], "modalities": ["text"], "late_chunking": True, "pooling": "mean",
                     "device": "cpu", "dtype": "float32", "embedding_types": ["float", "base64", "binary", "ubinary"],
-                    "max_inputs": 7, "max_documents": 1024, "api_key_required": False}  # fmt: skip
+                    "max_inputs": 7, "max_documents": 1024, "api_key_required": False, "dimension_options": [32],
+                    "query_length": None, "labels": []}  # fmt: skip
     assert client().get("/v1/embeddings", json={"input": "x"}).status_code == 405
 
 

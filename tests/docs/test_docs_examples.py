@@ -18,12 +18,15 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.docs.docs_pages import REPO, Example, all_examples
 from tests.reliability.harness import Server, clean_env
+from tests.tiny_classifiers import build_multi_label_classifier
+from tests.tiny_colbert import build_pylate_colbert
 from tests.tiny_rerankers import build_tiny_bert_reranker
 
 EXAMPLES = all_examples()
@@ -64,17 +67,26 @@ def scratch_checkout(folder: Path) -> Path:
     return work
 
 
+# server=<kind>: a tiny random model of that kind (its scores mean nothing; shapes and fields do), and its name.
+TINY_MODELS: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "rerank": (lambda folder: build_tiny_bert_reranker(folder, max_length=64), "my-reranker"),
+    "colbert": (lambda folder: build_pylate_colbert(folder, matryoshka=[16, 8]), "my-colbert"),
+    "classifier": (build_multi_label_classifier, "my-classifier"),
+}
+
+
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory):
-    """Servers by extra environment ("" = defaults; "rerank" = a tiny random BERT cross-encoder), started on first
-    use and stopped at the end."""
+    """Servers by extra environment ("" = defaults; "rerank", "colbert", "classifier": a tiny random model of that
+    kind, TINY_MODELS), started on first use and stopped at the end."""
     running: dict[str, Server] = {}
 
     def get(extra: str) -> Server:
         if extra not in running:
-            if extra == "rerank":
-                model = build_tiny_bert_reranker(tmp_path_factory.mktemp("reranker"), max_length=64)
-                overrides = {"MODEL_DIR": str(model), "EMB_MODEL_NAME": "my-reranker"}
+            if extra in TINY_MODELS:
+                build, name = TINY_MODELS[extra]
+                model = build(tmp_path_factory.mktemp(extra) / "model")
+                overrides = {"MODEL_DIR": str(model), "EMB_MODEL_NAME": name}
             else:
                 overrides = dict(item.split("=", 1) for item in shlex.split(extra))
             server = Server(clean_env(EMB_THREADS="4", **overrides)).start()

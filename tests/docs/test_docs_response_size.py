@@ -36,7 +36,7 @@ def fitting(where: str, limit: int, kind: str, dims: int) -> int:
     info = ModelInfo("all-MiniLM-L6-v2", dims, 512)
     if where == "vertex":
         body = {"instances": ["x"] * MAX_INPUTS, "parameters": {"embedding_type": kind}}
-        parsed = VertexEndpoint(native, RerankEndpoint(_Service()), lambda: False, MAX_INPUTS).parse(
+        parsed = VertexEndpoint(native, RerankEndpoint(_Service()), None, lambda: "embed", MAX_INPUTS).parse(
             json.dumps(body).encode(), JSON, None)  # fmt: skip
     else:
         parsed = native.parse(json.dumps({"input": ["x"] * MAX_INPUTS, "embedding_type": kind}).encode(), JSON, None)

@@ -184,6 +184,8 @@ def option_refusals(body: dict[str, Any], info: ModelInfo) -> list[Refusal]:
         refusals.append(Refusal("task", rf"^unknown task {re.escape(repr(task))}; valid tasks: "))
     if body.get("late_chunking"):
         refusals.append(Refusal(r"input(\[\d+\])?", r"^late_chunking: ", certain=False))
+    if body.get("return_multivector") is True:  # an embedding model has no token vectors
+        refusals.append(Refusal("return_multivector", r"^return_multivector=true needs a late-interaction"))
     return refusals
 
 

@@ -18,13 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inference.core.types import ModelInfo
+from inference.endpoints.bound import WORST_FLOAT32, WORST_SCORE
 from inference.endpoints.embeddings.endpoint import EmbeddingsEndpoint
 from inference.endpoints.embeddings.types import EmbedResult
 from inference.endpoints.rerank.endpoint import RerankEndpoint
 from inference.endpoints.rerank.types import RerankResult
 from inference.endpoints.response_size import (
-    WORST_FLOAT32,
-    WORST_SCORE,
     check_reply,
     check_response,
     response_bound,
@@ -161,7 +160,8 @@ def test_a_rerank_answer_is_never_larger_than_its_bound(info, query, docs, top_n
        st.integers(0, 10**6))  # fmt: skip
 def test_vertex_predictions_are_never_larger_than_their_bound(info, count, types, reranker, instances, seed):
     embeddings = embeddings_endpoint(info, seed)
-    vertex = VertexEndpoint(embeddings, RerankEndpoint(StubReranker(info, seed)), lambda: reranker, 4096)
+    kind = "rerank" if reranker else "embed"
+    vertex = VertexEndpoint(embeddings, RerankEndpoint(StubReranker(info, seed)), None, lambda: kind, 4096)
     if reranker:
         body = {"instances": [{"query": "q", "documents": docs} for docs in instances]}
     else:
@@ -239,7 +239,8 @@ def test_an_answer_encoded_past_the_limit_is_413_too():
     check_reply(parsed, 10**9, None)
     with pytest.raises(ResponseTooLargeError, match="the answer is 6.00 MB, more than the 6 MB"):
         check_reply(parsed, 6_000_001, 6_000_000)
-    vertex = VertexEndpoint(embeddings_endpoint(info, 0), RerankEndpoint(StubReranker(info, 0)), lambda: False, 8)
+    vertex = VertexEndpoint(embeddings_endpoint(info, 0), RerankEndpoint(StubReranker(info, 0)), None,
+                            lambda: "embed", 8)  # fmt: skip
     predictions = vertex.parse(b'{"instances": ["x"]}', JSON, None)
     with pytest.raises(ResponseTooLargeError):  # Vertex adds its own fields around the predictions
         check_reply(predictions, 1_500_000 - 1000, 1_500_000)

@@ -58,6 +58,9 @@ class EmbeddingsRequest(BaseModel):
     late_chunking: StrictBool = Field(
         False, description="Encode the request's inputs as one sequence, each pooled from its own tokens")
     user: StrictStr | None = Field(None, description="Accepted and ignored (OpenAI compatibility)")
+    return_multivector: StrictBool = Field(
+        False, description="Jina's flag for token vectors: only a late-interaction model has them (`true` on any "
+        "other model is a 400)")
 
 
 REQUEST_FIELDS: tuple[str, ...] = tuple(EmbeddingsRequest.model_fields)
@@ -99,6 +102,9 @@ def parse_embeddings_request(body: Any, *, max_inputs: int) -> EmbeddingsCall:
         req = EmbeddingsRequest.model_validate(body)
     except ValidationError as err:
         raise validation_error(err) from None
+    if req.return_multivector:
+        raise InvalidInputError("return_multivector=true needs a late-interaction (ColBERT-style) model; this one "
+                                "answers one vector per input", param="return_multivector")  # fmt: skip
     raw_items = [req.input] if isinstance(req.input, str) else req.input
     items = check_inputs([_to_item(item) for item in raw_items], max_inputs, "input")
     requested = req.embedding_type if req.embedding_type is not None else (req.encoding_format or "float")

@@ -72,8 +72,7 @@ class EmbeddingService:
                 _check_lengths(sequences, text_at, info.max_length)
             if request.late_chunking:
                 forward = partial(self._engine.forward_tokens, task=task, **admitted.options())
-                pooled, joined = late_chunk(handler, sequences, request.truncate, forward)
-                tokens = len(joined)
+                pooled, tokens = late_chunk(handler, sequences, request.truncate, forward)
             else:
                 pooled, tokens = self._pooled(handler, request, task, sequences, admitted, text_at, images)
         finally:

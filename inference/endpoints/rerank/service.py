@@ -12,7 +12,9 @@ import numpy as np
 
 from ...core.engine import ModelEngine
 from ...core.forward import PAIR
+from ...core.types import MULTIVECTOR
 from ...errors import InvalidInputError
+from ..multivector.service import MultiVectorService
 from ..token_bounds import least_tokens
 from .types import RerankRequest, RerankResult
 
@@ -21,11 +23,14 @@ HEAD_CHARS_PER_TOKEN = 16
 
 
 class RerankService:
-    """``rerank`` is safe to call from many threads."""
+    """``rerank`` is safe to call from many threads. A cross-encoder scores each pair; a late-interaction model
+    (``late_interaction``) scores each document by MaxSim of its token vectors against the query's."""
 
-    def __init__(self, engine: ModelEngine, max_documents: int) -> None:
+    def __init__(self, engine: ModelEngine, max_documents: int,
+                 late_interaction: MultiVectorService | None = None) -> None:  # fmt: skip
         self._engine = engine
         self._max_documents = max_documents
+        self._late_interaction = late_interaction
 
     @property
     def max_documents(self) -> int:
@@ -39,6 +44,11 @@ class RerankService:
     ) -> RerankResult:
         """Scores of ``request.documents`` against the query, in request order, by ``deadline``."""
         deadline = self.default_deadline() if deadline is None else deadline
+        if self._late_interaction is not None and self._engine.info.kind == MULTIVECTOR:
+            self._validate(request)
+            scores, tokens = self._late_interaction.rerank(request.query, request.documents, request.truncate,
+                                                           deadline, cancelled)  # fmt: skip
+            return RerankResult(scores=scores, tokens=tokens, model=self._engine.info.name)
         handler = self._engine.reranker
         self._validate(request)
         info = handler.info

@@ -1,0 +1,1 @@
+"""The multi-vector slice: late-interaction (ColBERT) token vectors and MaxSim scores."""
