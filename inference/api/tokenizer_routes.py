@@ -40,5 +40,5 @@ def _view(endpoint: TokenizerEndpoint, settings: Settings) -> View:
 
 
 def tokenizer_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
-    service = TokenizeService(engine, settings.max_inputs)
+    service = TokenizeService(engine, settings.max_inputs, settings.max_response_bytes())
     return {action: _view(TokenizerEndpoint(service, action), settings) for action in (TOKENIZE, DECODE, SEGMENT)}

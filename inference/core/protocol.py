@@ -29,6 +29,10 @@ class TextTokenizer(Protocol):
         """How many tokens each text has, uncut."""
         ...
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Each token's character span in ``text``, without added special tokens (cheap: no ``Token`` objects)."""
+        ...
+
     def decode(self, ids: Sequence[int], skip_special_tokens: bool) -> str:
         """The text of ``ids``; ``InvalidInputError`` for an id outside the vocabulary."""
         ...

@@ -44,6 +44,9 @@ class WhitespaceTokenizer:
             return words
         return [Token(_CLS, "[CLS]", True, None, None), *words, Token(_SEP, "[SEP]", True, None, None)]
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return [(t.start, t.stop) for t in self.tokens(text, False) if t.start is not None and t.stop is not None]
+
     def count(self, texts: Sequence[str], add_special_tokens: bool) -> list[int]:
         return [len(text.split()) + (2 if add_special_tokens else 0) for text in texts]
 

@@ -44,6 +44,9 @@ class HFTextTokenizer:
                 out.append(Token(id=token_id, text=text[start:stop], special=special, start=start, stop=stop))
         return out
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
+
     def count(self, texts: Sequence[str], add_special_tokens: bool) -> list[int]:
         if not texts:
             return []

@@ -260,3 +260,38 @@ def test_every_model_kind_tokenizes_and_segments_with_its_own_tokenizer(kind, tm
     if kind == "st-bert-prompts":  # the folder's own prompt
         prompted = ok(kinded.post("/tokenize", json={"inputs": "hello", "prompt_name": "query"}))[0]
         assert [t["id"] for t in prompted] == own("query : hello")["input_ids"]
+
+
+def test_text_past_the_character_limit_is_a_413_before_tokenising(client):
+    from inference.endpoints.tokenize.service import MAX_CHARACTERS
+
+    text = "word " * (MAX_CHARACTERS // 5 + 1)
+    for path, body in (("/tokenize", {"inputs": text}), ("/v1/segment", {"content": text})):
+        reply = client.post(path, json=body)
+        assert reply.status_code == 413, reply.get_data(as_text=True)
+        assert "characters" in reply.get_json()["error"]["message"]
+
+
+def test_an_answer_that_cannot_fit_the_response_limit_is_refused_from_the_token_count():
+    settings = make_settings(handler="text", model_dir=embedded_model_dir(), device="cpu", log_level="WARNING",
+                             max_response_mb=0.01)  # fmt: skip
+    small = create_app(settings, load_in_background=False).test_client()
+    reply = small.post("/tokenize", json={"inputs": "search engines rank documents " * 100})
+    assert reply.status_code == 413
+    error = reply.get_json()["error"]
+    assert error["type"] == "response_too_large" and "tokens" in error["message"]
+    assert small.post("/tokenize", json={"inputs": "search engines"}).status_code == 200
+
+
+def test_a_worker_tokenises_two_requests_at_once_and_a_third_gets_a_503(monkeypatch):
+    from inference.endpoints.tokenize import service as module
+    from inference.errors import OverloadedError
+
+    monkeypatch.setattr(module, "WAIT_S", 0.01)
+    tokens = module.TokenizeService(engine=None, max_inputs=4)  # type: ignore[arg-type]  # turns need no engine
+    with tokens.turn(), tokens.turn():
+        with pytest.raises(OverloadedError):
+            with tokens.turn():
+                pass
+    with tokens.turn():  # turns come back
+        pass

@@ -32,7 +32,9 @@ def set_text(element: Any, text: str) -> None:
 
 
 def run(driver: Any, wait: Callable[..., Any], canvas: str = "heatmap") -> Any:
-    """Press Run and wait for the chart (data-ready turns false at the click, true once drawn) or an error."""
+    """Press Run and wait for the answer's view (the chart canvas ``heatmap`` or ``bars``, or the ``tokens``,
+    ``vectors``, ``ranking`` or ``labels`` view: data-ready turns false at the click, true once drawn) or an
+    error."""
     driver.find_element(By.ID, "run").click()
 
     def done(d: Any) -> bool:

@@ -44,6 +44,7 @@ def response(driver):
 def test_edit_run_heatmap_and_vectors_match_sentence_transformers(browser, wait, embed_server, reference):
     open_playground(browser, wait, embed_server.url)
     assert browser.find_element(By.ID, "model-name").text == "all-MiniLM-L6-v2"
+    assert browser.find_element(By.ID, "mode-embed").get_attribute("aria-selected") == "true"
     assert "384" in browser.find_element(By.ID, "model-facts").text
     set_text(inputs(browser)[0], EDITED)
     browser.find_element(By.ID, "add-input").click()
@@ -184,6 +185,8 @@ def rerank_server(tmp_path_factory):
 
 def test_reranker_query_documents_and_bars(browser, wait, rerank_server):
     open_playground(browser, wait, rerank_server.url)
+    tabs = browser.find_elements(By.CSS_SELECTOR, "#modes [role=tab]")
+    assert [tab.text for tab in tabs] == ["Rerank", "Tokenize"]  # what a cross-encoder does
     assert browser.find_element(By.ID, "query").is_displayed()
     assert not browser.find_element(By.ID, "heatmap").is_displayed()
     set_text(browser.find_element(By.ID, "query"), "capital of france")

@@ -1,5 +1,7 @@
 // The playground at / (inference/api/web_ui.py): builds a request from the form, sends it to this server, shows the
-// response, a cosine-similarity heatmap (embeddings) or score bars (rerank), and code for the same request.
+// response and code for the same request, and a view of the answer that follows the served model's kind (GET
+// /info): a cosine-similarity heatmap (embeddings), score bars (rerank), token chips with their vectors and a MaxSim
+// ranking (multi-vector), label bars (classify), and for every kind the tokenizer's tokens and segments.
 // The page's CSP allows this file only: no inline script or style attribute, and the DOM is built with
 // createElement/textContent, never innerHTML, so neither the response nor the inputs can inject markup.
 "use strict";
@@ -21,9 +23,44 @@ const RERANK_EXAMPLE = {
   documents: ["Paris is the capital and largest city of France.", "Berlin is the capital of Germany.",
     "La capitale de la France est Paris.", "The Eiffel Tower is in Paris.", "Bananas are rich in potassium."],
 };
+const CLASSIFY_EXAMPLES = [
+  "The team won the championship after a dramatic final.",
+  "Parliament passed the new budget late last night.",
+  "The telescope captured images of a distant galaxy.",
+  "Our flight to Lisbon leaves early tomorrow morning.",
+];
+const ZERO_SHOT_LABELS = ["music", "weather", "economy", "sports"];
+const TOKENIZE_EXAMPLE = "Tokenizers cut text into pieces: words, sub-words and punctuation. Rare words like " +
+  "\"detokenization\" become several tokens, and so do Bühne, 東京 and 🙂.\n\nA long text is cut into chunks at " +
+  "paragraph, line and sentence ends. Each chunk fits the model, and the chunks joined are the text.";
 const PALETTE = [[247, 251, 255], [198, 219, 239], [107, 174, 214], [33, 113, 181], [8, 48, 107]];
+// What the page can run, by mode: the route, the view that shows the answer, the view's title and first note.
+const MODES = {
+  embed: { label: "Embed", view: "heatmap", title: "Similarity",
+    note: "Run to see the cosine similarity of the inputs." },
+  rerank: { label: "Rerank", view: "bars", title: "Relevance", note: "Run to rank the documents." },
+  multivector: { label: "Token vectors", view: "vectors", title: "Token vectors",
+    note: "Run to see one vector per token." },
+  maxsim: { label: "MaxSim rerank", view: "ranking", title: "MaxSim ranking",
+    note: "Run to rank the documents by MaxSim against the query." },
+  classify: { label: "Classify", view: "labels", title: "Labels", note: "Run to score each input's labels." },
+  tokenize: { label: "Tokenize", view: "tokens", title: "Tokens",
+    note: "Run to see the text as the model's tokenizer cuts it." },
+};
+const VIEWS = ["heatmap", "bars", "vectors", "ranking", "labels", "tokens"];
+// the modes of each kind of model (GET /info "kind"), the first one shown at load
+const KIND_MODES = {
+  embed: ["embed", "classify", "tokenize"],
+  rerank: ["rerank", "tokenize"],
+  multivector: ["multivector", "maxsim", "tokenize"],
+  classify: ["classify", "tokenize"],
+};
+const ENDPOINT_NAMES = { embed: "my-embeddings", rerank: "my-reranker", multivector: "my-multivector",
+  classify: "my-classifier" };
+const ASCII_PUNCTUATION = /^[!-/:-@[-`{-~]$/; // Python's string.punctuation: late-interaction skip lists' default
 
 let info = null;
+let mode = "embed";
 let rawResponse = "";
 let chart = null; // what the chart canvas shows, to redraw on resize and answer the tooltip
 
@@ -39,12 +76,42 @@ function el(tag, props = {}, ...children) {
 }
 
 const isRerank = () => info !== null && info.kind === "rerank";
+const ranked = () => mode === "rerank" || mode === "maxsim"; // a query and documents
+const zeroShot = () => info !== null && info.kind !== "classify"; // an embedding model classifies zero-shot
 const clip = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
 const errorText = (body) => (body && body.error ? `${body.error.type}: ${body.error.message}` : "");
+const fixed = (value, digits = 4) => (typeof value === "number" ? value.toFixed(digits) : String(value));
 
 function showError(message) {
   $("error").textContent = message;
   $("error").hidden = !message;
+}
+
+// A failed answer, shown as the page shows the first request's: HTTP status and the JSON error's type and message.
+class HttpError extends Error {}
+
+function headers() {
+  const result = { "Content-Type": "application/json", Accept: "application/json" };
+  const key = $("api-key").value.trim();
+  if (key) result.Authorization = `Bearer ${key}`;
+  return result;
+}
+
+async function post(path, body) {
+  const reply = await fetch(path, { method: "POST", headers: headers(), body: JSON.stringify(body) });
+  const text = await reply.text();
+  let data = null;
+  try { data = JSON.parse(text); } catch { /* not JSON: shown as text */ }
+  return { ok: reply.ok, status: reply.status, statusText: reply.statusText, text, data };
+}
+
+const failure = (reply) =>
+  `HTTP ${reply.status}: ${errorText(reply.data) || clip(reply.text, 300) || reply.statusText}`;
+
+async function postOk(path, body) {
+  const reply = await post(path, body);
+  if (!reply.ok) throw new HttpError(`${path}: ${failure(reply)}`);
+  return reply.data;
 }
 
 // ---- model info -------------------------------------------------------------------------------------------------
@@ -74,49 +141,106 @@ async function loadInfo() {
 }
 
 function setup() {
+  const kind = info.kind;
+  const tasks = info.tasks || [], labels = info.labels || [], modalities = info.modalities || ["text"];
+  const options = (info.dimension_options || []).filter((d) => d !== info.dimensions);
+  const vectors = kind === "embed" || kind === "multivector"; // a reranker's "dimensions" (one score) say nothing
   $("model-name").textContent = info.model;
-  const embed = info.kind !== "rerank"; // a reranker's "dimensions" (one score) and pooling say nothing
-  const facts = [["kind", info.kind], ["dimensions", embed ? info.dimensions : null],
-    ["max length", `${info.max_length} tokens`], ["tasks", info.tasks.length ? info.tasks.join(", ") : "none"],
-    ["modalities", info.modalities.join(", ")], ["pooling", embed ? info.pooling : null],
+  const facts = [["kind", kind],
+    ["dimensions", vectors ? `${info.dimensions}${options.length ? ` (or ${options.join(", ")})` : ""}` : null],
+    ["query length", kind === "multivector" && info.query_length ? `${info.query_length} tokens` : null],
+    ["labels", kind === "classify" ? labels.join(", ") : null],
+    ["max length", `${info.max_length} tokens`], ["tasks", tasks.length ? tasks.join(", ") : "none"],
+    ["modalities", modalities.join(", ")], ["pooling", kind === "embed" ? info.pooling : null],
+    ["scoring", kind === "multivector" ? "MaxSim" : null],
     ["device", `${info.device} · ${info.dtype}`]];
   $("model-facts").replaceChildren(...facts.filter(([, v]) => v != null)
     .map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, String(v)))));
-  const rerank = isRerank();
-  $("query-row").hidden = !rerank;
-  $("embed-options").hidden = rerank;
-  $("rerank-options").hidden = !rerank;
-  $("heatmap").hidden = rerank;
-  $("bars").hidden = !rerank;
-  $("inputs-title").textContent = rerank ? "Query and documents" : "Inputs";
-  $("add-input").textContent = rerank ? "+ Add document" : "+ Add input";
-  $("chart-title").textContent = rerank ? "Relevance" : "Similarity";
-  $("chart-note").textContent = rerank ? "Run to rank the documents."
-    : "Run to see the cosine similarity of the inputs.";
-  if (rerank) $("query").value = RERANK_EXAMPLE.query;
-  (rerank ? RERANK_EXAMPLE.documents : EXAMPLES).forEach((text) => addInput(text));
+
+  const modes = KIND_MODES[kind] || ["embed", "tokenize"];
+  $("modes").replaceChildren(...modes.map((name) => {
+    const label = name === "classify" && kind !== "classify" ? "Classify (zero-shot)" : MODES[name].label;
+    const tab = el("button", { type: "button", role: "tab", id: `mode-${name}`, "aria-selected": "false" }, label);
+    tab.dataset.mode = name;
+    tab.addEventListener("click", () => applyMode(name));
+    return tab;
+  }));
+  $("modes").hidden = false;
+
+  const ranking = kind === "rerank" || kind === "multivector";
+  if (ranking) $("query").value = RERANK_EXAMPLE.query;
+  (ranking ? RERANK_EXAMPLE.documents : kind === "classify" ? CLASSIFY_EXAMPLES : EXAMPLES)
+    .forEach((text) => addInput(text));
+  $("tokenize-text").value = TOKENIZE_EXAMPLE;
   $("dimensions").max = info.dimensions || "";
-  const tasks = info.tasks.map((task) => el("option", { value: task }, task));
-  $("task").replaceChildren(el("option", { value: "" }, "none"), ...tasks);
-  $("task-row").hidden = !info.tasks.length;
-  $("late-chunking-row").hidden = rerank || !info.late_chunking;
-  $("normalized").parentElement.hidden = rerank;
-  $("return-documents-row").hidden = !rerank;
+  $("task").replaceChildren(el("option", { value: "" }, "none"), ...tasks.map((t) => el("option", { value: t }, t)));
+  $("task-row").hidden = !tasks.length;
+  $("mv-dimensions").replaceChildren(...[info.dimensions, ...options]
+    .map((d) => el("option", { value: String(d) }, String(d))));
+  $("model-labels").append(...labels.map((label) => el("label", { class: "check" },
+    el("input", { type: "checkbox", class: "model-label", value: label, checked: true }), ` ${label}`)));
+  $("model-labels").hidden = !labels.length || kind !== "classify";
+  $("labels-row").hidden = kind === "classify";
+  $("labels-text").value = ZERO_SHOT_LABELS.join("\n");
   $("api-key-row").hidden = !info.api_key_required;
   $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
   $("run").disabled = false;
+  applyMode(modes[0]);
+}
+
+// Show what the mode needs (inputs, options, the view of its answer) and clear the last answer.
+function applyMode(name) {
+  mode = name;
+  for (const tab of $("modes").children) tab.setAttribute("aria-selected", String(tab.dataset.mode === name));
+  const spec = MODES[name], tokenize = name === "tokenize";
+  $("inputs").hidden = $("add-input").hidden = tokenize;
+  $("text-row").hidden = !tokenize;
+  $("query-row").hidden = !ranked();
+  $("inputs-title").textContent = tokenize ? "Text" : ranked() ? "Query and documents" : "Inputs";
+  $("add-input").textContent = ranked() ? "+ Add document" : "+ Add input";
+  $("common-options").hidden = name === "classify" || tokenize;
+  $("normalized-row").hidden = name !== "embed" && name !== "multivector";
+  $("late-chunking-row").hidden = name !== "embed" || !info.late_chunking;
+  $("return-documents-row").hidden = !ranked();
+  $("embed-options").hidden = name !== "embed";
+  $("rerank-options").hidden = !ranked();
+  $("multivector-options").hidden = name !== "multivector";
+  $("classify-options").hidden = name !== "classify";
+  $("tokenize-options").hidden = !tokenize;
+  $("segment-panel").hidden = !tokenize;
+  for (const view of VIEWS) {
+    $(view).hidden = view !== spec.view;
+    $(view).dataset.ready = "false";
+    if ($(view).getContext) { // a canvas: blank until the next run draws it
+      $(view).width = $(view).height = 0;
+      $(view).style.width = $(view).style.height = "";
+    } else {
+      $(view).replaceChildren();
+    }
+  }
+  $("segments").replaceChildren();
+  $("segments").dataset.ready = "false";
+  chart = null;
+  $("chart-title").textContent = spec.title;
+  $("chart-note").textContent = spec.note;
+  $("response").textContent = "";
+  rawResponse = "";
+  $("copy-response").disabled = $("download-response").disabled = true;
+  $("usage").textContent = $("latency").textContent = "";
+  showError("");
   updateSnippets();
 }
 
 // ---- inputs -----------------------------------------------------------------------------------------------------
 const items = () => Array.from($("inputs").querySelectorAll(".input-item"));
+const texts = () => items().map((i) => i.querySelector(".input-text").value);
 
 function addInput(text = "") {
   const area = el("textarea", { class: "input-text", rows: 2, spellcheck: false, value: text });
   const remove = el("button", { type: "button", class: "icon", title: "Remove", "aria-label": "Remove" }, "×");
   const item = el("div", { class: "input-item" }, el("span", { class: "input-index" }), area);
   remove.addEventListener("click", () => { item.remove(); renumber(); updateSnippets(); });
-  if (!isRerank() && info.modalities.includes("image")) {
+  if (info.kind === "embed" && info.modalities.includes("image")) {
     const file = el("input", { type: "file", accept: "image/*", class: "file" });
     const thumb = el("img", { class: "thumb", alt: "image input", hidden: true });
     const clear = el("button", { type: "button", class: "icon", title: "Remove image", hidden: true }, "⌫");
@@ -160,16 +284,40 @@ function renumber() {
 // ---- the request ------------------------------------------------------------------------------------------------
 function buildRequest() {
   const number = (id) => ($(id).value.trim() === "" ? undefined : Number($(id).value));
-  if (isRerank()) {
-    const body = { query: $("query").value, documents: items().map((i) => i.querySelector(".input-text").value) };
+  const inputs = () => items().map((i) => (i.image ? { image: i.image } : i.querySelector(".input-text").value));
+  if (ranked()) {
+    const body = { query: $("query").value, documents: texts() };
     if (number("top-n") !== undefined) body.top_n = number("top-n");
     body.return_documents = $("return-documents").checked;
     body.truncate = $("truncate").checked;
     return { path: "/v1/rerank", body };
   }
+  if (mode === "tokenize") {
+    return { path: "/tokenize", body: { inputs: $("tokenize-text").value,
+      add_special_tokens: $("add-special-tokens").checked } };
+  }
+  if (mode === "multivector") {
+    const body = { input: texts(), input_type: $("input-type").value };
+    const width = Number($("mv-dimensions").value);
+    if (width && width !== info.dimensions) body.dimensions = width;
+    body.normalized = $("normalized").checked;
+    body.truncate = $("truncate").checked;
+    return { path: "/v1/multi-vector", body };
+  }
+  if (mode === "classify") {
+    const body = { input: inputs() };
+    if (zeroShot()) {
+      body.labels = $("labels-text").value.split("\n").map((l) => l.trim()).filter(Boolean);
+    } else {
+      const boxes = Array.from($("model-labels").querySelectorAll(".model-label"));
+      const chosen = boxes.filter((box) => box.checked).map((box) => box.value);
+      if (chosen.length !== boxes.length) body.labels = chosen; // all of them: the field left out
+    }
+    return { path: "/v1/classify", body };
+  }
   const types = TYPES.filter((t) => $(`type-${t}`).checked);
   const body = {
-    input: items().map((i) => (i.image ? { image: i.image } : i.querySelector(".input-text").value)),
+    input: inputs(),
     model: info.model,
     normalized: $("normalized").checked,
     embedding_type: types.length === 1 ? types[0] : types,
@@ -183,42 +331,277 @@ function buildRequest() {
 
 async function run() {
   const request = buildRequest();
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
-  const key = $("api-key").value.trim();
-  if (key) headers.Authorization = `Bearer ${key}`;
+  const ran = mode, view = $(MODES[ran].view);
   showError("");
-  const canvas = $(isRerank() ? "bars" : "heatmap");
-  canvas.dataset.ready = "false";
+  view.dataset.ready = "false";
   $("run").disabled = true;
   $("run").textContent = "Running…";
   const started = performance.now();
   try {
-    const reply = await fetch(request.path, { method: "POST", headers, body: JSON.stringify(request.body) });
-    const text = await reply.text();
+    const reply = await post(request.path, request.body);
     $("latency").textContent = `${Math.round(performance.now() - started)} ms`;
-    let data = null;
-    try { data = JSON.parse(text); } catch { /* not JSON: shown as text below */ }
     if (!reply.ok) {
-      showError(`HTTP ${reply.status}: ${errorText(data) || clip(text, 300) || reply.statusText}`);
+      showError(failure(reply));
       return;
     }
+    const data = reply.data;
     window.lastRequest = request.body;
     window.lastResponse = data;
-    rawResponse = text;
+    rawResponse = reply.text;
     $("response").textContent = pretty(data);
     $("copy-response").disabled = $("download-response").disabled = false;
-    const usage = data.usage || {};
-    const prompt = usage.prompt_tokens;
-    $("usage").textContent = `${usage.total_tokens} tokens` +
-      (prompt !== undefined && prompt !== usage.total_tokens ? ` (prompt ${prompt})` : "");
-    if (isRerank()) drawBars(data.results, request.body.documents);
-    else similarity(data.data, request.body);
+    showUsage(data);
+    if (ran === "embed") similarity(data.data, request.body);
+    else if (ran === "rerank") drawBars(data.results, request.body.documents);
+    else if (ran === "maxsim") showRanking(data.results, request.body);
+    else if (ran === "classify") showLabels(data.data, request.body);
+    else if (ran === "multivector") await showVectors(data, request.body);
+    else await showTokens(data[0], request.body);
   } catch (err) {
-    showError(`Request failed: ${err.message}`);
+    showError(err instanceof HttpError ? err.message : `Request failed: ${err.message}`);
   } finally {
     $("run").disabled = false;
     $("run").textContent = "Run";
   }
+}
+
+function showUsage(data) {
+  if (Array.isArray(data)) { // /tokenize: one list of tokens per input
+    $("usage").textContent = `${data.reduce((sum, tokens) => sum + tokens.length, 0)} tokens`;
+    return;
+  }
+  const usage = data.usage || {};
+  const prompt = usage.prompt_tokens;
+  $("usage").textContent = usage.total_tokens === undefined ? "" : `${usage.total_tokens} tokens` +
+    (prompt !== undefined && prompt !== usage.total_tokens ? ` (prompt ${prompt})` : "");
+}
+
+// ---- token views ------------------------------------------------------------------------------------------------
+// One chip per token: its text (what it covers of the input; a special token's own text), its id below, the rest on
+// hover. Whitespace between two tokens' offsets widens the gap; a line break in it starts a new line.
+function tokenChip(token, index) {
+  const span = token.start === null || token.start === undefined ? "no characters (added by the tokenizer)"
+    : `chars ${token.start}–${token.stop}`;
+  const chip = el("span", { class: token.special ? "tok special" : "tok",
+    title: `token ${index + 1} · id ${token.id} · ${span}${token.special ? " · special" : ""}` },
+  el("span", { class: "tok-text" }, visible(token.text)), el("span", { class: "tok-id" }, String(token.id)));
+  chip.dataset.id = String(token.id);
+  chip.dataset.index = String(index);
+  chip.dataset.text = token.text;
+  chip.dataset.special = String(Boolean(token.special));
+  return chip;
+}
+
+const visible = (text) => (text === "" ? "∅" : text.replace(/\n/g, "↵").replace(/\t/g, "⇥"));
+
+function tokenRow(tokens, text, chipOf) {
+  const points = Array.from(text); // offsets count code points, not UTF-16 units
+  const row = el("div", { class: "tokens" });
+  let last = 0;
+  tokens.forEach((token, i) => {
+    const chip = chipOf(token, i);
+    if (token.start !== null && token.start !== undefined) {
+      const gap = points.slice(last, token.start).join("");
+      if (gap.includes("\n")) row.append(el("span", { class: "tok-break" }));
+      else if (/\s/.test(gap)) chip.classList.add("after-space");
+      last = Math.max(last, token.stop);
+    }
+    row.append(chip);
+  });
+  return row;
+}
+
+async function showTokens(tokens, body) {
+  const text = body.inputs;
+  const segmentBody = { content: text, return_chunks: true, return_tokens: true };
+  const budget = $("max-chunk-length").value.trim();
+  if (budget !== "") segmentBody.max_chunk_length = Number(budget);
+  const segmented = postOk("/v1/segment", segmentBody); // in parallel with /decode
+  const special = tokens.filter((t) => t.special).length;
+  const ids = tokens.map((t) => t.id);
+  const decoded = tokens.length ? (await postOk("/decode", { ids, skip_special_tokens: true }))[0] : "";
+  window.lastTokens = tokens;
+  const summary = el("p", { class: "summary", id: "token-count" },
+    `${tokens.length} tokens (${special} special) · ${Array.from(text).length} characters`);
+  const decode = el("p", { class: "note decoded" }, "POST /decode of these ids (skip_special_tokens): ",
+    el("q", { id: "decoded" }, decoded));
+  $("tokens").replaceChildren(summary, tokenRow(tokens, text, tokenChip), decode);
+  $("chart-note").textContent = "Each chip is one token: its text, its id below (hover for its character offsets)." +
+    " Special tokens (added by the tokenizer, or a special token written in the text) are marked.";
+  const segments = await segmented;
+  showSegments(segments, text);
+  $("tokens").dataset.ready = "true";
+}
+
+function showSegments(answer, text) {
+  window.lastSegment = answer;
+  const chunks = answer.chunks || [], positions = answer.chunk_positions || [], tokens = answer.tokens || [];
+  $("segment-note").textContent = `${answer.num_tokens} tokens (without special tokens) in ${answer.num_chunks}` +
+    ` chunk${answer.num_chunks === 1 ? "" : "s"} of at most ${$("max-chunk-length").value.trim() || "the model's"}` +
+    " tokens (POST /v1/segment), cut at paragraph, line and sentence ends. The chunks joined are the text.";
+  $("segments").replaceChildren(...chunks.map((chunk, i) => {
+    const count = tokens[i] ? tokens[i].length : null;
+    const [start, stop] = positions[i] || [null, null];
+    const box = el("div", { class: "chunk" },
+      el("div", { class: "chunk-head" }, el("strong", {}, `chunk ${i + 1}`),
+        el("span", { class: "chunk-tokens" }, count === null ? "" : `${count} tokens`),
+        el("span", {}, start === null ? "" : `chars ${start}–${stop}`)),
+      el("div", { class: "chunk-text" }, chunk));
+    if (count !== null) box.dataset.tokens = String(count);
+    return box;
+  }));
+  if (!chunks.length && !text.trim()) $("segments").append(el("p", { class: "note" }, "No tokens: no chunks."));
+  $("segments").dataset.ready = "true";
+}
+
+// ---- multi-vector -----------------------------------------------------------------------------------------------
+// The token texts of a multi-vector answer, from /tokenize of the same texts with the input type's prompt (the
+// model's query or document marker): a query is cut to the query length and padded with expansion tokens; a
+// document is cut to the max length and loses its skip-list tokens (punctuation), which have no vector. Where
+// that does not give one token per vector (another skip list), the chips are numbered instead.
+function alignTokens(tokens, count, inputType) {
+  if (!tokens) return null;
+  const cut = (list, length) => {
+    if (!length || list.length <= length) return list;
+    const last = list[list.length - 1];
+    return last.special ? [...list.slice(0, length - 1), last] : list.slice(0, length);
+  };
+  let kept = cut(tokens, inputType === "query" ? info.query_length : info.max_length);
+  if (inputType === "query") {
+    kept = kept.concat(Array.from({ length: Math.max(0, count - kept.length) },
+      () => ({ id: null, text: "[MASK]", special: true, expansion: true })));
+  } else {
+    kept = kept.filter((t) => t.special || !ASCII_PUNCTUATION.test(t.text));
+  }
+  return kept.length === count ? kept : null;
+}
+
+async function tokenTexts(texts, inputType) {
+  let reply = await post("/tokenize", { inputs: texts, add_special_tokens: true, prompt_name: inputType });
+  if (!reply.ok) reply = await post("/tokenize", { inputs: texts, add_special_tokens: true }); // no such prompt
+  return reply.ok ? reply.data : texts.map(() => null);
+}
+
+const norm = (vector) => Math.hypot(...vector);
+
+function strip(vector, scale) {
+  const canvas = el("canvas", { class: "strip", width: 48, height: 8 });
+  const ctx = canvas.getContext("2d");
+  const step = canvas.width / vector.length;
+  vector.forEach((value, k) => {
+    const t = Math.max(-1, Math.min(1, value / (scale || 1)));
+    const strength = Math.round(255 * (1 - Math.abs(t)));
+    ctx.fillStyle = t >= 0 ? `rgb(${strength},${Math.round(112 + 143 * (1 - Math.abs(t)))},255)`
+      : `rgb(255,${strength},${strength})`;
+    ctx.fillRect(k * step, 0, Math.ceil(step), canvas.height);
+  });
+  return canvas;
+}
+
+async function showVectors(answer, body) {
+  const inputType = body.input_type || "document";
+  const tokenized = await tokenTexts(body.input, inputType);
+  let scale = 1e-12; // the largest |value|: the strips' colour scale (a loop: a spread of every value can overflow)
+  for (const item of answer.data) {
+    for (const vector of item.embeddings) for (const v of vector) scale = Math.max(scale, Math.abs(v));
+  }
+  let unaligned = 0;
+  window.lastNorms = [];
+  const blocks = answer.data.map((item) => {
+    const vectors = item.embeddings;
+    const tokens = alignTokens(tokenized[item.index], vectors.length, inputType);
+    if (!tokens) unaligned += 1;
+    const norms = vectors.map(norm);
+    window.lastNorms[item.index] = norms;
+    const chips = vectors.map((vector, k) => {
+      const token = tokens ? tokens[k] : { id: null, text: `#${k + 1}`, special: false };
+      const first = vector.slice(0, 8).map((v) => v.toFixed(3)).join(", ");
+      const what = token.expansion ? "expansion ([MASK]) token" : token.id === null ? "token" : `id ${token.id}`;
+      const chip = el("span", { class: `tok vec${token.special ? " special" : ""}`,
+        title: `vector ${k + 1} · ${visible(token.text)} · ${what}\nnorm ${norms[k].toFixed(4)}\n` +
+          `first values: [${first}${vector.length > 8 ? ", …" : ""}] (${vector.length} dims)` },
+      el("span", { class: "tok-text" }, visible(token.text)), strip(vector, scale),
+      el("span", { class: "tok-id" }, norms[k].toFixed(3)));
+      chip.dataset.index = String(k);
+      chip.dataset.text = token.text;
+      chip.dataset.norm = String(norms[k]);
+      if (token.id !== null) chip.dataset.id = String(token.id);
+      return chip;
+    });
+    const text = body.input[item.index];
+    const block = el("div", { class: "mv-input" },
+      el("div", { class: "mv-head" }, el("strong", {}, `${item.index + 1}. `), clip(text, 90),
+        el("span", { class: "stat" }, ` ${vectors.length} vectors × ${vectors[0] ? vectors[0].length : 0} dims`)),
+      el("div", { class: "tokens" }, ...chips));
+    block.dataset.count = String(vectors.length);
+    return block;
+  });
+  const q = info.query_length;
+  $("chart-note").textContent = (inputType === "query"
+    ? `A query has one vector per token: its marker, its text, and [MASK] expansion tokens up to the query length` +
+      `${q ? ` (${q})` : ""}.`
+    : "A document has one vector per token, except punctuation: the model's skip list leaves punctuation out of " +
+      "a document's vectors, so those tokens have no chip here (a query keeps them).") +
+    " Each chip: the token, its values as a strip (blue positive, red negative), and its norm below; hover for " +
+    "the first values." + (unaligned ? " Token texts could not be matched to the vectors: chips are numbered." : "");
+  $("vectors").replaceChildren(...blocks);
+  $("vectors").dataset.ready = "true";
+}
+
+function showRanking(results, body) {
+  const scores = results.map((r) => r.relevance_score);
+  const hi = Math.max(...scores, 1e-12), lo = Math.min(0, ...scores);
+  const rows = results.map((r, k) => {
+    const fill = el("span", { class: "fill" });
+    fill.style.width = `${Math.max(0.5, (100 * (r.relevance_score - lo)) / (hi - lo || 1))}%`;
+    const text = body.documents[r.index] ?? "";
+    const row = el("li", { class: k === 0 ? "rank-row best" : "rank-row" },
+      el("span", { class: "rank-doc" }, `#${r.index + 1}`),
+      el("span", { class: "rank-text", title: text }, clip(text, 120)),
+      el("span", { class: "bar" }, fill), el("span", { class: "rank-score" }, fixed(r.relevance_score)));
+    row.dataset.index = String(r.index);
+    row.dataset.score = String(r.relevance_score);
+    return row;
+  });
+  const q = info.query_length;
+  $("chart-note").textContent = "Documents by MaxSim score, highest first: for each of the query's token vectors" +
+    `${q ? ` (${q}, its expansion tokens included)` : ""}, its best dot product with any of the document's token` +
+    " vectors, summed. The score grows with the query length; it is not a probability.";
+  $("ranking").replaceChildren(el("p", { class: "summary" }, "Query: ", el("q", {}, body.query)),
+    el("ol", { class: "ranking" }, ...rows));
+  $("ranking").dataset.ready = "true";
+}
+
+// ---- classify ---------------------------------------------------------------------------------------------------
+function showLabels(data, body) {
+  let lo = 0, hi = 1; // [0, 1] for probabilities, wider for raw scores
+  for (const item of data) for (const p of item.predictions) { lo = Math.min(lo, p.score); hi = Math.max(hi, p.score); }
+  const blocks = data.map((item) => {
+    const input = body.input[item.index];
+    const rows = item.predictions.map((p) => {
+      const fill = el("span", { class: "fill" });
+      fill.style.width = `${Math.max(0, (100 * (p.score - lo)) / (hi - lo))}%`;
+      const row = el("div", { class: p.label === item.prediction ? "label-row predicted" : "label-row" },
+        el("span", { class: "label-name" }, p.label), el("span", { class: "bar" }, fill),
+        el("span", { class: "label-score" }, fixed(p.score)));
+      row.dataset.label = p.label;
+      row.dataset.score = String(p.score);
+      return row;
+    });
+    const block = el("div", { class: "cls-input" },
+      el("div", { class: "mv-head" }, el("strong", {}, `${item.index + 1}. `),
+        typeof input === "string" ? clip(input, 90) : "[image]",
+        el("span", { class: "prediction" }, ` → ${item.prediction} (${fixed(item.score)})`)), ...rows);
+    block.dataset.prediction = item.prediction;
+    return block;
+  });
+  $("chart-note").textContent = zeroShot()
+    ? "Zero-shot: softmax over the labels of the scaled cosine similarity of each input's and each label's " +
+      "embeddings. The prediction is highlighted."
+    : "The model's score of each label (its own activation: softmax, or sigmoid for multi-label models, where " +
+      "scores do not sum to 1). The prediction is highlighted.";
+  $("labels").replaceChildren(...blocks);
+  $("labels").dataset.ready = "true";
 }
 
 // The response for reading: vectors and long strings cut (the raw response is what Copy and Download give).
@@ -416,8 +799,10 @@ function snippets({ path, body }) {
     `    json=${py(body, "    ")},\n`, "    timeout=60,\n)\n", "response.raise_for_status()\n",
     "print(response.json())\n"].join("");
   let openai;
-  if (isRerank()) {
-    openai = `# OpenAI's API has no rerank endpoint, so the OpenAI client cannot call ${path}.\n` +
+  const foreign = { "/v1/rerank": "rerank", "/v1/multi-vector": "multi-vector", "/v1/classify": "classify",
+    "/tokenize": "tokenize" }[path];
+  if (foreign) {
+    openai = `# OpenAI's API has no ${foreign} endpoint, so the OpenAI client cannot call ${path}.\n` +
       "# Use plain HTTP instead, e.g. with requests (the same request as the Python tab):\n\n" + python;
   } else {
     const { input, model, dimensions, embedding_type: type, ...rest } = body;
@@ -431,13 +816,21 @@ function snippets({ path, body }) {
       `    extra_body=${py(extra, "    ")},  # this server's fields beyond OpenAI's\n)\n`,
       "print(response.usage, [item.embedding for item in response.data])\n"].join("");
   }
+  // /invocations (SageMaker) reads the container's own kind of body: not tokenize, nor zero-shot classify
+  const invocable = path !== "/tokenize" && !(path === "/v1/classify" && zeroShot());
+  if (!invocable) {
+    const boto3 = `# SageMaker's /invocations does not answer ${path} requests on this container (it reads the ` +
+      `${info.kind} model's own bodies),\n# so boto3's invoke_endpoint cannot send this one. Call ${path} over ` +
+      "HTTP (the Python tab):\n\n" + python;
+    return { curl, python, openai, boto3 };
+  }
   const boto3 = ["import json\n\nimport boto3\n\n",
     "# On SageMaker: boto3.client(\"sagemaker-runtime\") and your endpoint's name. Here, against this server\n",
     "# (it answers /endpoints/<name>/invocations like SageMaker; boto3 still wants AWS credentials, any will do):\n",
     keys ? "# Note: boto3 cannot send this server's API key (SageMaker authenticates with IAM instead).\n" : "",
     `runtime = boto3.client("sagemaker-runtime", endpoint_url="${origin}", region_name="us-east-1")\n`,
     `body = ${py(body)}\n`, "response = runtime.invoke_endpoint(\n",
-    `    EndpointName="${isRerank() ? "my-reranker" : "my-embeddings"}",\n`,
+    `    EndpointName="${ENDPOINT_NAMES[info.kind] || "my-endpoint"}",\n`,
     '    ContentType="application/json",\n', "    Body=json.dumps(body),\n)\n",
     'result = json.loads(response["Body"].read())\n', "print(result)\n"].join("");
   return { curl, python, openai, boto3 };
@@ -479,9 +872,9 @@ document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("input", updateSnippets);
   document.addEventListener("change", updateSnippets);
   $("api-key").addEventListener("input", () => sessionStorage.setItem(KEY_STORE, $("api-key").value));
-  for (const tab of document.querySelectorAll("[role=tab]")) {
+  for (const tab of document.querySelectorAll(".tabs [role=tab]")) {
     tab.addEventListener("click", () => {
-      for (const other of document.querySelectorAll("[role=tab]")) {
+      for (const other of document.querySelectorAll(".tabs [role=tab]")) {
         other.setAttribute("aria-selected", String(other === tab));
       }
       for (const box of document.querySelectorAll(".snippet")) box.hidden = box.dataset.tab !== tab.dataset.tab;

@@ -55,10 +55,13 @@ class TokenizerEndpoint:
     ) -> Reply:
         request = parsed.request
         payload: Any
-        if isinstance(request, TokenizeRequest):
-            payload = self._service.tokenize(request)
-        elif isinstance(request, DecodeRequest):
-            payload = self._service.decode(request)
-        else:
-            payload = self._service.segment(request)
-        return Reply(dumps(payload), JSON, units=parsed.inputs, tokens=0)
+        with self._service.turn():
+            if isinstance(request, TokenizeRequest):
+                payload = self._service.tokenize(request)
+            elif isinstance(request, DecodeRequest):
+                payload = self._service.decode(request)
+            else:
+                payload = self._service.segment(request)
+            content = dumps(payload)
+            del payload
+        return Reply(content, JSON, units=parsed.inputs, tokens=0)

@@ -1,16 +1,33 @@
 """TokenizeService: the served model's tokenizer behind ``/tokenize``, ``/decode`` and the segmenter. No HTTP types,
-no model work (nothing is queued for the model, whatever its kind); every answer is a JSON-ready payload."""
+no model work (nothing is queued for the model, whatever its kind); every answer is a JSON-ready payload.
+
+Tokenising costs CPU and memory by the character (a few hundred bytes a token while an answer is built), so a
+worker runs at most ``CONCURRENT`` tokenizer requests at once (others wait up to ``WAIT_S``, then 503), a request
+holds at most ``MAX_CHARACTERS``, and an answer that cannot fit the response limit is refused from the token
+count (the Rust tokenizer's, no Python objects per token) before it is built.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ...core.engine import ModelEngine
 from ...core.protocol import TextTokenizer
 from ...core.types import Token
-from ...errors import InvalidInputError
+from ...errors import InvalidInputError, OverloadedError, PayloadTooLargeError, ResponseTooLargeError
 from .chunker import chunk
 from .types import DecodeRequest, SegmentRequest, TokenizeRequest
+
+CONCURRENT = 2  # tokenizer requests a worker runs at once
+WAIT_S = 10.0  # how long one waits for its turn before a 503
+MAX_CHARACTERS = 2_000_000  # characters of text one request may hold (about 250 MB while it is tokenised)
+# The fewest bytes one token takes in an answer: TEI's ``{"id":0,"text":"","special":false,"start":0,"stop":0}``
+# with its separator, and Jina's ``["",[0]]`` with its separator.
+TEI_TOKEN_BYTES, JINA_TOKEN_BYTES = 52, 9
+MB = 1_000_000
 
 
 def tei_token(token: Token) -> dict[str, Any]:
@@ -26,9 +43,36 @@ def jina_token(token: Token) -> list[Any]:
 class TokenizeService:
     """Safe to call from many threads (the Rust tokenizer is)."""
 
-    def __init__(self, engine: ModelEngine, max_inputs: int) -> None:
+    def __init__(self, engine: ModelEngine, max_inputs: int, max_response_bytes: int | None = None) -> None:
         self._engine = engine
         self._max_inputs = max_inputs
+        self._max_response = max_response_bytes
+        self._turns = threading.BoundedSemaphore(CONCURRENT)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Held while a request tokenises and its answer is written (503 when no turn comes within ``WAIT_S``)."""
+        if not self._turns.acquire(timeout=WAIT_S):
+            raise OverloadedError(f"{CONCURRENT} tokenizer requests are running on this worker; retry shortly")
+        try:
+            yield
+        finally:
+            self._turns.release()
+
+    @staticmethod
+    def _check_size(texts: list[str]) -> None:
+        characters = sum(len(text) for text in texts)
+        if characters > MAX_CHARACTERS:
+            raise PayloadTooLargeError(f"{characters} characters of text, more than the {MAX_CHARACTERS} one "
+                                       "tokenizer request may hold; split it")  # fmt: skip
+
+    def _check_answer(self, tokens: int, per_token: int) -> None:
+        """413 when ``tokens`` tokens cannot fit the response limit, before the answer is built."""
+        if self._max_response is not None and tokens * per_token > self._max_response:
+            raise ResponseTooLargeError(
+                f"{tokens} tokens take at least {tokens * per_token / MB:.2f} MB to answer, more than the "
+                f"{self._max_response / MB:g} MB this endpoint returns (EMB_MAX_RESPONSE_MB): send less text, or "
+                f"at most {self._max_response // per_token} tokens")
 
     def _count_inputs(self, count: int, field: str) -> None:
         if count == 0:
@@ -40,8 +84,11 @@ class TokenizeService:
     def tokenize(self, request: TokenizeRequest) -> list[list[dict[str, Any]]]:
         """Each text's tokens (TEI: a list per text, even for one)."""
         self._count_inputs(len(request.texts), "inputs")
+        self._check_size(list(request.texts))
         tokenizer = self._engine.text_tokenizer
         prompt = self._prompt(tokenizer, request.prompt_name)
+        texts = [prompt + text for text in request.texts]
+        self._check_answer(sum(tokenizer.count(texts, request.add_special_tokens)), TEI_TOKEN_BYTES)
         return [[tei_token(token) for token in tokenizer.tokens(prompt + text, request.add_special_tokens)]
                 for text in request.texts]  # fmt: skip
 
@@ -75,10 +122,12 @@ class TokenizeService:
                                     f"tokenizer only, {name!r} (leave tokenizer out)", param="tokenizer")  # fmt: skip
         tokenizer = self._engine.text_tokenizer
         content = request.content
-        tokens = [t for t in tokenizer.tokens(content, False) if t.start is not None and t.stop is not None]
-        spans = [(t.start, t.stop) for t in tokens if t.start is not None and t.stop is not None]
+        self._check_size([content])
+        spans = tokenizer.spans(content)
         first, last, chars = _window(spans, len(content), request.head, request.tail)
-        out: dict[str, Any] = {"num_tokens": len(tokens), "tokenizer": name, "usage": {"tokens": 0}}
+        if request.return_tokens:
+            self._check_answer(last - first, JINA_TOKEN_BYTES)
+        out: dict[str, Any] = {"num_tokens": len(spans), "tokenizer": name, "usage": {"tokens": 0}}
         if request.return_chunks:
             budget = request.max_chunk_length or self.default_chunk_length()
             positions = chunk(content, spans, budget, lambda texts: tokenizer.count(texts, False), (first, last), chars)
@@ -89,7 +138,8 @@ class TokenizeService:
                                  for start, stop in positions]  # fmt: skip
             out["chunks"] = [content[start:stop] for start, stop in positions]
         elif request.return_tokens:
-            out["tokens"] = [jina_token(token) for token in tokens[first:last]]
+            kept = tokenizer.tokens(content, False)
+            out["tokens"] = [jina_token(token) for token in kept if token.start is not None][first:last]
         return out
 
 
