@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local Docker test mode: build the image, run it with a model folder mounted, wait for /ping, send the
-# sample requests in container/samples/ (container/samples/rerank/ for a reranker), print the results, and clean up.
+# sample requests in container/samples/ (for a reranker, a multi-vector model or a classifier: container/samples/rerank/,
+# multivector/ or classify/, as GET /info names the served model's kind), print the results, and clean up.
 #
 #   container/local.sh [--model DIR] [--gpu|--cpu] [--port N] [--base IMAGE] [--offline]
 #                      [--tag TAG] [--no-build] [--keep] [--rmi] [--timeout S]
@@ -113,12 +114,14 @@ show() {
   if command -v python3 >/dev/null; then python3 "$REPO_ROOT/container/samples/show.py"; else head -c 600; echo; fi
 }
 status=0
-# The served model's kind picks the samples: a reranker (`architectures` *ForSequenceClassification) gets the
-# rerank bodies of container/samples/rerank/, an embedding model the embedding bodies.
+# The served model's kind (GET /info: the server's own reading of the folder) picks the samples: rerank, multivector
+# and classify models get the bodies of container/samples/<kind>/, an embedding model the embedding bodies.
+kind=$(curl -sS --max-time 10 "$url/info" | grep -o '"kind": *"[a-z]*"' | sed 's/.*"\([a-z]*\)"$/\1/' || true)
 samples="$REPO_ROOT/container/samples"
-if [[ -n $model && -f $model/config.json ]] && grep -q 'ForSequenceClassification' "$model/config.json"; then
-  samples="$REPO_ROOT/container/samples/rerank"
+if [[ -n $kind && -d $samples/$kind ]]; then
+  samples="$samples/$kind"
 fi
+log "model kind: ${kind:-unknown}; samples: ${samples#"$REPO_ROOT/"}"
 for sample in "$samples"/*.json; do
   printf '\n== POST /invocations  %s\n' "$(basename "$sample")"
   curl -sS --max-time 120 -H 'Content-Type: application/json' --data-binary "@$sample" "$url/invocations" | show \

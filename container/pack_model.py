@@ -12,13 +12,23 @@ A symlink must stay inside the model folder, or, for a Hugging Face cache snapsh
 (``tokenizer.json -> ~/.aws/credentials`` in a downloaded repository) would pack that file into an archive
 bound for S3, so packing stops and names the link. ``--allow-links-outside`` packs such links anyway.
 
-The same image serves embedding models and cross-encoder rerankers; the kind is read from the folder's
-``config.json`` as the server reads it (``architectures`` ending in ``ForSequenceClassification``: a reranker,
-served on ``/v1/rerank``, ``/rerank`` and ``/invocations``). A reranker must have one output label (the server
-refuses others), which is checked here before anything is uploaded. ``--kind`` makes the packing fail unless
-the folder is of that kind (a guard against packing the wrong folder).
+The same image serves four kinds of model, and the kind is read from the folder as the server reads it
+(``inference.handlers.model_family``):
 
-    python3 container/pack_model.py MODEL_DIR [-o model.tar.gz] [--kind embedding|rerank] [--allow-links-outside]
+* ``multivector``: a late-interaction (ColBERT-style) folder, ``modules.json`` with a module type starting
+  ``pylate.`` or ending ``.MultiVectorMask`` (or any modules with ``model_type`` ``ColBERT`` / ``MultiVectorEncoder``
+  in ``config_sentence_transformers.json``); served on ``/v1/multi-vector``, ``/v1/rerank`` and ``/invocations``;
+* ``rerank``: ``config.json`` ``architectures`` ending in ``ForSequenceClassification`` with one label (a
+  cross-encoder), served on ``/v1/rerank``, ``/rerank`` and ``/invocations``;
+* ``classify``: the same with several labels (``id2label``'s size, else ``num_labels``), served on ``/v1/classify``,
+  ``/predict``, ``/classify`` and ``/invocations``;
+* ``embedding``: anything else, served on ``/v1/embeddings`` and ``/invocations``.
+
+The packer prints the kind and what the container answers with it. ``--kind`` makes the packing fail unless the
+folder is of that kind (a guard against packing the wrong folder).
+
+    python3 container/pack_model.py MODEL_DIR [-o model.tar.gz] [--kind embedding|rerank|multivector|classify]
+                                    [--allow-links-outside]
     aws s3 cp model.tar.gz s3://BUCKET/PREFIX/model.tar.gz
 
 Standard library only (runs with any Python 3.9+).
@@ -31,40 +41,106 @@ import fnmatch
 import json
 import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 MODEL_MARKERS = ("config.json", "modules.json")
 EXCLUDE_DIRS = {".git", ".cache", "__pycache__", ".ipynb_checkpoints", ".huggingface"}
 EXCLUDE_FILES = ("*.pyc", "*.lock", ".DS_Store", "*.incomplete")
-KINDS = ("embedding", "rerank")
+KINDS = ("embedding", "rerank", "multivector", "classify")
 USAGE = {
     "embedding": 'POST /invocations or /v1/embeddings {"input": [...]}',
     "rerank": 'POST /invocations or /v1/rerank {"query": ..., "documents": [...]}',
+    "multivector": 'POST /invocations or /v1/multi-vector {"input": [...], "input_type": "query"|"document"} (token '
+    'vectors); POST /invocations or /v1/rerank {"query": ..., "documents": [...]} (MaxSim)',
+    "classify": 'POST /invocations or /v1/classify {"input": [...]} (or /predict {"inputs": ...})',
 }
 
+SHOWN_LABELS = 8  # a classifier's labels named in the report; the rest are counted
 
-def _config(folder: Path) -> dict:
-    """The folder's top-level config.json (empty when absent or not a JSON object)."""
+Read = Callable[[str], Any]  # a JSON file of the model by name -> its value (None: absent; ValueError: unreadable)
+
+
+def _read_json(folder: Path) -> Read:
+    def read(name: str) -> Any:
+        path = folder / name
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"cannot read {path}: {err}") from err
+
+    return read
+
+
+def _object(read: Read, name: str) -> dict[str, Any]:
+    """``name`` as a JSON object (empty when absent, unreadable or not an object)."""
     try:
-        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read(name)
+    except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
 
 
+def _config(folder: Path) -> dict[str, Any]:
+    """The folder's top-level config.json (empty when absent or not a JSON object)."""
+    return _object(_read_json(folder), "config.json")
+
+
+def is_late_interaction(read: Read) -> bool:
+    """A PyLate or Sentence Transformers multi-vector save: the server's rule
+    (``inference.handlers.colbert_folder.is_late_interaction``)."""
+    try:
+        entries = read("modules.json") or []
+        settings = read("config_sentence_transformers.json")
+    except ValueError:
+        return False
+    model_type = settings.get("model_type") if isinstance(settings, dict) else None
+    entries = entries if isinstance(entries, list) else []
+    types = [str(entry.get("type", "")) for entry in entries if isinstance(entry, dict)]
+    marked = any(kind.startswith("pylate.") or kind.endswith(".MultiVectorMask") for kind in types)
+    return marked or (bool(types) and model_type in ("ColBERT", "MultiVectorEncoder"))
+
+
+def label_count(config: dict[str, Any]) -> int:
+    """Outputs of a sequence-classification head: ``id2label``'s size, else ``num_labels``, else 1 (the server's
+    rule: a cross-encoder saved with neither is a reranker)."""
+    labels = config.get("id2label")
+    if isinstance(labels, dict) and labels:
+        return len(labels)
+    number = config.get("num_labels")
+    return number if isinstance(number, int) and number > 0 else 1
+
+
+def kind_of(read: Read) -> str:
+    """The kind of the model whose JSON files ``read`` returns (a folder's, or an archive's)."""
+    if is_late_interaction(read):
+        return "multivector"
+    config = _object(read, "config.json")
+    if any(str(name).endswith("ForSequenceClassification") for name in config.get("architectures") or ()):
+        return "classify" if label_count(config) > 1 else "rerank"
+    return "embedding"
+
+
 def model_kind(folder: Path) -> str:
-    """``rerank`` for a cross-encoder (config.json ``architectures`` ending in ``ForSequenceClassification``, the
-    server's rule in ``inference.handlers.model_family``), else ``embedding``."""
-    architectures = _config(folder).get("architectures") or ()
-    return "rerank" if any(str(name).endswith("ForSequenceClassification") for name in architectures) else "embedding"
+    """``multivector``, ``rerank``, ``classify`` or ``embedding``: what the server serves from ``folder``."""
+    return kind_of(_read_json(folder))
 
 
-def reranker_labels(folder: Path) -> int:
-    """Output labels of a sequence-classification config (``id2label``'s size, else ``num_labels``, else 1)."""
+def describe(folder: Path, kind: str) -> str:
+    """The kind as the packer reports it (a classifier with its labels)."""
+    if kind != "classify":
+        return f"{kind} model"
     config = _config(folder)
-    if isinstance(config.get("id2label"), dict):
-        return len(config["id2label"])
-    return int(config.get("num_labels", 1))
+    labels = config.get("id2label")
+    if not isinstance(labels, dict) or not labels:
+        return f"classify model ({label_count(config)} labels)"
+    order = sorted(labels, key=int) if all(str(key).isdigit() for key in labels) else list(labels)
+    names = [str(labels[key]) for key in order]
+    shown = ", ".join(names[:SHOWN_LABELS]) + (", ..." if len(names) > SHOWN_LABELS else "")
+    return f"classify model ({len(labels)} labels: {shown})"
 
 
 def model_files(folder: Path) -> list[Path]:
@@ -107,18 +183,23 @@ def check_model(folder: Path, files: list[Path], allow_no_safetensors: bool) -> 
     if not allow_no_safetensors and not any(name.endswith(".safetensors") for name in names):
         raise SystemExit(f"{folder}: no *.safetensors weights (the server loads safetensors only); "
                          "convert the weights or pass --allow-no-safetensors")
-    if model_kind(folder) == "rerank" and (labels := reranker_labels(folder)) != 1:
-        raise SystemExit(f"{folder}: a *ForSequenceClassification model with {labels} labels; the server serves "
-                         "cross-encoder rerankers with one output label only")
 
 
 def check_kind(folder: Path, expected: str | None) -> str:
     """The folder's kind; ``SystemExit`` when ``expected`` is given and differs."""
     kind = model_kind(folder)
     if expected is not None and kind != expected:
-        raise SystemExit(f"{folder}: a {kind} model, not {expected} (config.json architectures: "
-                         f"{_config(folder).get('architectures')})")
+        raise SystemExit(f"{folder}: a {kind} model, not {expected} ({_evidence(folder, kind)})")
     return kind
+
+
+def _evidence(folder: Path, kind: str) -> str:
+    """What the kind was read from, for the ``--kind`` refusal."""
+    if kind == "multivector":
+        return "modules.json: a late-interaction (multi-vector) model"
+    config = _config(folder)
+    shown = f"config.json architectures: {config.get('architectures')}"
+    return shown + (f", {label_count(config)} labels" if kind in ("rerank", "classify") else "")
 
 
 def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -162,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("the output must not be inside the model folder")
     pack(folder, args.output, files, args.level)
     size_mb = args.output.stat().st_size / 1e6
-    print(f"{args.output}: {len(files)} files at the archive root, {size_mb:.1f} MB; {kind} model: {USAGE[kind]}",
+    print(f"{args.output}: {len(files)} files at the archive root, {size_mb:.1f} MB; {describe(folder, kind)}: "
+          f"{USAGE[kind]}",
           file=sys.stderr)
     return 0
 

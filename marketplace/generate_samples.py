@@ -5,6 +5,8 @@
     python -m marketplace.generate_samples --check          # regenerate and compare with data/output/
     python -m marketplace.generate_samples --model-dir RERANKER          # a reranker: data-rerank/ (in-process)
     python -m marketplace.generate_samples --data marketplace/data-rerank --url URL   # a reranker container
+    python -m marketplace.generate_samples --model-dir COLBERT           # a multi-vector model: data-multivector/
+    python -m marketplace.generate_samples --model-dir CLASSIFIER        # a classifier: data-classify/
 
 ``data/input/real-time/*.json`` are POSTed to ``/invocations`` (``application/json``); each answer is stored
 byte for byte in ``data/output/real-time/``. ``data/input/batch/*.jsonl|csv`` go through the Batch Transform
@@ -12,10 +14,13 @@ data plane (``marketplace.local_transform``: ``SplitType=Line``, ``MultiRecord``
 outputs are ``data/output/batch/<file>.out``, as a transform job names them. ``--check`` compares numbers
 with a tolerance (other machines and accelerators round differently) and everything else exactly.
 
-A reranker's samples live in ``data-rerank/`` (same layout: ``{"query", "documents"}`` bodies in real-time, JSON
-Lines records of such bodies in batch; no CSV); ``--model-dir`` with a reranker folder picks that folder unless
-``--data`` names one. Their outputs come from the reranker the listing sells, so none are committed with the
-repository: generate them with that model before the listing goes out.
+The other kinds' samples live beside ``data/``, in the same layout: ``data-rerank/`` (``{"query", "documents"}``
+bodies in real-time, JSON Lines records of such bodies in batch; no CSV), ``data-multivector/`` (multi-vector
+bodies ``{"input", "input_type"}`` and a MaxSim rerank body in real-time; texts in batch, JSON Lines and CSV, as an
+embedding model's) and ``data-classify/`` (``{"input"}`` and TEI's ``{"inputs"}`` bodies in real-time, JSON Lines
+records of such bodies in batch; no CSV). ``--model-dir`` picks the folder of the model's kind unless ``--data``
+names one. Their outputs come from the model the listing sells, so none are committed with the repository:
+generate them with that model before the listing goes out.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from inference.mime import CSV, JSON, JSONLINES
 from .local_transform import MB, execution_parameters, http_invoker, transform
 
 DATA = Path(__file__).resolve().parent / "data"
-DATA_BY_KIND = {"embedding": DATA, "rerank": DATA.with_name("data-rerank")}
+DATA_BY_KIND = {"embedding": DATA, "rerank": DATA.with_name("data-rerank"),
+                "multivector": DATA.with_name("data-multivector"), "classify": DATA.with_name("data-classify")}
 BATCH_TYPES = {".jsonl": JSONLINES, ".csv": CSV}
 ABS_TOL = 2e-4  # float32 embeddings from another BLAS/accelerator agree to ~1e-6; bf16/fp16 GPUs to ~1e-3
 
@@ -54,7 +60,7 @@ def http_post(url: str) -> tuple[Post, tuple[str, int]]:
 
 def in_process_post(model_dir: Path | None = None) -> tuple[Post, tuple[str, int]]:
     """The Flask app on CPU (float32), as the container serves it: the embedded model, or ``model_dir`` (an
-    embedding model or a reranker)."""
+    model of any kind)."""
     from inference.api.app import create_app
     from inference.settings import Settings
 
@@ -76,12 +82,14 @@ def in_process_post(model_dir: Path | None = None) -> tuple[Post, tuple[str, int
 
 
 def sample_kind(model_dir: Path | None) -> str:
-    """``rerank`` for a cross-encoder folder (the server's rule), else ``embedding`` (also: no folder)."""
+    """The folder's kind by the server's rule (``rerank``, ``multivector``, ``classify``), else ``embedding``
+    (also: no folder)."""
     if model_dir is None:
         return "embedding"
     from inference.handlers import model_family
 
-    return "rerank" if model_family(model_dir) == "rerank" else "embedding"
+    family = model_family(model_dir)
+    return family if family in DATA_BY_KIND else "embedding"
 
 
 def sample_pairs(data: Path = DATA) -> Iterator[tuple[Path, Path]]:
@@ -114,13 +122,20 @@ def _documents(blob: bytes, path: Path) -> list[Any]:
     return [json.loads(blob)]
 
 
+def _floats(encoded: str) -> list[float]:
+    return [x[0] for x in struct.iter_unpack("<f", base64.b64decode(encoded))]
+
+
 def _normalise(value: Any) -> Any:
-    """Base64 embeddings as float lists, so they compare with a tolerance."""
+    """Base64 embeddings (and a multi-vector answer's base64 token vectors) as float lists, so they compare with a
+    tolerance."""
     if isinstance(value, dict):
         out = {key: _normalise(item) for key, item in value.items()}
         if isinstance(value.get("embedding"), str):
-            raw = base64.b64decode(value["embedding"])
-            out["embedding"] = [x[0] for x in struct.iter_unpack("<f", raw)]
+            out["embedding"] = _floats(value["embedding"])
+        tokens = value.get("embeddings")
+        if isinstance(tokens, list) and tokens and all(isinstance(token, str) for token in tokens):
+            out["embeddings"] = [_floats(token) for token in tokens]
         return out
     if isinstance(value, list):
         return [_normalise(item) for item in value]
@@ -162,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         type=Path,
-        help="sample folder (input/, output/); default: data/, or data-rerank/ for a --model-dir reranker",
+        help="sample folder (input/, output/); default: data/, or the --model-dir kind's (data-rerank/, "
+        "data-multivector/, data-classify/)",
     )
     args = parser.parse_args(argv)
     data = args.data or DATA_BY_KIND[sample_kind(args.model_dir)]

@@ -9,11 +9,21 @@ The request declares the image, the content types the container accepts (``appli
 real-time and transform instance types of every hardware class, and a validation transform job on the sample
 batch file; ``CertifyForMarketplace`` is set.
 
-The same image serves embedding models and cross-encoder rerankers; ``kind`` in the config (or
-``--model-dir``, the folder baked into the image: ``*ForSequenceClassification`` in its config.json is a
-reranker) picks what the package declares. A reranker (``package.rerank.example.json``) takes JSON
-(``{"query", "documents"}``) and JSON Lines records of such bodies, not CSV, and its validation job runs
-``data-rerank/input/batch/rerank.jsonl``. Before anything is sent, the request is checked against
+The same image serves four kinds of model; ``kind`` in the config (or ``--model-dir``, the folder baked into the
+image, read as the server reads it: ``inference.handlers.model_family``) picks what the package declares:
+
+* ``embedding`` (``package.example.json``): JSON, JSON Lines and CSV (one text per record); samples in ``data/``;
+* ``multivector``, a late-interaction (ColBERT-style) model (``package.multivector.example.json``): the same content
+  types (a record is one text, answered with its token vectors; a JSON body may also be a ``{"query",
+  "documents"}`` rerank, scored by MaxSim); samples in ``data-multivector/``;
+* ``rerank``, a cross-encoder (``package.rerank.example.json``): JSON (``{"query", "documents"}``) and JSON Lines
+  records of such bodies, not CSV; samples in ``data-rerank/``;
+* ``classify``, a ``*ForSequenceClassification`` model with several labels (``package.classify.example.json``):
+  JSON (``{"input"}``, or TEI's ``{"inputs"}``) and JSON Lines records of such bodies, not CSV; samples in
+  ``data-classify/``.
+
+The validation job runs the kind's ``input/batch/`` sample file unless the config names another. Before anything
+is sent, the request is checked against
 botocore's model of the SageMaker API (required members, types, and the enums, lengths and patterns that
 botocore itself leaves to the service). ``--dry-run`` prints the checked request and calls nothing.
 
@@ -32,7 +42,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -41,25 +51,35 @@ from inference.mime import ACCEPTED_CONTENT_TYPES, CSV, JSON, JSONLINES, RESPONS
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE / "data"
 
-Kind = Literal["embedding", "rerank"]
+Kind = Literal["embedding", "rerank", "multivector", "classify"]
+KINDS: tuple[str, ...] = get_args(Kind)
 # Exactly what the container accepts and answers (inference/mime.py); Marketplace tests these.
 CONTENT_TYPES = ACCEPTED_CONTENT_TYPES
 BATCH_CONTENT_TYPES = {".jsonl": JSONLINES, ".csv": CSV}
-# A reranker's records are {query, documents} objects: JSON and JSON Lines, no CSV (the container answers 400).
-CONTENT_TYPES_BY_KIND: dict[str, tuple[str, ...]] = {"embedding": CONTENT_TYPES, "rerank": (JSON, JSONLINES)}
-SAMPLES_BY_KIND = {"embedding": SAMPLES, "rerank": HERE / "data-rerank"}
-VALIDATION_INPUT_BY_KIND = {"embedding": "input/batch/texts.jsonl", "rerank": "input/batch/rerank.jsonl"}
+# A reranker's and a classifier's records are request objects: JSON and JSON Lines, no CSV (the container answers
+# 400); a multi-vector model's records are texts, as an embedding model's.
+CONTENT_TYPES_BY_KIND: dict[str, tuple[str, ...]] = {"embedding": CONTENT_TYPES, "multivector": CONTENT_TYPES,
+                                                     "rerank": (JSON, JSONLINES), "classify": (JSON, JSONLINES)}
+SAMPLES_BY_KIND = {"embedding": SAMPLES, "rerank": HERE / "data-rerank", "multivector": HERE / "data-multivector",
+                   "classify": HERE / "data-classify"}  # fmt: skip
+VALIDATION_INPUT_BY_KIND = {"embedding": "input/batch/texts.jsonl", "rerank": "input/batch/rerank.jsonl",
+                            "multivector": "input/batch/texts.jsonl", "classify": "input/batch/classify.jsonl"}
+# What a kind's records are, for the refusal of a validation file it cannot read.
+RECORDS_BY_KIND = {"rerank": "a reranker takes JSON Lines records of {query, documents}",
+                   "classify": "a classifier takes JSON Lines records of {input} or {inputs}"}  # fmt: skip
 ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*(:[\w.-]{1,128})?$")
 S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$")
 
 
 def model_kind(folder: Path) -> Kind:
-    """``rerank`` for a cross-encoder folder, else ``embedding``: the server's own rule (config.json only)."""
+    """The kind of a model folder, by the server's own rule (``model_family``): ``multivector``, ``rerank`` or
+    ``classify`` as it says, else ``embedding`` (text, CLIP and Jina embedding models)."""
     from inference.handlers import model_family
 
     if not (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
         raise ValueError(f"{folder}: no config.json or modules.json; is this a model folder?")
-    return "rerank" if model_family(folder) == "rerank" else "embedding"
+    family = model_family(folder)
+    return cast(Kind, family if family in KINDS else "embedding")
 
 
 # -- botocore's service model ----------------------------------------------------------------------------------
@@ -178,7 +198,8 @@ class ValidationConfig(BaseModel):
     output_s3: str
     input_file: str = Field(
         VALIDATION_INPUT_BY_KIND["embedding"],
-        description="sample file under marketplace/data/ (a reranker's: marketplace/data-rerank/); default by kind",
+        description="sample file under the kind's sample folder (marketplace/data/, data-rerank/, "
+        "data-multivector/, data-classify/); default by kind",
     )
     instance_type: str = "ml.m5.xlarge"
     max_payload_mb: int = Field(6, ge=1, le=6, description="the container's limit is 6 MiB")
@@ -207,7 +228,8 @@ class PackageConfig(BaseModel):
 
     name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
     description: str = Field(max_length=1024)
-    kind: Kind = Field("embedding", description="the model baked into the image: embedding model or reranker")
+    kind: Kind = Field("embedding", description="the model baked into the image: embedding model, reranker, "
+                       "multi-vector (late-interaction) model or classifier")
     image: str = Field(description="ECR image URI in the seller account and the package's region")
     image_digest: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
     environment: dict[str, str] = Field(default_factory=dict)
@@ -226,11 +248,12 @@ class PackageConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _validation_input_by_kind(cls, data: Any) -> Any:
-        """A reranker's validation job defaults to the reranker's sample records."""
-        if isinstance(data, Mapping) and data.get("kind") == "rerank" and isinstance(data.get("validation"), Mapping):
-            validation = data["validation"]
-            if "input_file" not in validation:
-                data = {**data, "validation": {**validation, "input_file": VALIDATION_INPUT_BY_KIND["rerank"]}}
+        """The validation job defaults to the kind's sample records."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("validation"), Mapping):
+            return data
+        kind, validation = data.get("kind"), data["validation"]
+        if isinstance(kind, str) and kind in VALIDATION_INPUT_BY_KIND and "input_file" not in validation:
+            data = {**data, "validation": {**validation, "input_file": VALIDATION_INPUT_BY_KIND[kind]}}
         return data
 
     @model_validator(mode="after")
@@ -240,7 +263,7 @@ class PackageConfig(BaseModel):
         if self.validation.content_type not in self.content_types:
             raise ValueError(
                 f"validation.input_file: a {self.kind} model does not take {self.validation.content_type}"
-                f" (a reranker takes JSON Lines records of {{query, documents}})"
+                f" ({RECORDS_BY_KIND.get(self.kind, 'see CONTENT_TYPES_BY_KIND')})"
             )
         return self
 

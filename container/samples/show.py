@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Summarise a response read from stdin (used by container/local.sh): an embeddings response (model, vectors, a few
-values) or a rerank response (Jina/Cohere ``{"results": [...]}`` or TEI's ``[{"index", "score"}]``: the ranking).
+values), a rerank response (Jina/Cohere ``{"results": [...]}`` or TEI's ``[{"index", "score"}]``: the ranking), a
+multi-vector response (Jina's ``{"data": [{"embeddings": [...token vectors...]}]}``: tokens and width per input) or
+a classification (Jina's ``{"data": [{"prediction", "predictions"}]}`` or TEI's ``[{"score", "label"}]`` per input).
 
-Reranker samples are in container/samples/rerank/ (the embedding samples above would get 400 wrong_model_kind):
+The samples of the other kinds are in container/samples/rerank/, multivector/ and classify/ (the embedding samples
+above would get 400 wrong_model_kind from them):
 
     for f in container/samples/rerank/*.json; do
       curl -s -H 'Content-Type: application/json' --data-binary "@$f" localhost:8080/invocations \
@@ -44,6 +47,23 @@ def ranking(results: list) -> list[str]:
     return lines
 
 
+def tokens(embeddings: object) -> str:
+    """One input's token vectors (a list per token, or an object keyed by type): how many, and the first one."""
+    if isinstance(embeddings, dict):
+        return " | ".join(f"{name}: {tokens(value)}" for name, value in embeddings.items())
+    vectors = list(embeddings)  # type: ignore[call-overload]
+    return f"{len(vectors)} token vectors, first: {describe(vectors[0])}" if vectors else "0 token vectors"
+
+
+def labels(scores: list[dict[str, object]]) -> str:
+    """A classification's labels and scores, as given (TEI: best first)."""
+    return ", ".join(f"{item['label']} {item['score']:.4f}" for item in scores)
+
+
+def is_tei_labels(body: object) -> bool:
+    return isinstance(body, list) and bool(body) and all(isinstance(i, dict) and "label" in i for i in body)
+
+
 def main() -> int:
     text = sys.stdin.read()
     try:
@@ -51,6 +71,11 @@ def main() -> int:
     except json.JSONDecodeError:
         print(f"  (not JSON) {text[:300]}")
         return 1
+    if is_tei_labels(body) or (isinstance(body, list) and body and all(is_tei_labels(item) for item in body)):
+        batch = body if not is_tei_labels(body) else [body]  # TEI /predict: one input's list, or one per input
+        print(f"  inputs={len(batch)} (TEI classification, best first)")
+        print(*(f"  [{index}] {labels(scores)}" for index, scores in enumerate(batch)), sep="\n")
+        return 0
     if isinstance(body, list) and all(isinstance(item, dict) and "score" in item for item in body):  # TEI /rerank
         print(f"  results={len(body)} (TEI format)", *ranking(body), sep="\n")
         return 0
@@ -64,6 +89,17 @@ def main() -> int:
     if "error" in body or "data" not in body:
         print(f"  {json.dumps(body)[:500]}")
         return 1
+    items = [item for item in body["data"] if isinstance(item, dict)]
+    if items and all("prediction" in item for item in items):  # Jina classification
+        print(f"  inputs={len(items)} usage={body.get('usage')}")
+        for item in items:
+            print(f"  [{item['index']}] {item['prediction']} {item['score']:.4f}  ({labels(item['predictions'])})")
+        return 0
+    if items and all("embeddings" in item for item in items):  # Jina multi-vector
+        print(f"  model={body.get('model')} inputs={len(items)} usage={body.get('usage')}")
+        for item in items:
+            print(f"  [{item['index']}] {tokens(item['embeddings'])}")
+        return 0
     print(f"  model={body.get('model')} vectors={len(body['data'])} usage={body.get('usage')}")
     for item in body["data"]:
         print(f"  [{item['index']}] {describe(item['embedding'])}")

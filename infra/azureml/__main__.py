@@ -5,9 +5,10 @@ subscription / resource group / workspace also default to ``AZURE_SUBSCRIPTION_I
 ``AZURE_RESOURCE_GROUP`` and ``AZUREML_WORKSPACE``. ``plan`` and ``deploy --dry-run`` print the exact
 REST bodies and touch nothing (no credential needed). Exit codes: 0 ok, 1 Azure error, 2 bad input.
 
-A reranker (a model folder whose config.json names ``*ForSequenceClassification``) deploys the same way;
-``invoke --query Q --text DOC ...`` sends it a rerank request (``{"query", "documents"}``, what the container
-answers on ``/invocations`` with a reranker loaded) and summarises the ranking.
+Every kind of model the image serves deploys the same way; ``invoke`` sends the body of the endpoint's kind (what
+the container answers on ``/invocations`` with that kind loaded) and summarises the answer: ``--text ...`` embeds,
+``--query Q --text DOC ...`` ranks (a reranker, or a multi-vector model by MaxSim), ``--kind multivector`` gets the
+texts' token vectors (``--input-type query|document``) and ``--kind classify`` their labels.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..config_file import layered, read_json_object, run_cli
 from .config import AzureMLConfig, AzureMLTarget
 
 DRY_RUN_LOCATION = "<workspace-location>"
+KINDS = ("embedding", "rerank", "multivector", "classify")  # what the served model is (container/pack_model.py)
 # Flags that map 1:1 onto config fields (dest == field name). Defaults None: "not given".
 TARGET_FLAGS: dict[str, type] = {
     "subscription_id": str,
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         "plan": "print the REST bodies deploy would send (no Azure calls)",
         "deploy": "create/update environment, model, endpoint, deployment, traffic",
         "status": "endpoint + deployments state (--logs N: container log tail)",
-        "invoke": "POST an embeddings request (or, with --query, a rerank request) to the endpoint",
+        "invoke": "POST an embeddings request (with --query a rerank request; --kind: another kind's) to the endpoint",
         "delete": "delete the endpoint (or --deployment-only)",
     }
     for name, help_text in commands.items():
@@ -90,8 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--logs", type=int, default=0, metavar="N", help="also print N log lines")
         if name == "invoke":
             cmd.add_argument("--text", action="append", default=[], help="input text, or document to rank (repeat)")
-            cmd.add_argument("--query", help="a reranker: rank the --text documents against this query")
+            cmd.add_argument("--kind", choices=KINDS, help="the endpoint's kind, which picks the request (default: "
+                             "rerank with --query, else embedding)")
+            cmd.add_argument("--query", help="a reranker or multi-vector model: rank the --text documents against it")
             cmd.add_argument("--top-n", type=int, help="with --query: only the best N results")
+            cmd.add_argument("--input-type", choices=["query", "document"],
+                             help="--kind multivector: encode the texts as queries or as documents (default)")
             cmd.add_argument("--file", help="JSON request body file instead of --text")
             cmd.add_argument("--deployment", help="pin a deployment (azureml-model-deployment header)")
             cmd.add_argument("--raw", action="store_true", help="print the whole JSON response")
@@ -150,17 +156,29 @@ def cmd_plan(cfg: AzureMLConfig, yaml_dir: str | None = None) -> int:
     return 0
 
 
-def invoke_payload(texts: Sequence[str], query: str | None = None, top_n: int | None = None) -> dict[str, Any]:
-    """The request ``invoke`` sends: embeddings of ``texts``, or with ``query`` a rerank of them."""
+def invoke_payload(texts: Sequence[str], query: str | None = None, top_n: int | None = None,
+                   kind: str | None = None, input_type: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The request ``invoke`` sends: embeddings of ``texts``, with ``query`` a rerank of them (a reranker, or a
+    multi-vector model by MaxSim), ``kind`` ``multivector`` their token vectors, ``classify`` their labels."""
+    kind = kind or ("rerank" if query is not None else "embedding")
+    if query is not None and kind not in ("rerank", "multivector"):
+        raise ValueError(f"--query ranks documents: a reranker or a multi-vector model, not --kind {kind}")
+    if input_type is not None and (kind != "multivector" or query is not None):
+        raise ValueError("--input-type is for --kind multivector without --query (token vectors)")
     if query is None:
         if top_n is not None:
             raise ValueError("--top-n needs --query (a reranker)")
-        return {"input": list(texts) or ["Hello from Azure ML"]}
+        if kind == "rerank":
+            raise ValueError("--kind rerank needs --query (the documents are the --text texts)")
+        payload: dict[str, Any] = {"input": list(texts) or ["Hello from Azure ML"]}
+        if input_type is not None:
+            payload["input_type"] = input_type
+        return payload
     if not query.strip():
         raise ValueError("--query is empty")
     if not texts:
         raise ValueError("--query needs documents to rank: give them with --text")
-    payload: dict[str, Any] = {"query": query, "documents": list(texts)}
+    payload = {"query": query, "documents": list(texts)}
     if top_n is not None:
         payload["top_n"] = top_n
     return payload
@@ -176,10 +194,32 @@ def _summarise_rerank(response: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _summarise_multivector(response: dict[str, Any], data: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per input, its token count and width (the token vectors themselves: ``--raw``)."""
+    inputs = []
+    for item in data:
+        vectors = item.get("embeddings")
+        first = vectors[0] if isinstance(vectors, list) and vectors else None
+        inputs.append({"index": item.get("index"), "tokens": len(vectors) if isinstance(vectors, list) else None,
+                       "dimensions": len(first) if isinstance(first, list) else None})  # fmt: skip
+    return {"model": response.get("model"), "multi_vector": inputs, "usage": response.get("usage")}
+
+
+def _summarise_classify(response: dict[str, Any], data: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per input, the best label and its score (every label's score: ``--raw``)."""
+    predictions = [{"index": d.get("index"), "prediction": d.get("prediction"), "score": d.get("score")} for d in data]
+    return {"classifications": predictions, "usage": response.get("usage")}
+
+
 def _summarise(response: Any) -> dict[str, Any]:
     if isinstance(response, dict) and "results" in response:
         return _summarise_rerank(response)
     data = response.get("data", []) if isinstance(response, dict) else []
+    items = [item for item in data if isinstance(item, dict)]
+    if items and all("embeddings" in item for item in items):
+        return _summarise_multivector(response, items)
+    if items and all("prediction" in item for item in items):
+        return _summarise_classify(response, items)
     first = data[0].get("embedding") if data and isinstance(data[0], dict) else None
     return {
         "model": response.get("model") if isinstance(response, dict) else None,
@@ -236,7 +276,7 @@ def _call(apply: Any, client: Any, cfg: AzureMLTarget, args: argparse.Namespace,
         if args.file:
             payload = json.loads(Path(args.file).read_text(encoding="utf-8"))
         else:
-            payload = invoke_payload(args.text, args.query, args.top_n)
+            payload = invoke_payload(args.text, args.query, args.top_n, args.kind, args.input_type)
         response = apply.invoke(client, cfg, payload, deployment=args.deployment)
         return response if args.raw else _summarise(response)
     deleted = apply.delete(client, cfg, deployment_only=args.deployment_only, log=log)

@@ -2,8 +2,10 @@
 
 SageMaker extracts ModelDataUrl into /opt/ml/model, so the folder's files go at the archive root; packing is
 ``container/pack_model.py``'s job (also usable alone), so the archive is the same whichever way it is made.
-Embedding models and cross-encoder rerankers are packed alike; ``model_kind`` says which one a folder or archive
-holds (config.json ``architectures`` ending in ``ForSequenceClassification``: a reranker), as the server decides.
+Every kind of model is packed alike; ``model_kind`` says which one a folder or archive holds (``embedding``,
+``rerank``, ``multivector`` or ``classify``), by the packer's rule, which is the server's (late-interaction modules
+in ``modules.json``: multi-vector; ``architectures`` ending in ``ForSequenceClassification``: a reranker with one
+label, a classifier with several).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from .config import DeployConfig
 from .plan import Call
 
 PACKER = Path(__file__).resolve().parents[2] / "container" / "pack_model.py"
+# The files the kind is read from (container/pack_model.py's kind_of).
+KIND_FILES = ("modules.json", "config_sentence_transformers.json", "config.json")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")  # = inference/runtime/worker_plan.WEIGHT_SUFFIXES
 
 
@@ -81,18 +85,30 @@ def pack_model(source: Path, workdir: Path) -> Path:
 
 
 def model_kind(source: Path) -> str:
-    """``rerank`` or ``embedding``: what the container serves from ``source`` (a model folder, or a .tar.gz
-    with config.json at its root); the packer's rule, which is the server's."""
+    """``embedding``, ``rerank``, ``multivector`` or ``classify``: what the container serves from ``source`` (a
+    model folder, or a .tar.gz with the model files at its root); the packer's rule, which is the server's."""
+    packer = _packer()
     if source.is_dir():
-        return str(_packer().model_kind(source.resolve()))
+        return str(packer.model_kind(source.resolve()))
+    found: dict[str, bytes] = {}
     try:
-        with tarfile.open(source, "r:gz") as tar:
-            member = tar.extractfile("config.json")
-            config = json.loads(member.read()) if member is not None else {}
-    except (KeyError, OSError, ValueError, tarfile.TarError):
-        config = {}
-    architectures = (config.get("architectures") or ()) if isinstance(config, dict) else ()
-    return "rerank" if any(str(a).endswith("ForSequenceClassification") for a in architectures) else "embedding"
+        with tarfile.open(source, "r|gz") as tar:  # one pass over the stream, whatever the archive's size
+            for member in tar:
+                name = member.name.removeprefix("./")
+                if member.isfile() and name in KIND_FILES and (handle := tar.extractfile(member)) is not None:
+                    found[name] = handle.read()
+    except (OSError, tarfile.TarError):
+        return "embedding"
+
+    def read(name: str) -> Any:
+        if name not in found:
+            return None
+        try:
+            return json.loads(found[name])
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ValueError(f"{source}: cannot read {name}: {err}") from err
+
+    return str(packer.kind_of(read))
 
 
 def upload(s3: Any, call: Call) -> None:

@@ -17,10 +17,13 @@ keeps an autoscaled fleet's size (``RetainAllVariantProperties``); canary / line
 SageMaker's bounds (canary <= 50%, linear 10-50%) before any call.
 ``invoke --async-input-s3`` sends ``InvocationTimeoutSeconds`` 3600, the container's async deadline
 (``--invocation-timeout``; ``--request-ttl`` for ``RequestTTLSeconds``).
-Rerankers (a model folder whose config.json names ``*ForSequenceClassification``) deploy the same way;
-``invoke --query Q --text DOC ...`` ranks the texts against the query (``{"query", "documents"}`` on
-``/invocations``) and ``batch-transform --kind rerank`` checks a reranker's job (JSON Lines records of rerank
-requests, no CSV, no ``--record-options``) before it is sent.
+Every kind of model the image serves (``embedding``, ``rerank``, ``multivector``, ``classify``: the kind of the
+folder, ``container/pack_model.py``'s rule) deploys the same way; ``invoke`` sends the body of the endpoint's kind to
+``/invocations``: ``--text ...`` embeds, ``--query Q --text DOC ...`` ranks the texts against the query (a
+reranker, or a multi-vector model by MaxSim), ``--kind multivector`` returns each text's token vectors
+(``--input-type query|document``) and ``--kind classify`` each text's labels. ``batch-transform --kind`` checks the
+job's records for that kind before it is sent (a reranker's and a classifier's are JSON Lines requests: no CSV, no
+``--record-options``).
 Exit codes: 0 ok, 1 AWS error or failed deployment, 2 bad input.
 """
 
@@ -187,11 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--keep-models", action="store_true")
     delete.add_argument("--no-wait", action="store_true", help="do not wait for the endpoint to be gone")
     delete.add_argument("--dry-run", action="store_true")
-    invoke = commands.add_parser("invoke", help="embed texts through the endpoint (EmbeddingClient), or rerank them")
+    invoke = commands.add_parser("invoke", help="embed texts through the endpoint (EmbeddingClient), rank, "
+                                 "classify them, or get their token vectors")
     invoke.add_argument("--text", action="append", default=[], help="a text to embed, or a document to rank (repeat)")
     invoke.add_argument("--input-file", type=Path, help="one text per line")
-    invoke.add_argument("--query", help="a reranker endpoint: rank the texts against this query")
+    invoke.add_argument("--kind", choices=transform.KINDS, help="the endpoint's kind, which picks the request "
+                        "(default: rerank with --query, else embedding); multivector: token vectors of the texts "
+                        "(with --query: a MaxSim ranking); classify: the labels of the texts")
+    invoke.add_argument("--query", help="a reranker or multi-vector endpoint: rank the texts against this query")
     invoke.add_argument("--top-n", type=int, help="with --query: only the best N results")
+    invoke.add_argument("--input-type", choices=["query", "document"],
+                        help="--kind multivector: encode the texts as queries or as documents (default)")
     invoke.add_argument("--task")
     invoke.add_argument("--dimensions", type=int)
     invoke.add_argument("--embedding-type", default="float", choices=["float", "base64", "binary", "ubinary"])
@@ -232,8 +241,9 @@ def _transform_flags(parser: argparse.ArgumentParser) -> None:
     add("--max-concurrent-transforms", type=int)
     add("--env", action="append", metavar="KEY=VALUE")
     add("--content-type", default="application/jsonlines", choices=["application/jsonlines", "text/csv"])
-    add("--kind", default="embedding", choices=["embedding", "rerank"], dest="model_kind",
-        help="the model's kind: a reranker's records are JSON Lines rerank requests")
+    add("--kind", default="embedding", choices=transform.KINDS, dest="model_kind",
+        help="the model's kind: a reranker's and a classifier's records are JSON Lines requests (no CSV, no "
+        "--record-options); a multi-vector model's are texts, like an embedding model's")
     add("--record-options", type=json.loads, help="options for every record, e.g. '{\"dimensions\": 256}'")
     add("--join-input", action="store_true", help="join each output line with its input record")
     add("--no-wait", action="store_true")
@@ -272,12 +282,16 @@ def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
     texts = [text for text in texts if text.strip()]
     if not texts:
         raise ValueError("give --text and/or --input-file")
+    kind = invoke_kind(args)
     session = session or boto3.Session(profile_name=args.profile, region_name=args.region)
     runtime = runtime_client(args.region, args.endpoint_url, session)
     if args.query is not None:
         return _rerank(runtime, args.endpoint_name, args.query, texts, args.top_n)
-    if args.top_n is not None:
-        raise ValueError("--top-n needs --query (a reranker endpoint)")
+    if kind == "multivector":
+        body = multivector_body(texts, args.input_type, args.task, args.dimensions, args.embedding_type)
+        return _multivector(runtime, args.endpoint_name, body)
+    if kind == "classify":
+        return _classify(runtime, args.endpoint_name, classify_body(texts))
     if args.serverless and args.async_input_s3:
         raise ValueError("--serverless and --async-input-s3 name different endpoint kinds: give one")
     if args.request_ttl is not None and not args.async_input_s3:
@@ -297,6 +311,72 @@ def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
     return {"shape": list(vectors.shape), "dtype": str(vectors.dtype), "embeddings": vectors.tolist()}
 
 
+def invoke_kind(args: argparse.Namespace) -> str:
+    """The kind ``invoke`` sends a request for (``--kind``, else rerank with ``--query``), its flags checked."""
+    kind: str = args.kind or ("rerank" if args.query is not None else "embedding")
+    if args.query is not None and kind not in ("rerank", "multivector"):
+        raise ValueError(f"--query ranks documents: a reranker or a multi-vector endpoint, not --kind {kind}")
+    if kind == "rerank" and args.query is None:
+        raise ValueError("--kind rerank needs --query (the documents are the --text texts)")
+    if args.top_n is not None and args.query is None:
+        raise ValueError("--top-n needs --query (a reranker endpoint)")
+    if args.input_type is not None and (kind != "multivector" or args.query is not None):
+        raise ValueError("--input-type is for --kind multivector without --query (token vectors)")
+    if kind != "embedding" and args.async_input_s3:
+        raise ValueError(f"--async-input-s3 sends embedding requests; a {kind} endpoint is invoked in real time")
+    if kind == "classify" and (args.task or args.dimensions is not None or args.embedding_type != "float"):
+        raise ValueError("--kind classify takes only texts (no --task, --dimensions or --embedding-type)")
+    return kind
+
+
+def multivector_body(texts: list[str], input_type: str | None = None, task: str | None = None,
+                     dimensions: int | None = None, embedding_type: str = "float") -> dict[str, Any]:  # fmt: skip
+    """The Jina multi-vector request the container answers on ``/invocations`` with a late-interaction model."""
+    body: dict[str, Any] = {"input": texts}
+    options = {"input_type": input_type, "task": task, "dimensions": dimensions}
+    body.update({key: value for key, value in options.items() if value is not None})
+    if embedding_type != "float":
+        body["embedding_type"] = embedding_type
+    return body
+
+
+def classify_body(texts: list[str]) -> dict[str, Any]:
+    """The Jina classify request the container answers on ``/invocations`` with a classifier (all its labels)."""
+    return {"input": texts}
+
+
+def _invoke_json(runtime: Any, endpoint_name: str, body: dict[str, Any]) -> Any:
+    response = runtime.invoke_endpoint(EndpointName=endpoint_name, ContentType="application/json",
+                                       Accept="application/json", Body=json.dumps(body).encode())  # fmt: skip
+    return json.loads(response["Body"].read())
+
+
+def _multivector(runtime: Any, endpoint_name: str, body: dict[str, Any]) -> Any:
+    """InvokeEndpoint with a multi-vector body; per text its token count and width, and its token vectors."""
+    answer = _invoke_json(runtime, endpoint_name, body)
+    data = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(data, list) or not all(isinstance(item, dict) and "embeddings" in item for item in data):
+        raise ValueError(f"{endpoint_name} did not answer token vectors (is it a multi-vector model?): "
+                         f"{str(answer)[:300]}")  # fmt: skip
+    shapes = []
+    for item in data:
+        vectors = item["embeddings"]
+        first = vectors[0] if isinstance(vectors, list) and vectors else None
+        shapes.append({"index": item.get("index"), "tokens": len(vectors) if isinstance(vectors, list) else None,
+                       "dimensions": len(first) if isinstance(first, list) else None})  # fmt: skip
+    return {"model": answer.get("model"), "usage": answer.get("usage"), "inputs": shapes,
+            "embeddings": [item["embeddings"] for item in data]}  # fmt: skip
+
+
+def _classify(runtime: Any, endpoint_name: str, body: dict[str, Any]) -> Any:
+    """InvokeEndpoint with a classify body; per text the best label, its score and every label's score."""
+    answer = _invoke_json(runtime, endpoint_name, body)
+    data = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(data, list) or not all(isinstance(item, dict) and "prediction" in item for item in data):
+        raise ValueError(f"{endpoint_name} did not answer a classification (is it a classifier?): {str(answer)[:300]}")
+    return {"usage": answer.get("usage"), "data": data}
+
+
 def rerank_body(query: str, documents: list[str], top_n: int | None = None) -> dict[str, Any]:
     """The Jina/Cohere rerank request the container answers on ``/invocations`` when it serves a reranker."""
     if not query.strip():
@@ -309,11 +389,7 @@ def rerank_body(query: str, documents: list[str], top_n: int | None = None) -> d
 
 def _rerank(runtime: Any, endpoint_name: str, query: str, documents: list[str], top_n: int | None) -> Any:
     """InvokeEndpoint with a rerank body; the results best first, as the container sorts them."""
-    response = runtime.invoke_endpoint(
-        EndpointName=endpoint_name, ContentType="application/json", Accept="application/json",
-        Body=json.dumps(rerank_body(query, documents, top_n)).encode(),
-    )  # fmt: skip
-    answer = json.loads(response["Body"].read())
+    answer = _invoke_json(runtime, endpoint_name, rerank_body(query, documents, top_n))
     if not isinstance(answer, dict) or "results" not in answer:
         raise ValueError(f"{endpoint_name} did not answer a rerank response (is it a reranker?): {str(answer)[:300]}")
     return {"model": answer.get("model"), "usage": answer.get("usage"), "results": answer["results"]}

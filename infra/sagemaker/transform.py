@@ -15,15 +15,22 @@ is of 60 s: room for the response's encoding and transfer), so a mini-batch may 
 ``transform_ami_version`` (``TransformResources.TransformAmiVersion``, ``al2-ami-sagemaker-batch-gpu-470`` / ``-535``)
 picks the host's NVIDIA driver; ``gpu_hosts.check_gpu_host`` refuses a host the image cannot start on.
 
-A reranker (``model_kind="rerank"``) reads each record as one rerank request (``{"query", "documents", ...}`` or
-TEI's ``{"query", "texts", ...}``) and answers one response line per record; it takes no CSV and no
-``record_options`` (each record carries its own ``top_n`` ...), so both are refused here, before the job starts.
+``model_kind`` says what the records are, as the container reads them with that kind of model loaded:
+
+* ``embedding`` and ``multivector`` (a late-interaction model): each record is one text (JSON Lines: a JSON string,
+  ``{"text"}``, or a request object with one input and its own options; CSV: the text), answered with one line of
+  its embedding or of its token vectors (``{"object": "embeddings", "index", "embeddings"}``); ``record_options``
+  are the multi-vector request's options there (``{"input_type": "query"}``, ``dimensions`` ...);
+* ``rerank`` and ``classify``: each record is one whole request (``{"query", "documents", ...}`` or TEI's
+  ``{"query", "texts", ...}``; ``{"input", "labels"?}`` or TEI's ``{"inputs"}``) answered with one response line;
+  these take no CSV and no ``record_options`` (each record carries its own options), so both are refused here,
+  before the job starts.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -35,6 +42,13 @@ from .waiters import DeploymentError, Poller, describe_or_none, transform_job_do
 JSONLINES: Final = "application/jsonlines"
 RECORD_OPTIONS_ENV = "EMB_RECORD_OPTIONS"
 DEADLINE_ENV = "EMB_REQUEST_DEADLINE_S"
+Kind = Literal["embedding", "rerank", "multivector", "classify"]
+KINDS: Final = get_args(Kind)
+# Kinds whose records are whole request bodies (JSON Lines only, no record_options): what each record is.
+REQUEST_RECORDS: Final = {
+    "rerank": ("a reranker", "JSON Lines rerank requests ({query, documents})", "top_n, return_documents ..."),
+    "classify": ("a classifier", "JSON Lines classify requests ({input} or TEI's {inputs})", "labels, raw_scores ..."),
+}
 DEADLINE_SHARE = 0.75  # of InvocationsTimeoutInSeconds, when the environment sets no deadline
 
 
@@ -64,7 +78,7 @@ class TransformConfig(BaseModel):
     record_options: dict[str, Any] = Field(default_factory=dict, description="request options for every record")
     environment: dict[str, str] = Field(default_factory=dict)
     join_input: bool = Field(default=False, description="write each input record joined with its output")
-    model_kind: Literal["embedding", "rerank"] = Field(default="embedding", description="what the model serves")
+    model_kind: Kind = Field(default="embedding", description="what the model serves (its records' reading)")
     kms_key_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
 
@@ -83,17 +97,14 @@ class TransformConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _reranker_records(self) -> TransformConfig:
-        if self.model_kind == "rerank":
+    def _request_records(self) -> TransformConfig:
+        if self.model_kind in REQUEST_RECORDS:
+            who, records, options = REQUEST_RECORDS[self.model_kind]
             if self.content_type != JSONLINES:
-                raise ValueError(
-                    "a reranker's records are JSON Lines rerank requests ({query, documents}); "
-                    f"{self.content_type} cannot carry them"
-                )
+                raise ValueError(f"{who}'s records are {records}; {self.content_type} cannot carry them")
             if self.record_options:
                 raise ValueError(
-                    "a reranker takes no record_options: each record is a whole rerank request "
-                    "(put top_n, return_documents ... in the records)"
+                    f"{who} takes no record_options: each record is a whole request (put {options} in the records)"
                 )
         return self
 

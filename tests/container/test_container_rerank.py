@@ -54,15 +54,18 @@ def test_pack_model_packs_a_reranker_and_says_so(build, tmp_path: Path, capsys: 
     assert config["architectures"][0].endswith("ForSequenceClassification")
 
 
-def test_pack_model_kind_guard_and_label_check(tmp_path: Path) -> None:
+def test_pack_model_kind_guard_and_several_labels(tmp_path: Path) -> None:
     folder = build_tiny_bert_reranker(tmp_path / "reranker")
     with pytest.raises(SystemExit, match="a rerank model, not embedding"):
         pack_model.main([str(folder), "-o", str(tmp_path / "x.tar.gz"), "--kind", "embedding"])
     config = json.loads((folder / "config.json").read_text())
     config["id2label"] = {"0": "neg", "1": "pos"}
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(SystemExit, match="with 2 labels"):
-        pack_model.main([str(folder), "-o", str(tmp_path / "x.tar.gz")])
+    # Several labels: a classifier (served on /v1/classify), packed as one; no longer a reranker.
+    assert pack_model.model_kind(folder) == "classify" == model_family(folder)
+    with pytest.raises(SystemExit, match="a classify model, not rerank"):
+        pack_model.main([str(folder), "-o", str(tmp_path / "x.tar.gz"), "--kind", "rerank"])
+    assert pack_model.main([str(folder), "-o", str(tmp_path / "x.tar.gz"), "--kind", "classify"]) == 0
 
 
 def test_the_rerank_samples_are_rerank_requests() -> None:

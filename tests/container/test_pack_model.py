@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import stat
 import tarfile
@@ -105,3 +106,114 @@ def test_a_linked_folder_out_of_the_model_is_never_packed(model: Path, tmp_path:
         return
     with tarfile.open(out) as tar:  # one that does not: the folder is not packed at all
         assert not [name for name in tar.getnames() if name.startswith("extra")]
+
+
+# --- the kind: the server's rule (inference.handlers.model_family), stdlib only ----------------------------------
+FAMILY_KINDS = {"text": "embedding", "clip": "embedding", "rerank": "rerank", "multivector": "multivector",
+                "classify": "classify"}  # fmt: skip
+
+
+def _write(folder: Path, files: dict[str, object]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, value in files.items():
+        (folder / name).write_text(value if isinstance(value, str) else json.dumps(value))
+    (folder / "model.safetensors").write_bytes(b"\0" * 8)
+    return folder
+
+
+SEQ = {"architectures": ["BertForSequenceClassification"]}
+PYLATE = [{"idx": 0, "path": "", "type": "sentence_transformers.models.Transformer"},
+          {"idx": 1, "path": "1_Dense", "type": "pylate.models.Dense.Dense"}]  # fmt: skip
+NATIVE = [{"idx": 0, "path": "", "type": "sentence_transformers.base.modules.Transformer"},
+          {"idx": 2, "path": "2_MultiVectorMask", "type": "sentence_transformers.multi_vector_encoder.modules."
+           "MultiVectorMask"}]  # fmt: skip
+PLAIN = [{"idx": 0, "path": "", "type": "sentence_transformers.models.Transformer"}]
+FOLDERS: dict[str, tuple[dict[str, object], str]] = {
+    "embedding": ({"config.json": {"model_type": "bert"}, "modules.json": PLAIN}, "embedding"),
+    "reranker-one-label": ({"config.json": {**SEQ, "id2label": {"0": "LABEL_0"}}}, "rerank"),
+    "reranker-no-labels": ({"config.json": SEQ}, "rerank"),
+    "reranker-num-labels-1": ({"config.json": {**SEQ, "num_labels": 1}}, "rerank"),
+    "classifier-id2label": ({"config.json": {**SEQ, "id2label": {"0": "neg", "1": "pos"}}}, "classify"),
+    "classifier-num-labels": ({"config.json": {**SEQ, "num_labels": 3}}, "classify"),
+    "pylate": ({"config.json": {"architectures": ["BertModel"]}, "modules.json": PYLATE}, "multivector"),
+    "native-multivector": ({"config.json": {"architectures": ["BertModel"]}, "modules.json": NATIVE}, "multivector"),
+    "model-type-colbert": ({"config.json": {"architectures": ["BertModel"]}, "modules.json": PLAIN,
+                            "config_sentence_transformers.json": {"model_type": "ColBERT"}}, "multivector"),
+    "colbert-over-a-classifier": ({"config.json": {**SEQ, "num_labels": 3}, "modules.json": PYLATE}, "multivector"),
+    "unreadable-st-config": ({"config.json": {"architectures": ["BertModel"]}, "modules.json": PYLATE,
+                              "config_sentence_transformers.json": "{not json"}, "embedding"),
+    "unreadable-modules": ({"config.json": SEQ, "modules.json": "[{"}, "rerank"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOLDERS))
+def test_model_kind_is_the_servers(name: str, tmp_path: Path) -> None:
+    files, kind = FOLDERS[name]
+    folder = _write(tmp_path / name, files)
+    assert pack_model.model_kind(folder) == kind
+    from inference.handlers import model_family
+
+    assert FAMILY_KINDS[model_family(folder)] == kind
+
+
+@pytest.mark.parametrize(("name", "usage"), [
+    ("embedding", "embedding model: POST /invocations or /v1/embeddings"),
+    ("reranker-one-label", "rerank model: POST /invocations or /v1/rerank"),
+    ("pylate", "multivector model: POST /invocations or /v1/multi-vector"),
+    ("classifier-id2label", "classify model (2 labels: neg, pos): POST /invocations or /v1/classify"),
+    ("classifier-num-labels", "classify model (3 labels): POST /invocations or /v1/classify"),
+])  # fmt: skip
+def test_each_kind_is_packed_and_the_usage_printed(name: str, usage: str, tmp_path: Path, capsys) -> None:
+    files, kind = FOLDERS[name]
+    folder = _write(tmp_path / name, files)
+    out = tmp_path / "model.tar.gz"
+    assert pack_model.main([str(folder), "-o", str(out), "--kind", kind]) == 0
+    assert usage in capsys.readouterr().err
+    with tarfile.open(out) as tar:
+        assert "config.json" in tar.getnames()
+
+
+def test_a_several_label_classifier_is_packed_as_a_classifier_not_refused(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "classifier", FOLDERS["classifier-id2label"][0])
+    assert pack_model.main([str(folder), "-o", str(tmp_path / "x.tar.gz")]) == 0
+    with pytest.raises(SystemExit, match=r"a classify model, not rerank \(.*2 labels\)"):
+        pack_model.main([str(folder), "-o", str(tmp_path / "x.tar.gz"), "--kind", "rerank"])
+    colbert = _write(tmp_path / "colbert", FOLDERS["pylate"][0])
+    with pytest.raises(SystemExit, match="a multivector model, not embedding .*late-interaction"):
+        pack_model.main([str(colbert), "-o", str(tmp_path / "x.tar.gz"), "--kind", "embedding"])
+
+
+def test_the_labels_shown_are_capped(tmp_path: Path) -> None:
+    labels = {str(i): f"l{i}" for i in range(12)}
+    folder = _write(tmp_path / "many", {"config.json": {**SEQ, "id2label": labels}})
+    shown = pack_model.describe(folder, "classify")
+    assert shown.startswith("classify model (12 labels: l0, l1,") and shown.endswith("l7, ...)")
+
+
+def test_the_kind_choices_are_every_kind() -> None:
+    assert set(pack_model.KINDS) == set(pack_model.USAGE) == set(FAMILY_KINDS.values())
+
+
+@pytest.mark.parametrize("build", ["pylate_colbert", "native_colbert", "single_label_classifier",
+                                   "multi_label_classifier", "tiny_bert_reranker"])  # fmt: skip
+def test_the_tiny_models_are_packed_as_the_server_serves_them(build: str, tmp_path: Path, capsys) -> None:
+    """Folders saved by the libraries (transformers, Sentence Transformers 6) and PyLate's layout."""
+    from inference.handlers import model_family
+
+    if build == "native_colbert":
+        pytest.importorskip("sentence_transformers", minversion="6")
+        from tests.tiny_colbert import build_native_colbert as builder
+    elif build == "pylate_colbert":
+        from tests.tiny_colbert import build_pylate_colbert as builder
+    elif build == "tiny_bert_reranker":
+        from tests.tiny_rerankers import build_tiny_bert_reranker as builder
+    else:
+        import tests.tiny_classifiers as classifiers
+
+        builder = getattr(classifiers, f"build_{build}")
+    folder = builder(tmp_path / "model")
+    kind = pack_model.model_kind(folder)
+    assert kind == FAMILY_KINDS[model_family(folder)] == {"pylate_colbert": "multivector", "native_colbert":
+        "multivector", "tiny_bert_reranker": "rerank"}.get(build, "classify")  # fmt: skip
+    assert pack_model.main([str(folder), "-o", str(tmp_path / "model.tar.gz"), "--kind", kind]) == 0
+    assert f"{kind} model" in capsys.readouterr().err
