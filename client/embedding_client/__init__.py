@@ -11,9 +11,12 @@ from .asynchronous import (
     AsyncJob,
     AsyncLimits,
 )
+from .classify import Classification, ClassifyResponse, LabelScore
 from .client import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES, SERVERLESS_MAX_BODY_BYTES, EmbeddingClient
 from .errors import EmbeddingServiceError
+from .multivector import MultiVectorResponse
 from .rerank import RerankResponse, RerankResult
+from .tokens import Segmentation, Token
 from .transports import HttpTransport, SageMakerTransport, Transport, runtime_client, s3_client
 from .vertex import VERTEX_DEDICATED_MAX_BODY_BYTES, VERTEX_MAX_BODY_BYTES, VertexTransport
 from .wire import decode_embeddings, plan_batches
@@ -31,12 +34,18 @@ __all__ = [
     "AsyncInvocation",
     "AsyncJob",
     "AsyncLimits",
+    "Classification",
+    "ClassifyResponse",
     "EmbeddingClient",
     "EmbeddingServiceError",
     "HttpTransport",
+    "LabelScore",
+    "MultiVectorResponse",
     "RerankResponse",
     "RerankResult",
     "SageMakerTransport",
+    "Segmentation",
+    "Token",
     "Transport",
     "VertexTransport",
     "decode_embeddings",

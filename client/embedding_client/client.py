@@ -11,6 +11,9 @@ container.
     client = EmbeddingClient("my-async-endpoint", s3_input_uri="s3://bucket/requests")
     vectors = client.embed_async(texts)                               # S3 + InvokeEndpointAsync, waits
     job = client.submit_embed_async(texts); ...; vectors = job.wait() # the same, without blocking
+    tokens = client.embed_multivector(texts, input_type="query")      # a ColBERT model: (tokens, d) per text
+    labels = client.classify(texts, labels=["a", "b"])                # ClassifyResponse (a classifier, zero-shot)
+    ids = EmbeddingClient.local(url).tokenize(texts)                  # the container's own /tokenize, /decode, ...
 
 Contracts:
 - Inputs are split into requests of at most ``batch_size`` inputs and ``max_body_bytes`` of JSON body;
@@ -50,6 +53,12 @@ Contracts:
 - Returned arrays: ``float``/``base64`` -> float32 (n, d); ``binary`` -> int8 (n, d/8); ``ubinary`` ->
   uint8 (n, d/8). A single ``str`` input gives one row (1-D); a list of embedding types gives a dict.
 
+- ``embed_multivector`` (multivector.py), ``classify`` (classify.py) and the tokenizer's ``tokenize``, ``decode``
+  and ``segment`` (tokens.py) use the same retries and batching; their routes per transport are in those modules
+  and plumbing.py (a local server: each API's own path; SageMaker, Azure ML, Vertex AI: their one URL, so the
+  tokenizer's paths raise ``TypeError`` there). Their answers are bounded too, and a 413 for a request of several
+  inputs sends each half again.
+
 Only numpy is imported at module level; boto3/botocore, requests and google-auth are imported when a transport
 is built.
 """
@@ -59,10 +68,7 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -75,17 +81,17 @@ from .asynchronous import (
     MAX_ASYNC_BODY_BYTES,
     POLL_INITIAL_S,
     POLL_MAX_S,
-    AsyncInvocation,
     AsyncJob,
     AsyncLimits,
-    S3Objects,
-    input_location,
     split_s3_uri,
 )
+from .classify import ClassifyMethods
 from .errors import EmbeddingServiceError
+from .multivector import MultiVectorMethods
 from .rerank import Document, RerankResponse, build_response, decode_scores, documents_of, rerank_options
 from .sizing import ASSUMED_DIMENSIONS, RERANK_RESULT_BYTES, embedding_answer_bytes
-from .transports import HttpTransport, SageMakerTransport, Transport, azure_token, s3_client
+from .tokens import TokenizerMethods
+from .transports import HttpTransport, SageMakerTransport, Transport, azure_token
 from .vertex import (
     VERTEX_DEDICATED_MAX_BODY_BYTES,
     VERTEX_MAX_BODY_BYTES,
@@ -109,8 +115,9 @@ Embeddings = np.ndarray | dict[str, np.ndarray]
 Merge = Callable[[list[dict[str, np.ndarray]]], Embeddings]
 
 
-class EmbeddingClient:
-    """Embeds any number of inputs through one endpoint; see the module docstring for the contract."""
+class EmbeddingClient(MultiVectorMethods, ClassifyMethods, TokenizerMethods):
+    """Embeds any number of inputs through one endpoint; see the module docstring for the contract. Token vectors,
+    classification and the tokenizer: ``multivector``, ``classify`` and ``tokens``."""
 
     def __init__(
         self,
@@ -167,6 +174,7 @@ class EmbeddingClient:
         self.async_timeout_s, self.poll_initial_s, self.poll_max_s = async_timeout_s, POLL_INITIAL_S, POLL_MAX_S
         self.async_limits = AsyncLimits(invocation_timeout_s, request_ttl_s)  # ValueError outside the API's ranges
         self._s3_client, self._s3_endpoint_url = s3_client, s3_endpoint_url
+        self._facts = None  # the served model's, where GET /info or answers showed them
 
     @classmethod
     def azure(
@@ -226,7 +234,8 @@ class EmbeddingClient:
         """A local container or ``embed-serve``; a bare ``http://host:port`` posts to ``/invocations``."""
         if urlsplit(url).path in ("", "/"):
             url = url.rstrip("/") + "/invocations"
-        return cls(transport=HttpTransport(url), **kwargs)
+        parts = urlsplit(url)
+        return cls(transport=HttpTransport(url, base_url=f"{parts.scheme}://{parts.netloc}"), **kwargs)
 
     def embed(
         self,
@@ -458,17 +467,6 @@ class EmbeddingClient:
         body = dumps({**options, "documents": batch})
         return decode_scores(json.loads(self._with_retry(lambda: self.transport.post(body))), len(batch))
 
-    def _body_limit(self, options: dict[str, Any], key: str) -> int:
-        """``max_body_bytes`` for the native body, less what the transport adds around it (Vertex's envelope)."""
-        overhead = self.transport.body_overhead(options, key) if isinstance(self.transport, VertexTransport) else 0
-        return self.max_body_bytes - overhead
-
-    def _map(self, fn: Callable[[range], T], batches: list[range]) -> list[T]:
-        if self.concurrency == 1 or len(batches) == 1:
-            return [fn(batch) for batch in batches]
-        with ThreadPoolExecutor(min(self.concurrency, len(batches))) as pool:
-            return list(pool.map(fn, batches))  # map keeps the batches' order
-
     def _embed_batch(self, batch: list[Any], options: dict[str, Any]) -> dict[str, np.ndarray]:
         body = dumps({**options, "input": batch})
         decoded = self._decode_embeddings(self._with_retry(lambda: self.transport.post(body)), len(batch), options)
@@ -483,63 +481,3 @@ class EmbeddingClient:
         if len(data) != count:
             raise EmbeddingServiceError(200, "bad_response", f"sent {count} inputs, got {len(data)} embeddings")
         return decode_embeddings(data, options["embedding_type"], as_dict=True)  # a list of types was sent
-
-    def _submit_async(
-        self,
-        batches: list[range],
-        body: Callable[[range], bytes],
-        finish: Callable[[list[bytes]], T],
-        s3_uri: str | None,
-        inference_id: str | None,
-        invocation_timeout_s: int | None,
-        request_ttl_s: int | None,
-    ) -> AsyncJob[T]:
-        """Upload each batch's body under ``s3_uri`` and queue it; the job that waits for the answers."""
-        transport = self.transport
-        if not isinstance(transport, SageMakerTransport):
-            raise TypeError("async inference is SageMaker's: build the client with an endpoint name")
-        limits = self.async_limits.override(invocation_timeout_s, request_ttl_s)
-        prefix = s3_uri or self.s3_input_uri
-        if not prefix:
-            raise ValueError('async inference needs s3_uri="s3://bucket/prefix" (or the client\'s s3_input_uri)')
-        store = S3Objects(self._s3())
-        base = inference_id or uuid.uuid4().hex
-        invocations = []
-        for number, batch in enumerate(batches):
-            request_id = base if len(batches) == 1 else f"{base}-{number}"
-            location = input_location(prefix, request_id)
-            store.put(location, body(batch))
-            invoke = partial(transport.invoke_async, location, inference_id=request_id,
-                             invocation_timeout_s=limits.invocation_timeout_s,
-                             request_ttl_s=limits.request_ttl_s)  # fmt: skip
-            answer = self._with_retry(invoke)
-            if not answer.get("OutputLocation"):
-                raise EmbeddingServiceError(200, "bad_response", f"InvokeEndpointAsync named no output: {answer}")
-            named = answer.get("InferenceId") or request_id
-            output, failure = str(answer["OutputLocation"]), answer.get("FailureLocation")
-            invocations.append(AsyncInvocation(named, location, output, failure, batch))
-        return AsyncJob(invocations, store, finish, timeout_s=self.async_timeout_s, poll_initial_s=self.poll_initial_s,
-                        poll_max_s=self.poll_max_s, sleep=self._sleep)  # fmt: skip
-
-    def _s3(self) -> Any:
-        """The S3 client: the one given, else one in the SageMaker client's region (built once)."""
-        if self._s3_client is None:
-            transport = self.transport
-            region = transport._client.meta.region_name if isinstance(transport, SageMakerTransport) else None
-            self._s3_client = s3_client(region, self._s3_endpoint_url)
-        return self._s3_client
-
-    def _with_retry(self, call: Callable[[], T]) -> T:
-        for attempt in range(self.max_retries + 1):
-            try:
-                return call()
-            except EmbeddingServiceError as err:
-                if not err.retryable or attempt == self.max_retries:
-                    raise
-                self._sleep(self.backoff_delay(attempt, err.retry_after))
-        raise AssertionError("unreachable")
-
-    def backoff_delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Full jitter: uniform in [0, min(max, base * 2**attempt)], at least ``Retry-After`` (capped at max)."""
-        delay = self._random() * min(self.backoff_max_s, self.backoff_base_s * 2.0**attempt)
-        return max(delay, min(retry_after or 0.0, self.backoff_max_s))

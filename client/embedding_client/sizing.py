@@ -6,6 +6,7 @@ longest JSON text, every index and usage count at its widest, room for a long mo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 # The model's dimensions before an answer has shown them (or ``dimensions`` named them): the widest served.
@@ -30,3 +31,39 @@ def embedding_bytes(kind: str, dims: int) -> int:
 def embedding_answer_bytes(types: Sequence[str], dims: int) -> int:
     """One input's share of an embeddings answer asked for ``types`` (a list: one object keyed by type)."""
     return ENTRY_BYTES + len("{}") + sum(embedding_bytes(kind, dims) for kind in types)
+
+
+# Multi-vector answers (mirroring the server's inference/endpoints/multivector/size.py): each input's entry holds one
+# vector per token. A query has the model's query length of them (``GET /info``: ``query_length``, else its
+# ``max_length``); a document at most its UTF-8 bytes plus its special and marker tokens, and at most ``max_length``.
+ASSUMED_TOKENS = 8192  # a query's (or, without the model's max length, a long document's) token vectors, unknown
+MARKER_TOKENS = 8  # the special and marker tokens a document gets beyond one token per UTF-8 byte, at most
+
+
+def most_tokens(text: str, input_type: str, query_length: int | None, max_length: int | None) -> int:
+    """A text's token vectors at most, as the server bounds them (None: not known to the client)."""
+    if input_type == "query":
+        return query_length or max_length or ASSUMED_TOKENS
+    tokens = len(text.encode("utf-8", "surrogatepass")) + MARKER_TOKENS
+    return min(tokens, max_length) if max_length else tokens
+
+
+def multivector_answer_bytes(types: Sequence[str], dims: int, tokens: int) -> int:
+    """One input's share of a multi-vector answer asked for ``types`` (a list: ``{type: [vector, ...]}``): its
+    ``{"object":"embeddings","index":N,"embeddings":{...}}`` entry with ``tokens`` vectors of each type."""
+    total = ENTRY_BYTES + len("{}")
+    for kind in types:
+        vector = embedding_bytes(kind, dims) - len(f'"{kind}":,')  # one vector's value, "[...]" or '"..."'
+        total += len(f'"{kind}":[],') + tokens * (vector + 1)  # the vectors, comma-separated
+    return total
+
+
+CLASSIFY_ENTRY_BYTES = 128  # {"object":"classification","index":N,"prediction":,"score":<24>,"predictions":[]},
+LABEL_SCORE_BYTES = 48  # {"label":,"score":<24 characters at most>}, around one label's JSON text
+ASSUMED_LABELS = ("x" * 64,) * 256  # a classifier's own labels before an answer has shown them: 256 of 64 characters
+
+
+def classify_answer_bytes(labels: Sequence[str]) -> int:
+    """One input's share of Jina's classify answer listing ``labels`` (the longest one predicted)."""
+    texts = [len(json.dumps(label, ensure_ascii=False).encode()) for label in labels] or [2]
+    return CLASSIFY_ENTRY_BYTES + max(texts) + sum(text + LABEL_SCORE_BYTES for text in texts)

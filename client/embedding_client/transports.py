@@ -133,7 +133,9 @@ class HttpTransport:
     """POST to a URL with ``requests`` (Azure ML scoring URI, local container).
 
     ``token``: called before each request for a bearer token (an azure-identity credential's ``get_token``
-    behind it caches the token and fetches a fresh one near expiry), so long jobs outlive any one token."""
+    behind it caches the token and fetches a fresh one near expiry), so long jobs outlive any one token.
+    ``base_url``: the server's root where its other paths are reachable too (a local container: ``/v1/multi-vector``,
+    ``/v1/classify``, ``/tokenize``, ``/info``, ...); None (Azure ML, Vertex AI): only ``url`` answers."""
 
     def __init__(
         self,
@@ -141,23 +143,41 @@ class HttpTransport:
         headers: dict[str, str] | None = None,
         timeout_s: float = 120,
         token: Callable[[], str] | None = None,
+        base_url: str | None = None,
     ) -> None:
         import requests
 
         self.url, self.timeout_s, self._token = url, timeout_s, token
+        self.base_url = base_url.rstrip("/") if base_url else None
         self._session = requests.Session()
         self._session.headers.update({"Content-Type": JSON, "Accept": JSON, **(headers or {})})
 
     def post(self, body: bytes) -> bytes:
+        return self._send("POST", self.url, body)
+
+    def post_path(self, path: str, body: bytes) -> bytes:
+        """POST ``body`` to ``path`` under ``base_url`` (``ValueError`` without one)."""
+        return self._send("POST", self._at(path), body)
+
+    def get_path(self, path: str) -> bytes:
+        """GET ``path`` under ``base_url`` (``ValueError`` without one)."""
+        return self._send("GET", self._at(path), None)
+
+    def _at(self, path: str) -> str:
+        if not self.base_url:
+            raise ValueError(f"{path} is not reachable through {self.url} (a transport without base_url)")
+        return self.base_url + path
+
+    def _send(self, method: str, url: str, body: bytes | None) -> bytes:
         import requests
 
         headers = {"Authorization": f"Bearer {self._token()}"} if self._token else None
         try:
-            response = self._session.post(self.url, data=body, timeout=self.timeout_s, headers=headers)
+            response = self._session.request(method, url, data=body, timeout=self.timeout_s, headers=headers)
         except (requests.ConnectionError, requests.Timeout) as err:
             raise EmbeddingServiceError(0, "connection_error", str(err), retryable=True) from err
         if response.status_code == 200:
-            return response.content
+            return bytes(response.content)
         raise _http_error(response)
 
 

@@ -12,6 +12,12 @@ decodes exactly as for the other clouds. With ``:predict``:
   the bare value).
 - rerank: one instance ``{"query", "documents"}`` per request, the other fields as ``parameters``;
   ``predictions[0]`` = the native ``results`` list (no ``usage``: ``total_tokens`` is 0).
+- multi-vector (``post(body, "multivector")``, a late-interaction model): ``instances`` = the texts,
+  ``parameters`` = ``input_type``, ``embedding_type``, ...; ``predictions[i]`` = the native ``data[i]["embeddings"]``
+  (the text's token vectors).
+- classify (``post(body, "classify")``, a classifier): ``instances`` = the inputs, ``parameters`` = ``labels``;
+  ``predictions[i]`` = the native ``data[i]`` without ``object`` and ``index`` (``prediction``, ``score``,
+  ``predictions``). No usage comes back.
 
 Vertex limits an online prediction request to 1.5 MB on a shared endpoint and to 10 MB on a dedicated one:
 ``body_overhead`` tells the client how many bytes the Vertex envelope adds to a native body (a constant for given
@@ -120,8 +126,9 @@ def to_predict(native: dict[str, Any]) -> dict[str, Any]:
     raise ValueError("a native body has 'input' (embeddings) or 'query' and 'documents' (rerank)")
 
 
-def from_predict(native: dict[str, Any], answer: Any) -> dict[str, Any]:
-    """Vertex's ``{"predictions": [...], "deployedModelId", "model", ...}`` -> the native answer to ``native``."""
+def from_predict(native: dict[str, Any], answer: Any, kind: str | None = None) -> dict[str, Any]:
+    """Vertex's ``{"predictions": [...], "deployedModelId", "model", ...}`` -> the native answer to ``native``
+    (``kind``: ``multivector`` or ``classify`` for those APIs' ``input`` bodies; None: embeddings or rerank)."""
     predictions = answer.get("predictions") if isinstance(answer, dict) else None
     if not isinstance(predictions, list):
         raise EmbeddingServiceError(200, "bad_response", f"no predictions in the response: {str(answer):.200}")
@@ -130,12 +137,19 @@ def from_predict(native: dict[str, Any], answer: Any) -> dict[str, Any]:
         if len(predictions) != 1:
             raise EmbeddingServiceError(200, "bad_response", f"sent 1 rerank instance, got {len(predictions)}")
         return {"object": "list", "model": model, "results": predictions[0], "usage": {"total_tokens": 0}}
+    if kind == "classify":  # each prediction Jina's classify entry without its object and index
+        data = [{**p, "object": "classification", "index": i} if isinstance(p, dict) else p
+                for i, p in enumerate(predictions)]  # fmt: skip
+        return {"data": data, "usage": {"total_tokens": 0}}
     types = native.get("embedding_type")
     bare = [types] if isinstance(types, str) else types if isinstance(types, list) and len(types) == 1 else None
 
     def embedding(value: Any) -> Any:  # a bare value answered for a one-type request: the native {type: value}
         return {bare[0]: value} if bare is not None and not isinstance(value, dict) else value
 
+    if kind == "multivector":  # each prediction one input's token vectors
+        data = [{"object": "embeddings", "index": i, "embeddings": embedding(p)} for i, p in enumerate(predictions)]
+        return {"object": "list", "model": model, "data": data, "usage": {"total_tokens": 0}}
     data = [{"object": "embedding", "index": i, "embedding": embedding(p)} for i, p in enumerate(predictions)]
     return {"object": "list", "model": model, "data": data}
 
@@ -166,7 +180,8 @@ class VertexTransport(HttpTransport):
         empty = {**options, key: []}
         return len(dumps(to_predict(empty))) - len(dumps(empty))
 
-    def post(self, body: bytes) -> bytes:
+    def post(self, body: bytes, kind: str | None = None) -> bytes:
+        """A native body out, the native answer back (``kind``: see ``from_predict``)."""
         if self.raw:
             return super().post(body)
         native = json.loads(body)
@@ -175,4 +190,4 @@ class VertexTransport(HttpTransport):
             decoded = json.loads(answer)
         except ValueError as err:
             raise EmbeddingServiceError(200, "bad_response", f"not JSON: {answer[:200]!r}") from err
-        return dumps(from_predict(native, decoded))
+        return dumps(from_predict(native, decoded, kind))

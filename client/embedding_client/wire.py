@@ -31,27 +31,31 @@ def dumps(payload: Any) -> bytes:
 
 def plan_batches(
     items: Sequence[Any], options: dict[str, Any], batch_size: int, max_body_bytes: int, key: str = "input",
-    answer_bytes: int = 0, max_answer_bytes: int | None = None,
+    answer_bytes: int | Sequence[int] = 0, max_answer_bytes: int | None = None, alone_if_over: bool = False,
 ) -> list[range]:
     """Split ``items`` into consecutive ranges whose request body ``{**options, key: [...]}`` fits, and whose
-    answer (``FRAME_BYTES`` and at most ``answer_bytes`` per item) fits ``max_answer_bytes`` (None: any)."""
-    if max_answer_bytes is not None and answer_bytes > 0:
-        fitting = (max_answer_bytes - FRAME_BYTES) // answer_bytes
-        if fitting < 1:
-            raise ValueError(f"one {key}'s answer may take {FRAME_BYTES + answer_bytes} bytes, more than the "
-                             f"{max_answer_bytes} the endpoint returns: ask for fewer dimensions or another type")
-        batch_size = min(batch_size, fitting)
+    answer (``FRAME_BYTES`` and at most ``answer_bytes`` per item: one number, or one per item) fits
+    ``max_answer_bytes`` (None: any). An item whose answer alone may not fit raises ``ValueError``, or with
+    ``alone_if_over`` goes alone (the bound is the client's guess; the server judges it)."""
+    answers = [answer_bytes] * len(items) if isinstance(answer_bytes, int) else list(answer_bytes)
+    budget = None if max_answer_bytes is None else max_answer_bytes - FRAME_BYTES
     overhead = len(dumps({**options, key: []}))
     batches: list[range] = []
-    start, size = 0, overhead
+    start, size, answered = 0, overhead, 0
     for index, item in enumerate(items):
+        answer = answers[index]
+        if budget is not None and answer > budget and not alone_if_over:
+            raise ValueError(f"one {key}'s answer may take {FRAME_BYTES + answer} bytes, more than the "
+                             f"{max_answer_bytes} the endpoint returns: ask for fewer dimensions or another type")
         item_bytes = len(dumps(item))
         if overhead + item_bytes > max_body_bytes:
             raise ValueError(f"{key}[{index}] alone makes a {overhead + item_bytes}-byte body (> {max_body_bytes})")
-        if index > start and (index - start >= batch_size or size + 1 + item_bytes > max_body_bytes):
+        over = budget is not None and answered + answer > budget
+        if index > start and (index - start >= batch_size or size + 1 + item_bytes > max_body_bytes or over):
             batches.append(range(start, index))
-            start, size = index, overhead
+            start, size, answered = index, overhead, 0
         size += item_bytes + (1 if index > start else 0)  # a comma before every input but the first
+        answered += answer
     if start < len(items):
         batches.append(range(start, len(items)))
     return batches

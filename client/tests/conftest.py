@@ -9,6 +9,10 @@
   are checkable. It records every request.
 - ``reranker_folder`` / ``reranker_server``: a tiny random cross-encoder built by the server's interpreter
   (``tests/tiny_rerankers.py``) and the real server serving it as a reranker.
+- ``colbert_folder`` / ``colbert_server`` / ``colbert_small_server`` (10,000-byte answers), ``classifier_server``,
+  ``minilm_server`` (the embedded all-MiniLM-L6-v2, 50,000-byte answers): tiny random late-interaction and
+  classifier models (``tests/tiny_colbert.py``, ``tests/tiny_classifiers.py``) and the real model, served by the
+  real server, also on Vertex AI's routes (``fixtures.vertex_routes``).
 - ``fake_aws``: fake credentials and region; nothing can reach AWS (every client gets an endpoint_url).
 """
 
@@ -24,7 +28,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripted, server_process: plain modules here
 
-from fixtures import fake_aws, local_server, reranker_folder, reranker_server  # noqa: E402,F401  (shared fixtures)
+from fixtures import (  # noqa: E402,F401  (shared fixtures)
+    classifier_server,
+    colbert_folder,
+    colbert_server,
+    colbert_small_server,
+    fake_aws,
+    local_server,
+    minilm_server,
+    reranker_folder,
+    reranker_server,
+)
 from scripted import Scripted, handler_for  # noqa: E402
 
 

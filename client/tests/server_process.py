@@ -103,3 +103,57 @@ def cross_encoder_predict(folder: Path, query: str, documents: list[str]) -> dic
     pairs = [[query, document] for document in documents]
     result: dict[str, list[float]] = json.loads(server_python(CROSS_ENCODER_PREDICT, str(folder), json.dumps(pairs)))
     return result
+
+
+BUILD_TINY = """
+import sys
+from pathlib import Path
+from tests.tiny_classifiers import build_multi_label_classifier
+from tests.tiny_colbert import build_pylate_colbert
+folder = Path(sys.argv[2])
+if sys.argv[1] == "colbert":
+    build_pylate_colbert(folder, matryoshka=[16, 8])
+else:
+    build_multi_label_classifier(folder)
+"""
+
+MULTIVECTOR_ENCODE = """
+import json, sys
+from sentence_transformers import MultiVectorEncoder
+folder, texts = sys.argv[1], json.loads(sys.argv[2])
+model = MultiVectorEncoder(folder, device="cpu")
+out = {}
+for side, encode in (("document", model.encode_document), ("query", model.encode_query)):
+    out[side] = [vectors.tolist() for vectors in encode(texts, convert_to_numpy=True)]
+print(json.dumps(out))
+"""
+
+TOKENIZER_IDS = """
+import json, sys
+from transformers import AutoTokenizer
+from inference.model_dir import embedded_model_dir
+tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
+texts = json.loads(sys.argv[1])
+print(json.dumps({"with": tokenizer(texts)["input_ids"],
+                  "without": tokenizer(texts, add_special_tokens=False)["input_ids"]}))
+"""
+
+
+def build_tiny_model(kind: str, folder: Path) -> Path:
+    """The main suite's tiny random late-interaction model (``kind="colbert"``: ``tests/tiny_colbert.py``'s PyLate
+    layout, Matryoshka widths 16 and 8) or multi-label classifier (``tests/tiny_classifiers.py``) in ``folder``."""
+    server_python(BUILD_TINY, kind, str(folder))
+    return folder
+
+
+def multivector_encode(folder: Path, texts: list[str]) -> dict[str, list[list[list[float]]]]:
+    """Sentence Transformers' ``MultiVectorEncoder.encode_document`` / ``encode_query`` on ``folder``."""
+    result: dict[str, list[list[list[float]]]] = json.loads(server_python(MULTIVECTOR_ENCODE, str(folder),
+                                                                            json.dumps(texts)))  # fmt: skip
+    return result
+
+
+def tokenizer_ids(texts: list[str]) -> dict[str, list[list[int]]]:
+    """``AutoTokenizer`` of the embedded all-MiniLM-L6-v2: the ids of ``texts`` with and without special tokens."""
+    result: dict[str, list[list[int]]] = json.loads(server_python(TOKENIZER_IDS, json.dumps(texts)))
+    return result

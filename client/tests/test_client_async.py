@@ -187,6 +187,38 @@ def test_mode_async_sends_embed_and_rerank_through_s3(runtime: Factory, s3: Any,
     assert len(fake.requests) == 2 and all(seen["path"] == "/invocations" for seen in scripted.seen)
 
 
+def test_multivector_and_classify_through_async_inference(
+    runtime: Factory, s3: Any, colbert_server: str, classifier_server: str
+) -> None:
+    """Token vectors and classifications through S3 equal the real-time calls; ``mode="async"`` sends them so."""
+    texts = [f"late interaction text {i} " * (1 + i % 4) for i in range(9)]
+    colbert = runtime(colbert_server)
+    realtime = EmbeddingClient.local(colbert_server)
+    job = async_client(colbert, s3, async_batch_size=4).submit_embed_multivector_async(
+        texts, input_type="query", embedding_type=["float", "binary"], inference_id="mv")  # fmt: skip
+    assert job.inference_ids == ["mv-0", "mv-1", "mv-2"]
+    vectors = job.wait(timeout_s=30)
+    expected = realtime.embed_multivector(texts, input_type="query", embedding_type=["float", "binary"])
+    assert isinstance(vectors.embeddings, dict) and vectors.total_tokens == expected.total_tokens
+    for kind in ("float", "binary"):
+        for mine, theirs in zip(vectors.embeddings[kind], expected.embeddings[kind], strict=True):  # type: ignore[index]
+            np.testing.assert_allclose(mine, theirs, atol=1e-6, rtol=0)
+    documents = async_client(colbert, s3, mode="async").embed_multivector(texts[:3])
+    for mine, theirs in zip(documents, realtime.embed_multivector(texts[:3]), strict=True):
+        np.testing.assert_allclose(mine, theirs, atol=1e-6, rtol=0)
+
+    classifier = runtime(classifier_server)
+    answered = async_client(classifier, s3, async_batch_size=4).classify_async(texts, ["travel", "science"])
+    local = EmbeddingClient.local(classifier_server).classify(texts, ["travel", "science"])
+    assert answered.predictions == local.predictions and answered.labels == ("travel", "science")
+    np.testing.assert_allclose(answered.scores, local.scores, atol=1e-6, rtol=0)
+    assert [result.index for result in answered] == list(range(len(texts)))
+    assert async_client(classifier, s3, mode="async").classify(texts[:2]).labels == (
+        "sports", "politics", "science", "travel")  # fmt: skip
+    with pytest.raises(TypeError, match="needs POST /tokenize"):
+        async_client(classifier, s3, mode="async").tokenize("a")
+
+
 def test_every_request_carries_the_containers_deadline_as_its_invocation_timeout(
     runtime: Factory, s3: Any, scripted: Scripted
 ) -> None:
