@@ -9,15 +9,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from .batching import ForwardFn
 from .budget import WorkBudget
 from .heap import HeapTrimmer
 from .protocol import ClassifierHandler, EmbeddingHandler, ImageEmbeddingHandler, MultiVectorHandler, RerankHandler
 from .types import CLASSIFY, DOCUMENT, MULTIVECTOR, RERANK
+
+if TYPE_CHECKING:
+    from .batching import ForwardFn
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..core.forward import Handler
 from ..core.protocol import (
     ClassifierHandler,
     EmbeddingHandler,
@@ -17,6 +16,9 @@ from ..core.protocol import (
 )
 from ..model_dir import resolve_model_dir
 from ..settings import Settings
+
+if TYPE_CHECKING:  # core.forward imports the batcher, and with it the metrics: not before the server sets them up
+    from ..core.forward import Handler
 
 
 def model_family(folder: Path) -> str:
