@@ -187,24 +187,11 @@ class ModelEngine:
         reservation swaps it for the exact cost; release it if the request ends before."""
         return self._budget.reserve(cost, inputs, deadline)
 
-    def submit(
-        self,
-        payloads: Sequence[Any],
-        key: BatchKey,
-        costs: Sequence[int] | None = None,
-        *,
-        deadline: float | None = None,
-        cancelled: threading.Event | None = None,
-        reservation: Reservation | None = None,
-    ) -> np.ndarray:
-        """Run ``payloads`` through the model in shared micro-batches; ``(n, d)`` vectors in input order.
-
-        Admitted by work and ``deadline`` (413 / 503 at once); dropped unrun once the deadline passed or
-        ``cancelled`` is set (batching.py)."""
-        if self._batcher is None:
-            raise ModelNotReadyError(self.not_ready_reason())
-        return self._batcher.submit(payloads, key, costs, deadline=deadline, cancelled=cancelled,
-                                    reservation=reservation)  # fmt: skip
+    def submit(self, payloads: Sequence[Any], key: BatchKey, costs: Sequence[int] | None = None,
+               **options: Any) -> np.ndarray:  # fmt: skip
+        """Run ``payloads`` through the model in shared micro-batches; ``(n, d)`` vectors in input order
+        (``submit_each``'s outputs, stacked)."""
+        return np.stack(self.submit_each(payloads, key, costs, **options))
 
     def submit_each(
         self,
@@ -216,7 +203,9 @@ class ModelEngine:
         cancelled: threading.Event | None = None,
         reservation: Reservation | None = None,
     ) -> list[np.ndarray]:
-        """As ``submit``, each payload's output on its own (shapes may differ: a multi-vector model's tokens)."""
+        """Each payload's output, in input order (shapes may differ: a multi-vector model's tokens), from shared
+        micro-batches. Admitted by work and ``deadline`` (413 / 503 at once); dropped unrun once the deadline
+        passed or ``cancelled`` is set (batching.py)."""
         if self._batcher is None:
             raise ModelNotReadyError(self.not_ready_reason())
         return self._batcher.submit_each(payloads, key, costs, deadline=deadline, cancelled=cancelled,
