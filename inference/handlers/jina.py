@@ -5,6 +5,8 @@
   or ``architectures``, together with ``lora_adaptations``.
 * ``jina-clip``: ``model_type`` ``jina_clip`` (``JinaCLIPModel`` from jinaai/jina-clip-implementation; written
   against jina-clip-v2's code).
+* ``jina-v3-native``: transformers' built-in ``jina_embeddings_v3`` type, which has no task adapters: refused
+  (served as plain text it would give wrong vectors) unless ``EMB_HANDLER=text`` says the weights need none.
 
 Both run only with Jina's own Python code (``auto_map``), so both need ``EMB_TRUST_REMOTE_CODE=true``; without it
 the load stops here with that reason. (For jina-embeddings-v3 this matters beyond the message: its ``model_type``
@@ -25,7 +27,9 @@ if TYPE_CHECKING:
 
 JINA_V3 = "jina-v3"
 JINA_CLIP = "jina-clip"
-JINA_FAMILIES = frozenset({JINA_V3, JINA_CLIP})
+# transformers' own ``jina_embeddings_v3`` model type: the encoder without Jina's task LoRA adapters.
+JINA_V3_NATIVE = "jina-v3-native"
+JINA_FAMILIES = frozenset({JINA_V3, JINA_CLIP, JINA_V3_NATIVE})
 _NAMES = {JINA_V3: "jina-embeddings-v3", JINA_CLIP: "jina-clip"}
 V3_MODEL_CLASS = "XLMRobertaLoRA"
 
@@ -40,9 +44,12 @@ def auto_model_class(config: dict[str, Any]) -> str:
 
 
 def jina_family(config: dict[str, Any]) -> str | None:
-    """``jina-v3`` / ``jina-clip`` for Jina's own model code, else ``None`` (a parsed ``config.json``)."""
+    """``jina-v3`` / ``jina-clip`` for Jina's own model code, ``jina-v3-native`` for transformers' built-in
+    ``jina_embeddings_v3`` type, else ``None`` (a parsed ``config.json``)."""
     if config.get("model_type") == "jina_clip":
         return JINA_CLIP
+    if config.get("model_type") == "jina_embeddings_v3":
+        return JINA_V3_NATIVE
     classes = {auto_model_class(config), *(config.get("architectures") or ())}
     if V3_MODEL_CLASS in classes and config.get("lora_adaptations"):
         return JINA_V3
@@ -84,8 +91,23 @@ def matryoshka(config: dict[str, Any] | Any, full: int) -> tuple[tuple[int, ...]
     return dims, int(truncate)
 
 
+def refuse_native_v3(folder: Path) -> None:
+    """transformers' built-in ``jina_embeddings_v3`` holds the encoder only: served as a plain text model it would
+    answer without the task adapters jina-embeddings-v3's vectors come from, so wrong vectors. Refused, with the
+    ways out (``EMB_HANDLER=text`` serves a folder whose weights need no adapters, such as a fine-tune)."""
+    raise ModelFolderError(
+        f"{folder} is jina-embeddings-v3 in transformers' built-in layout (model_type jina_embeddings_v3), which "
+        "carries none of the model's task LoRA adapters this server can apply: served as a plain text model it "
+        "would answer wrong vectors, so it is refused. Serve Jina's published folder (jinaai/jina-embeddings-v3, "
+        "with EMB_TRUST_REMOTE_CODE=true) for the task adapters, or set EMB_HANDLER=text if these weights are "
+        "meant to be used without adapters"
+    )
+
+
 def load_jina(family: str, folder: Path, settings: Settings) -> EmbeddingHandler:
     """Build the handler of one of Jina's families (slow: loads weights)."""
+    if family == JINA_V3_NATIVE:
+        refuse_native_v3(folder)
     require_remote_code(folder, family, settings)
     if family == JINA_CLIP:
         from .jina_clip import JinaClipHandler
