@@ -77,10 +77,19 @@ def load_handler(settings: Settings) -> Handler:
         from .classifier import SequenceClassifierHandler
 
         return SequenceClassifierHandler.from_settings(folder, settings)
-    if family.startswith("jina-"):
-        from .jina import load_jina
+    if family.startswith("jina-"):  # jina.py recognises and checks; each family's handler is a module of its own
+        from .jina import JINA_CLIP, JINA_V3_NATIVE, refuse_native_v3, require_remote_code
 
-        return load_jina(family, folder, settings)
+        if family == JINA_V3_NATIVE:
+            refuse_native_v3(folder)
+        require_remote_code(folder, family, settings)
+        if family == JINA_CLIP:
+            from .jina_clip import JinaClipHandler
+
+            return JinaClipHandler(folder, settings)
+        from .jina_v3 import JinaEmbeddingsV3Handler
+
+        return JinaEmbeddingsV3Handler(folder, settings)
     if family == "clip":
         from .clip import ClipEmbeddingHandler
 

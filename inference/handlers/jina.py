@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..settings import Settings
 from .st_config import ModelFolderError
-
-if TYPE_CHECKING:
-    from ..core.protocol import EmbeddingHandler
 
 JINA_V3 = "jina-v3"
 JINA_CLIP = "jina-clip"
@@ -102,17 +99,3 @@ def refuse_native_v3(folder: Path) -> None:
         "with EMB_TRUST_REMOTE_CODE=true) for the task adapters, or set EMB_HANDLER=text if these weights are "
         "meant to be used without adapters"
     )
-
-
-def load_jina(family: str, folder: Path, settings: Settings) -> EmbeddingHandler:
-    """Build the handler of one of Jina's families (slow: loads weights)."""
-    if family == JINA_V3_NATIVE:
-        refuse_native_v3(folder)
-    require_remote_code(folder, family, settings)
-    if family == JINA_CLIP:
-        from .jina_clip import JinaClipHandler
-
-        return JinaClipHandler(folder, settings)
-    from .jina_v3 import JinaEmbeddingsV3Handler
-
-    return JinaEmbeddingsV3Handler(folder, settings)
