@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import re
 import sys
 import tarfile
 from collections.abc import Callable
@@ -48,13 +49,14 @@ from typing import Any
 MODEL_MARKERS = ("config.json", "modules.json")
 EXCLUDE_DIRS = {".git", ".cache", "__pycache__", ".ipynb_checkpoints", ".huggingface"}
 EXCLUDE_FILES = ("*.pyc", "*.lock", ".DS_Store", "*.incomplete")
-KINDS = ("embedding", "rerank", "multivector", "classify")
+KINDS = ("embedding", "rerank", "multivector", "classify", "sparse")
 USAGE = {
     "embedding": 'POST /invocations or /v1/embeddings {"input": [...]}',
     "rerank": 'POST /invocations or /v1/rerank {"query": ..., "documents": [...]}',
     "multivector": 'POST /invocations or /v1/multi-vector {"input": [...], "input_type": "query"|"document"} (token '
     'vectors); POST /invocations or /v1/rerank {"query": ..., "documents": [...]} (MaxSim)',
     "classify": 'POST /invocations or /v1/classify {"input": [...]} (or /predict {"inputs": ...})',
+    "sparse": 'POST /invocations or /embed_sparse {"inputs": [...]} (sparse vectors)',
 }
 
 SHOWN_LABELS = 8  # a classifier's labels named in the report; the rest are counted
@@ -104,6 +106,19 @@ def is_late_interaction(read: Read) -> bool:
     return marked or (bool(types) and model_type in ("ColBERT", "MultiVectorEncoder"))
 
 
+def is_sparse(read: Read) -> bool:
+    """A sentence-transformers SparseEncoder save: the server's rule (``inference.handlers.splade_folder``)."""
+    try:
+        entries = read("modules.json") or []
+        settings = read("config_sentence_transformers.json")
+    except ValueError:
+        return False
+    entries = entries if isinstance(entries, list) else []
+    types = [str(entry.get("type", "")).rsplit(".", 1)[-1] for entry in entries if isinstance(entry, dict)]
+    model_type = settings.get("model_type") if isinstance(settings, dict) else None
+    return "SpladePooling" in types or (bool(types) and model_type == "SparseEncoder")
+
+
 def label_count(config: dict[str, Any]) -> int:
     """Outputs of a sequence-classification head: ``id2label``'s size, else ``num_labels``, else 1 (the server's
     rule: a cross-encoder saved with neither is a reranker)."""
@@ -114,19 +129,42 @@ def label_count(config: dict[str, Any]) -> int:
     return number if isinstance(number, int) and number > 0 else 1
 
 
-def kind_of(read: Read) -> str:
-    """The kind of the model whose JSON files ``read`` returns (a folder's, or an archive's)."""
+def _card_pipeline(folder: Path) -> str | None:
+    """The model card's ``pipeline_tag`` (README.md front matter), if it has one."""
+    card = folder / "README.md"
+    head = card.read_text(encoding="utf-8", errors="replace")[:16384] if card.is_file() else ""
+    end = head.find("\n---", 3) if head.startswith("---") else -1
+    tag = re.search(r"^pipeline_tag:\s*['\"]?([\w-]+)", head[3:end], re.MULTILINE) if end > 0 else None
+    return tag.group(1) if tag else None
+
+
+def kind_of(read: Read, pipeline: str | None = None) -> str:
+    """The kind of the model whose JSON files ``read`` returns (a folder's, or an archive's); ``pipeline``: its
+    model card's ``pipeline_tag``, where known."""
     if is_late_interaction(read):
         return "multivector"
+    if is_sparse(read):
+        return "sparse"
     config = _object(read, "config.json")
-    if any(str(name).endswith("ForSequenceClassification") for name in config.get("architectures") or ()):
+    architectures = [str(name) for name in config.get("architectures") or ()]
+    if any(name.endswith("ForSequenceClassification") for name in architectures):
         return "classify" if label_count(config) > 1 else "rerank"
+    if any(name.endswith("ForCausalLM") for name in architectures):  # a decoder reranker (the server's llm-rerank)
+        if pipeline == "text-classification":  # bge-reranker-v2-gemma's card; a model_type with a template
+            return "rerank" if config.get("model_type") in ("qwen3", "gemma", "gemma2") else "embedding"
+        if pipeline is not None:
+            return "rerank" if pipeline == "text-ranking" else "embedding"
+        try:
+            modules = read("modules.json")
+        except ValueError:
+            modules = None
+        return "rerank" if config.get("model_type") == "qwen3" and modules is None else "embedding"
     return "embedding"
 
 
 def model_kind(folder: Path) -> str:
     """``multivector``, ``rerank``, ``classify`` or ``embedding``: what the server serves from ``folder``."""
-    return kind_of(_read_json(folder))
+    return kind_of(_read_json(folder), _card_pipeline(folder))
 
 
 def describe(folder: Path, kind: str) -> str:

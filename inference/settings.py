@@ -21,6 +21,7 @@ from .settings_connections import ConnectionSettings
 from .settings_images import ImageSettings
 
 SageMakerMode = Literal["realtime", "serverless", "async"]
+HandlerName = Literal["auto", "text", "clip", "rerank", "llm-rerank", "classify", "multivector", "sparse", "fake"]
 # Defaults that follow EMB_SAGEMAKER_MODE (an explicit value of the field wins). SageMaker's documented limits:
 # real-time 6 MB bodies and 60 s per invocation; Serverless Inference 4 MB and 60 s; Asynchronous Inference 1 GB
 # bodies and up to 3600 s (InvocationTimeoutSeconds). SageMaker sets no variable telling a container which it is.
@@ -63,12 +64,11 @@ class Settings(ImageSettings, ConnectionSettings, AccessSettings):
         validation_alias=_env("EMB_MODEL_NAME"),
         description="Name returned in `model`; default: the model folder's name (embedded model: `all-MiniLM-L6-v2`).",
     )
-    handler: Literal["auto", "text", "clip", "rerank", "classify", "multivector", "fake"] = Field(
+    handler: HandlerName = Field(
         "auto",
         validation_alias=_env("EMB_HANDLER"),
-        description="Model family: `auto` (from the folder: a PyLate / multi-vector `modules.json` is `multivector`; "
-        "`*ForSequenceClassification` is `rerank` with one label, `classify` with more; CLIP model types are "
-        "`clip`, else `text`), or one of those by name; `fake` serves deterministic vectors without a model.",
+        description="Model family: `auto` (the folder's: `multivector`, `sparse`, `rerank`, `classify`, `llm-rerank`, "
+        "`clip` or `text`, as docs/models/index.md tells), or one by name; `fake` serves vectors without a model.",
     )
     device: str = Field("auto", validation_alias=_env("EMB_DEVICE"), description="`auto`, `cpu`, `cuda`, `cuda:N`.")
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(

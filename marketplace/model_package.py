@@ -72,13 +72,17 @@ S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$")
 
 
 def model_kind(folder: Path) -> Kind:
-    """The kind of a model folder, by the server's own rule (``model_family``): ``multivector``, ``rerank`` or
-    ``classify`` as it says, else ``embedding`` (text, CLIP and Jina embedding models)."""
+    """The kind of a model folder, by the server's own rule (``model_family``): ``multivector``, ``rerank`` (a
+    decoder reranker too) or ``classify`` as it says, else ``embedding`` (text, CLIP and Jina embedding models); a
+    sparse model is refused (no package kind yet)."""
     from inference.handlers import model_family
 
     if not (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
         raise ValueError(f"{folder}: no config.json or modules.json; is this a model folder?")
-    family = model_family(folder)
+    family = {"llm-rerank": "rerank"}.get(model_family(folder), model_family(folder))
+    if family == "sparse":
+        raise ValueError(f"{folder}: a sparse (SPLADE) model, which has no Marketplace package kind yet "
+                         "(its sample requests and answers are TEI's /embed_sparse bodies)")
     return cast(Kind, family if family in KINDS else "embedding")
 
 

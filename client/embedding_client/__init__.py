@@ -16,6 +16,7 @@ from .client import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES, SERVERLESS_MAX_B
 from .errors import EmbeddingServiceError
 from .multivector import MultiVectorResponse
 from .rerank import RerankResponse, RerankResult
+from .sparse import SparseResponse, SparseVector
 from .tokens import Segmentation, Token
 from .transports import HttpTransport, SageMakerTransport, Transport, runtime_client, s3_client
 from .vertex import VERTEX_DEDICATED_MAX_BODY_BYTES, VERTEX_MAX_BODY_BYTES, VertexTransport
@@ -45,6 +46,8 @@ __all__ = [
     "RerankResult",
     "SageMakerTransport",
     "Segmentation",
+    "SparseResponse",
+    "SparseVector",
     "Token",
     "Transport",
     "VertexTransport",

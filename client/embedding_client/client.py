@@ -13,6 +13,7 @@ container.
     job = client.submit_embed_async(texts); ...; vectors = job.wait() # the same, without blocking
     tokens = client.embed_multivector(texts, input_type="query")      # a ColBERT model: (tokens, d) per text
     labels = client.classify(texts, labels=["a", "b"])                # ClassifyResponse (a classifier, zero-shot)
+    sparse = client.embed_sparse(texts)                               # a SPLADE model: SparseVector per text
     ids = EmbeddingClient.local(url).tokenize(texts)                  # the container's own /tokenize, /decode, ...
 
 Contracts:
@@ -51,13 +52,14 @@ Contracts:
   ``RerankResponse.scores`` keeps every score in input order. Document texts come from the caller's own
   inputs, not echoed by the server.
 - Returned arrays: ``float``/``base64`` -> float32 (n, d); ``binary`` -> int8 (n, d/8); ``ubinary`` ->
-  uint8 (n, d/8). A single ``str`` input gives one row (1-D); a list of embedding types gives a dict.
+  uint8 (n, d/8); ``int8`` / ``uint8`` -> int8 / uint8 (n, d). A single ``str`` input gives one row (1-D); a
+  list of embedding types gives a dict.
 
-- ``embed_multivector`` (multivector.py), ``classify`` (classify.py) and the tokenizer's ``tokenize``, ``decode``
-  and ``segment`` (tokens.py) use the same retries and batching; their routes per transport are in those modules
-  and plumbing.py (a local server: each API's own path; SageMaker, Azure ML, Vertex AI: their one URL, so the
-  tokenizer's paths raise ``TypeError`` there). Their answers are bounded too, and a 413 for a request of several
-  inputs sends each half again.
+- ``embed_multivector`` (multivector.py), ``classify`` (classify.py), ``embed_sparse`` (sparse.py) and the
+  tokenizer's ``tokenize``, ``decode`` and ``segment`` (tokens.py) use the same retries and batching; their routes
+  per transport are in those modules and plumbing.py (a local server: each API's own path; SageMaker, Azure ML,
+  Vertex AI: their one URL, so the tokenizer's paths raise ``TypeError`` there). Their answers are bounded too, and
+  a 413 for a request of several inputs sends each half again.
 
 Only numpy is imported at module level; boto3/botocore, requests and google-auth are imported when a transport
 is built.
@@ -90,6 +92,7 @@ from .errors import EmbeddingServiceError
 from .multivector import MultiVectorMethods
 from .rerank import Document, RerankResponse, build_response, decode_scores, documents_of, rerank_options
 from .sizing import ASSUMED_DIMENSIONS, RERANK_RESULT_BYTES, embedding_answer_bytes
+from .sparse import SparseMethods
 from .tokens import TokenizerMethods
 from .transports import HttpTransport, SageMakerTransport, Transport, azure_token
 from .vertex import (
@@ -115,9 +118,9 @@ Embeddings = np.ndarray | dict[str, np.ndarray]
 Merge = Callable[[list[dict[str, np.ndarray]]], Embeddings]
 
 
-class EmbeddingClient(MultiVectorMethods, ClassifyMethods, TokenizerMethods):
+class EmbeddingClient(MultiVectorMethods, ClassifyMethods, SparseMethods, TokenizerMethods):
     """Embeds any number of inputs through one endpoint; see the module docstring for the contract. Token vectors,
-    classification and the tokenizer: ``multivector``, ``classify`` and ``tokens``."""
+    classification, sparse vectors and the tokenizer: ``multivector``, ``classify``, ``sparse`` and ``tokens``."""
 
     def __init__(
         self,

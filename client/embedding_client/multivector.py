@@ -37,7 +37,8 @@ Text = str | dict[str, str]
 Vectors = list[np.ndarray] | dict[str, list[np.ndarray]]
 ROUTE = "/v1/multi-vector"
 Finish = Callable[[list[Part[dict[str, np.ndarray]]]], "MultiVectorResponse"]
-_DTYPES = {"float": np.float32, "base64": np.float32, "binary": np.int8, "ubinary": np.uint8}
+_DTYPES = {"float": np.float32, "base64": np.float32, "binary": np.int8, "ubinary": np.uint8, "int8": np.int8,
+           "uint8": np.uint8}
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,9 +3,9 @@ retries with backoff, parallel batches, a batch split in two when the server ans
 SageMaker Asynchronous Inference. ``EmbeddingClient`` (client.py) sets the attributes declared here.
 
 Routes: a transport that reaches the server's own paths (``EmbeddingClient.local``: ``HttpTransport`` with a
-``base_url``) posts each API to its path (``/v1/multi-vector``, ``/v1/classify``, ``/tokenize``, ...); SageMaker
-(``/invocations``), Azure ML (the scoring URI) and Vertex AI (``:predict`` / ``:rawPredict``) reach one URL, which
-serves the loaded model's kind, and no other path (``server_only`` raises ``TypeError`` there).
+``base_url``) posts each API to its path (``/v1/multi-vector``, ``/v1/classify``, ``/embed_sparse``, ``/tokenize``,
+...); SageMaker (``/invocations``), Azure ML (the scoring URI) and Vertex AI (``:predict`` / ``:rawPredict``) reach
+one URL, which serves the loaded model's kind, and no other path (``server_only`` raises ``TypeError`` there).
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def _facts_of(info: dict[str, Any]) -> dict[str, Any]:
         facts["multivector_dimensions"] = info["dimensions"]
     if info.get("kind") == "classify" and info.get("labels"):
         facts["labels"] = tuple(info["labels"])
+    if info.get("kind") == "sparse" and info.get("dimensions"):
+        facts["vocabulary"] = int(info["dimensions"])
     return facts
 
 
@@ -82,8 +84,9 @@ class ClientBase:
         return None
 
     def _send(self, body: bytes, route: str, kind: str) -> bytes:
-        """One request of an API (``kind``: ``multivector`` or ``classify``), retried: to ``route`` on a local
-        server, else to the transport's one URL (Vertex: translated to and from ``instances`` / ``predictions``)."""
+        """One request of an API (``kind``: ``multivector``, ``classify`` or ``sparse``), retried: to ``route`` on a
+        local server, else to the transport's one URL (Vertex: translated to and from ``instances`` /
+        ``predictions``)."""
         transport, local = self.transport, self._local()
         if local is not None:
             return self._with_retry(lambda: local.post_path(route, body))
@@ -104,7 +107,8 @@ class ClientBase:
     def model_facts(self) -> dict[str, Any]:
         """What the client knows of the served model, to bound answers: ``GET /info`` once where reachable (a
         local server), then what answers showed. Keys: ``kind``, ``max_length``, ``query_length``,
-        ``multivector_dimensions`` (a late-interaction model's token vector width) and ``labels`` (a classifier's)."""
+        ``multivector_dimensions`` (a late-interaction model's token vector width), ``labels`` (a classifier's) and
+        ``vocabulary`` (a SPLADE model's)."""
         if self._facts is None:
             self._facts = {}
             local = self._local()

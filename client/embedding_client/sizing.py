@@ -14,14 +14,14 @@ ASSUMED_DIMENSIONS = 8192
 FRAME_BYTES = 1024  # the list envelope around the entries: object, model name, usage
 ENTRY_BYTES = 64  # {"object":"embedding","index":N,"embedding":{...}} around one embedding, its separator
 RERANK_RESULT_BYTES = 64  # {"index":N,"relevance_score":<24 characters at most>} and its separator
-_VALUE_BYTES = {"float": 17, "binary": 5, "ubinary": 4}  # a value's longest JSON text and its comma
+_VALUE_BYTES = {"float": 17, "binary": 5, "ubinary": 4, "int8": 5, "uint8": 4}  # a value's longest JSON text, comma
 
 
 def embedding_bytes(kind: str, dims: int) -> int:
     """The longest JSON one embedding of type ``kind`` with ``dims`` dimensions takes, with its key."""
     if kind == "base64":
         value = 4 * -(-4 * dims // 3) + len('""')  # little-endian float32 bytes, base64 with padding
-    elif kind == "float":
+    elif kind in ("float", "int8", "uint8"):  # one value per dimension
         value = _VALUE_BYTES[kind] * dims + len("[]")
     else:
         value = _VALUE_BYTES[kind] * -(-dims // 8) + len("[]")  # one int per 8 dimensions
@@ -67,3 +67,16 @@ def classify_answer_bytes(labels: Sequence[str]) -> int:
     """One input's share of Jina's classify answer listing ``labels`` (the longest one predicted)."""
     texts = [len(json.dumps(label, ensure_ascii=False).encode()) for label in labels] or [2]
     return CLASSIFY_ENTRY_BYTES + max(texts) + sum(text + LABEL_SCORE_BYTES for text in texts)
+
+
+# Sparse answers (mirroring the server's inference/endpoints/sparse/size.py): TEI's list of lists, each input's list
+# as long as the vocabulary at most (a SPLADE vector may be nonzero anywhere), each entry at its widest.
+ASSUMED_VOCABULARY = 30522  # BERT's (most SPLADE models'), before GET /info has named the model's
+SPARSE_VALUE = "-0.0000140372895"  # the longest text a float32 value takes (the server's WORST_FLOAT32)
+
+
+def sparse_answer_bytes(vocabulary: int) -> int:
+    """One input's share of a sparse answer: every vocabulary entry ``{"index":N,"value":V}`` at its widest, with
+    the commas between them, the list's brackets and its separator."""
+    entry = len(f'{{"index":{max(vocabulary - 1, 0)},"value":{SPARSE_VALUE}}}')
+    return len("[]") + vocabulary * (entry + 1)

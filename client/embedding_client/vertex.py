@@ -18,6 +18,9 @@ decodes exactly as for the other clouds. With ``:predict``:
 - classify (``post(body, "classify")``, a classifier): ``instances`` = the inputs, ``parameters`` = ``labels``;
   ``predictions[i]`` = the native ``data[i]`` without ``object`` and ``index`` (``prediction``, ``score``,
   ``predictions``). No usage comes back.
+- sparse (``post(body, "sparse")``, a SPLADE model; TEI's ``{"inputs": [...], ...}`` body): ``instances`` = the
+  texts, ``parameters`` = ``truncate``, ``prompt_name``; ``predictions[i]`` = the native answer's ``[i]`` (the
+  text's ``{"index", "value"}`` entries).
 
 Vertex limits an online prediction request to 1.5 MB on a shared endpoint and to 10 MB on a dedicated one:
 ``body_overhead`` tells the client how many bytes the Vertex envelope adds to a native body (a constant for given
@@ -117,22 +120,26 @@ def google_token(credentials: Any) -> Callable[[], str]:
 
 def to_predict(native: dict[str, Any]) -> dict[str, Any]:
     """A native request body -> Vertex's ``{"instances": [...], "parameters": {...}}``."""
-    if "input" in native:
-        return {"instances": native["input"], "parameters": {k: v for k, v in native.items() if k != "input"}}
+    for key in ("input", "inputs"):  # embeddings, multi-vector, classify; sparse (TEI's body)
+        if key in native:
+            return {"instances": native[key], "parameters": {k: v for k, v in native.items() if k != key}}
     if "query" in native and "documents" in native:
         instance = {key: native[key] for key in RERANK_INSTANCE_FIELDS if key in native}
         parameters = {key: value for key, value in native.items() if key not in RERANK_INSTANCE_FIELDS}
         return {"instances": [instance], "parameters": parameters}
-    raise ValueError("a native body has 'input' (embeddings) or 'query' and 'documents' (rerank)")
+    raise ValueError("a native body has 'input' (embeddings), 'inputs' (sparse) or 'query' and 'documents' (rerank)")
 
 
-def from_predict(native: dict[str, Any], answer: Any, kind: str | None = None) -> dict[str, Any]:
+def from_predict(native: dict[str, Any], answer: Any, kind: str | None = None) -> Any:
     """Vertex's ``{"predictions": [...], "deployedModelId", "model", ...}`` -> the native answer to ``native``
-    (``kind``: ``multivector`` or ``classify`` for those APIs' ``input`` bodies; None: embeddings or rerank)."""
+    (``kind``: ``multivector`` or ``classify`` for those APIs' ``input`` bodies, ``sparse`` for TEI's ``inputs``
+    body: the list of predictions; None: embeddings or rerank)."""
     predictions = answer.get("predictions") if isinstance(answer, dict) else None
     if not isinstance(predictions, list):
         raise EmbeddingServiceError(200, "bad_response", f"no predictions in the response: {str(answer):.200}")
     model = str(answer.get("modelDisplayName") or answer.get("model") or "")
+    if kind == "sparse":  # TEI's answer is the list of per-input entries itself
+        return predictions
     if "input" not in native:  # rerank: one instance, its prediction the results list
         if len(predictions) != 1:
             raise EmbeddingServiceError(200, "bad_response", f"sent 1 rerank instance, got {len(predictions)}")

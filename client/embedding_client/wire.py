@@ -12,7 +12,8 @@ import numpy as np
 
 from .sizing import FRAME_BYTES
 
-_DTYPES = {"float": np.float32, "base64": np.float32, "binary": np.int8, "ubinary": np.uint8}
+_DTYPES = {"float": np.float32, "base64": np.float32, "binary": np.int8, "ubinary": np.uint8, "int8": np.int8,
+           "uint8": np.uint8}
 
 Input = str | dict[str, str] | bytes
 

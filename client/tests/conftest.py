@@ -13,6 +13,7 @@
   ``minilm_server`` (the embedded all-MiniLM-L6-v2, 50,000-byte answers): tiny random late-interaction and
   classifier models (``tests/tiny_colbert.py``, ``tests/tiny_classifiers.py``) and the real model, served by the
   real server, also on Vertex AI's routes (``fixtures.vertex_routes``).
+- ``sparse_folder`` / ``sparse_server``: a tiny random SPLADE model (``tests/tiny_sparse.py``), served the same way.
 - ``fake_aws``: fake credentials and region; nothing can reach AWS (every client gets an endpoint_url).
 """
 
@@ -38,6 +39,8 @@ from fixtures import (  # noqa: E402,F401  (shared fixtures)
     minilm_server,
     reranker_folder,
     reranker_server,
+    sparse_folder,
+    sparse_server,
 )
 from scripted import Scripted, handler_for  # noqa: E402
 

@@ -97,6 +97,20 @@ def classifier_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 
 @pytest.fixture(scope="session")
+def sparse_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random SPLADE model (``tests/tiny_sparse.py``: vocabulary 30522, max length 32, a ``query`` prompt),
+    built by the server's interpreter."""
+    return build_tiny_model("sparse", tmp_path_factory.mktemp("tiny-splade") / "model")
+
+
+@pytest.fixture(scope="session")
+def sparse_server(sparse_folder: Path) -> Iterator[str]:
+    """The real server on ``sparse_folder``, also on Vertex's routes (``vertex_routes``)."""
+    yield from serving(server_env(MODEL_DIR=str(sparse_folder), EMB_MODEL_NAME="my-splade", EMB_WORKERS="1",
+                                  EMB_DEVICE="cpu", **vertex_routes()))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
 def minilm_server() -> Iterator[str]:
     """The real server on the embedded all-MiniLM-L6-v2 (its tokenizer; zero-shot classification), also on
     Vertex's routes, answering at most 50,000 bytes (EMB_MAX_RESPONSE_MB=0.05: a /tokenize answer is about 70

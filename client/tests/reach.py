@@ -35,7 +35,8 @@ class Recording:
         original: Callable[..., bytes] = getattr(transport, name)
 
         def record(*args: Any) -> bytes:
-            count = len(json.loads(args[-1])["input"])
+            body = json.loads(next(arg for arg in args if isinstance(arg, bytes)))  # post(body, kind), post_path
+            count = len(body["input"] if "input" in body else body["inputs"])  # TEI's sparse body: "inputs"
             try:
                 answer = original(*args)
             except EmbeddingServiceError as err:

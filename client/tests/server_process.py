@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -76,6 +77,7 @@ def server_python(code: str, *args: str) -> str:
 BUILD_RERANKER = """
 import sys
 from pathlib import Path
+from typing import Any
 from tests.tiny_rerankers import build_tiny_bert_reranker
 build_tiny_bert_reranker(Path(sys.argv[1]))
 """
@@ -108,11 +110,15 @@ def cross_encoder_predict(folder: Path, query: str, documents: list[str]) -> dic
 BUILD_TINY = """
 import sys
 from pathlib import Path
+from typing import Any
 from tests.tiny_classifiers import build_multi_label_classifier
 from tests.tiny_colbert import build_pylate_colbert
+from tests.tiny_sparse import build_tiny_splade
 folder = Path(sys.argv[2])
 if sys.argv[1] == "colbert":
     build_pylate_colbert(folder, matryoshka=[16, 8])
+elif sys.argv[1] == "sparse":
+    build_tiny_splade(folder, prompts={"query": "query: "})
 else:
     build_multi_label_classifier(folder)
 """
@@ -125,6 +131,19 @@ model = MultiVectorEncoder(folder, device="cpu")
 out = {}
 for side, encode in (("document", model.encode_document), ("query", model.encode_query)):
     out[side] = [vectors.tolist() for vectors in encode(texts, convert_to_numpy=True)]
+print(json.dumps(out))
+"""
+
+SPARSE_ENCODE = """
+import json, sys
+from sentence_transformers import SparseEncoder
+folder, texts, prompt_name = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] or None
+model = SparseEncoder(folder, device="cpu")
+out = []
+for vector in model.encode(texts, prompt_name=prompt_name, convert_to_tensor=True):
+    dense = vector.to_dense() if vector.is_sparse else vector
+    indices = dense.nonzero().flatten()
+    out.append({"indices": indices.tolist(), "values": dense[indices].tolist()})
 print(json.dumps(out))
 """
 
@@ -141,7 +160,8 @@ print(json.dumps({"with": tokenizer(texts)["input_ids"],
 
 def build_tiny_model(kind: str, folder: Path) -> Path:
     """The main suite's tiny random late-interaction model (``kind="colbert"``: ``tests/tiny_colbert.py``'s PyLate
-    layout, Matryoshka widths 16 and 8) or multi-label classifier (``tests/tiny_classifiers.py``) in ``folder``."""
+    layout, Matryoshka widths 16 and 8), multi-label classifier (``tests/tiny_classifiers.py``) or SPLADE model
+    (``kind="sparse"``: ``tests/tiny_sparse.py``, with a ``query`` prompt) in ``folder``."""
     server_python(BUILD_TINY, kind, str(folder))
     return folder
 
@@ -150,6 +170,14 @@ def multivector_encode(folder: Path, texts: list[str]) -> dict[str, list[list[li
     """Sentence Transformers' ``MultiVectorEncoder.encode_document`` / ``encode_query`` on ``folder``."""
     result: dict[str, list[list[list[float]]]] = json.loads(server_python(MULTIVECTOR_ENCODE, str(folder),
                                                                             json.dumps(texts)))  # fmt: skip
+    return result
+
+
+def sparse_encode(folder: Path, texts: list[str], prompt_name: str | None = None) -> list[dict[str, list[Any]]]:
+    """Sentence Transformers' ``SparseEncoder.encode`` on ``folder``: per text its nonzero ``indices`` and
+    ``values``."""
+    result: list[dict[str, list[Any]]] = json.loads(server_python(SPARSE_ENCODE, str(folder), json.dumps(texts),
+                                                                   prompt_name or ""))  # fmt: skip
     return result
 
 

@@ -16,6 +16,8 @@ from ..endpoints.multivector.endpoint import MultiVectorEndpoint
 from ..endpoints.multivector.service import MultiVectorService
 from ..endpoints.rerank.endpoint import RerankEndpoint
 from ..endpoints.rerank.service import RerankService
+from ..endpoints.sparse.endpoint import SparseEndpoint
+from ..endpoints.sparse.service import SparseService
 from ..handlers import load_handler
 from ..settings import Settings
 from .access_hooks import install_access
@@ -44,7 +46,8 @@ def create_app(settings: Settings | None = None, loader: Loader = load_handler, 
     late_interaction = MultiVectorService(engine)
     reranking = RerankEndpoint(RerankService(engine, settings.max_documents, late_interaction))
     endpoints = Endpoints(embeddings, reranking, MultiVectorEndpoint(late_interaction, settings),
-                          ClassifyService(engine, embedding_service))  # zero-shot embeds through the same service
+                          ClassifyService(engine, embedding_service),  # zero-shot embeds through the same service
+                          SparseEndpoint(SparseService(engine), settings))
     app = Flask("inference")
     # No redirects: "//" in a path would get an HTML 308 to a Location built from the Host header.
     app.url_map.merge_slashes = False

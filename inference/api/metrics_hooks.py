@@ -13,6 +13,8 @@ from ..core.engine import ModelEngine
 from .route_table import (
     CLASSIFY,
     CLASSIFY_INFINITY,
+    COHERE_EMBED,
+    COHERE_RERANK,
     DECODE,
     EMBED,
     INVOKE,
@@ -20,6 +22,7 @@ from .route_table import (
     PREDICT,
     RERANK,
     SEGMENT,
+    SPARSE,
     TOKENIZE,
     VERTEX,
     RouteIndex,
@@ -28,7 +31,7 @@ from .route_table import (
 # The ``api`` label of a route's action; the platform paths (/invocations, Vertex) serve the loaded model's kind.
 API_OF_ACTION = {EMBED: "embed", RERANK: "rerank", MULTIVECTOR: "multivector", CLASSIFY: "classify",
                  PREDICT: "classify", CLASSIFY_INFINITY: "classify", TOKENIZE: "tokenize", DECODE: "tokenize",
-                 SEGMENT: "tokenize"}  # fmt: skip
+                 SPARSE: "sparse", SEGMENT: "tokenize", COHERE_EMBED: "embed", COHERE_RERANK: "rerank"}  # fmt: skip
 
 
 def install_metrics(app: Flask, engine: ModelEngine, routes: RouteIndex) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..endpoints import cohere_docs as cohere_doc
 from ..endpoints.classify import openapi as classify_doc
 from ..endpoints.docs import error_doc, ref
 from ..endpoints.embeddings import openapi as embeddings_doc
 from ..endpoints.multivector import openapi as multivector_doc
 from ..endpoints.rerank import openapi as rerank_doc
+from ..endpoints.sparse import openapi as sparse_doc
 from ..endpoints.tokenize import openapi as tokenize_doc
 from ..errors import AuthenticationError, ModelNotReadyError, RateLimitedError
 from ..metrics import CONTENT_TYPE
@@ -22,6 +24,8 @@ from ..settings import Settings
 from .route_table import (
     CLASSIFY,
     CLASSIFY_INFINITY,
+    COHERE_EMBED,
+    COHERE_RERANK,
     EMBED,
     HEALTH,
     INVOKE,
@@ -29,6 +33,7 @@ from .route_table import (
     MULTIVECTOR,
     PREDICT,
     RERANK,
+    SPARSE,
     VERTEX,
     Route,
     route_table,
@@ -100,8 +105,12 @@ def _with_vertex_bodies(operation: dict[str, Any]) -> dict[str, Any]:
 def _operation(route: Route) -> dict[str, Any]:
     if route.tokenizer_only:
         return tokenize_doc.operation(route.action, route.operation_id)
-    if route.action in (CLASSIFY, PREDICT, CLASSIFY_INFINITY):
-        return classify_doc.operation(route.operation_id)
+    if route.action in (CLASSIFY, PREDICT, CLASSIFY_INFINITY, SPARSE):
+        chosen: dict[str, Any] = (sparse_doc if route.action == SPARSE else classify_doc).operation(route.operation_id)
+        return chosen
+    if route.action in (COHERE_EMBED, COHERE_RERANK):
+        cohere: dict[str, Any] = cohere_doc.operation(route.operation_id, rerank=route.action == COHERE_RERANK)
+        return cohere
     if route.action not in (EMBED, RERANK, INVOKE, VERTEX, MULTIVECTOR):
         return _get(route)
     if route.action == RERANK:
@@ -111,11 +120,11 @@ def _operation(route: Route) -> dict[str, Any]:
     else:
         operation = embeddings_doc.operation(route.operation_id)
     if route.action in (INVOKE, VERTEX):
-        operation = rerank_doc.with_rerank_bodies(operation)
+        operation = sparse_doc.with_sparse_bodies(rerank_doc.with_rerank_bodies(operation))
     if route.action in (EMBED, INVOKE, VERTEX):
         operation = multivector_doc.with_multivector_bodies(operation)
     if route.action == INVOKE:
-        operation = classify_doc.with_classify_bodies(operation)
+        operation = cohere_doc.with_invocation_note(classify_doc.with_classify_bodies(operation))
     if route.action == VERTEX:
         operation = _with_vertex_bodies(operation)
     names = [part[1:-1] for part in route.openapi_path.split("/") if part.startswith("{")]
@@ -143,7 +152,9 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
     components: dict[str, Any] = {"schemas": {**embeddings_doc.schemas(settings.max_inputs),
                                               **rerank_doc.schemas(settings.max_documents),
                                               **multivector_doc.schemas(settings.max_inputs),
+                                              **sparse_doc.schemas(settings.max_inputs),
                                               **tokenize_doc.schemas(), **classify_doc.schemas(settings.max_inputs),
+                                              **cohere_doc.schemas(settings.max_inputs, settings.max_documents),
                                               **COMMON_SCHEMAS}}
     if keys:
         components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}

@@ -4,11 +4,11 @@
 Platform routes are aliases: SageMaker (``/ping``, ``/invocations``, ``/endpoints/<name>/invocations``,
 ``/execution-parameters``), Azure ML (``EMB_AZURE_*_ROUTE``), Vertex AI (``AIP_HEALTH_ROUTE``,
 ``AIP_PREDICT_ROUTE``: literal paths such as ``/v1/endpoints/1/deployedModels/2:predict``), OpenAI
-(``/v1/embeddings``, ``/v1/models``), TEI (``/embed``, ``/rerank``, ``/tokenize``, ``/decode``), Jina / Cohere
-(``/v1/rerank``), Jina's Segmenter (``/v1/segment``, ``/segment``: any model kind, no model work). The
-platform invocation paths serve the loaded model's kind (embeddings or rerank); ``/v1/embeddings`` and
-``/v1/rerank`` one kind each. Vertex's predict route (VERTEX) reads ``{"instances", "parameters"}`` bodies and
-the native ones (rawPredict).
+(``/v1/embeddings``, ``/v1/models``), TEI (``/embed``, ``/embed_sparse``, ``/rerank``, ``/tokenize``, ``/decode``),
+Jina / Cohere (``/v1/rerank``), Cohere v2 (``/v2/embed``, ``/v2/rerank``), Jina's Segmenter (``/v1/segment``,
+``/segment``: any model kind, no model work). The platform invocation paths serve the loaded model's kind (embeddings or
+rerank); ``/v1/embeddings`` and ``/v1/rerank`` one kind each. Vertex's predict route (VERTEX) reads
+``{"instances", "parameters"}`` bodies and the native ones (rawPredict).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ EMBED, RERANK, INVOKE, HEALTH, LIVE = "embed", "rerank", "invoke", "health", "li
 EXECUTION_PARAMETERS, MODELS, OPENAPI, VERTEX = "execution_parameters", "models", "openapi", "vertex"
 METRICS, INFO = "metrics", "info"
 MULTIVECTOR = "multivector"  # Jina's /v1/multi-vector: a late-interaction model's token vectors
+SPARSE = "sparse"  # TEI's /embed_sparse: a SPLADE model's sparse vectors
+COHERE_EMBED, COHERE_RERANK = "cohere_embed", "cohere_rerank"  # Cohere's v2 API: /v2/embed, /v2/rerank
 # The served model's tokenizer (TEI's /tokenize and /decode, Jina's Segmenter): no model work, any model kind.
 TOKENIZE, DECODE, SEGMENT = "tokenize", "decode", "segment"
 # Classification: Jina's /v1/classify (zero-shot on embedding models too), TEI's /predict, Infinity's /classify.
@@ -36,7 +38,8 @@ PROBES = frozenset({HEALTH, LIVE, METRICS})
 OPEN = PROBES | UI | {OPENAPI, INFO}
 # Rate-limited as requests only (one each, no tokens, as Jina's Segmenter), and never refused for queued model work.
 TOKENIZER_WORK = frozenset({TOKENIZE, DECODE, SEGMENT})
-MODEL_WORK = frozenset({EMBED, RERANK, INVOKE, VERTEX, MULTIVECTOR, CLASSIFY, PREDICT, CLASSIFY_INFINITY})
+MODEL_WORK = frozenset({EMBED, RERANK, INVOKE, VERTEX, MULTIVECTOR, SPARSE, CLASSIFY, PREDICT, CLASSIFY_INFINITY,
+                        COHERE_EMBED, COHERE_RERANK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +93,12 @@ def _model_routes(settings: Settings) -> list[Route]:
                for path in ("/v1/embeddings", "/embeddings", "/embed")]  # fmt: skip
     routes.append(Route("/v1/multi-vector", "POST", MULTIVECTOR, "multi_vector",
                         "Token vectors of a late-interaction (ColBERT) model (Jina)"))  # fmt: skip
+    routes.append(Route("/embed_sparse", "POST", SPARSE, "embed_sparse",
+                        "Sparse vectors of a SPLADE model (Text Embeddings Inference)"))  # fmt: skip
     routes.append(Route("/v1/rerank", "POST", RERANK, "rerank_v1_rerank", "Rerank documents (Jina / Cohere)"))
     routes.append(Route("/rerank", "POST", RERANK, "rerank_tei", "Rerank texts (Text Embeddings Inference)"))
+    routes += [Route("/v2/embed", "POST", COHERE_EMBED, "embed_cohere_v2", "Embed (Cohere v2)"),
+               Route("/v2/rerank", "POST", COHERE_RERANK, "rerank_cohere_v2", "Rerank documents (Cohere v2)")]
     routes += [Route("/v1/classify", "POST", CLASSIFY, "classify_v1_classify", "Classify inputs (Jina)"),
                Route("/predict", "POST", PREDICT, "predict_tei", "Classify texts (Text Embeddings Inference)"),
                Route("/classify", "POST", CLASSIFY_INFINITY, "classify_infinity", "Classify texts (Infinity)")]

@@ -21,6 +21,7 @@ from ..core.types import CLASSIFY as CLASSIFY_KIND
 from ..core.types import EMBED as EMBED_KIND
 from ..core.types import MULTIVECTOR as MULTIVECTOR_KIND
 from ..core.types import RERANK as RERANK_KIND
+from ..core.types import SPARSE as SPARSE_KIND
 from ..endpoints.classify.endpoint import ClassifyEndpoint
 from ..endpoints.classify.service import ClassifyService
 from ..endpoints.demand import demand
@@ -30,6 +31,7 @@ from ..endpoints.multivector.endpoint import MultiVectorEndpoint
 from ..endpoints.multivector.invoke import LateInteractionInvocations
 from ..endpoints.rerank.endpoint import RerankEndpoint
 from ..endpoints.response_size import check_reply, check_response, response_limit
+from ..endpoints.sparse.endpoint import SparseEndpoint
 from ..endpoints.vertex import VertexEndpoint
 from ..errors import ModelNotReadyError
 from ..metrics import CONTENT_TYPE, exposition
@@ -41,6 +43,8 @@ from .request_context import CANCELLED, DEADLINE
 from .route_table import (
     CLASSIFY,
     CLASSIFY_INFINITY,
+    COHERE_EMBED,
+    COHERE_RERANK,
     EMBED,
     EXECUTION_PARAMETERS,
     HEALTH,
@@ -53,6 +57,7 @@ from .route_table import (
     OPENAPI,
     PREDICT,
     RERANK,
+    SPARSE,
     VERTEX,
     route_table,
 )
@@ -138,7 +143,7 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
 
 def _endpoint_view(
     endpoint: EmbeddingsEndpoint | RerankEndpoint | MultiVectorEndpoint | LateInteractionInvocations | VertexEndpoint
-    | ClassifyEndpoint,
+    | ClassifyEndpoint | SparseEndpoint,
     engine: ModelEngine,
     kind_check: Callable[[], object], settings: Settings,
 ) -> View:
@@ -186,9 +191,9 @@ def _invoke_view(engine: ModelEngine, views: dict[str, View]) -> View:
 
 
 def _embed_view(engine: ModelEngine, embed: View, multivector: View) -> View:
-    """The embeddings routes: a late-interaction model answers them with token vectors (Jina's
-    ``return_multivector``); any other kind goes to the embeddings slice (which refuses it when it is not an
-    embedding model)."""
+    """The embeddings routes: a late-interaction model answers them with token vectors when the body says Jina's
+    ``"return_multivector": true`` (else a 400 saying so); any other kind goes to the embeddings slice (which
+    refuses it when it is not an embedding model)."""
 
     def view(name: str | None = None) -> Response:
         return multivector(name) if engine.ready and engine.info.kind == MULTIVECTOR_KIND else embed(name)
@@ -204,6 +209,7 @@ class Endpoints:
     reranking: RerankEndpoint
     multivector: MultiVectorEndpoint
     classify: ClassifyService
+    sparse: SparseEndpoint
 
 
 def _classify_views(engine: ModelEngine, service: ClassifyService, settings: Settings) -> dict[str, View]:
@@ -224,17 +230,30 @@ def build_routes(engine: ModelEngine, endpoints: Endpoints, settings: Settings) 
     rerank = _endpoint_view(endpoints.reranking, engine,
                             lambda: engine.info.kind == MULTIVECTOR_KIND or engine.reranker, settings)  # fmt: skip
     multivector = _endpoint_view(endpoints.multivector, engine, lambda: engine.multivector, settings)
+    flagged = _endpoint_view(endpoints.multivector.flagged(), engine, lambda: engine.multivector, settings)
     late_interaction = LateInteractionInvocations(endpoints.multivector, endpoints.reranking)
     classify = _classify_views(engine, endpoints.classify, settings)
-    by_kind = {EMBED_KIND: embed, RERANK_KIND: rerank, CLASSIFY_KIND: classify.pop(INVOKE),
+    sparse = _endpoint_view(endpoints.sparse, engine, lambda: engine.sparse, settings)
+    cohere = {COHERE_EMBED: _endpoint_view(endpoints.embeddings.cohere(), engine, lambda: engine.handler, settings),
+              COHERE_RERANK: _endpoint_view(endpoints.reranking.cohere(), engine,
+                                            lambda: engine.info.kind == MULTIVECTOR_KIND or engine.reranker,
+                                            settings)}  # fmt: skip
+    # the invocation paths read Cohere's v2 bodies too (answered in Cohere's shape): docs/api/cohere.md
+    invoke_embed = _endpoint_view(endpoints.embeddings.invocations(), engine, lambda: engine.handler, settings)
+    invoke_rerank = _endpoint_view(endpoints.reranking.invocations(), engine,
+                                   lambda: engine.info.kind == MULTIVECTOR_KIND or engine.reranker,
+                                   settings)  # fmt: skip
+    by_kind = {EMBED_KIND: invoke_embed, RERANK_KIND: invoke_rerank, CLASSIFY_KIND: classify.pop(INVOKE),
+               SPARSE_KIND: sparse,
                MULTIVECTOR_KIND: _endpoint_view(late_interaction, engine, lambda: None, settings)}  # fmt: skip
     vertex = VertexEndpoint(endpoints.embeddings, endpoints.reranking, endpoints.multivector,
                             lambda: engine.info.kind, settings.max_inputs,
-                            ClassifyEndpoint(endpoints.classify, "jina", settings.max_inputs))  # fmt: skip
-    views = {**_platform_views(engine, settings), EMBED: _embed_view(engine, embed, multivector), RERANK: rerank,
-             MULTIVECTOR: multivector, INVOKE: _invoke_view(engine, by_kind), **classify,
+                            ClassifyEndpoint(endpoints.classify, "jina", settings.max_inputs),
+                            sparse=endpoints.sparse)  # fmt: skip
+    views = {**_platform_views(engine, settings), EMBED: _embed_view(engine, embed, flagged), RERANK: rerank,
+             MULTIVECTOR: multivector, SPARSE: sparse, INVOKE: _invoke_view(engine, by_kind), **classify,
              VERTEX: _endpoint_view(vertex, engine, lambda: None, settings), **tokenizer_views(engine, settings),
-             **ui_views()}  # fmt: skip
+             **cohere, **ui_views()}  # fmt: skip
     routes = Blueprint("api", __name__)
     for route in route_table(settings):
         routes.add_url_rule(route.path, route.operation_id, views[route.action], methods=[route.method])

@@ -2,8 +2,9 @@
 
 Request threads ``submit`` payloads (token id sequences, or preprocessed images) and block; one batcher thread
 gathers pending payloads (waiting at most ``wait_s`` for more), groups them by key (modality and task: never mixed
-in one forward pass), sorts them by cost (token count) and cuts them into micro-batches bounded by
-``max_batch_size`` items and ``max_batch_tokens`` padded tokens. Results go back to each request in its own order.
+in one forward pass, but a model that picks its adapter per row takes every task under one key: core/task_rows.py),
+sorts them by cost (token count) and cuts them into micro-batches bounded by ``max_batch_size`` items and
+``max_batch_tokens`` padded tokens. Results go back to each request in its own order.
 A request is admitted by work and deadline before it is queued (budget.py); jobs of a request past its deadline or
 whose client left are dropped before their micro-batch runs, and its waiting thread returns at once.
 """

@@ -23,8 +23,15 @@ from ..settings import Settings
 from .batching import MicroBatcher
 from .budget import Reservation, WorkBudget, WorkSnapshot
 from .forward import BatchKey, Handler, calibrate, forward_for
-from .protocol import ClassifierHandler, EmbeddingHandler, MultiVectorHandler, RerankHandler, TextTokenizer
-from .types import CLASSIFY, EMBED, MULTIVECTOR, RERANK, ModelInfo
+from .protocol import (
+    ClassifierHandler,
+    EmbeddingHandler,
+    MultiVectorHandler,
+    RerankHandler,
+    SparseHandler,
+    TextTokenizer,
+)
+from .types import CLASSIFY, EMBED, MULTIVECTOR, RERANK, SPARSE, ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +45,10 @@ HINTS = {
     MULTIVECTOR: "send multi-vector requests to POST /v1/multi-vector, /v1/embeddings or /invocations, and rerank "
     "requests to POST /v1/rerank or /rerank",
     CLASSIFY: "send classification requests to POST /v1/classify, /predict, /classify or /invocations",
+    SPARSE: "send sparse-vector requests to POST /embed_sparse or /invocations",
 }
 KIND_NAMES = {EMBED: "embedding model", RERANK: "reranker", MULTIVECTOR: "multi-vector (late-interaction) model",
-              CLASSIFY: "classifier"}  # fmt: skip
+              CLASSIFY: "classifier", SPARSE: "sparse (SPLADE) model"}  # fmt: skip
 
 
 def _article(noun: str) -> str:
@@ -147,6 +155,12 @@ class ModelEngine:
         """The loaded sequence classifier; ``WrongModelKindError`` (400) for any other kind."""
         return cast(ClassifierHandler, self._of_kind(CLASSIFY, "these routes need a classifier model "
                                                     "(docs/models/classifiers.md)"))  # fmt: skip
+
+    @property
+    def sparse(self) -> SparseHandler:
+        """The loaded SPLADE model; ``WrongModelKindError`` (400) for any other kind."""
+        return cast(SparseHandler, self._of_kind(SPARSE, "sparse vectors need a SPLADE model "
+                                                 "(docs/models/sparse.md)"))  # fmt: skip
 
     @property
     def text_tokenizer(self) -> TextTokenizer:

@@ -15,8 +15,15 @@ import numpy as np
 
 from .budget import WorkBudget
 from .heap import HeapTrimmer
-from .protocol import ClassifierHandler, EmbeddingHandler, ImageEmbeddingHandler, MultiVectorHandler, RerankHandler
-from .types import CLASSIFY, DOCUMENT, MULTIVECTOR, RERANK
+from .protocol import (
+    ClassifierHandler,
+    EmbeddingHandler,
+    ImageEmbeddingHandler,
+    MultiVectorHandler,
+    RerankHandler,
+    SparseHandler,
+)
+from .types import CLASSIFY, DOCUMENT, MULTIVECTOR, RERANK, SPARSE
 
 if TYPE_CHECKING:
     from .batching import ForwardFn
@@ -25,10 +32,11 @@ log = logging.getLogger(__name__)
 
 # Batch keys' first part: what a micro-batch holds. TEXT and IMAGE: an embedding model's inputs (with the task);
 # PAIR: a reranker's query/document pairs; TOKENS: a multi-vector model's sequences (with the input type);
-# LABELS: a classifier's inputs.
+# LABELS: a classifier's inputs; VOCAB: a SPLADE model's texts (sparse vectors over the vocabulary).
 TEXT, IMAGE, PAIR, TOKENS, LABELS = "text", "image", "pair", "tokens", "labels"
+VOCAB = "vocab"
 BatchKey = tuple[str, str | None]  # (what, task or input type); (PAIR, None) for reranker pairs
-Handler = EmbeddingHandler | RerankHandler | MultiVectorHandler | ClassifierHandler
+Handler = EmbeddingHandler | RerankHandler | MultiVectorHandler | ClassifierHandler | SparseHandler
 
 # Calibration: about this many tokens in sequences of the model's max length (at most CALIBRATION_LENGTH), the
 # shape of a loaded worker's batches. all-MiniLM-L6-v2: 6 x 256 tokens, 0.26 s with 2 torch threads and 0.6 s
@@ -41,8 +49,8 @@ CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog, then reads a lo
 def forward_for(handler: Handler, heap: HeapTrimmer | None = None) -> ForwardFn:
     """The batcher's forward, by batch key: text batches go to ``forward`` with their task, image batches to
     ``forward_images``, reranker pairs to ``score``, a multi-vector model's batches to its ``forward`` with their
-    input type, a classifier's to ``logits``. After each pass freed host memory goes back to the OS once enough
-    piled up (heap.py)."""
+    input type, a classifier's to ``logits``, a SPLADE model's to its ``forward``. After each pass freed host
+    memory goes back to the OS once enough piled up (heap.py)."""
     trimmer = heap or HeapTrimmer()
 
     def forward(payloads: Sequence[Any], key: Hashable) -> np.ndarray | Sequence[np.ndarray]:
@@ -52,6 +60,8 @@ def forward_for(handler: Handler, heap: HeapTrimmer | None = None) -> ForwardFn:
                 return cast(RerankHandler, handler).score(payloads)
             if kind == LABELS:
                 return cast(ClassifierHandler, handler).logits(payloads)
+            if kind == VOCAB:
+                return cast(SparseHandler, handler).forward(payloads)
             if kind == TOKENS:
                 assert task is not None
                 return cast(MultiVectorHandler, handler).forward(payloads, task)
@@ -78,6 +88,9 @@ def calibrate(handler: Handler, forward: ForwardFn, budget: WorkBudget) -> None:
     elif kind == CLASSIFY:
         [ids] = cast(ClassifierHandler, handler).tokenize([text], True)
         key = (LABELS, None)
+    elif kind == SPARSE:
+        [ids] = cast(SparseHandler, handler).tokenize([text], None, True)
+        key = (VOCAB, None)
     elif kind == MULTIVECTOR:
         [ids] = cast(MultiVectorHandler, handler).tokenize([text], DOCUMENT, True)
         ids = ids[: length - 1] + ids[-1:] if len(ids) > length else ids

@@ -10,6 +10,9 @@ from PIL import Image
 
 from .types import ModelInfo, PairIds, Token, TokenIds
 
+# One sparse vector (SparseHandler.forward): its nonzero entries in ascending index order.
+SPARSE_ENTRY = np.dtype([("index", np.int64), ("value", np.float32)])
+
 
 class TextTokenizer(Protocol):
     """The served model's own tokenizer, for ``/tokenize``, ``/decode`` and the segmenter (no model work).
@@ -155,6 +158,29 @@ class ClassifierHandler(Protocol):
     def activation(self, logits: np.ndarray) -> np.ndarray:
         """Label scores from logits as ``transformers``' text-classification pipeline computes them: softmax for
         single-label models, sigmoid for ``problem_type == "multi_label_classification"``."""
+        ...
+
+    def warmup(self) -> None: ...
+
+
+class SparseHandler(Protocol):
+    """Adapter around one SPLADE model (``info.kind == SPARSE``; ``info.dimensions``: the vocabulary size): one
+    sparse vector per text. ``tokenize`` runs in request threads; ``forward`` on micro-batches from the batcher."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    @property
+    def text_tokenizer(self) -> TextTokenizer: ...
+
+    def tokenize(self, texts: Sequence[str], prompt_name: str | None, truncate: bool) -> list[list[int]]:
+        """Token ids with special tokens (after the named prompt, else the default one); cut to
+        ``info.max_length`` when ``truncate``, else ``InvalidInputError`` for an over-long text."""
+        ...
+
+    def forward(self, batch: Sequence[TokenIds]) -> list[np.ndarray]:
+        """Each sequence's sparse vector as sentence-transformers' ``SparseEncoder`` encodes it: the nonzero
+        entries (``SPARSE_ENTRY`` records, ascending index) of the pooled ``log(1 + relu(logits))``."""
         ...
 
     def warmup(self) -> None: ...

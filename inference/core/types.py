@@ -10,6 +10,7 @@ TokenIds = Sequence[int]
 # cross-encoder's query/document scores; MULTIVECTOR: late interaction (ColBERT), one vector per token, MaxSim
 # reranking; CLASSIFY: a ``*ForSequenceClassification`` model with its own labels.
 EMBED, RERANK, MULTIVECTOR, CLASSIFY = "embed", "rerank", "multivector", "classify"
+SPARSE = "sparse"  # SPLADE: one sparse vector over the vocabulary per input (``*ForMaskedLM``)
 QUERY, DOCUMENT = "query", "document"  # a multi-vector model's two sides (input_type)
 
 
@@ -60,7 +61,7 @@ class ModelInfo:
     late_chunking: bool = True
     device: str = "cpu"
     dtype: str = "float32"
-    kind: str = "embed"  # EMBED, RERANK, MULTIVECTOR or CLASSIFY: which API the model serves
+    kind: str = "embed"  # EMBED, RERANK, MULTIVECTOR, CLASSIFY or SPARSE: which API the model serves
     # MULTIVECTOR: the widths ``dimensions`` may take (Matryoshka, declared by the folder; the full width first).
     dimension_options: tuple[int, ...] = ()
     query_length: int | None = None  # MULTIVECTOR: every query's length in tokens (query expansion)

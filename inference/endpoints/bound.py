@@ -41,5 +41,6 @@ def digits(count: int) -> int:
 
 
 def worst(kind: str, dims: int) -> np.ndarray:
-    value = {"binary": -1.0, "ubinary": 1.0}.get(kind, WORST_FLOAT32)  # -1: no bit set, -128; 1: all set, 255
+    # binary -1: no bit set, -128; ubinary 1: all set, 255; int8 -1: the range's bottom, -128; uint8 1: its top, 255
+    value = {"binary": -1.0, "ubinary": 1.0, "int8": -1.0, "uint8": 1.0}.get(kind, WORST_FLOAT32)
     return np.full((1, dims), value, dtype=np.float32)

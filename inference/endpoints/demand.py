@@ -26,6 +26,7 @@ from .embeddings.types import EmbeddingsCall
 from .multivector.endpoint import ParsedMultiVector
 from .rerank.endpoint import ParsedRerank
 from .rerank.types import RerankCall
+from .sparse.endpoint import ParsedSparse
 from .token_bounds import least_pair_tokens, least_tokens
 from .vertex import VertexParsed
 
@@ -69,7 +70,10 @@ def _rerank(call: RerankCall, max_length: int) -> Demand:
     return Demand(1, least_pair_tokens(call.request.query, call.request.documents, max_length))
 
 
-def _one(parsed: Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify, max_length: int) -> Demand:
+def _one(parsed: Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify | ParsedSparse, max_length: int) -> Demand:
+    if isinstance(parsed, ParsedSparse):  # one request per body, or per record
+        texts = [text for request in parsed.requests for text in request.inputs]
+        return Demand(len(parsed.requests) if isinstance(parsed.body, list) else 1, least_tokens(texts, max_length))
     if isinstance(parsed, ParsedClassify):  # one request per body, or per record
         tokens = sum(least_request_tokens(call.request, max_length) for call in parsed.calls)
         return Demand(len(parsed.calls) if isinstance(parsed.body, list) else 1, tokens)
@@ -84,7 +88,7 @@ def _one(parsed: Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify, max
     return _call(parsed.body, max_length)
 
 
-def demand(parsed: Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify | VertexParsed,
+def demand(parsed: Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify | ParsedSparse | VertexParsed,
            max_length: int) -> Demand:  # fmt: skip
     """``parsed``'s demand on a model of ``max_length`` tokens."""
     if isinstance(parsed, VertexParsed):

@@ -11,7 +11,8 @@ The bound is never below the real size (tests/unit/test_response_size.py compare
 - an embedding is written by the real writers (response.py's encoders, orjson) from a worst-case vector of the
   request's dimensions: every float value as long as orjson writes a float32 (16 characters, as
   ``-0.0000140372895``; the shortest round-trip text has at most 9 significant digits), every ``binary`` byte
-  ``-128``, every ``ubinary`` byte ``255``; ``base64`` has a fixed length;
+  ``-128``, every ``ubinary`` byte ``255``, every ``int8`` value ``-128`` and ``uint8`` value ``255``; ``base64``
+  has a fixed length;
 - the envelope, the entries around each embedding and the rerank results come from the real writers too, with
   indices and token counts at their widest and every rerank score as long as a float64 gets (24 characters);
   an echoed document counts its own encoded length (a ``top_n`` answer the longest ``top_n`` of them).
@@ -38,6 +39,7 @@ from .bound import MOST_TOKENS, WORST_SCORE, Bound, digits, worst
 from .classify.endpoint import ParsedClassify
 from .classify.size import classify_bound
 from .classify.types import ClassifyCall
+from .embeddings.cohere import cohere_frame, input_texts
 from .embeddings.endpoint import Parsed
 from .embeddings.records import Records
 from .embeddings.response import ENCODERS, envelope
@@ -48,10 +50,13 @@ from .multivector.types import MultiVectorCall
 from .rerank.endpoint import ParsedRerank
 from .rerank.response import build_response as rerank_response
 from .rerank.types import RerankCall, RerankFormat, RerankRequest, RerankResult
+from .sparse.endpoint import ParsedSparse
+from .sparse.size import sparse_bound
+from .sparse.types import SparseRequest
 from .vertex import VertexParsed
 
 log = logging.getLogger(__name__)
-AnyParsed = Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify | VertexParsed
+AnyParsed = Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify | ParsedSparse | VertexParsed
 
 # Vertex AI adds deployedModelId, model, modelDisplayName and modelVersionId around the container's predictions.
 VERTEX_ADDED_BYTES = 1024
@@ -97,9 +102,22 @@ def _with_advice(
     return replace(bound, what=what, advice=advice)
 
 
+def _cohere_bound(call: EmbeddingsCall, info: ModelInfo) -> Bound:
+    """Cohere's v2 answer: each input's vector under every type, and its text echoed in ``texts``."""
+    request, types = call.request, call.format.types
+    each = sum(embedding_bytes(ResponseFormat((kind,)), _dims(call, info)) + 1 for kind in types)
+    texts = input_texts(request)
+    frame = len(dumps(cohere_frame([], types, len(request.inputs), MOST_TOKENS)))
+    parts = [each + len(dumps(text)) + 1 for text in texts] + [each] * (len(request.inputs) - len(texts))
+    return Bound(frame, parts, "inputs")
+
+
 def embeddings_bound(call: EmbeddingsCall, info: ModelInfo) -> Bound:
-    """A JSON call's answer: the list envelope (JSON Lines writes its entries alone), or TEI's bare list."""
+    """A JSON call's answer: the list envelope (JSON Lines writes its entries alone), TEI's bare list, or
+    Cohere's by-type object."""
     count = len(call.request.inputs)
+    if call.format.shape == "cohere":
+        return _cohere_bound(call, info)
     embedding = embedding_bytes(call.format, _dims(call, info))
     if call.format.shape == "tei":
         return Bound(len(b"[]"), [embedding + 1] * count, "inputs")
@@ -156,8 +174,12 @@ def _joined(bounds: list[Bound], frame: int) -> Bound:
     return replace(bounds[0], frame=frame + sum(bound.frame + 1 for bound in bounds), parts=parts)
 
 
-def _native_bound(parsed: Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify, info: ModelInfo,
+def _native_bound(parsed: Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify | ParsedSparse, info: ModelInfo,
                   limit: int) -> Bound:  # fmt: skip
+    if isinstance(parsed, ParsedSparse):
+        if isinstance(parsed.body, SparseRequest):
+            return sparse_bound(parsed.body, info)
+        return _joined([sparse_bound(request, info, frame=0) for _, request in parsed.body], len(b"[]"))
     if isinstance(parsed, ParsedClassify):
         if isinstance(parsed.body, ClassifyCall):
             return classify_bound(parsed.body, info)
@@ -180,6 +202,8 @@ def _vertex_bound(parsed: VertexParsed, info: ModelInfo, limit: int) -> Bound:
     """``{"predictions": [...]}`` with what Vertex adds: each embedding, or each rerank instance's results."""
     frame = len(dumps({"predictions": []})) + VERTEX_ADDED_BYTES
     first = parsed.calls[0]
+    if isinstance(first, ParsedSparse) and isinstance(first.body, SparseRequest):
+        return sparse_bound(first.body, info, frame=frame)  # an input's list is its prediction
     if isinstance(first, ParsedMultiVector) and isinstance(first.body, MultiVectorCall):
         return multivector_bound(first.body, info, frame=frame)  # an entry's bytes bound its prediction's
     if isinstance(first, ParsedClassify) and isinstance(first.body, ClassifyCall):
@@ -216,9 +240,17 @@ def response_limit(parsed: AnyParsed, settings: Settings) -> int | None:
     return settings.max_response_bytes(records=_is_records(parsed))
 
 
+def _sparse(parsed: AnyParsed) -> bool:
+    calls = parsed.calls if isinstance(parsed, VertexParsed) else (parsed,)
+    return any(isinstance(call, ParsedSparse) for call in calls)
+
+
 def check_response(parsed: AnyParsed, info: ModelInfo, limit: int | None) -> None:
-    """413 ``response_too_large`` when ``parsed``'s answer could be larger than ``limit`` bytes."""
-    if limit is None:
+    """413 ``response_too_large`` when ``parsed``'s answer could be larger than ``limit`` bytes. A sparse answer is
+    not bounded before its model work: a SPLADE vector may hold the whole vocabulary (1.3 MB of JSON at 30,522
+    entries) though trained models keep a few hundred, so a bound would refuse every request of more than a few
+    texts; ``check_reply`` judges its real size."""
+    if limit is None or _sparse(parsed):
         return
     bound = response_bound(parsed, info, limit)
     if bound.bytes <= limit:

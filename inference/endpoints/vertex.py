@@ -8,7 +8,9 @@ rerank request (``{"query", "documents", "top_n"?, ...}``, ``parameters`` the op
 documents); the instances' documents together are within the rerank document limit, checked before any instance is
 parsed; a prediction is that request's ``results``. A late-interaction model reads either: rerank instances (scored
 by MaxSim), or texts whose predictions are each one's token vectors (``embeddings``). A classifier's instances are
-its inputs; a prediction is that input's ``prediction``, ``score`` and ``predictions`` (Jina's classify entry). Any
+its inputs; a prediction is that input's ``prediction``, ``score`` and ``predictions`` (Jina's classify entry). A
+SPLADE model's instances are texts (``parameters``: TEI's ``/embed_sparse`` options); a prediction is that text's
+``[{"index", "value"}]``. Any
 other body (rawPredict; no ``instances``) is served as the native API would, by the loaded model's slice.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 
 from ..codecs.json import decode_json, dumps
 from ..codecs.negotiation import check_content_type, negotiate_accept
-from ..core.types import CLASSIFY, MULTIVECTOR, RERANK
+from ..core.types import CLASSIFY, MULTIVECTOR, RERANK, SPARSE
 from ..errors import InvalidInputError
 from ..mime import JSON
 from .classify.endpoint import ClassifyEndpoint, ParsedClassify
@@ -36,10 +38,13 @@ from .multivector.schema import parse_multivector_request
 from .reply import Reply
 from .rerank.endpoint import ParsedRerank, RerankEndpoint
 from .rerank.schema import parse_rerank_request
+from .sparse.endpoint import ParsedSparse, SparseEndpoint
+from .sparse.schema import OPTION_FIELDS as SPARSE_OPTIONS
+from .sparse.schema import parse_sparse_request
 
 VERTEX_FIELDS = ("instances", "parameters")
-Native = Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify  # what one native slice parses
-NativeEndpoint = EmbeddingsEndpoint | RerankEndpoint | MultiVectorEndpoint | ClassifyEndpoint
+Native = Parsed | ParsedRerank | ParsedMultiVector | ParsedClassify | ParsedSparse  # what one native slice parses
+NativeEndpoint = EmbeddingsEndpoint | RerankEndpoint | MultiVectorEndpoint | ClassifyEndpoint | SparseEndpoint
 RERANK_OWN_FIELDS = ("query", "documents", "texts")  # each instance's own: never shared through ``parameters``
 
 
@@ -110,15 +115,16 @@ class VertexEndpoint:
     def __init__(
         self, embeddings: EmbeddingsEndpoint, reranking: RerankEndpoint, multivector: MultiVectorEndpoint | None,
         kind: Callable[[], str], max_inputs: int, classify: ClassifyEndpoint | None = None,
+        sparse: SparseEndpoint | None = None,
     ) -> None:  # fmt: skip
         self._embeddings, self._reranking, self._multivector = embeddings, reranking, multivector
-        self._classify = classify
+        self._classify, self._sparse = classify, sparse
         self._kind = kind
         self._max_inputs = max_inputs
 
     def _native(self, kind: str) -> NativeEndpoint:
         natives: dict[str, NativeEndpoint | None] = {RERANK: self._reranking, MULTIVECTOR: self._multivector,
-                                                     CLASSIFY: self._classify}  # fmt: skip
+                                                     CLASSIFY: self._classify, SPARSE: self._sparse}  # fmt: skip
         return natives.get(kind) or self._embeddings
 
     def parse(self, body: bytes, content_type: str | None, accept: str | None) -> VertexParsed:
@@ -140,6 +146,10 @@ class VertexEndpoint:
         if kind == CLASSIFY:  # the instances are the inputs; each prediction one input's label scores
             labels = parse_classify_request({**params, "input": instances}, "jina", self._max_inputs)
             return VertexParsed((ParsedClassify(labels, JSON),), predictions=True)
+        if kind == SPARSE:  # the instances are the texts; each prediction one text's nonzero entries
+            check_fields(params, SPARSE_OPTIONS, where="parameters")
+            texts = parse_sparse_request({**params, "inputs": instances}, max_inputs=self._max_inputs)
+            return VertexParsed((ParsedSparse(texts, JSON),), predictions=True)
         if kind == MULTIVECTOR:
             check_fields(params, MULTIVECTOR_OPTIONS, where="parameters")
             call = parse_multivector_request({**params, "input": instances}, max_inputs=self._max_inputs)
@@ -151,6 +161,8 @@ class VertexEndpoint:
     def _parse_native(self, kind: str, decoded: Any, answer: str) -> Native:
         if kind == CLASSIFY:
             return ParsedClassify(parse_classify_request(decoded, "auto", self._max_inputs), answer)
+        if kind == SPARSE:
+            return ParsedSparse(parse_sparse_request(decoded, max_inputs=self._max_inputs), answer)
         if kind == RERANK or (kind == MULTIVECTOR and is_rerank_body(decoded)):
             return ParsedRerank(parse_rerank_request(decoded), answer)
         if kind == MULTIVECTOR:
@@ -167,6 +179,8 @@ class VertexEndpoint:
         if isinstance(parsed.calls[0], ParsedRerank):
             # an instance in TEI's form (``texts``) answers TEI's list; the others Jina's object
             predictions = [answer if isinstance(answer, list) else answer["results"] for answer in answers]
+        elif isinstance(parsed.calls[0], ParsedSparse):
+            predictions = answers[0]  # one list of entries per instance, in order
         elif isinstance(parsed.calls[0], ParsedClassify):
             predictions = [{key: value for key, value in item.items() if key not in ("object", "index")}
                            for item in sorted(answers[0]["data"], key=lambda item: item["index"])]  # fmt: skip
@@ -182,6 +196,9 @@ class VertexEndpoint:
         if isinstance(call, ParsedMultiVector):
             assert self._multivector is not None
             return self._multivector.run(call, deadline, cancelled)
+        if isinstance(call, ParsedSparse):
+            assert self._sparse is not None
+            return self._sparse.run(call, deadline, cancelled)
         if isinstance(call, ParsedClassify):
             assert self._classify is not None
             return self._classify.run(call, deadline, cancelled)

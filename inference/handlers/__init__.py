@@ -1,5 +1,5 @@
-"""Handler registry: settings -> a loaded handler of the folder's kind (embed, rerank, multivector, classify).
-Torch is imported only by real handlers."""
+"""Handler registry: settings -> a loaded handler of the folder's kind (embed, rerank, multivector, classify,
+sparse). Torch is imported only by real handlers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..core.protocol import (
     ImageEmbeddingHandler,
     MultiVectorHandler,
     RerankHandler,
+    SparseHandler,
 )
 from ..model_dir import resolve_model_dir
 from ..settings import Settings
@@ -23,23 +24,33 @@ if TYPE_CHECKING:  # core.forward imports the batcher, and with it the metrics: 
 
 def model_family(folder: Path) -> str:
     """``multivector`` for late-interaction folders (PyLate / Sentence Transformers multi-vector: colbert_folder.py),
+    ``sparse`` for sentence-transformers SparseEncoder (SPLADE) folders (splade_folder.py; a bare ``*ForMaskedLM``
+    folder only with ``EMB_HANDLER=sparse``),
     ``rerank`` for cross-encoders (``*ForSequenceClassification`` with one label: Hugging Face, sentence-transformers
-    CrossEncoder and Jina's rerankers), ``classify`` for ``*ForSequenceClassification`` with several labels,
+    CrossEncoder and Jina's rerankers), ``llm-rerank`` for decoder rerankers (``*ForCausalLM`` whose model card says
+    ``pipeline_tag: text-ranking``: llm_rerank_folder.py), ``classify`` for ``*ForSequenceClassification`` with
+    several labels,
     ``jina-v3`` / ``jina-clip`` for Jina's own model code (``handlers/jina.py``), ``clip`` for CLIP-style two-tower
     models, else ``text``; decided from the folder's sentence-transformers metadata and config.json (model_type,
     auto_map, architectures, id2label / num_labels)."""
     from .colbert_folder import is_late_interaction
+    from .splade_folder import is_splade
 
     if is_late_interaction(folder):
         return "multivector"
+    if is_splade(folder):
+        return "sparse"
     config = folder / "config.json"
     if config.is_file():
         from .clip import CLIP_MODEL_TYPES
         from .jina import jina_family
+        from .llm_rerank_folder import LLM_RERANK, is_decoder_reranker
 
         data = json.loads(config.read_text(encoding="utf-8"))
         if any(str(name).endswith("ForSequenceClassification") for name in data.get("architectures") or ()):
             return "classify" if _label_count(data) > 1 else "rerank"
+        if is_decoder_reranker(folder, data):
+            return LLM_RERANK
         if family := jina_family(data):
             return family
         if data.get("model_type", "") in CLIP_MODEL_TYPES:
@@ -69,10 +80,18 @@ def load_handler(settings: Settings) -> Handler:
         from .rerank import CrossEncoderHandler
 
         return CrossEncoderHandler.from_settings(folder, settings)
+    if family == "llm-rerank":
+        from .llm_rerank import DecoderRerankHandler
+
+        return DecoderRerankHandler.from_settings(folder, settings)
     if family == "multivector":
         from .colbert import ColbertHandler
 
         return ColbertHandler.from_settings(folder, settings)
+    if family == "sparse":
+        from .splade import SpladeHandler
+
+        return SpladeHandler.from_settings(folder, settings)
     if family == "classify":
         from .classifier import SequenceClassifierHandler
 
@@ -100,4 +119,4 @@ def load_handler(settings: Settings) -> Handler:
 
 
 __all__ = ["ClassifierHandler", "EmbeddingHandler", "ImageEmbeddingHandler", "MultiVectorHandler", "RerankHandler",
-           "load_handler", "model_family"]  # fmt: skip
+           "SparseHandler", "load_handler", "model_family"]  # fmt: skip

@@ -4,6 +4,7 @@ dtype from the settings, remote code only when allowed, the model in eval mode o
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,12 @@ class LoadedModel:
     dtype: torch.dtype
 
 
-def load_hf_model(folder: Path, settings: Settings, auto_class: Any = AutoModel) -> LoadedModel:
+def load_hf_model(folder: Path, settings: Settings, auto_class: Any = AutoModel,
+                  attach: Callable[[Any, torch.device], Any] | None = None) -> LoadedModel:  # fmt: skip
     """Config, tokenizer and weights from ``folder`` (``auto_class``: which transformers Auto class builds the
-    model, e.g. ``AutoModelForSequenceClassification`` for rerankers); ``ModelFolderError`` without safetensors."""
+    model, e.g. ``AutoModelForSequenceClassification`` for rerankers); ``ModelFolderError`` without safetensors.
+    ``attach`` wraps the loaded model (on its device, in eval mode), e.g. in its PEFT task adapters (lora.py); such
+    a model is not compiled: its per-row adapter hooks change with every call."""
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
     require_safetensors(folder)
     device = pick_device(settings.device, settings.gpu_fallback)
@@ -44,10 +48,14 @@ def load_hf_model(folder: Path, settings: Settings, auto_class: Any = AutoModel)
         folder, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=trust
     )
     model = model.to(device).eval()
+    if attach is not None:
+        model = attach(model, device)
     if device.type == "cuda":
         metrics.set_refresher("gpu", lambda: _gpu_memory(device))
     log.info("attention: %s", getattr(model.config, "_attn_implementation", "unknown"))
-    if settings.compile != "off":
+    if settings.compile != "off" and attach is not None:
+        log.warning("EMB_COMPILE=%s ignored: a model with task adapters runs eagerly", settings.compile)
+    elif settings.compile != "off":
         # dynamic: batch size and length vary per request; the module's own methods (CLIP's get_*_features)
         # still run eagerly, only its forward is compiled.
         model = torch.compile(model, mode=None if settings.compile == "default" else settings.compile, dynamic=True)

@@ -14,11 +14,13 @@ import numpy as np
 import torch
 
 from ..core.padding import split_by_padding
+from ..core.task_rows import row_task
 from ..core.types import ModelInfo
 from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
+from .lora import BASE, attach_adapters, find_adapters
 from .pooling import pool
 from .st_config import STConfig, read_st_config
 from .text_tokenizer import HFTextTokenizer
@@ -44,7 +46,12 @@ class TextEmbeddingHandler:
 
     def __init__(self, folder: Path, settings: Settings) -> None:
         st = read_st_config(folder)
-        loaded = load_hf_model(st.transformer_dir, settings)
+        # PEFT task LoRA adapters (lora.py): attached unmerged, chosen per row, so one batch mixes tasks.
+        lora = find_adapters(folder)
+        self._lora = tuple(lora)
+        attach = (lambda model, device: attach_adapters(model, lora, device)) if lora else None
+        self.mixes_tasks = bool(self._lora)
+        loaded = load_hf_model(st.transformer_dir, settings, attach=attach)
         config, hf_tokenizer, dtype = loaded.config, loaded.tokenizer, loaded.dtype
         self._model, self._device = loaded.model, loaded.device
         max_length = model_max_length(config, hf_tokenizer.model_max_length, st.max_seq_length)
@@ -61,7 +68,7 @@ class TextEmbeddingHandler:
             dimensions=int(config.hidden_size),
             max_length=max_length,
             pooling=st.pooling,
-            tasks=tuple(dict.fromkeys([*self._adapters, *self._prompts])),
+            tasks=tuple(dict.fromkeys([*self._adapters, *self._lora, *self._prompts])),
             device=str(self._device),
             dtype=dtype_name(dtype),
         )
@@ -96,10 +103,13 @@ class TextEmbeddingHandler:
 
     def _hidden(self, batch: Sequence[Sequence[int]], task: str | None) -> tuple[torch.Tensor, torch.Tensor]:
         input_ids, mask = padded_batch(batch, self._tokens.pad_id, self._device)
-        extra = {}
+        extra: dict[str, object] = {}
         if task in self._adapters:
             index = self._adapters.index(task)
             extra["adapter_mask"] = torch.full((len(batch),), index, dtype=torch.int32, device=self._device)
+        elif self._lora:  # each row's own task (TaskRow) or the batch's; no adapter task: the base weights
+            names = (row_task(ids, task) for ids in batch)
+            extra["adapter_names"] = [name if name in self._lora else BASE for name in names]
         output = self._model(input_ids=input_ids, attention_mask=mask, **extra)
         return output[0], mask
 

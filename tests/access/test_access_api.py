@@ -21,7 +21,10 @@ BODY = {"input": ["hello world", "a second text"]}
 # Routes whose bodies are not an embeddings body: the tokenizer routes (TEI's /tokenize and /decode, the segmenter).
 ROUTE_BODIES = {"/tokenize": {"inputs": "hello world"}, "/decode": {"ids": [1, 2]},
                 "/v1/segment": {"content": "hello world"}, "/segment": {"content": "hello world"},
-                "/v1/classify": {"input": ["hello world"], "labels": ["greeting", "question"]}}  # zero-shot
+                "/v1/classify": {"input": ["hello world"], "labels": ["greeting", "question"]},  # zero-shot
+                "/v2/embed": {"texts": ["hello world"], "input_type": "search_document"},
+                "/v2/rerank": {"query": "hello", "documents": ["hello world"]},
+                "/embed_sparse": {"inputs": "hello world"}}  # fmt: skip
 
 
 def app_with(**settings: object):

@@ -70,6 +70,16 @@ def test_query_and_document_vectors_equal_the_reference(client, reference, path)
     assert documents.headers["X-Amzn-Inference-Metering"].endswith(f"{len(DOCS)}}}")
 
 
+@pytest.mark.parametrize("path", ["/v1/embeddings", "/embeddings"])
+def test_the_openai_shaped_paths_need_return_multivector(client, path):
+    """An OpenAI client reads one 'embedding' per input: without Jina's flag it gets a 400 saying why, not an
+    answer without the field it reads."""
+    reply = post(client, path, {"input": ["paris"]})
+    assert reply.status_code == 400
+    error = reply.get_json()["error"]
+    assert error["param"] == "return_multivector" and "/v1/multi-vector" in error["message"]
+
+
 def test_document_is_the_default_and_jina_task_names_choose_the_side(client, reference):
     default = token_vectors(post(client, "/v1/multi-vector", {"input": DOCS[:2]}))
     assert_same(default, reference.encode_document(DOCS[:2]))

@@ -85,9 +85,9 @@ def test_info_describes_the_served_model() -> None:
     info = client(max_inputs=7).get("/info").json
     assert info == {"model": "fake", "kind": "embed", "dimensions": 32, "max_length": 64,
                     "tasks": ["query", "passage"], "modalities": ["text"], "late_chunking": True, "pooling": "mean",
-                    "device": "cpu", "dtype": "float32", "embedding_types": ["float", "base64", "binary", "ubinary"],
-                    "max_inputs": 7, "max_documents": 1024, "api_key_required": False, "dimension_options": [32],
-                    "query_length": None, "labels": []}  # fmt: skip
+                    "device": "cpu", "dtype": "float32", "embedding_types": ["float", "base64", "binary", "ubinary",
+                    "int8", "uint8"], "max_inputs": 7, "max_documents": 1024, "api_key_required": False,
+                    "dimension_options": [32], "query_length": None, "labels": []}  # fmt: skip
     assert client().get("/v1/embeddings", json={"input": "x"}).status_code == 405
 
 

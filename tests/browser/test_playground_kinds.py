@@ -1,6 +1,7 @@
 """The playground's views for every model kind in a real Chromium against real servers: the tokenizer's tokens and
 segments (every kind), zero-shot labels (an embedding model), token vectors and a MaxSim ranking (a tiny
-late-interaction model), and label bars (a tiny multi-label classifier), each checked against the API's answer."""
+late-interaction model), label bars (a tiny multi-label classifier) and top-weight bars (a tiny SPLADE model), each
+checked against the API's answer."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.browser.helpers import (
 from tests.reliability.harness import Server, clean_env
 from tests.tiny_classifiers import MULTI_LABELS, build_multi_label_classifier
 from tests.tiny_colbert import QUERY_LENGTH, build_pylate_colbert
+from tests.tiny_sparse import build_tiny_splade
 
 pytestmark = pytest.mark.browser
 
@@ -292,3 +294,59 @@ def test_classifier_label_bars_equal_the_api(browser, wait, classifier_server):
     wait(lambda d: d.find_element(By.ID, "error").is_displayed(), "the 400 message")
     assert "HTTP 400" in browser.find_element(By.ID, "error").text
     assert all("400" in entry["message"] for entry in console_problems(browser))
+
+
+SPARSE_INPUTS = ["paris is the capital of france", "x", "sparse lexical vectors for search"]
+
+
+@pytest.fixture(scope="module")
+def sparse_server(tmp_path_factory):
+    """A tiny random SPLADE model (vocabulary 30522, a ``query`` prompt)."""
+    folder = build_tiny_splade(tmp_path_factory.mktemp("tiny-splade") / "model", prompts={"query": "query: "})
+    with Server(clean_env(EMB_THREADS="8", MODEL_DIR=str(folder))) as server:
+        server.wait_ready()
+        yield server
+
+
+def test_sparse_top_entries_equal_the_api(browser, wait, sparse_server):
+    url = sparse_server.url
+    open_playground(browser, wait, url)
+    assert modes(browser) == ["Sparse", "Tokenize"]
+    assert "vocabulary30522 entries" in browser.find_element(By.ID, "model-facts").text.replace("\n", "")
+    keep_inputs(browser, SPARSE_INPUTS)
+    assert "/embed_sparse" in text_of(browser, "snippet-curl")
+
+    run(browser, wait, canvas="sparse")
+    assert request(browser) == {"inputs": SPARSE_INPUTS, "truncate": True}
+    direct = requests.post(url + "/embed_sparse", json={"inputs": SPARSE_INPUTS, "truncate": True}, timeout=60).json()
+    assert response(browser) == direct
+    blocks = browser.find_elements(By.CSS_SELECTOR, "#sparse .sparse-input")
+    assert len(blocks) == len(direct)
+    hi = max(entry["value"] for entries in direct for entry in sorted(entries, key=lambda e: -e["value"])[:20])
+    total = 0
+    for block, entries in zip(blocks, direct, strict=True):
+        assert block.get_attribute("data-nonzero") == str(len(entries)) and f"{len(entries)} nonzero" in block.text
+        total += len(entries)
+        top = sorted(entries, key=lambda entry: -entry["value"])[:20]
+        shown = block.find_elements(By.CSS_SELECTOR, ".sparse-row")
+        assert [int(row.get_attribute("data-index")) for row in shown] == [entry["index"] for entry in top]
+        ids = [[entry["index"]] for entry in top]
+        tokens = requests.post(url + "/decode", json={"ids": ids, "skip_special_tokens": False}, timeout=60).json()
+        for row, entry, token in zip(shown, top, tokens, strict=True):
+            assert float(row.get_attribute("data-value")) == pytest.approx(entry["value"], abs=1e-6)
+            assert row.get_attribute("data-token") == token
+            assert row.find_element(By.CSS_SELECTOR, ".label-name").text == (token or f"#{entry['index']}").strip()
+            assert row.find_element(By.CSS_SELECTOR, ".label-score").text == f"{entry['value']:.4f}"
+            width = browser.execute_script("return arguments[0].querySelector('.fill').style.width", row)
+            assert float(width.removesuffix("%")) == pytest.approx(100 * entry["value"] / hi, abs=1e-3)
+    assert text_of(browser, "usage") == f"{total} nonzero entries"
+    full_page_screenshot(browser, artifacts_dir() / "playground-sparse.png")
+
+    select = browser.find_element(By.ID, "prompt-name")
+    assert select.is_displayed()
+    browser.execute_script("arguments[0].value = 'query'; arguments[0].dispatchEvent(new Event('change'))", select)
+    run(browser, wait, canvas="sparse")
+    assert request(browser) == {"inputs": SPARSE_INPUTS, "truncate": True, "prompt_name": "query"}
+    with_prompt = requests.post(url + "/embed_sparse", json=request(browser), timeout=60).json()
+    assert response(browser) == with_prompt and with_prompt != direct
+    assert not console_problems(browser)

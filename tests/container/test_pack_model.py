@@ -110,7 +110,7 @@ def test_a_linked_folder_out_of_the_model_is_never_packed(model: Path, tmp_path:
 
 # --- the kind: the server's rule (inference.handlers.model_family), stdlib only ----------------------------------
 FAMILY_KINDS = {"text": "embedding", "clip": "embedding", "rerank": "rerank", "multivector": "multivector",
-                "classify": "classify"}  # fmt: skip
+                "classify": "classify", "sparse": "sparse", "llm-rerank": "rerank"}  # fmt: skip
 
 
 def _write(folder: Path, files: dict[str, object]) -> Path:
@@ -195,7 +195,8 @@ def test_the_kind_choices_are_every_kind() -> None:
 
 
 @pytest.mark.parametrize("build", ["pylate_colbert", "native_colbert", "single_label_classifier",
-                                   "multi_label_classifier", "tiny_bert_reranker"])  # fmt: skip
+                                   "multi_label_classifier", "tiny_bert_reranker", "tiny_splade",
+                                   "tiny_qwen3_reranker", "tiny_gemma_reranker"])  # fmt: skip
 def test_the_tiny_models_are_packed_as_the_server_serves_them(build: str, tmp_path: Path, capsys) -> None:
     """Folders saved by the libraries (transformers, Sentence Transformers 6) and PyLate's layout."""
     from inference.handlers import model_family
@@ -207,6 +208,12 @@ def test_the_tiny_models_are_packed_as_the_server_serves_them(build: str, tmp_pa
         from tests.tiny_colbert import build_pylate_colbert as builder
     elif build == "tiny_bert_reranker":
         from tests.tiny_rerankers import build_tiny_bert_reranker as builder
+    elif build == "tiny_splade":
+        from tests.tiny_sparse import build_tiny_splade as builder
+    elif build == "tiny_qwen3_reranker":
+        from tests.tiny_llm_rerankers import build_tiny_qwen3_reranker as builder
+    elif build == "tiny_gemma_reranker":
+        from tests.tiny_flag_rerankers import build_tiny_gemma_reranker as builder
     else:
         import tests.tiny_classifiers as classifiers
 
@@ -214,6 +221,7 @@ def test_the_tiny_models_are_packed_as_the_server_serves_them(build: str, tmp_pa
     folder = builder(tmp_path / "model")
     kind = pack_model.model_kind(folder)
     assert kind == FAMILY_KINDS[model_family(folder)] == {"pylate_colbert": "multivector", "native_colbert":
-        "multivector", "tiny_bert_reranker": "rerank"}.get(build, "classify")  # fmt: skip
+        "multivector", "tiny_bert_reranker": "rerank", "tiny_splade": "sparse",
+        "tiny_qwen3_reranker": "rerank", "tiny_gemma_reranker": "rerank"}.get(build, "classify")  # fmt: skip
     assert pack_model.main([str(folder), "-o", str(tmp_path / "model.tar.gz"), "--kind", kind]) == 0
     assert f"{kind} model" in capsys.readouterr().err

@@ -28,6 +28,7 @@ from tests.reliability.harness import Server, clean_env
 from tests.tiny_classifiers import build_multi_label_classifier
 from tests.tiny_colbert import build_pylate_colbert
 from tests.tiny_rerankers import build_tiny_bert_reranker
+from tests.tiny_sparse import build_tiny_splade
 
 EXAMPLES = all_examples()
 MIN_EXAMPLES = 15  # the guides' executed blocks; fewer means markers were lost
@@ -72,6 +73,7 @@ TINY_MODELS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "rerank": (lambda folder: build_tiny_bert_reranker(folder, max_length=64), "my-reranker"),
     "colbert": (lambda folder: build_pylate_colbert(folder, matryoshka=[16, 8]), "my-colbert"),
     "classifier": (build_multi_label_classifier, "my-classifier"),
+    "sparse": (build_tiny_splade, "my-splade"),
 }
 
 

@@ -33,7 +33,7 @@ from inference.errors import ResponseTooLargeError
 from inference.mime import CSV, JSON, JSONLINES
 from tests.conftest import make_settings
 
-TYPES = ["float", "base64", "binary", "ubinary"]
+TYPES = ["float", "base64", "binary", "ubinary", "int8", "uint8"]
 # float32 values orjson writes at full length, and others: huge (unnormalised), subnormal, signed zero, NaN.
 ADVERSARIAL = np.array([WORST_FLOAT32, -1.0349996e12, -9.780780e12, -1.38576445e-36, 1e-45, -0.0, np.nan,
                         -3.4028235e38, 0.12345678, -0.000012345678], dtype=np.float32)  # fmt: skip
@@ -156,6 +156,26 @@ def test_a_rerank_answer_is_never_larger_than_its_bound(info, query, docs, top_n
 
 
 @settings(max_examples=100, deadline=None)
+@given(models, st.lists(texts, min_size=1, max_size=30), st.lists(st.sampled_from(TYPES), min_size=1, max_size=6),
+       st.one_of(st.none(), st.integers(1, 1100)), texts, documents, st.one_of(st.none(), st.integers(1, 40)),
+       st.integers(0, 10**6))  # fmt: skip
+def test_cohere_v2_answers_are_never_larger_than_their_bound(info, inputs, types, dims, query, docs, top_n, seed):
+    body = {"texts": inputs, "input_type": "search_document", "embedding_types": types}
+    if dims is not None:
+        body["output_dimension"] = min(dims, info.dimensions)
+    for endpoint in (embeddings_endpoint(info, seed).cohere(), embeddings_endpoint(info, seed).invocations()):
+        parsed = endpoint.parse(json.dumps(body).encode(), JSON, None)
+        assert parsed.body.format.shape == "cohere"  # /invocations reads Cohere's body too
+        assert_bounded(parsed, endpoint.run(parsed), info)
+    native = RerankEndpoint(StubReranker(info, seed))
+    for reranker in (native.cohere(), native.invocations()):
+        rerank = {"model": "m", "query": query, "documents": docs, "top_n": top_n, "api_version": 2}
+        parsed = reranker.parse(json.dumps(rerank).encode(), JSON, None)
+        assert parsed.body.format == "cohere"
+        assert_bounded(parsed, reranker.run(parsed), info)
+
+
+@settings(max_examples=100, deadline=None)
 @given(models, st.integers(1, 30), formats, st.booleans(), st.lists(documents, min_size=1, max_size=4),
        st.integers(0, 10**6))  # fmt: skip
 def test_vertex_predictions_are_never_larger_than_their_bound(info, count, types, reranker, instances, seed):
@@ -173,12 +193,12 @@ def test_vertex_predictions_are_never_larger_than_their_bound(info, count, types
 
 
 @pytest.mark.parametrize("dims", [1, 7, 384, 1024])
-@pytest.mark.parametrize("types", [["float"], ["base64"], ["binary"], ["ubinary"], TYPES])
+@pytest.mark.parametrize("types", [["float"], ["base64"], ["binary"], ["ubinary"], ["int8"], ["uint8"], TYPES])
 def test_the_bound_is_tight_for_the_worst_vectors(dims, types):
     """Worst-case values (every float 16 characters, every binary byte -128, every ubinary 255) reach the bound
     within the index digits."""
     info = ModelInfo("m", dims, 512)
-    worst = {"float": WORST_FLOAT32, "base64": 1.0, "binary": -1.0, "ubinary": 1.0}
+    worst = {"float": WORST_FLOAT32, "base64": 1.0, "binary": -1.0, "ubinary": 1.0, "int8": -1.0, "uint8": 1.0}
 
     class Worst(StubEmbeddings):
         def embed(self, request, deadline=None, cancelled=None):

@@ -1,13 +1,14 @@
 // The playground at / (inference/api/web_ui.py): builds a request from the form, sends it to this server, shows the
 // response and code for the same request, and a view of the answer that follows the served model's kind (GET
 // /info): a cosine-similarity heatmap (embeddings), score bars (rerank), token chips with their vectors and a MaxSim
-// ranking (multi-vector), label bars (classify), and for every kind the tokenizer's tokens and segments.
+// ranking (multi-vector), label bars (classify), top-weight bars (sparse), and for every kind the tokenizer's tokens
+// and segments.
 // The page's CSP allows this file only: no inline script or style attribute, and the DOM is built with
 // createElement/textContent, never innerHTML, so neither the response nor the inputs can inject markup.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const TYPES = ["float", "base64", "binary", "ubinary"];
+const TYPES = ["float", "base64", "binary", "ubinary", "int8", "uint8"];
 const KEY_STORE = "emb-playground-api-key"; // sessionStorage: gone when the tab closes
 const EXAMPLES = [
   "A man is playing a guitar on stage.",
@@ -44,19 +45,23 @@ const MODES = {
   maxsim: { label: "MaxSim rerank", view: "ranking", title: "MaxSim ranking",
     note: "Run to rank the documents by MaxSim against the query." },
   classify: { label: "Classify", view: "labels", title: "Labels", note: "Run to score each input's labels." },
+  sparse: { label: "Sparse", view: "sparse", title: "Sparse vectors",
+    note: "Run to see each input's largest vocabulary weights." },
   tokenize: { label: "Tokenize", view: "tokens", title: "Tokens",
     note: "Run to see the text as the model's tokenizer cuts it." },
 };
-const VIEWS = ["heatmap", "bars", "vectors", "ranking", "labels", "tokens"];
+const VIEWS = ["heatmap", "bars", "vectors", "ranking", "labels", "sparse", "tokens"];
 // the modes of each kind of model (GET /info "kind"), the first one shown at load
 const KIND_MODES = {
   embed: ["embed", "classify", "tokenize"],
   rerank: ["rerank", "tokenize"],
   multivector: ["multivector", "maxsim", "tokenize"],
   classify: ["classify", "tokenize"],
+  sparse: ["sparse", "tokenize"],
 };
 const ENDPOINT_NAMES = { embed: "my-embeddings", rerank: "my-reranker", multivector: "my-multivector",
-  classify: "my-classifier" };
+  classify: "my-classifier", sparse: "my-splade" };
+const SPARSE_TOP = 20; // the entries shown per input, largest first
 const ASCII_PUNCTUATION = /^[!-/:-@[-`{-~]$/; // Python's string.punctuation: late-interaction skip lists' default
 
 let info = null;
@@ -150,6 +155,7 @@ function setup() {
     ["dimensions", vectors ? `${info.dimensions}${options.length ? ` (or ${options.join(", ")})` : ""}` : null],
     ["query length", kind === "multivector" && info.query_length ? `${info.query_length} tokens` : null],
     ["labels", kind === "classify" ? labels.join(", ") : null],
+    ["vocabulary", kind === "sparse" ? `${info.dimensions} entries` : null],
     ["max length", `${info.max_length} tokens`], ["tasks", tasks.length ? tasks.join(", ") : "none"],
     ["modalities", modalities.join(", ")], ["pooling", kind === "embed" ? info.pooling : null],
     ["scoring", kind === "multivector" ? "MaxSim" : null],
@@ -175,6 +181,9 @@ function setup() {
   $("dimensions").max = info.dimensions || "";
   $("task").replaceChildren(el("option", { value: "" }, "none"), ...tasks.map((t) => el("option", { value: t }, t)));
   $("task-row").hidden = !tasks.length;
+  $("prompt-name").replaceChildren(el("option", { value: "" }, "model's default"),
+    ...tasks.map((t) => el("option", { value: t }, t)));
+  $("prompt-name-row").hidden = !tasks.length;
   $("mv-dimensions").replaceChildren(...[info.dimensions, ...options]
     .map((d) => el("option", { value: String(d) }, String(d))));
   $("model-labels").append(...labels.map((label) => el("label", { class: "check" },
@@ -206,6 +215,7 @@ function applyMode(name) {
   $("rerank-options").hidden = !ranked();
   $("multivector-options").hidden = name !== "multivector";
   $("classify-options").hidden = name !== "classify";
+  $("sparse-options").hidden = name !== "sparse" || $("prompt-name-row").hidden;
   $("tokenize-options").hidden = !tokenize;
   $("segment-panel").hidden = !tokenize;
   for (const view of VIEWS) {
@@ -304,6 +314,11 @@ function buildRequest() {
     body.truncate = $("truncate").checked;
     return { path: "/v1/multi-vector", body };
   }
+  if (mode === "sparse") {
+    const body = { inputs: texts(), truncate: $("truncate").checked };
+    if ($("prompt-name").value) body.prompt_name = $("prompt-name").value;
+    return { path: "/embed_sparse", body };
+  }
   if (mode === "classify") {
     const body = { input: inputs() };
     if (zeroShot()) {
@@ -356,6 +371,7 @@ async function run() {
     else if (ran === "maxsim") showRanking(data.results, request.body);
     else if (ran === "classify") showLabels(data.data, request.body);
     else if (ran === "multivector") await showVectors(data, request.body);
+    else if (ran === "sparse") await showSparse(data, request.body);
     else await showTokens(data[0], request.body);
   } catch (err) {
     showError(err instanceof HttpError ? err.message : `Request failed: ${err.message}`);
@@ -366,6 +382,10 @@ async function run() {
 }
 
 function showUsage(data) {
+  if (mode === "sparse") { // TEI's sparse answer carries no usage: the nonzero entries instead
+    $("usage").textContent = `${data.reduce((sum, entries) => sum + entries.length, 0)} nonzero entries`;
+    return;
+  }
   if (Array.isArray(data)) { // /tokenize: one list of tokens per input
     $("usage").textContent = `${data.reduce((sum, tokens) => sum + tokens.length, 0)} tokens`;
     return;
@@ -604,6 +624,42 @@ function showLabels(data, body) {
   $("labels").dataset.ready = "true";
 }
 
+// ---- sparse -----------------------------------------------------------------------------------------------------
+// Each input's largest entries: the vocabulary entry's text (POST /decode of its id; the id where that fails) and
+// its weight as a bar (scaled to the largest weight shown), and the count of nonzero entries.
+async function showSparse(data, body) {
+  const tops = data.map((entries) => [...entries].sort((a, b) => b.value - a.value).slice(0, SPARSE_TOP));
+  const ids = [...new Set(tops.flat().map((entry) => entry.index))];
+  const reply = ids.length ? await post("/decode", { ids: ids.map((id) => [id]), skip_special_tokens: false })
+    : { ok: true, data: [] };
+  const names = new Map(reply.ok ? ids.map((id, k) => [id, reply.data[k]]) : []);
+  const hi = Math.max(0, ...tops.flat().map((entry) => entry.value)) || 1;
+  const blocks = tops.map((top, i) => {
+    const rows = top.map((entry) => {
+      const fill = el("span", { class: "fill" });
+      fill.style.width = `${(100 * entry.value) / hi}%`;
+      const text = names.get(entry.index);
+      const row = el("div", { class: "label-row sparse-row" },
+        el("span", { class: "label-name", title: `id ${entry.index}` },
+          text === undefined || text === "" ? `#${entry.index}` : text),
+        el("span", { class: "bar" }, fill), el("span", { class: "label-score" }, fixed(entry.value)));
+      row.dataset.index = String(entry.index);
+      row.dataset.value = String(entry.value);
+      if (text !== undefined) row.dataset.token = text;
+      return row;
+    });
+    const block = el("div", { class: "cls-input sparse-input" },
+      el("div", { class: "mv-head" }, el("strong", {}, `${i + 1}. `), clip(body.inputs[i], 90),
+        el("span", { class: "nonzero" }, ` · ${data[i].length} nonzero of ${info.dimensions}`)), ...rows);
+    block.dataset.nonzero = String(data[i].length);
+    return block;
+  });
+  $("chart-note").textContent = `Each input's ${SPARSE_TOP} largest weights (of its nonzero vocabulary entries), ` +
+    "the token of each entry from POST /decode; bars are scaled to the largest weight shown.";
+  $("sparse").replaceChildren(...blocks);
+  $("sparse").dataset.ready = "true";
+}
+
 // The response for reading: vectors and long strings cut (the raw response is what Copy and Download give).
 function pretty(value, pad = "") {
   const inner = `${pad}  `;
@@ -800,7 +856,7 @@ function snippets({ path, body }) {
     "print(response.json())\n"].join("");
   let openai;
   const foreign = { "/v1/rerank": "rerank", "/v1/multi-vector": "multi-vector", "/v1/classify": "classify",
-    "/tokenize": "tokenize" }[path];
+    "/embed_sparse": "sparse", "/tokenize": "tokenize" }[path];
   if (foreign) {
     openai = `# OpenAI's API has no ${foreign} endpoint, so the OpenAI client cannot call ${path}.\n` +
       "# Use plain HTTP instead, e.g. with requests (the same request as the Python tab):\n\n" + python;

@@ -57,7 +57,8 @@ def request_schemas(max_inputs: int) -> dict[str, Any]:
 def _embedding_value() -> dict[str, Any]:
     one = {
         "anyOf": [
-            {"type": "array", "items": {"type": "number"}, "description": "float, binary (int8), ubinary (uint8)"},
+            {"type": "array", "items": {"type": "number"},
+             "description": "float, binary (int8), ubinary (uint8), int8, uint8"},
             {"type": "string", "description": "base64 of little-endian float32"},
         ]
     }

@@ -6,6 +6,12 @@ OpenAI-shaped list, or TEI's bare ``[[...], ...]`` (``ResponseFormat.shape``).
 - ``binary`` / ``ubinary``: one sign bit per dimension (1 where the value is > 0), packed 8 per byte
   most-significant bit first; ``ubinary`` as uint8 (0..255), ``binary`` as int8 (the uint8 value - 128),
   as Jina and sentence-transformers' ``quantize_embeddings`` define them.
+- ``int8`` / ``uint8``: one byte per dimension, ``quantize_embeddings``' scalar quantisation with the fixed
+  calibration range ``[-1, 1]`` in every dimension (``QUANTISATION_RANGE``): 255 equal steps, ``floor((v + 1) /
+  (2 / 255))`` clipped to 0..255 (``uint8``), minus 128 (``int8``). Fixed, not computed from the request's own
+  vectors (``quantize_embeddings`` without ``ranges``): a text gets the same bytes in any request and alone
+  (where per-batch ranges are undefined). It covers every value of a normalised vector; an unnormalised
+  (``normalized: false``) value outside ``[-1, 1]`` saturates at the end of the range.
 """
 
 from __future__ import annotations
@@ -27,6 +33,22 @@ def pack_binary(vectors: np.ndarray) -> np.ndarray:
     return (pack_ubinary(vectors).astype(np.int16) - 128).astype(np.int8)
 
 
+QUANTISATION_RANGE = (-1.0, 1.0)
+
+
+def quantise(vectors: np.ndarray, precision: str) -> np.ndarray:
+    """``quantize_embeddings(vectors, precision, ranges=...)`` for ``int8`` / ``uint8`` over the fixed range
+    (the same float32 arithmetic, so the same bytes). Values far outside the range (which saturate anyway) are
+    brought within one unit of it first, so that huge ones do not overflow; NaN counts as 0."""
+    low, high = (np.float32(end) for end in QUANTISATION_RANGE)
+    step = (high - low) / np.float32(255)
+    values = np.nan_to_num(vectors.astype(np.float32, copy=False), nan=0.0, posinf=float(high + 1),
+                           neginf=float(low - 1))
+    levels = np.clip(np.floor((np.clip(values, low - 1, high + 1) - low) / step), 0, 255)
+    quantised: np.ndarray = (levels - 128).astype(np.int8) if precision == "int8" else levels.astype(np.uint8)
+    return quantised
+
+
 def _float_rows(vectors: np.ndarray) -> list[Any]:
     return list(vectors)  # rows stay numpy arrays; orjson writes them without Python floats
 
@@ -41,6 +63,8 @@ ENCODERS: dict[str, Callable[[np.ndarray], list[Any]]] = {
     "base64": _base64_rows,
     "binary": lambda v: list(pack_binary(v)),
     "ubinary": lambda v: list(pack_ubinary(v)),
+    "int8": lambda v: list(quantise(v, "int8")),
+    "uint8": lambda v: list(quantise(v, "uint8")),
 }
 
 

@@ -21,7 +21,7 @@ from .fields import check_fields, check_inputs, refuse_rerank, validation_error
 from .tei import is_tei, parse_tei_request
 from .types import EmbeddingsCall, EmbedRequest, ResponseFormat
 
-TypeName = Literal["float", "base64", "binary", "ubinary"]
+TypeName = Literal["float", "base64", "binary", "ubinary", "int8", "uint8"]
 EMBEDDING_TYPES: tuple[str, ...] = get_args(TypeName)
 
 
@@ -51,7 +51,8 @@ class EmbeddingsRequest(BaseModel):
     normalized: StrictBool = Field(True, description="L2-normalise the vectors")
     embedding_type: TypeName | Annotated[list[TypeName], Field(min_length=1)] | None = Field(
         None, description="`float` (default), `base64` (little-endian float32), `binary` (int8 of packed bits), "
-        "`ubinary` (uint8); a list makes each `embedding` an object keyed by type")
+        "`ubinary` (uint8), `int8` / `uint8` (one byte per dimension, scalar-quantised over [-1, 1]); a list makes "
+        "each `embedding` an object keyed by type")
     encoding_format: Literal["float", "base64"] | None = Field(None, description="OpenAI's name for `embedding_type`")
     truncate: StrictBool = Field(
         True, description="Cut inputs at the model's max length; `false`: an over-long input is a 400")

@@ -22,6 +22,7 @@ from ...core.engine import ModelEngine
 from ...core.forward import IMAGE, TEXT
 from ...core.heap import HeapTrimmer
 from ...core.protocol import EmbeddingHandler, ImageEmbeddingHandler
+from ...core.task_rows import TaskRow, mixes_tasks
 from ...core.types import ImageInput, ModelInfo, TextInput
 from ...errors import InvalidInputError
 from ..token_bounds import least_tokens
@@ -57,7 +58,8 @@ class EmbeddingService:
         handler = self._engine.handler
         info = handler.info
         _validate(request, info)
-        task = request.prompt_name or (request.task if request.task in info.tasks else None)
+        task = request.prompt_name or (request.task if request.task in info.tasks else None) or next(
+            (name for name in request.task_candidates if name in info.tasks), None)
         text_at = [i for i, item in enumerate(request.inputs) if isinstance(item, TextInput)]
         image_at = [i for i, item in enumerate(request.inputs) if isinstance(item, ImageInput)]
         texts = [_text(request, i) for i in text_at]
@@ -92,7 +94,10 @@ class EmbeddingService:
             assert isinstance(handler, ImageEmbeddingHandler)
             payloads, image_usage = images.prepare(handler, self._decode_gate, admitted.deadline, admitted.cancelled)
             tokens += image_usage
-        if sequences:
+        if sequences and mixes_tasks(handler):  # adapters chosen per row: every task shares one batch key
+            rows = [TaskRow(ids, task) for ids in sequences]
+            pooled[text_at] = self._engine.submit(rows, (TEXT, None), **admitted.options())
+        elif sequences:
             pooled[text_at] = self._engine.submit(sequences, (TEXT, task), **admitted.options())
         if payloads:
             costs = [IMAGE_BATCH_COST] * len(payloads)

@@ -9,11 +9,12 @@ import numpy as np
 
 from ...core.types import InputItem
 
-EmbeddingType = Literal["float", "base64", "binary", "ubinary"]
-EMBEDDING_TYPES: tuple[str, ...] = ("float", "base64", "binary", "ubinary")
+EmbeddingType = Literal["float", "base64", "binary", "ubinary", "int8", "uint8"]
+EMBEDDING_TYPES: tuple[str, ...] = ("float", "base64", "binary", "ubinary", "int8", "uint8")
 # How a response is laid out: "list", the OpenAI/Jina ``{"object": "list", "data": [...], "usage"}`` envelope;
-# "tei", Hugging Face Text Embeddings Inference's bare ``[[...], ...]`` (one array per input).
-ResponseShape = Literal["list", "tei"]
+# "tei", Hugging Face Text Embeddings Inference's bare ``[[...], ...]`` (one array per input); "cohere", Cohere
+# v2's ``{"id", "embeddings": {type: [...]}, "texts", "meta"}`` (cohere.py).
+ResponseShape = Literal["list", "tei", "cohere"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,8 @@ class EmbedRequest:
 
     ``task``: Jina's semantics (a model without tasks accepts and ignores Jina's task names). ``prompt_name``:
     TEI's (it must be one of the model's prompts or tasks). ``truncation_direction``: which end ``truncate`` cuts.
+    ``task_candidates``: Cohere's ``input_type`` as the task or prompt names it may have; the first the model
+    has is used, none: no prompt (never an error).
     """
 
     inputs: tuple[InputItem, ...]
@@ -32,6 +35,7 @@ class EmbedRequest:
     truncate: bool = True
     late_chunking: bool = False
     truncation_direction: Literal["right", "left"] = "right"
+    task_candidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

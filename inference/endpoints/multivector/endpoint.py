@@ -39,8 +39,10 @@ class ParsedMultiVector:
 
 
 class MultiVectorEndpoint:
-    def __init__(self, service: MultiVectorService, settings: Settings) -> None:
-        self._service = service
+    def __init__(self, service: MultiVectorService, settings: Settings, flagged: bool = False) -> None:
+        """``flagged``: JSON bodies must say ``"return_multivector": true`` (the OpenAI-shaped embeddings paths)."""
+        self._service, self._settings = service, settings
+        self._flagged = flagged
         self._max_inputs = settings.max_inputs
         self._record_options = dict(settings.record_options)
 
@@ -48,13 +50,17 @@ class MultiVectorEndpoint:
     def service(self) -> MultiVectorService:
         return self._service
 
+    def flagged(self) -> MultiVectorEndpoint:
+        """This endpoint for the OpenAI-shaped embeddings paths: JSON bodies must say ``return_multivector``."""
+        return MultiVectorEndpoint(self._service, self._settings, flagged=True)
+
     def parse(self, body: bytes, content_type: str | None, accept: str | None) -> ParsedMultiVector:
         """JSON bodies answer JSON by default, record bodies (JSON Lines, CSV) JSON Lines."""
         mime = check_content_type(content_type)
         answer = negotiate_accept(accept, default=JSON if mime == JSON else JSONLINES)
         if mime == JSON:
-            return ParsedMultiVector(parse_multivector_request(decode_json(body), max_inputs=self._max_inputs),
-                                     answer)  # fmt: skip
+            call = parse_multivector_request(decode_json(body), max_inputs=self._max_inputs, flagged=self._flagged)
+            return ParsedMultiVector(call, answer)
         records = decode_multivector_records(body, mime, self._record_options, self._max_inputs)
         return ParsedMultiVector(records, answer)
 

@@ -1,5 +1,6 @@
 """``/invocations`` for a late-interaction model (framework-free): a rerank body (``query`` with ``documents`` or
-``texts``) is scored by MaxSim through the rerank slice; any other body is a multi-vector request."""
+``texts``; Cohere's v2 body answered in Cohere's shape, see rerank/cohere.py) is scored by MaxSim through the
+rerank slice; any other body is a multi-vector request."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from ...codecs.json import decode_json
 from ...codecs.negotiation import check_content_type, negotiate_accept
 from ...mime import JSON
 from ..reply import Reply
+from ..rerank.cohere import parse_invocation_rerank
 from ..rerank.endpoint import ParsedRerank, RerankEndpoint
-from ..rerank.schema import parse_rerank_request
 from .endpoint import MultiVectorEndpoint, ParsedMultiVector
 
 
@@ -33,7 +34,7 @@ class LateInteractionInvocations:
         if check_content_type(content_type) == JSON:
             decoded = decode_json(body)
             if is_rerank_body(decoded):
-                return ParsedRerank(parse_rerank_request(decoded), negotiate_accept(accept, default=JSON))
+                return ParsedRerank(parse_invocation_rerank(decoded), negotiate_accept(accept, default=JSON))
         return self._multivector.parse(body, content_type, accept)
 
     def run(self, parsed: ParsedMultiVector | ParsedRerank, deadline: float | None = None,

@@ -1,6 +1,8 @@
 """The multi-vector answer (the one writer of it): Jina's list of ``{"object": "embeddings", "index",
 "embeddings"}`` entries, each input's token vectors encoded as the embeddings slice encodes one vector
-(``float``, ``base64``, ``binary``, ``ubinary``); a list of types makes ``embeddings`` an object keyed by type."""
+(``float``, ``base64``, ``binary``, ``ubinary``, ``int8``, ``uint8``: int8/uint8 quantised value by value over a
+fixed range, so one input's token vectors never depend on another's); a list of types makes ``embeddings`` an
+object keyed by type."""
 
 from __future__ import annotations
 

@@ -45,8 +45,8 @@ class MultiVectorBody(BaseModel):
         "token vector keeps its first N values, then is re-normalised when `normalized`")
     normalized: StrictBool = Field(True, description="L2-normalise each token vector")
     embedding_type: TypeName | Annotated[list[TypeName], Field(min_length=1)] | None = Field(
-        None, description="`float` (default), `base64`, `binary`, `ubinary`, per token vector; a list makes "
-        "`embeddings` an object keyed by type")
+        None, description="`float` (default), `base64`, `binary`, `ubinary`, `int8`, `uint8`, per token vector; a "
+        "list makes `embeddings` an object keyed by type")
     encoding_format: Literal["float", "base64"] | None = Field(None, description="OpenAI's name for `embedding_type`")
     truncate: StrictBool = Field(
         True, description="Cut documents at the model's max length; `false`: an over-long document is a 400")
@@ -80,8 +80,10 @@ def _input_type(req: MultiVectorBody) -> str:
     return req.input_type or from_task or DOCUMENT
 
 
-def parse_multivector_request(body: Any, *, max_inputs: int) -> MultiVectorCall:
-    """Validate a decoded JSON body and return the call; ``InvalidInputError`` (400) names what is wrong."""
+def parse_multivector_request(body: Any, *, max_inputs: int, flagged: bool = False) -> MultiVectorCall:
+    """Validate a decoded JSON body and return the call; ``InvalidInputError`` (400) names what is wrong.
+    ``flagged``: the body must say ``"return_multivector": true`` (the OpenAI-shaped embeddings paths, whose
+    clients read one ``embedding`` per input and would find none)."""
     if not isinstance(body, dict):
         raise InvalidInputError("request body must be a JSON object")
     if "query" in body and ("documents" in body or "texts" in body):
@@ -93,6 +95,10 @@ def parse_multivector_request(body: Any, *, max_inputs: int) -> MultiVectorCall:
         req = MultiVectorBody.model_validate(body)
     except ValidationError as err:
         raise validation_error(err) from None
+    if flagged and req.return_multivector is None:
+        raise InvalidInputError("this model is a late-interaction model: it answers one vector per token, in "
+                                "'embeddings' (a list per input), not one 'embedding' per input; send "
+                                "\"return_multivector\": true, or POST /v1/multi-vector", param="return_multivector")
     if req.return_multivector is False:
         raise InvalidInputError("this model is a late-interaction model: it answers one vector per token only "
                                 "(return_multivector=true, or POST /v1/multi-vector)", param="return_multivector")

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from ...codecs.json import decode_json, dumps, encode_jsonlines
 from ...codecs.negotiation import check_content_type, negotiate_accept
+from ...errors import UnsupportedMediaTypeError
 from ...mime import JSON, JSONLINES
 from ..reply import Reply
+from .cohere import parse_cohere_rerank, parse_invocation_rerank
 from .records import decode_rerank_records, rerank_records
 from .response import build_response
 from .schema import parse_rerank_request
@@ -33,8 +35,18 @@ class ParsedRerank:
 
 
 class RerankEndpoint:
-    def __init__(self, service: RerankService) -> None:
+    def __init__(self, service: RerankService, *, cohere: bool = False, invocations: bool = False) -> None:
         self._service = service
+        self._cohere, self._invocations = cohere, invocations
+
+    def cohere(self) -> RerankEndpoint:
+        """This slice reading Cohere's v2 rerank bodies (``/v2/rerank``: JSON only)."""
+        return RerankEndpoint(self._service, cohere=True)
+
+    def invocations(self) -> RerankEndpoint:
+        """This slice on the platform invocation paths: it reads Cohere's v2 rerank body as well
+        (``parse_invocation_rerank``)."""
+        return RerankEndpoint(self._service, invocations=True)
 
     @property
     def max_documents(self) -> int:
@@ -43,9 +55,14 @@ class RerankEndpoint:
 
     def parse(self, body: bytes, content_type: str | None, accept: str | None) -> ParsedRerank:
         mime = check_content_type(content_type)
+        if self._cohere:
+            if mime != JSON or negotiate_accept(accept) != JSON:
+                raise UnsupportedMediaTypeError(f"Cohere's v2 rerank API reads and answers {JSON} only")
+            return ParsedRerank(parse_cohere_rerank(decode_json(body)), JSON)
         answer = negotiate_accept(accept, default=JSON if mime == JSON else JSONLINES)
         if mime == JSON:
-            return ParsedRerank(parse_rerank_request(decode_json(body)), answer)
+            parse = parse_invocation_rerank if self._invocations else parse_rerank_request
+            return ParsedRerank(parse(decode_json(body)), answer)
         return ParsedRerank(decode_rerank_records(body, mime), answer)
 
     def run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ def ranked(scores: np.ndarray, top_n: int | None) -> list[int]:
 
 
 def build_response(call: RerankCall, result: RerankResult) -> Any:
-    """The Jina / Cohere object, or TEI's list of ``{"index", "score"[, "text"]}``."""
+    """The Jina / Cohere v1 object, Cohere v2's, or TEI's list of ``{"index", "score"[, "text"]}``."""
     request = call.request
     order = ranked(result.scores, request.top_n)
     if call.format == "tei":
@@ -26,6 +27,11 @@ def build_response(call: RerankCall, result: RerankResult) -> Any:
                 item["text"] = request.documents[i]
             tei.append(item)
         return tei
+    if call.format == "cohere":
+        return {"id": str(uuid.uuid4()),
+                "results": [{"index": i, "relevance_score": float(result.scores[i])} for i in order],
+                "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1},
+                         "tokens": {"input_tokens": result.tokens}}}  # fmt: skip
     results = []
     for i in order:
         entry: dict[str, Any] = {"index": i, "relevance_score": float(result.scores[i])}

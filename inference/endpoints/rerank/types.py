@@ -7,7 +7,8 @@ from typing import Literal
 
 import numpy as np
 
-RerankFormat = Literal["jina", "tei"]  # Jina / Cohere ``{"results": ...}``, or TEI's bare list
+# Jina / Cohere v1 ``{"results": ...}``, TEI's bare list, or Cohere v2's ``{"id", "results", "meta"}``
+RerankFormat = Literal["jina", "tei", "cohere"]
 
 
 @dataclass(frozen=True, slots=True)

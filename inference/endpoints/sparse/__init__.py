@@ -1,0 +1,1 @@
+"""The sparse slice: a SPLADE model's sparse vectors (TEI's ``/embed_sparse``)."""
