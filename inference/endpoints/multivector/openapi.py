@@ -6,18 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ...errors import (
-    InvalidInputError,
-    ModelNotReadyError,
-    NotAcceptableError,
-    OverloadedError,
-    PayloadTooLargeError,
-    ResponseTooLargeError,
-    UnsupportedMediaTypeError,
-    WrongModelKindError,
-)
 from ...mime import JSON, JSONLINES
-from ..docs import error_doc, ref
+from ..docs import model_work_errors, ref
 from .schema import MultiVectorBody
 
 
@@ -72,17 +62,10 @@ def operation(operation_id: str) -> dict[str, Any]:
                 "headers": {"X-Amzn-Inference-Metering": {"schema": {"type": "string"}}},
                 "content": {JSON: {"schema": ref("MultiVectorResponse")}, JSONLINES: {"schema": {"type": "string"}}},
             },
-            "400": error_doc(InvalidInputError, "Invalid JSON, schema or values (a width the model does not "
-                             "declare, an over-long document with truncate=false); an unknown field; or, type "
-                             f"`{WrongModelKindError.type}`, the loaded model is not a late-interaction model"),
-            "406": error_doc(NotAcceptableError, "Accept names no type this endpoint produces"),
-            "413": error_doc(PayloadTooLargeError, "Body over EMB_MAX_BODY_MB, or more work than the deadline allows; "
-                             f"or, type `{ResponseTooLargeError.type}`, token vectors that would make the answer "
-                             "larger than the platform returns (EMB_MAX_RESPONSE_MB): the message says how many "
-                             "inputs fit"),
-            "415": error_doc(UnsupportedMediaTypeError, "Content-Type not accepted"),
-            "503": error_doc(OverloadedError, "At capacity or the model is not ready "
-                             f"(`{ModelNotReadyError.type}`); retry after Retry-After"),
+            **model_work_errors("a width the model does not declare, an over-long document with truncate=false",
+                                "a late-interaction model",
+                                "token vectors that would make the answer larger than the platform returns "
+                                "(EMB_MAX_RESPONSE_MB): the message says how many inputs fit"),
         },
     }  # fmt: skip
 

@@ -6,18 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ...errors import (
-    InvalidInputError,
-    ModelNotReadyError,
-    NotAcceptableError,
-    OverloadedError,
-    PayloadTooLargeError,
-    ResponseTooLargeError,
-    UnsupportedMediaTypeError,
-    WrongModelKindError,
-)
 from ...mime import JSON, JSONLINES
-from ..docs import error_doc, ref
+from ..docs import model_work_errors, ref
 from .schema import SparseBody
 
 
@@ -52,17 +42,11 @@ def operation(operation_id: str) -> dict[str, Any]:
                 "headers": {"X-Amzn-Inference-Metering": {"schema": {"type": "string"}}},
                 "content": {JSON: {"schema": ref("SparseResponse")}, JSONLINES: {"schema": {"type": "string"}}},
             },
-            "400": error_doc(InvalidInputError, "Invalid JSON, schema or values (an unknown prompt_name, an "
-                             "over-long input with truncate=false); an unknown field; or, type "
-                             f"`{WrongModelKindError.type}`, the loaded model is not a SPLADE model"),
-            "406": error_doc(NotAcceptableError, "Accept names no type this endpoint produces"),
-            "413": error_doc(PayloadTooLargeError, "Body over EMB_MAX_BODY_MB, or more work than the deadline allows; "
-                             f"or, type `{ResponseTooLargeError.type}`, sparse vectors that could make the answer "
-                             "larger than the platform returns (EMB_MAX_RESPONSE_MB; each input is bounded by the "
-                             "vocabulary): the message says how many inputs fit"),
-            "415": error_doc(UnsupportedMediaTypeError, "Content-Type not accepted"),
-            "503": error_doc(OverloadedError, "At capacity or the model is not ready "
-                             f"(`{ModelNotReadyError.type}`); retry after Retry-After"),
+            **model_work_errors("an unknown prompt_name, an over-long input with truncate=false",
+                                "a SPLADE model",
+                                "an answer larger than the platform returns (EMB_MAX_RESPONSE_MB), judged once the "
+                                "vectors are written (a sparse vector's worst case, the whole vocabulary, is not "
+                                "bounded before the model runs)"),
         },
     }  # fmt: skip
 
