@@ -16,6 +16,7 @@ from ...core.forward import TOKENS
 from ...core.protocol import MultiVectorHandler
 from ...core.types import DOCUMENT, QUERY, ModelInfo
 from ...errors import InvalidInputError
+from ..embeddings.postprocess import finish_vectors
 from ..token_bounds import least_tokens
 from .types import MultiVectorRequest, MultiVectorResult
 
@@ -46,7 +47,7 @@ class MultiVectorService:
         _check_dimensions(request.dimensions, handler.info)
         vectors, tokens = self._vectors(handler, request.inputs, request.input_type, request.truncate, deadline,
                                         cancelled)  # fmt: skip
-        finished = [_finish(v, request.dimensions, request.normalized) for v in vectors]
+        finished = [finish_vectors(v, request.dimensions, request.normalized) for v in vectors]  # per token
         return MultiVectorResult(finished, tokens, handler.info.name)
 
     def rerank(self, query: str, documents: Sequence[str], truncate: bool, deadline: float,
@@ -93,11 +94,3 @@ def _check_lengths(sequences: Sequence[Sequence[int]], max_length: int, field: s
                 "or send truncate=true",
                 param=f"{field}[{index}]",
             )
-
-
-def _finish(vectors: np.ndarray, dimensions: int | None, normalized: bool) -> np.ndarray:
-    """Matryoshka: the first ``dimensions`` values of each token vector, then each re-normalised."""
-    out = vectors[:, :dimensions] if dimensions else vectors
-    if normalized:
-        out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-    return np.ascontiguousarray(out, dtype=np.float32)
