@@ -149,6 +149,8 @@ def kind_of(read: Read, pipeline: str | None = None) -> str:
     architectures = [str(name) for name in config.get("architectures") or ()]
     if any(name.endswith("ForSequenceClassification") for name in architectures):
         return "classify" if label_count(config) > 1 else "rerank"
+    if "JinaForRanking" in architectures:  # jina-reranker-v3 (the server's listwise-rerank)
+        return "rerank"
     if any(name.endswith("ForCausalLM") for name in architectures):  # a decoder reranker (the server's llm-rerank)
         if pipeline == "text-classification":  # bge-reranker-v2-gemma's card; a model_type with a template
             return "rerank" if config.get("model_type") in ("qwen3", "gemma", "gemma2") else "embedding"

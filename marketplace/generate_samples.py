@@ -7,6 +7,7 @@
     python -m marketplace.generate_samples --data marketplace/data-rerank --url URL   # a reranker container
     python -m marketplace.generate_samples --model-dir COLBERT           # a multi-vector model: data-multivector/
     python -m marketplace.generate_samples --model-dir CLASSIFIER        # a classifier: data-classify/
+    python -m marketplace.generate_samples --model-dir SPLADE            # a sparse model: data-sparse/
 
 ``data/input/real-time/*.json`` are POSTed to ``/invocations`` (``application/json``); each answer is stored
 byte for byte in ``data/output/real-time/``. ``data/input/batch/*.jsonl|csv`` go through the Batch Transform
@@ -17,10 +18,11 @@ with a tolerance (other machines and accelerators round differently) and everyth
 The other kinds' samples live beside ``data/``, in the same layout: ``data-rerank/`` (``{"query", "documents"}``
 bodies in real-time, JSON Lines records of such bodies in batch; no CSV), ``data-multivector/`` (multi-vector
 bodies ``{"input", "input_type"}`` and a MaxSim rerank body in real-time; texts in batch, JSON Lines and CSV, as an
-embedding model's) and ``data-classify/`` (``{"input"}`` and TEI's ``{"inputs"}`` bodies in real-time, JSON Lines
-records of such bodies in batch; no CSV). ``--model-dir`` picks the folder of the model's kind unless ``--data``
-names one. Their outputs come from the model the listing sells, so none are committed with the repository:
-generate them with that model before the listing goes out.
+embedding model's), ``data-classify/`` (``{"input"}`` and TEI's ``{"inputs"}`` bodies in real-time, JSON Lines
+records of such bodies in batch; no CSV) and ``data-sparse/`` (TEI's ``/embed_sparse`` bodies ``{"inputs"}`` in
+real-time, answered ``[[{"index", "value"}, ...], ...]``; texts in batch, JSON Lines and CSV). ``--model-dir``
+picks the folder of the model's kind unless ``--data`` names one. Their outputs come from the model the listing
+sells, so none are committed with the repository: generate them with that model before the listing goes out.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from .local_transform import MB, execution_parameters, http_invoker, transform
 
 DATA = Path(__file__).resolve().parent / "data"
 DATA_BY_KIND = {"embedding": DATA, "rerank": DATA.with_name("data-rerank"),
-                "multivector": DATA.with_name("data-multivector"), "classify": DATA.with_name("data-classify")}
+                "multivector": DATA.with_name("data-multivector"), "classify": DATA.with_name("data-classify"),
+                "sparse": DATA.with_name("data-sparse")}  # fmt: skip
 BATCH_TYPES = {".jsonl": JSONLINES, ".csv": CSV}
 ABS_TOL = 2e-4  # float32 embeddings from another BLAS/accelerator agree to ~1e-6; bf16/fp16 GPUs to ~1e-3
 
@@ -82,13 +85,14 @@ def in_process_post(model_dir: Path | None = None) -> tuple[Post, tuple[str, int
 
 
 def sample_kind(model_dir: Path | None) -> str:
-    """The folder's kind by the server's rule (``rerank``, ``multivector``, ``classify``), else ``embedding``
-    (also: no folder)."""
+    """The folder's kind by the server's rule (``rerank``, ``multivector``, ``classify``, ``sparse``), else
+    ``embedding`` (also: no folder)."""
     if model_dir is None:
         return "embedding"
-    from inference.handlers import model_family
+    from inference.handlers import RERANK_FAMILIES, model_family
 
     family = model_family(model_dir)
+    family = "rerank" if family in RERANK_FAMILIES else family
     return family if family in DATA_BY_KIND else "embedding"
 
 
@@ -178,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "--data",
         type=Path,
         help="sample folder (input/, output/); default: data/, or the --model-dir kind's (data-rerank/, "
-        "data-multivector/, data-classify/)",
+        "data-multivector/, data-classify/, data-sparse/)",
     )
     args = parser.parse_args(argv)
     data = args.data or DATA_BY_KIND[sample_kind(args.model_dir)]

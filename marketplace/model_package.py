@@ -9,7 +9,7 @@ The request declares the image, the content types the container accepts (``appli
 real-time and transform instance types of every hardware class, and a validation transform job on the sample
 batch file; ``CertifyForMarketplace`` is set.
 
-The same image serves four kinds of model; ``kind`` in the config (or ``--model-dir``, the folder baked into the
+The same image serves five kinds of model; ``kind`` in the config (or ``--model-dir``, the folder baked into the
 image, read as the server reads it: ``inference.handlers.model_family``) picks what the package declares:
 
 * ``embedding`` (``package.example.json``): JSON, JSON Lines and CSV (one text per record); samples in ``data/``;
@@ -20,7 +20,10 @@ image, read as the server reads it: ``inference.handlers.model_family``) picks w
   records of such bodies, not CSV; samples in ``data-rerank/``;
 * ``classify``, a ``*ForSequenceClassification`` model with several labels (``package.classify.example.json``):
   JSON (``{"input"}``, or TEI's ``{"inputs"}``) and JSON Lines records of such bodies, not CSV; samples in
-  ``data-classify/``.
+  ``data-classify/``;
+* ``sparse``, a SPLADE model (``package.sparse.example.json``): JSON (TEI's ``/embed_sparse`` body ``{"inputs"}``),
+  JSON Lines and CSV (one text per record, answered with its ``[{"index", "value"}, ...]``); samples in
+  ``data-sparse/``.
 
 The validation job runs the kind's ``input/batch/`` sample file unless the config names another. Before anything
 is sent, the request is checked against
@@ -51,19 +54,21 @@ from inference.mime import ACCEPTED_CONTENT_TYPES, CSV, JSON, JSONLINES, RESPONS
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE / "data"
 
-Kind = Literal["embedding", "rerank", "multivector", "classify"]
+Kind = Literal["embedding", "rerank", "multivector", "classify", "sparse"]
 KINDS: tuple[str, ...] = get_args(Kind)
 # Exactly what the container accepts and answers (inference/mime.py); Marketplace tests these.
 CONTENT_TYPES = ACCEPTED_CONTENT_TYPES
 BATCH_CONTENT_TYPES = {".jsonl": JSONLINES, ".csv": CSV}
 # A reranker's and a classifier's records are request objects: JSON and JSON Lines, no CSV (the container answers
-# 400); a multi-vector model's records are texts, as an embedding model's.
+# 400); a multi-vector and a sparse model's records are texts, as an embedding model's.
 CONTENT_TYPES_BY_KIND: dict[str, tuple[str, ...]] = {"embedding": CONTENT_TYPES, "multivector": CONTENT_TYPES,
-                                                     "rerank": (JSON, JSONLINES), "classify": (JSON, JSONLINES)}
+                                                     "rerank": (JSON, JSONLINES), "classify": (JSON, JSONLINES),
+                                                     "sparse": CONTENT_TYPES}  # fmt: skip
 SAMPLES_BY_KIND = {"embedding": SAMPLES, "rerank": HERE / "data-rerank", "multivector": HERE / "data-multivector",
-                   "classify": HERE / "data-classify"}  # fmt: skip
+                   "classify": HERE / "data-classify", "sparse": HERE / "data-sparse"}  # fmt: skip
 VALIDATION_INPUT_BY_KIND = {"embedding": "input/batch/texts.jsonl", "rerank": "input/batch/rerank.jsonl",
-                            "multivector": "input/batch/texts.jsonl", "classify": "input/batch/classify.jsonl"}
+                            "multivector": "input/batch/texts.jsonl", "classify": "input/batch/classify.jsonl",
+                            "sparse": "input/batch/texts.jsonl"}  # fmt: skip
 # What a kind's records are, for the refusal of a validation file it cannot read.
 RECORDS_BY_KIND = {"rerank": "a reranker takes JSON Lines records of {query, documents}",
                    "classify": "a classifier takes JSON Lines records of {input} or {inputs}"}  # fmt: skip
@@ -73,16 +78,14 @@ S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$")
 
 def model_kind(folder: Path) -> Kind:
     """The kind of a model folder, by the server's own rule (``model_family``): ``multivector``, ``rerank`` (a
-    decoder reranker too) or ``classify`` as it says, else ``embedding`` (text, CLIP and Jina embedding models); a
-    sparse model is refused (no package kind yet)."""
-    from inference.handlers import model_family
+    decoder reranker too), ``classify`` or ``sparse`` as it says, else ``embedding`` (text, CLIP and Jina embedding
+    models)."""
+    from inference.handlers import RERANK_FAMILIES, model_family
 
     if not (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
         raise ValueError(f"{folder}: no config.json or modules.json; is this a model folder?")
-    family = {"llm-rerank": "rerank"}.get(model_family(folder), model_family(folder))
-    if family == "sparse":
-        raise ValueError(f"{folder}: a sparse (SPLADE) model, which has no Marketplace package kind yet "
-                         "(its sample requests and answers are TEI's /embed_sparse bodies)")
+    family = model_family(folder)
+    family = "rerank" if family in RERANK_FAMILIES else family
     return cast(Kind, family if family in KINDS else "embedding")
 
 
@@ -203,7 +206,7 @@ class ValidationConfig(BaseModel):
     input_file: str = Field(
         VALIDATION_INPUT_BY_KIND["embedding"],
         description="sample file under the kind's sample folder (marketplace/data/, data-rerank/, "
-        "data-multivector/, data-classify/); default by kind",
+        "data-multivector/, data-classify/, data-sparse/); default by kind",
     )
     instance_type: str = "ml.m5.xlarge"
     max_payload_mb: int = Field(6, ge=1, le=6, description="the container's limit is 6 MiB")
@@ -233,7 +236,7 @@ class PackageConfig(BaseModel):
     name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
     description: str = Field(max_length=1024)
     kind: Kind = Field("embedding", description="the model baked into the image: embedding model, reranker, "
-                       "multi-vector (late-interaction) model or classifier")
+                       "multi-vector (late-interaction) model, classifier or sparse (SPLADE) model")
     image: str = Field(description="ECR image URI in the seller account and the package's region")
     image_digest: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
     environment: dict[str, str] = Field(default_factory=dict)

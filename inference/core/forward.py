@@ -19,6 +19,7 @@ from .protocol import (
     ClassifierHandler,
     EmbeddingHandler,
     ImageEmbeddingHandler,
+    ListwiseRerankHandler,
     MultiVectorHandler,
     RerankHandler,
     SparseHandler,
@@ -32,11 +33,14 @@ log = logging.getLogger(__name__)
 
 # Batch keys' first part: what a micro-batch holds. TEXT and IMAGE: an embedding model's inputs (with the task);
 # PAIR: a reranker's query/document pairs; TOKENS: a multi-vector model's sequences (with the input type);
-# LABELS: a classifier's inputs; VOCAB: a SPLADE model's texts (sparse vectors over the vocabulary).
+# LABELS: a classifier's inputs; VOCAB: a SPLADE model's texts (sparse vectors over the vocabulary); BLOCK: a
+# listwise reranker's blocks (a query with many documents, one sequence).
 TEXT, IMAGE, PAIR, TOKENS, LABELS = "text", "image", "pair", "tokens", "labels"
-VOCAB = "vocab"
+VOCAB, BLOCK = "vocab", "block"
 BatchKey = tuple[str, str | None]  # (what, task or input type); (PAIR, None) for reranker pairs
-Handler = EmbeddingHandler | RerankHandler | MultiVectorHandler | ClassifierHandler | SparseHandler
+Handler = (
+    EmbeddingHandler | RerankHandler | ListwiseRerankHandler | MultiVectorHandler | ClassifierHandler | SparseHandler
+)
 
 # Calibration: about this many tokens in sequences of the model's max length (at most CALIBRATION_LENGTH), the
 # shape of a loaded worker's batches. all-MiniLM-L6-v2: 6 x 256 tokens, 0.26 s with 2 torch threads and 0.6 s
@@ -49,7 +53,8 @@ CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog, then reads a lo
 def forward_for(handler: Handler, heap: HeapTrimmer | None = None) -> ForwardFn:
     """The batcher's forward, by batch key: text batches go to ``forward`` with their task, image batches to
     ``forward_images``, reranker pairs to ``score``, a multi-vector model's batches to its ``forward`` with their
-    input type, a classifier's to ``logits``, a SPLADE model's to its ``forward``. After each pass freed host
+    input type, a classifier's to ``logits``, a SPLADE model's to its ``forward``, a listwise reranker's blocks to
+    ``forward_blocks``. After each pass freed host
     memory goes back to the OS once enough piled up (heap.py)."""
     trimmer = heap or HeapTrimmer()
 
@@ -58,6 +63,8 @@ def forward_for(handler: Handler, heap: HeapTrimmer | None = None) -> ForwardFn:
         try:
             if kind == PAIR:
                 return cast(RerankHandler, handler).score(payloads)
+            if kind == BLOCK:
+                return cast(ListwiseRerankHandler, handler).forward_blocks(payloads)
             if kind == LABELS:
                 return cast(ClassifierHandler, handler).logits(payloads)
             if kind == VOCAB:
@@ -82,9 +89,12 @@ def calibrate(handler: Handler, forward: ForwardFn, budget: WorkBudget) -> None:
     text = CALIBRATION_TEXT * (length // 8 + 1)
     ids: Any
     kind = handler.info.kind
-    if kind == RERANK:
+    if isinstance(handler, ListwiseRerankHandler):
+        [ids] = handler.tokenize_blocks(CALIBRATION_TEXT[:40], [text], True)
+        key: BatchKey = (BLOCK, None)
+    elif kind == RERANK:
         [ids] = cast(RerankHandler, handler).tokenize_pairs(CALIBRATION_TEXT[:40], [text], True)
-        key: BatchKey = (PAIR, None)
+        key = (PAIR, None)
     elif kind == CLASSIFY:
         [ids] = cast(ClassifierHandler, handler).tokenize([text], True)
         key = (LABELS, None)

@@ -111,6 +111,31 @@ class RerankHandler(Protocol):
     def warmup(self) -> None: ...
 
 
+@runtime_checkable
+class ListwiseRerankHandler(Protocol):
+    """Adapter around one listwise reranker (``info.kind == RERANK``, jina-reranker-v3): a query and many documents
+    share one sequence (a block), and a document's score depends on the others'.
+
+    ``tokenize_blocks`` runs in request threads; ``forward_blocks`` on micro-batches of blocks from the batcher."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def tokenize_blocks(self, query: str, documents: Sequence[str], truncate: bool) -> list[list[int]]:
+        """The blocks' prompts as token ids, each holding the next documents in order (the model card's packing)."""
+        ...
+
+    def forward_blocks(self, batch: Sequence[TokenIds]) -> list[np.ndarray]:
+        """Each block's projected vectors, float32: the query's row, then one row per document of the block."""
+        ...
+
+    def merge(self, outputs: Sequence[np.ndarray]) -> np.ndarray:
+        """The documents' scores, in order, from all blocks of one request (``forward_blocks``' outputs)."""
+        ...
+
+    def warmup(self) -> None: ...
+
+
 class MultiVectorHandler(Protocol):
     """Adapter around one late-interaction (ColBERT-style) model (``info.kind == MULTIVECTOR``): one vector per
     token, queries and documents tokenised differently (``input_type``: ``QUERY`` or ``DOCUMENT``).

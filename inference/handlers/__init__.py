@@ -18,6 +18,9 @@ from ..core.protocol import (
 from ..model_dir import resolve_model_dir
 from ..settings import Settings
 
+# The families served as rerankers (kind ``rerank``): cross-encoders, decoder rerankers, listwise rerankers.
+RERANK_FAMILIES = frozenset({"rerank", "llm-rerank", "listwise-rerank"})
+
 if TYPE_CHECKING:  # core.forward imports the batcher, and with it the metrics: not before the server sets them up
     from ..core.forward import Handler
 
@@ -28,7 +31,8 @@ def model_family(folder: Path) -> str:
     folder only with ``EMB_HANDLER=sparse``),
     ``rerank`` for cross-encoders (``*ForSequenceClassification`` with one label: Hugging Face, sentence-transformers
     CrossEncoder and Jina's rerankers), ``llm-rerank`` for decoder rerankers (``*ForCausalLM`` whose model card says
-    ``pipeline_tag: text-ranking``: llm_rerank_folder.py), ``classify`` for ``*ForSequenceClassification`` with
+    ``pipeline_tag: text-ranking``: llm_rerank_folder.py), ``listwise-rerank`` for jina-reranker-v3 (``JinaForRanking``:
+    listwise_prompt.py), ``classify`` for ``*ForSequenceClassification`` with
     several labels,
     ``jina-v3`` / ``jina-clip`` for Jina's own model code (``handlers/jina.py``), ``clip`` for CLIP-style two-tower
     models, else ``text``; decided from the folder's sentence-transformers metadata and config.json (model_type,
@@ -44,9 +48,12 @@ def model_family(folder: Path) -> str:
     if config.is_file():
         from .clip import CLIP_MODEL_TYPES
         from .jina import jina_family
+        from .listwise_prompt import LISTWISE_RERANK, is_listwise_reranker
         from .llm_rerank_folder import LLM_RERANK, is_decoder_reranker
 
         data = json.loads(config.read_text(encoding="utf-8"))
+        if is_listwise_reranker(data):
+            return LISTWISE_RERANK
         if any(str(name).endswith("ForSequenceClassification") for name in data.get("architectures") or ()):
             return "classify" if _label_count(data) > 1 else "rerank"
         if is_decoder_reranker(folder, data):
@@ -84,6 +91,10 @@ def load_handler(settings: Settings) -> Handler:
         from .llm_rerank import DecoderRerankHandler
 
         return DecoderRerankHandler.from_settings(folder, settings)
+    if family == "listwise-rerank":
+        from .listwise_rerank import ListwiseRerankHandler
+
+        return ListwiseRerankHandler.from_settings(folder, settings)
     if family == "multivector":
         from .colbert import ColbertHandler
 
@@ -118,5 +129,5 @@ def load_handler(settings: Settings) -> Handler:
     return TextEmbeddingHandler.from_settings(folder, settings)
 
 
-__all__ = ["ClassifierHandler", "EmbeddingHandler", "ImageEmbeddingHandler", "MultiVectorHandler", "RerankHandler",
-           "SparseHandler", "load_handler", "model_family"]  # fmt: skip
+__all__ = ["RERANK_FAMILIES", "ClassifierHandler", "EmbeddingHandler", "ImageEmbeddingHandler", "MultiVectorHandler",
+           "RerankHandler", "SparseHandler", "load_handler", "model_family"]  # fmt: skip

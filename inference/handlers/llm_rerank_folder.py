@@ -142,6 +142,6 @@ def template_for(folder: Path) -> DecoderTemplate | PairTemplate:
         raise ModelFolderError(
             f"{folder} is served as a decoder reranker, which needs a *ForCausalLM folder of model_type "
             f"{' or '.join(sorted(TEMPLATES))} (Qwen3-Reranker's or bge-reranker-v2-gemma's prompt template); it has "
-            f"model_type {model_type or 'none'} (jina-reranker-v3 is not supported)"
+            f"model_type {model_type or 'none'}"
         )
     return TEMPLATES[model_type]

@@ -1,14 +1,16 @@
-"""A multi-vector (late-interaction) model and a classifier through the Marketplace tooling: the model package request
-of each kind (content types, the validation job on the kind's sample records), the kind read from the baked folder,
-the sample bodies read by the server's own parsers, and the samples answered by the server code serving tiny models
-(in-process, through the Batch Transform data plane for the batch files)."""
+"""A multi-vector (late-interaction) model, a classifier and a sparse (SPLADE) model through the Marketplace tooling:
+the model package request of each kind (content types, the validation job on the kind's sample records), the kind
+read from the baked folder, the sample bodies read by the server's own parsers, and the samples answered by the server
+code serving tiny models (in-process, through the Batch Transform data plane for the batch files)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from marketplace_testing import MARKETPLACE, REGION
 from pydantic import ValidationError
@@ -19,6 +21,8 @@ from inference.endpoints.multivector.invoke import is_rerank_body
 from inference.endpoints.multivector.records import decode_multivector_records
 from inference.endpoints.multivector.schema import parse_multivector_request
 from inference.endpoints.rerank.schema import parse_rerank_request
+from inference.endpoints.sparse.records import decode_sparse_records
+from inference.endpoints.sparse.schema import parse_sparse_request
 from inference.mime import CSV, JSON, JSONLINES
 from marketplace import generate_samples as gs
 from marketplace import model_package as mp
@@ -29,13 +33,16 @@ from tests.tiny_classifiers import (
     build_single_label_classifier,
 )
 from tests.tiny_colbert import WIDTH, build_pylate_colbert
+from tests.tiny_sparse import build_tiny_splade
 
 EMBED_EXAMPLE = MARKETPLACE / "package.example.json"
 EXAMPLES = {"multivector": MARKETPLACE / "package.multivector.example.json",
-            "classify": MARKETPLACE / "package.classify.example.json"}  # fmt: skip
+            "classify": MARKETPLACE / "package.classify.example.json",
+            "sparse": MARKETPLACE / "package.sparse.example.json"}  # fmt: skip
 # kind -> (content types declared, validation input file)
 DECLARED = {"multivector": ([JSON, JSONLINES, CSV], "input/batch/texts.jsonl"),
-            "classify": ([JSON, JSONLINES], "input/batch/classify.jsonl")}  # fmt: skip
+            "classify": ([JSON, JSONLINES], "input/batch/classify.jsonl"),
+            "sparse": ([JSON, JSONLINES, CSV], "input/batch/texts.jsonl")}  # fmt: skip
 MAX_INPUTS = 2048
 
 
@@ -47,6 +54,11 @@ def colbert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_single_label_classifier(tmp_path_factory.mktemp("tiny-classifier") / "classifier")
+
+
+@pytest.fixture(scope="module")
+def splade(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_splade(tmp_path_factory.mktemp("tiny-splade") / "splade")
 
 
 # -- the package request ---------------------------------------------------------------------------------------
@@ -67,27 +79,30 @@ def test_each_example_declares_its_content_types_and_validates_on_its_records(ki
     assert job["TransformInput"]["SplitType"] == "Line" and job["TransformOutput"]["AssembleWith"] == "Line"
 
 
-def test_a_classifier_package_refuses_a_csv_validation_file_and_a_multi_vector_one_takes_it() -> None:
+def test_a_classifier_package_refuses_a_csv_validation_file_and_multi_vector_and_sparse_ones_take_it() -> None:
     raw = json.loads(EXAMPLES["classify"].read_text())
     raw["validation"]["input_file"] = "input/batch/texts.csv"
     with pytest.raises(ValidationError, match="classify model does not take text/csv"):
         mp.PackageConfig.model_validate(raw)
-    raw = json.loads(EXAMPLES["multivector"].read_text())
-    raw["validation"]["input_file"] = "input/batch/texts.csv"
-    cfg = mp.PackageConfig.model_validate(raw)
-    job = mp.build_request(cfg)["ValidationSpecification"]["ValidationProfiles"][0]["TransformJobDefinition"]
-    assert job["TransformInput"]["ContentType"] == CSV and (cfg.samples / "input/batch/texts.csv").is_file()
+    for kind in ("multivector", "sparse"):
+        raw = json.loads(EXAMPLES[kind].read_text())
+        raw["validation"]["input_file"] = "input/batch/texts.csv"
+        cfg = mp.PackageConfig.model_validate(raw)
+        job = mp.build_request(cfg)["ValidationSpecification"]["ValidationProfiles"][0]["TransformJobDefinition"]
+        assert job["TransformInput"]["ContentType"] == CSV and (cfg.samples / "input/batch/texts.csv").is_file()
 
 
-def test_the_kind_of_a_folder_is_the_servers(colbert: Path, tmp_path: Path) -> None:
+def test_the_kind_of_a_folder_is_the_servers(colbert: Path, splade: Path, tmp_path: Path) -> None:
     multi_label = build_multi_label_classifier(tmp_path / "multi-label")
     assert mp.model_kind(colbert) == gs.sample_kind(colbert) == "multivector"
     assert mp.model_kind(multi_label) == gs.sample_kind(multi_label) == "classify"
+    assert mp.model_kind(splade) == gs.sample_kind(splade) == "sparse"
 
 
 @pytest.mark.parametrize("kind", sorted(EXAMPLES))
-def test_model_dir_sets_the_kind(kind: str, colbert: Path, classifier: Path, tmp_path: Path, capsys) -> None:
-    folder = colbert if kind == "multivector" else classifier
+def test_model_dir_sets_the_kind(kind: str, colbert: Path, classifier: Path, splade: Path, tmp_path: Path,
+                                 capsys) -> None:  # fmt: skip
+    folder = {"multivector": colbert, "classify": classifier, "sparse": splade}[kind]
     raw = json.loads(EMBED_EXAMPLE.read_text())
     raw.pop("kind", None)
     raw["validation"].pop("input_file")
@@ -103,7 +118,7 @@ def test_model_dir_sets_the_kind(kind: str, colbert: Path, classifier: Path, tmp
     assert f"holds a {kind} model" in capsys.readouterr().err
 
 
-def test_cli_creates_both_packages_and_uploads_their_records(aws, moto_url, capsys) -> None:
+def test_cli_creates_every_package_and_uploads_its_records(aws, moto_url, capsys) -> None:
     aws.s3.create_bucket(Bucket="my-seller-bucket")
     for kind, example in EXAMPLES.items():
         cfg = mp.load_config(example)
@@ -145,6 +160,18 @@ def test_every_classify_sample_is_a_request_the_container_reads() -> None:
     records = decode_classify_records(body, JSONLINES, "auto", MAX_INPUTS)
     assert len(records) == len(body.decode().splitlines()) >= 3
     assert {call.shape for _, call in records} == {"jina", "tei"}
+
+
+def test_every_sparse_sample_is_a_request_the_container_reads() -> None:
+    data = gs.DATA_BY_KIND["sparse"]
+    requests = [parse_sparse_request(json.loads(path.read_text()), max_inputs=MAX_INPUTS)
+                for path in sorted((data / "input" / "real-time").glob("*.json"))]  # fmt: skip
+    assert len(requests) >= 2 and {len(request.inputs) > 1 for request in requests} == {True, False}
+    assert {request.truncate for request in requests} == {True, False}  # TEI's default, and truncate=true
+    for name, mime in (("texts.jsonl", JSONLINES), ("texts.csv", CSV)):
+        body = (data / "input" / "batch" / name).read_bytes()
+        records = decode_sparse_records(body, mime, MAX_INPUTS)
+        assert len(records) == len(body.decode().splitlines()) >= 3
 
 
 # -- the samples, answered by the server code serving the tiny models -------------------------------------------
@@ -196,4 +223,40 @@ def test_generate_samples_serves_a_classifier(labels, tmp_path: Path, capsys) ->
     assert len((data / "output" / "batch" / "classify.jsonl.out").read_text().splitlines()) == len(records)
     capsys.readouterr()
     assert gs.main(["--model-dir", str(folder), "--data", str(data), "--check"]) == 0
+    assert "DIFFERS" not in capsys.readouterr().out
+
+
+def _sparse_texts(source: Path) -> list[str]:
+    """The texts of a sparse sample: a TEI body's ``inputs``, or one per batch record (a text, ``{"text"}``,
+    ``{"inputs"}``; a CSV line)."""
+    if source.suffix == ".json":
+        inputs = json.loads(source.read_text())["inputs"]
+        return [inputs] if isinstance(inputs, str) else inputs
+    if source.suffix == ".csv":
+        return [row[0] for row in csv.reader(source.read_text().splitlines())]
+    records = [json.loads(line) for line in source.read_text().splitlines()]
+    return [r if isinstance(r, str) else r.get("text", r.get("inputs")) for r in records]
+
+
+def test_generate_samples_serves_a_sparse_folder(splade: Path, tmp_path: Path, capsys) -> None:
+    from sentence_transformers import SparseEncoder
+
+    data = _generated(splade, "sparse", tmp_path)
+    written = {path.relative_to(data).as_posix() for path in (data / "output").rglob("*.*")}
+    assert written == {"output/real-time/texts.json", "output/real-time/tei-options.json",
+                       "output/batch/texts.jsonl.out", "output/batch/texts.csv.out"}  # fmt: skip
+    reference = SparseEncoder(str(splade), device="cpu")
+    for source, target in gs.sample_pairs(data):
+        texts = _sparse_texts(source)
+        answer = target.read_text()
+        vectors = json.loads(answer) if source.suffix == ".json" else [json.loads(line) for line in answer.splitlines()]
+        expected = reference.encode(texts, convert_to_tensor=True, convert_to_sparse_tensor=False).numpy()
+        assert len(vectors) == len(texts) == len(expected)  # one answer per text (per record, in order)
+        for vector, want in zip(vectors, expected, strict=True):
+            indices = [entry["index"] for entry in vector]
+            assert indices == sorted(indices) and len(indices) == np.count_nonzero(want) > 0
+            assert all(set(entry) == {"index", "value"} for entry in vector)
+            np.testing.assert_allclose([entry["value"] for entry in vector], want[indices], atol=1e-5)
+    capsys.readouterr()
+    assert gs.main(["--model-dir", str(splade), "--data", str(data), "--check"]) == 0
     assert "DIFFERS" not in capsys.readouterr().out

@@ -10,8 +10,10 @@ import threading
 
 import numpy as np
 
+from ...core.budget import Reservation
 from ...core.engine import ModelEngine
-from ...core.forward import PAIR
+from ...core.forward import BLOCK, PAIR
+from ...core.protocol import ListwiseRerankHandler
 from ...core.types import MULTIVECTOR
 from ...errors import InvalidInputError
 from ..multivector.service import MultiVectorService
@@ -52,6 +54,9 @@ class RerankService:
         handler = self._engine.reranker
         self._validate(request)
         info = handler.info
+        if isinstance(handler, ListwiseRerankHandler):  # texts are cut to the model's caps: a token per text at least
+            reservation = self._engine.reserve(1 + len(request.documents), len(request.documents), deadline)
+            return self._listwise(handler, request, reservation, deadline, cancelled)
         query_bound = least_tokens([_head(request.query, info.max_length)], info.max_length)
         least = sum(min(info.max_length, query_bound + bound) for bound in _bounds(request.documents, info.max_length))
         reservation = self._engine.reserve(least, len(request.documents), deadline)
@@ -64,6 +69,19 @@ class RerankService:
         column = np.asarray(logits, dtype=np.float32)[:, 0]
         scores = column if request.raw_scores else handler.activation(column)
         return RerankResult(scores=scores, tokens=sum(len(pair) for pair in pairs), model=info.name)
+
+    def _listwise(self, handler: ListwiseRerankHandler, request: RerankRequest, reservation: Reservation,
+                  deadline: float, cancelled: threading.Event | None) -> RerankResult:  # fmt: skip
+        """A listwise reranker's scores: the request's blocks through the batcher, merged (never another request's
+        documents in a block). Its scores are cosines, the same with ``raw_scores``."""
+        try:
+            blocks = handler.tokenize_blocks(request.query, request.documents, request.truncate)
+            outputs = self._engine.submit_each(blocks, (BLOCK, None), [len(block) for block in blocks],
+                                               deadline=deadline, cancelled=cancelled,
+                                               reservation=reservation)  # fmt: skip
+        finally:
+            reservation.release()
+        return RerankResult(scores=handler.merge(outputs), tokens=sum(map(len, blocks)), model=handler.info.name)
 
     def _validate(self, request: RerankRequest) -> None:
         if not request.query or request.query.isspace():
