@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local Docker test mode: build the image, run it with a model folder mounted, wait for /ping, send the
-# sample requests in container/samples/ (for a reranker, a multi-vector model or a classifier: container/samples/rerank/,
-# multivector/ or classify/, as GET /info names the served model's kind), print the results, and clean up.
+# sample requests in container/samples/ (for a reranker, a multi-vector model, a classifier or a sparse model:
+# container/samples/rerank/, multivector/, classify/ or sparse/, as GET /info names the served model's kind), print
+# the results, and clean up.
 #
 #   container/local.sh [--model DIR] [--gpu|--cpu] [--port N] [--base IMAGE] [--offline]
 #                      [--tag TAG] [--no-build] [--keep] [--rmi] [--timeout S]
@@ -114,8 +115,8 @@ show() {
   if command -v python3 >/dev/null; then python3 "$REPO_ROOT/container/samples/show.py"; else head -c 600; echo; fi
 }
 status=0
-# The served model's kind (GET /info: the server's own reading of the folder) picks the samples: rerank, multivector
-# and classify models get the bodies of container/samples/<kind>/, an embedding model the embedding bodies.
+# The served model's kind (GET /info: the server's own reading of the folder) picks the samples: rerank, multivector,
+# classify and sparse models get the bodies of container/samples/<kind>/, an embedding model the embedding bodies.
 kind=$(curl -sS --max-time 10 "$url/info" | grep -o '"kind": *"[a-z]*"' | sed 's/.*"\([a-z]*\)"$/\1/' || true)
 samples="$REPO_ROOT/container/samples"
 if [[ -n $kind && -d $samples/$kind ]]; then

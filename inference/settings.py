@@ -148,7 +148,7 @@ class Settings(ImageSettings, ConnectionSettings, AccessSettings):
         16384,
         ge=1,
         validation_alias=_env("EMB_MAX_BATCH_TOKENS"),
-        description="Token budget of one forward pass (padded length x sequences).",
+        description="Token budget of one forward pass (padded length x sequences); on a GPU, at most what fits.",
     )
     batch_wait_ms: float = Field(
         2.0,

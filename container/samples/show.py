@@ -2,10 +2,11 @@
 """Summarise a response read from stdin (used by container/local.sh): an embeddings response (model, vectors, a few
 values), a rerank response (Jina/Cohere ``{"results": [...]}`` or TEI's ``[{"index", "score"}]``: the ranking), a
 multi-vector response (Jina's ``{"data": [{"embeddings": [...token vectors...]}]}``: tokens and width per input) or
-a classification (Jina's ``{"data": [{"prediction", "predictions"}]}`` or TEI's ``[{"score", "label"}]`` per input).
+a classification (Jina's ``{"data": [{"prediction", "predictions"}]}`` or TEI's ``[{"score", "label"}]`` per input)
+or a sparse (SPLADE) response (TEI's ``[[{"index", "value"}, ...], ...]``: nonzero entries and the largest per input).
 
-The samples of the other kinds are in container/samples/rerank/, multivector/ and classify/ (the embedding samples
-above would get 400 wrong_model_kind from them):
+The samples of the other kinds are in container/samples/rerank/, multivector/, classify/ and sparse/ (the embedding
+samples above would get 400 wrong_model_kind from them):
 
     for f in container/samples/rerank/*.json; do
       curl -s -H 'Content-Type: application/json' --data-binary "@$f" localhost:8080/invocations \
@@ -60,8 +61,40 @@ def labels(scores: list[dict[str, object]]) -> str:
     return ", ".join(f"{item['label']} {item['score']:.4f}" for item in scores)
 
 
+def is_sparse(body: object) -> bool:
+    """TEI's sparse answer: per input, a list of its nonzero ``{"index", "value"}`` entries."""
+    return isinstance(body, list) and bool(body) and all(
+        isinstance(entries, list) and all(isinstance(e, dict) and "index" in e and "value" in e for e in entries)
+        for entries in body)
+
+
+def sparse(entries: list[dict[str, float]]) -> str:
+    """One input's sparse vector: how many nonzero entries, and the largest few (vocabulary index: weight)."""
+    top = sorted(entries, key=lambda e: e["value"], reverse=True)[:4]
+    shown = ", ".join(f"{e['index']}: {e['value']:.4f}" for e in top)
+    return f"{len(entries)} nonzero, largest {shown}" if entries else "0 nonzero"
+
+
 def is_tei_labels(body: object) -> bool:
     return isinstance(body, list) and bool(body) and all(isinstance(i, dict) and "label" in i for i in body)
+
+
+def show_list(body: list) -> int:
+    """A TEI answer (a JSON array): a classification, sparse vectors or a ranking."""
+    if is_tei_labels(body) or (body and all(is_tei_labels(item) for item in body)):
+        batch = body if not is_tei_labels(body) else [body]  # TEI /predict: one input's list, or one per input
+        print(f"  inputs={len(batch)} (TEI classification, best first)")
+        print(*(f"  [{index}] {labels(scores)}" for index, scores in enumerate(batch)), sep="\n")
+        return 0
+    if is_sparse(body):  # TEI /embed_sparse
+        print(f"  inputs={len(body)} (sparse vectors)")
+        print(*(f"  [{index}] {sparse(entries)}" for index, entries in enumerate(body)), sep="\n")
+        return 0
+    if all(isinstance(item, dict) and "score" in item for item in body):  # TEI /rerank
+        print(f"  results={len(body)} (TEI format)", *ranking(body), sep="\n")
+        return 0
+    print(f"  {json.dumps(body)[:500]}")
+    return 1
 
 
 def main() -> int:
@@ -71,14 +104,8 @@ def main() -> int:
     except json.JSONDecodeError:
         print(f"  (not JSON) {text[:300]}")
         return 1
-    if is_tei_labels(body) or (isinstance(body, list) and body and all(is_tei_labels(item) for item in body)):
-        batch = body if not is_tei_labels(body) else [body]  # TEI /predict: one input's list, or one per input
-        print(f"  inputs={len(batch)} (TEI classification, best first)")
-        print(*(f"  [{index}] {labels(scores)}" for index, scores in enumerate(batch)), sep="\n")
-        return 0
-    if isinstance(body, list) and all(isinstance(item, dict) and "score" in item for item in body):  # TEI /rerank
-        print(f"  results={len(body)} (TEI format)", *ranking(body), sep="\n")
-        return 0
+    if isinstance(body, list):
+        return show_list(body)
     if isinstance(body, dict) and isinstance(body.get("results"), list):  # Jina/Cohere rerank
         print(f"  model={body.get('model')} results={len(body['results'])} usage={body.get('usage')}")
         print(*ranking(body["results"]), sep="\n")

@@ -28,6 +28,7 @@ from ..codecs.negotiation import check_content_type
 from ..core.engine import ModelEngine
 from ..errors import ServingError
 from ..settings import Settings
+from .model_router import EngineGroup
 from .route_table import Route, RouteIndex
 
 HEAD_GATE = "head_gate"  # app.extensions key: the runtime hands it to the front
@@ -36,7 +37,7 @@ HEAD_GATE = "head_gate"  # app.extensions key: the runtime hands it to the front
 class HeadGate:
     """``gate(method, path, headers, content_length)``: the error to answer at once, or None (read the body)."""
 
-    def __init__(self, app: Flask, settings: Settings, engine: ModelEngine, keys: KeyRing) -> None:
+    def __init__(self, app: Flask, settings: Settings, engine: ModelEngine | EngineGroup, keys: KeyRing) -> None:
         self._adapter = app.url_map.bind("localhost")
         self._routes = RouteIndex(settings)
         self._engine, self._keys = engine, keys

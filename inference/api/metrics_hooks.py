@@ -10,6 +10,7 @@ from flask import Flask, Response, g, request
 
 from .. import metrics
 from ..core.engine import ModelEngine
+from .model_router import EngineGroup
 from .route_table import (
     CLASSIFY,
     CLASSIFY_INFINITY,
@@ -34,7 +35,7 @@ API_OF_ACTION = {EMBED: "embed", RERANK: "rerank", MULTIVECTOR: "multivector", C
                  SPARSE: "sparse", SEGMENT: "tokenize", COHERE_EMBED: "embed", COHERE_RERANK: "rerank"}  # fmt: skip
 
 
-def install_metrics(app: Flask, engine: ModelEngine, routes: RouteIndex) -> None:
+def install_metrics(app: Flask, engine: ModelEngine | EngineGroup, routes: RouteIndex) -> None:
     def api() -> str:
         route = routes.get(request.url_rule.rule, request.method) if request.url_rule is not None else None
         if route is None:

@@ -22,6 +22,7 @@ from ..core.types import EMBED as EMBED_KIND
 from ..core.types import MULTIVECTOR as MULTIVECTOR_KIND
 from ..core.types import RERANK as RERANK_KIND
 from ..core.types import SPARSE as SPARSE_KIND
+from ..core.types import ModelInfo
 from ..endpoints.classify.endpoint import ClassifyEndpoint
 from ..endpoints.classify.service import ClassifyService
 from ..endpoints.demand import demand
@@ -38,6 +39,7 @@ from ..metrics import CONTENT_TYPE, exposition
 from ..mime import JSON
 from ..settings import Settings
 from .access_hooks import reserve_work
+from .model_router import EngineGroup
 from .openapi import openapi_spec
 from .request_context import CANCELLED, DEADLINE
 from .route_table import (
@@ -92,7 +94,23 @@ def max_payload_mb(tokens_per_s: float | None, deadline_s: float, max_body_mb: f
     return max(1, int(limit))
 
 
-def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
+def info_body(model: ModelInfo, settings: Settings) -> dict[str, object]:
+    """``/info``'s description of one model."""
+    return {"model": model.name, "kind": model.kind, "dimensions": model.dimensions, "max_length": model.max_length,
+            "tasks": list(model.tasks), "modalities": sorted(model.modalities), "late_chunking": model.late_chunking,
+            "pooling": model.pooling, "device": model.device, "dtype": model.dtype,
+            "dimension_options": list(model.dimension_options or (model.dimensions,)),
+            "query_length": model.query_length, "labels": list(model.labels), "embedding_types": list(EMBEDDING_TYPES),
+            "max_inputs": settings.max_inputs, "max_documents": settings.max_documents,
+            "api_key_required": settings.keys_on}  # fmt: skip
+
+
+def platform_views(engine: ModelEngine | EngineGroup, settings: Settings,
+                   models_of: Callable[[], list[ModelInfo]] | None = None) -> dict[str, View]:  # fmt: skip
+    """Health, liveness, execution parameters, models, info, OpenAPI and metrics. ``engine``: the model's (or a
+    set's, which answers for all: model_router.py); ``models_of``: every served model (default: ``engine``'s)."""
+    listed = models_of or (lambda: [engine.info])
+
     def health() -> Response:
         if not engine.ready:
             raise ModelNotReadyError(engine.not_ready_reason())
@@ -112,22 +130,16 @@ def _platform_views(engine: ModelEngine, settings: Settings) -> dict[str, View]:
         )
 
     def info() -> Response:
-        """What the playground and clients need to know of the served model (503 until it is loaded)."""
+        """What the playground and clients need to know of the served model (503 until it is loaded); with several
+        models, the default one's, and each model's under ``models``."""
         if not engine.ready:
             raise ModelNotReadyError(engine.not_ready_reason())
-        model = engine.info
-        return _json({"model": model.name, "kind": model.kind, "dimensions": model.dimensions,
-                      "max_length": model.max_length, "tasks": list(model.tasks),
-                      "modalities": sorted(model.modalities), "late_chunking": model.late_chunking,
-                      "pooling": model.pooling, "device": model.device, "dtype": model.dtype,
-                      "dimension_options": list(model.dimension_options or (model.dimensions,)),
-                      "query_length": model.query_length, "labels": list(model.labels),
-                      "embedding_types": list(EMBEDDING_TYPES), "max_inputs": settings.max_inputs,
-                      "max_documents": settings.max_documents, "api_key_required": settings.keys_on})  # fmt: skip
+        served = [info_body(model, settings) for model in listed()]
+        return _json({**info_body(engine.info, settings), "models": served})
 
     def models() -> Response:
-        name = engine.info.name
-        return _json({"object": "list", "data": [{"id": name, "object": "model", "owned_by": "self"}]})
+        return _json({"object": "list", "data": [{"id": model.name, "object": "model", "owned_by": "self",
+                                                  "kind": model.kind} for model in listed()]})  # fmt: skip
 
     spec = dumps(openapi_spec(settings))
     return {
@@ -225,7 +237,8 @@ def _classify_views(engine: ModelEngine, service: ClassifyService, settings: Set
             for action, (shape, check) in shapes.items()}  # fmt: skip
 
 
-def build_routes(engine: ModelEngine, endpoints: Endpoints, settings: Settings) -> Blueprint:
+def model_views(engine: ModelEngine, endpoints: Endpoints, settings: Settings) -> dict[str, View]:
+    """The views of one model's routes (every route but the platform ones: health, info, models, metrics ...)."""
     embed = _endpoint_view(endpoints.embeddings, engine, lambda: engine.handler, settings)
     rerank = _endpoint_view(endpoints.reranking, engine,
                             lambda: engine.info.kind == MULTIVECTOR_KIND or engine.reranker, settings)  # fmt: skip
@@ -250,14 +263,22 @@ def build_routes(engine: ModelEngine, endpoints: Endpoints, settings: Settings) 
                             lambda: engine.info.kind, settings.max_inputs,
                             ClassifyEndpoint(endpoints.classify, "jina", settings.max_inputs),
                             sparse=endpoints.sparse)  # fmt: skip
-    views = {**_platform_views(engine, settings), EMBED: _embed_view(engine, embed, flagged), RERANK: rerank,
-             MULTIVECTOR: multivector, SPARSE: sparse, INVOKE: _invoke_view(engine, by_kind), **classify,
-             VERTEX: _endpoint_view(vertex, engine, lambda: None, settings), **tokenizer_views(engine, settings),
-             **cohere, **ui_views()}  # fmt: skip
+    return {EMBED: _embed_view(engine, embed, flagged), RERANK: rerank, MULTIVECTOR: multivector, SPARSE: sparse,
+            INVOKE: _invoke_view(engine, by_kind), **classify, VERTEX: _endpoint_view(vertex, engine, lambda: None,
+            settings), **tokenizer_views(engine, settings), **cohere}  # fmt: skip
+
+
+def blueprint(views: dict[str, View], settings: Settings) -> Blueprint:
+    """Every route of the route table bound to its action's view."""
     routes = Blueprint("api", __name__)
     for route in route_table(settings):
         routes.add_url_rule(route.path, route.operation_id, views[route.action], methods=[route.method])
     return routes
+
+
+def build_routes(engine: ModelEngine, endpoints: Endpoints, settings: Settings) -> Blueprint:
+    views = {**platform_views(engine, settings), **model_views(engine, endpoints, settings), **ui_views()}
+    return blueprint(views, settings)
 
 
 def register_routes(app: Flask, engine: ModelEngine, endpoints: Endpoints, settings: Settings) -> None:

@@ -23,6 +23,7 @@ from ..settings import Settings
 from .batching import MicroBatcher
 from .budget import Reservation, WorkBudget, WorkSnapshot
 from .forward import BatchKey, Handler, calibrate, forward_for
+from .memory_plan import batch_token_budget
 from .protocol import (
     ClassifierHandler,
     EmbeddingHandler,
@@ -92,7 +93,9 @@ class ModelEngine:
         self._batcher = MicroBatcher(
             forward,
             max_batch_size=s.max_batch_size,
-            max_batch_tokens=max(s.max_batch_tokens, handler.info.max_length),
+            max_batch_tokens=batch_token_budget(
+                s.max_batch_tokens, handler.info.max_length, handler.info.max_forward_tokens
+            ),
             wait_s=s.batch_wait_ms / 1000,
             max_queue=s.max_queue_inputs,
             budget=self._budget,

@@ -66,3 +66,6 @@ class ModelInfo:
     dimension_options: tuple[int, ...] = ()
     query_length: int | None = None  # MULTIVECTOR: every query's length in tokens (query expansion)
     labels: tuple[str, ...] = ()  # CLASSIFY: the model's labels, by output index (config.json's id2label)
+    # Padded tokens one forward pass may hold, planned at load from the accelerator memory left free
+    # (core/memory_plan.py); None where not planned (CPU). Caps EMB_MAX_BATCH_TOKENS.
+    max_forward_tokens: int | None = None

@@ -30,6 +30,7 @@ from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
+from .memory import plan_forward_tokens
 from .st_config import ModelFolderError, read_st_config
 from .text_tokenizer import HFTextTokenizer
 from .tokenization import model_max_length, uncut_tokenizer
@@ -99,6 +100,7 @@ class SequenceClassifierHandler:
             late_chunking=False,
             device=str(self._device),
             dtype=dtype_name(loaded.dtype),
+            max_forward_tokens=plan_forward_tokens(loaded, max_length),
             kind=CLASSIFY,
             labels=labels,
         )

@@ -30,6 +30,7 @@ from .colbert_folder import DenseLayer, read_colbert_folder
 from .colbert_tokens import ColbertTokens, lowercase_inputs, register_markers
 from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
+from .memory import plan_forward_tokens
 from .st_config import ModelFolderError
 from .text import CPU_MAX_PADDING, CPU_PADDING_ALLOWANCE_PER_THREAD, GPU_MAX_PADDING, GPU_PADDING_ALLOWANCE
 from .text_tokenizer import HFTextTokenizer
@@ -111,6 +112,7 @@ class ColbertHandler:
             late_chunking=False,
             device=str(self._device),
             dtype=dtype_name(loaded.dtype),
+            max_forward_tokens=plan_forward_tokens(loaded, max_length),
             kind=MULTIVECTOR,
             dimension_options=options,
             query_length=self._tokens.query_length,

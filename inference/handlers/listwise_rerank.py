@@ -27,6 +27,7 @@ from ..settings import Settings
 from . import listwise_prompt as listwise
 from .device import dtype_name, split_on_oom
 from .loading import load_hf_model
+from .memory import plan_forward_tokens
 from .prefix_tokens import Tokens, first_tokens, first_tokens_of_each
 from .st_config import ModelFolderError
 from .text_tokenizer import HFTextTokenizer
@@ -91,6 +92,7 @@ class ListwiseRerankHandler:
             device=str(self._device),
             dtype=dtype_name(loaded.dtype),
             kind=RERANK,
+            max_forward_tokens=plan_forward_tokens(loaded, self._max_length),
         )
         log.info("loaded listwise reranker %s", self._info)
 

@@ -32,6 +32,7 @@ from ..settings import Settings
 from .device import dtype_name, split_on_oom
 from .llm_rerank_folder import DecoderTemplate, PairTemplate, template_for
 from .loading import load_hf_model
+from .memory import plan_forward_tokens
 from .prefix_tokens import first_tokens_of_each
 from .st_config import ModelFolderError
 from .text_tokenizer import HFTextTokenizer
@@ -85,6 +86,7 @@ class DecoderRerankHandler:
             late_chunking=False,
             device=str(self._device),
             dtype=dtype_name(loaded.dtype),
+            max_forward_tokens=plan_forward_tokens(loaded, max_length),
             kind=RERANK,
         )
         log.info("loaded decoder reranker %s (template %s)", self._info, self._template.name)

@@ -24,6 +24,7 @@ from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
+from .memory import plan_forward_tokens
 from .pair_tokens import PairTokenizer
 from .st_config import ModelFolderError, read_st_config
 from .text_tokenizer import HFTextTokenizer
@@ -83,6 +84,7 @@ class CrossEncoderHandler:
             late_chunking=False,
             device=str(self._device),
             dtype=dtype_name(loaded.dtype),
+            max_forward_tokens=plan_forward_tokens(loaded, max_length),
             kind=RERANK,
         )
         log.info("loaded reranker %s (activation %s)", self._info, self._activation)

@@ -30,6 +30,7 @@ from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
+from .memory import plan_forward_tokens
 from .splade_folder import SpladeConfig, read_splade_config
 from .text import CPU_MAX_PADDING, CPU_PADDING_ALLOWANCE_PER_THREAD, GPU_MAX_PADDING, GPU_PADDING_ALLOWANCE
 from .text_tokenizer import HFTextTokenizer
@@ -65,6 +66,7 @@ class SpladeHandler:
             late_chunking=False,
             device=str(self._device),
             dtype=dtype_name(loaded.dtype),
+            max_forward_tokens=plan_forward_tokens(loaded, max_length, reserve=3 * LOGIT_BYTES),
             kind=SPARSE,
         )
         log.info("loaded SPLADE model %s (%s)", self._info, self._config)

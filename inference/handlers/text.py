@@ -21,6 +21,7 @@ from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
 from .lora import BASE, attach_adapters, find_adapters
+from .memory import plan_forward_tokens
 from .pooling import pool
 from .st_config import STConfig, read_st_config
 from .text_tokenizer import HFTextTokenizer
@@ -71,6 +72,7 @@ class TextEmbeddingHandler:
             tasks=tuple(dict.fromkeys([*self._adapters, *self._lora, *self._prompts])),
             device=str(self._device),
             dtype=dtype_name(dtype),
+            max_forward_tokens=plan_forward_tokens(loaded, max_length),
         )
         log.info("loaded text model %s", self._info)
 

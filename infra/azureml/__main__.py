@@ -8,7 +8,8 @@ REST bodies and touch nothing (no credential needed). Exit codes: 0 ok, 1 Azure 
 Every kind of model the image serves deploys the same way; ``invoke`` sends the body of the endpoint's kind (what
 the container answers on ``/invocations`` with that kind loaded) and summarises the answer: ``--text ...`` embeds,
 ``--query Q --text DOC ...`` ranks (a reranker, or a multi-vector model by MaxSim), ``--kind multivector`` gets the
-texts' token vectors (``--input-type query|document``) and ``--kind classify`` their labels.
+texts' token vectors (``--input-type query|document``), ``--kind classify`` their labels and ``--kind sparse`` their
+sparse vectors (TEI's ``{"inputs"}``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..config_file import layered, read_json_object, run_cli
 from .config import AzureMLConfig, AzureMLTarget
 
 DRY_RUN_LOCATION = "<workspace-location>"
-KINDS = ("embedding", "rerank", "multivector", "classify")  # what the served model is (container/pack_model.py)
+KINDS = ("embedding", "rerank", "multivector", "classify", "sparse")  # the served model (container/pack_model.py)
 # Flags that map 1:1 onto config fields (dest == field name). Defaults None: "not given".
 TARGET_FLAGS: dict[str, type] = {
     "subscription_id": str,
@@ -159,7 +160,8 @@ def cmd_plan(cfg: AzureMLConfig, yaml_dir: str | None = None) -> int:
 def invoke_payload(texts: Sequence[str], query: str | None = None, top_n: int | None = None,
                    kind: str | None = None, input_type: str | None = None) -> dict[str, Any]:  # fmt: skip
     """The request ``invoke`` sends: embeddings of ``texts``, with ``query`` a rerank of them (a reranker, or a
-    multi-vector model by MaxSim), ``kind`` ``multivector`` their token vectors, ``classify`` their labels."""
+    multi-vector model by MaxSim), ``kind`` ``multivector`` their token vectors, ``classify`` their labels,
+    ``sparse`` their sparse vectors (TEI's ``/embed_sparse`` body)."""
     kind = kind or ("rerank" if query is not None else "embedding")
     if query is not None and kind not in ("rerank", "multivector"):
         raise ValueError(f"--query ranks documents: a reranker or a multi-vector model, not --kind {kind}")
@@ -170,6 +172,8 @@ def invoke_payload(texts: Sequence[str], query: str | None = None, top_n: int | 
             raise ValueError("--top-n needs --query (a reranker)")
         if kind == "rerank":
             raise ValueError("--kind rerank needs --query (the documents are the --text texts)")
+        if kind == "sparse":
+            return {"inputs": list(texts) or ["Hello from Azure ML"]}
         payload: dict[str, Any] = {"input": list(texts) or ["Hello from Azure ML"]}
         if input_type is not None:
             payload["input_type"] = input_type
@@ -211,9 +215,28 @@ def _summarise_classify(response: dict[str, Any], data: list[dict[str, Any]]) ->
     return {"classifications": predictions, "usage": response.get("usage")}
 
 
+def _is_sparse(response: Any) -> bool:
+    """TEI's sparse answer: per input, a list of its nonzero ``{"index", "value"}`` entries."""
+    return isinstance(response, list) and bool(response) and all(
+        isinstance(entries, list) and all(isinstance(e, dict) and {"index", "value"} <= e.keys() for e in entries)
+        for entries in response
+    )
+
+
+def _summarise_sparse(response: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per input, its count of nonzero entries and its largest one (every entry: ``--raw``)."""
+    inputs = []
+    for index, entries in enumerate(response):
+        top = max(entries, key=lambda e: e["value"], default=None)
+        inputs.append({"index": index, "nonzero": len(entries), "top": top})
+    return {"sparse": inputs}
+
+
 def _summarise(response: Any) -> dict[str, Any]:
     if isinstance(response, dict) and "results" in response:
         return _summarise_rerank(response)
+    if _is_sparse(response):
+        return _summarise_sparse(response)
     data = response.get("data", []) if isinstance(response, dict) else []
     items = [item for item in data if isinstance(item, dict)]
     if items and all("embeddings" in item for item in items):

@@ -24,7 +24,11 @@ picks the host's NVIDIA driver; ``gpu_hosts.check_gpu_host`` refuses a host the 
 * ``rerank`` and ``classify``: each record is one whole request (``{"query", "documents", ...}`` or TEI's
   ``{"query", "texts", ...}``; ``{"input", "labels"?}`` or TEI's ``{"inputs"}``) answered with one response line;
   these take no CSV and no ``record_options`` (each record carries its own options), so both are refused here,
-  before the job starts.
+  before the job starts;
+* ``sparse`` (a SPLADE model): each record is one text (JSON Lines: a JSON string, ``{"text"}``, or TEI's
+  ``{"inputs": <one text>, "truncate"?, "prompt_name"?}``; CSV: the text), answered with one line of its nonzero
+  entries (``[{"index", "value"}, ...]``); the container reads no ``EMB_RECORD_OPTIONS`` for it, so
+  ``record_options`` are refused here (a record sets its own options).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from .waiters import DeploymentError, Poller, describe_or_none, transform_job_do
 JSONLINES: Final = "application/jsonlines"
 RECORD_OPTIONS_ENV = "EMB_RECORD_OPTIONS"
 DEADLINE_ENV = "EMB_REQUEST_DEADLINE_S"
-Kind = Literal["embedding", "rerank", "multivector", "classify"]
+Kind = Literal["embedding", "rerank", "multivector", "classify", "sparse"]
 KINDS: Final = get_args(Kind)
 # Kinds whose records are whole request bodies (JSON Lines only, no record_options): what each record is.
 REQUEST_RECORDS: Final = {
@@ -106,6 +110,9 @@ class TransformConfig(BaseModel):
                 raise ValueError(
                     f"{who} takes no record_options: each record is a whole request (put {options} in the records)"
                 )
+        if self.model_kind == "sparse" and self.record_options:
+            raise ValueError("a sparse model takes no record_options (the container reads no EMB_RECORD_OPTIONS for "
+                             'it): give a record its own, e.g. {"inputs": "<text>", "truncate": true}')
         return self
 
     @model_validator(mode="after")

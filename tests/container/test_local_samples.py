@@ -11,27 +11,30 @@ from pathlib import Path
 
 import pytest
 
-from inference.core.types import CLASSIFY, EMBED, MULTIVECTOR, RERANK
+from inference.core.types import CLASSIFY, EMBED, MULTIVECTOR, RERANK, SPARSE
 from tests.tiny_classifiers import build_multi_label_classifier
 from tests.tiny_colbert import build_pylate_colbert
 from tests.tiny_rerankers import build_tiny_bert_reranker
+from tests.tiny_sparse import build_tiny_splade
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "container" / "samples"
 BUILDERS: dict[str, Callable[[Path], Path]] = {RERANK: build_tiny_bert_reranker, MULTIVECTOR: build_pylate_colbert,
-                                               CLASSIFY: build_multi_label_classifier}  # fmt: skip
+                                               CLASSIFY: build_multi_label_classifier,
+                                               SPARSE: build_tiny_splade}  # fmt: skip
 # What show.py prints for each sample (in order of the file names).
 SHOWN = {
     RERANK: ["results=3", "results=2", "results=2 (TEI format)"],
     MULTIVECTOR: ["inputs=2", "inputs=1", "inputs=1", "results=2"],
     CLASSIFY: ["inputs=2 usage=", "inputs=2 (TEI classification", "inputs=1 (TEI classification"],
+    SPARSE: ["inputs=2 (sparse vectors)", "inputs=1 (sparse vectors)"],
 }
 
 
 def test_local_sh_picks_the_folder_named_by_the_kind() -> None:
     script = (REPO / "container" / "local.sh").read_text()
     assert '"$url/info"' in script and 'samples="$samples/$kind"' in script
-    assert {path.name for path in SAMPLES.iterdir() if path.is_dir()} == {RERANK, MULTIVECTOR, CLASSIFY}
+    assert {path.name for path in SAMPLES.iterdir() if path.is_dir()} == {RERANK, MULTIVECTOR, CLASSIFY, SPARSE}
     assert not (SAMPLES / EMBED).exists()  # an embedding model gets the top-level samples
 
 

@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "inference"
 BASE = {"settings", "settings_access", "settings_connections", "settings_images", "env_table", "errors", "mime",
-        "model_dir", "storage_copy", "gpu_host", "metrics",
+        "model_dir", "model_set", "storage_copy", "gpu_host", "metrics",
         "__init__"}
 # What each part may import from the package (besides itself and the base modules).
 ALLOWED = {

@@ -176,6 +176,9 @@ class FakeArm:
             return self._json(401, {"error": "unauthorized"})
         if "query" in rec.body:  # a rerank request: what the container answers with a reranker loaded
             return self._json(200, self._rerank(rec.body))
+        if "inputs" in rec.body:  # TEI's /embed_sparse body: what the container answers with a sparse model loaded
+            texts = rec.body["inputs"] if isinstance(rec.body["inputs"], list) else [rec.body["inputs"]]
+            return self._json(200, [[{"index": 7 + i, "value": 0.5}] for i in range(len(texts))])
         inputs = rec.body["input"] if isinstance(rec.body["input"], list) else [rec.body["input"]]
         data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3, 0.4]} for i in range(len(inputs))]
         return self._json(200, {"object": "list", "model": "fake", "data": data, "usage": {"total_tokens": 3}})

@@ -1,6 +1,6 @@
-"""A multi-vector (late-interaction) model and a classifier on Azure ML: ``invoke --kind multivector|classify``
-sends the body of that kind (what the container answers on its scoring route with such a model loaded) and
-summarises the answer; ``--query`` also ranks with a multi-vector model (MaxSim)."""
+"""A multi-vector (late-interaction) model, a classifier and a sparse (SPLADE) model on Azure ML: ``invoke --kind
+multivector|classify|sparse`` sends the body of that kind (what the container answers on its scoring route with such
+a model loaded) and summarises the answer; ``--query`` also ranks with a multi-vector model (MaxSim)."""
 
 from __future__ import annotations
 
@@ -30,12 +30,16 @@ def test_invoke_payload_of_each_kind() -> None:
     assert invoke_payload(["d1", "d2"], "q", 1, kind="multivector") == {"query": "q", "documents": ["d1", "d2"],
                                                                         "top_n": 1}  # fmt: skip
     assert invoke_payload(["a", "b"], kind="classify") == {"input": ["a", "b"]}
+    assert invoke_payload(["a", "b"], kind="sparse") == {"inputs": ["a", "b"]}  # TEI's /embed_sparse body
     assert invoke_payload(["a"], kind="embedding") == invoke_payload(["a"]) == {"input": ["a"]}
     for kwargs, message in [
         ({"query": "q", "kind": "classify"}, "--query ranks documents"),
         ({"kind": "rerank"}, "--kind rerank needs --query"),
         ({"input_type": "query"}, "--input-type is for --kind multivector"),
         ({"query": "q", "kind": "multivector", "input_type": "query"}, "--input-type is for --kind multivector"),
+        ({"query": "q", "kind": "sparse"}, "--query ranks documents"),
+        ({"kind": "sparse", "input_type": "query"}, "--input-type is for --kind multivector"),
+        ({"kind": "sparse", "top_n": 1}, "--top-n needs --query"),
     ]:  # fmt: skip
         with pytest.raises(ValueError, match=message):
             invoke_payload(["d"], **kwargs)
@@ -55,6 +59,11 @@ def test_summaries_of_each_kind() -> None:
     embeddings = {"object": "list", "model": "m", "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}],
                   "usage": {"total_tokens": 1}}  # fmt: skip
     assert _summarise(embeddings) == {"model": "m", "embeddings": 1, "dimensions": 1, "usage": {"total_tokens": 1}}
+    sparse = [[{"index": 2003, "value": 0.5}, {"index": 7592, "value": 1.25}], []]
+    assert _summarise(sparse) == {"sparse": [{"index": 0, "nonzero": 2, "top": {"index": 7592, "value": 1.25}},
+                                             {"index": 1, "nonzero": 0, "top": None}]}  # fmt: skip
+    tei_labels = [[{"label": "pos", "score": 0.9}]]  # a TEI classification is no sparse answer
+    assert "sparse" not in _summarise(tei_labels)
 
 
 @pytest.fixture
@@ -86,6 +95,13 @@ def test_invoke_sends_the_kinds_bodies(tmp_path: Path, capsys: pytest.CaptureFix
     code, _, err = _run(capsys, *base, "--kind", "classify")
     assert code == 0, err
     assert fake_client.scoring_requests[-1].body == {"input": ["first", "second"]}
+    code, out, err = _run(capsys, *base, "--kind", "sparse")
+    assert code == 0, err
+    assert fake_client.scoring_requests[-1].body == {"inputs": ["first", "second"]}
+    assert out == {"sparse": [{"index": 0, "nonzero": 1, "top": {"index": 7, "value": 0.5}},
+                              {"index": 1, "nonzero": 1, "top": {"index": 8, "value": 0.5}}]}  # fmt: skip
     sent = len(fake_client.scoring_requests)
     code, _, err = _run(capsys, *base, "--kind", "classify", "--query", "q")
     assert code == 2 and "--query ranks documents" in err and len(fake_client.scoring_requests) == sent
+    code, _, err = _run(capsys, *base, "--kind", "sparse", "--input-type", "query")
+    assert code == 2 and "--input-type is for --kind multivector" in err and len(fake_client.scoring_requests) == sent

@@ -1,7 +1,7 @@
-"""A multi-vector (late-interaction) model and a classifier through ``python -m infra.sagemaker``: their kind read
-from a folder and from its packed archive, ``invoke --kind multivector|classify`` (the body sent, against moto's
-canned answer and against the real server process serving the tiny models, through boto3's sagemaker-runtime), and
-their batch transform jobs checked."""
+"""A multi-vector (late-interaction) model, a classifier and a sparse (SPLADE) model through ``python -m
+infra.sagemaker``: their kind read from a folder and from its packed archive, ``invoke --kind
+multivector|classify|sparse`` (the body sent, against moto's canned answer and against the real server process serving
+the tiny models, through boto3's sagemaker-runtime), and their batch transform jobs checked."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import requests
 from sagemaker_testing import REGION
 
 from infra.sagemaker import artifacts, transform
-from infra.sagemaker.cli import classify_body, multivector_body
+from infra.sagemaker.cli import classify_body, multivector_body, sparse_body
 from marketplace.local_server import local_server
 from tests.tiny_classifiers import MULTI_LABELS, build_multi_label_classifier
 from tests.tiny_colbert import QUERY_LENGTH, WIDTH, build_pylate_colbert
+from tests.tiny_sparse import build_tiny_splade
 
 DOCS = ["paris is the capital of france", "the river", "bonjour le monde"]
 TEXTS = [arg for doc in DOCS for arg in ("--text", doc)]
@@ -33,14 +34,20 @@ def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_multi_label_classifier(tmp_path_factory.mktemp("tiny-classifier") / "classifier")
 
 
+@pytest.fixture(scope="module")
+def splade(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_splade(tmp_path_factory.mktemp("tiny-splade") / "splade")
+
+
 def _canned(aws, answer) -> None:
     results = {"region": REGION, "results": [{"Body": json.dumps(answer), "ContentType": "application/json"}]}
     requests.post(f"{aws.url}/moto-api/static/sagemaker/endpoint-results", json=results, timeout=10).raise_for_status()
 
 
-def test_model_kind_of_folders_and_archives(colbert: Path, classifier: Path, tmp_path: Path) -> None:
+def test_model_kind_of_folders_and_archives(colbert: Path, classifier: Path, splade: Path, tmp_path: Path) -> None:
     assert artifacts.model_kind(colbert) == "multivector" and artifacts.model_kind(classifier) == "classify"
-    for folder, kind in ((colbert, "multivector"), (classifier, "classify")):
+    assert artifacts.model_kind(splade) == "sparse"
+    for folder, kind in ((colbert, "multivector"), (classifier, "classify"), (splade, "sparse")):
         workdir = tmp_path / kind
         workdir.mkdir()
         archive = artifacts.pack_model(folder, workdir)  # a several-label classifier is packed, not refused
@@ -72,6 +79,16 @@ def test_invoke_classify_sends_a_classify_body(cli, aws, boto) -> None:
     assert sent == classify_body(["great"]) == {"input": ["great"]}
 
 
+def test_invoke_sparse_sends_a_sparse_body(cli, aws, boto) -> None:
+    answer = [[{"index": 2003, "value": 0.5}, {"index": 7592, "value": 1.25}], [{"index": 101, "value": 0.1}]]
+    _canned(aws, answer)
+    code, out, err = cli(["invoke", "--endpoint-name", "splade", "--kind", "sparse", "--text", "hello", "--text", "x"])
+    assert code == 0, err
+    assert out == {"inputs": [{"index": 0, "nonzero": 2}, {"index": 1, "nonzero": 1}], "embeddings": answer}
+    (sent,) = boto.calls.bodies("InvokeEndpoint")
+    assert sent == sparse_body(["hello", "x"]) == {"inputs": ["hello", "x"]}
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--kind", "classify", "--query", "q"], "--query ranks documents"),
     (["--kind", "embedding", "--query", "q"], "--query ranks documents"),
@@ -79,6 +96,10 @@ def test_invoke_classify_sends_a_classify_body(cli, aws, boto) -> None:
     (["--input-type", "query"], "--input-type is for --kind multivector"),
     (["--kind", "multivector", "--query", "q", "--input-type", "query"], "--input-type is for --kind multivector"),
     (["--kind", "classify", "--dimensions", "8"], "--kind classify takes only texts"),
+    (["--kind", "sparse", "--query", "q"], "--query ranks documents"),
+    (["--kind", "sparse", "--input-type", "query"], "--input-type is for --kind multivector"),
+    (["--kind", "sparse", "--embedding-type", "base64"], "--kind sparse takes only texts"),
+    (["--kind", "sparse", "--async-input-s3", "s3://b/p"], "--async-input-s3 sends embedding requests"),
     (["--kind", "multivector", "--async-input-s3", "s3://b/p"], "--async-input-s3 sends embedding requests"),
 ])  # fmt: skip
 def test_invoke_refuses_flags_of_another_kind(cli, aws, boto, argv: list[str], message: str) -> None:
@@ -91,6 +112,9 @@ def test_a_wrong_answer_names_the_kind(cli, aws) -> None:
     _canned(aws, {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}]})
     code, _, err = cli(["invoke", "--endpoint-name", "e", "--kind", "classify", "--text", "d"])
     assert code == 2 and "is it a classifier?" in err
+    _canned(aws, [{"label": "pos", "score": 0.9}])  # a TEI classification is no sparse answer
+    code, _, err = cli(["invoke", "--endpoint-name", "e", "--kind", "sparse", "--text", "d"])
+    assert code == 2 and "is it a sparse model?" in err
 
 
 # -- against the real server process (the container stand-in) ----------------------------------------------------
@@ -103,6 +127,12 @@ def colbert_url(colbert: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def classifier_url(classifier: Path) -> Iterator[str]:
     with local_server({"MODEL_DIR": str(classifier)}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def splade_url(splade: Path) -> Iterator[str]:
+    with local_server({"MODEL_DIR": str(splade)}) as url:
         yield url
 
 
@@ -134,9 +164,23 @@ def test_invoke_a_classifier_through_the_real_server(cli, aws, classifier_url: s
     assert code == 1 and "400" in err
 
 
+def test_invoke_a_sparse_model_through_the_real_server(cli, aws, splade_url: str) -> None:
+    base = ["invoke", "--endpoint-name", "splade", "--endpoint-url", splade_url, *TEXTS]
+    code, out, err = cli([*base, "--kind", "sparse"])
+    assert code == 0, err
+    assert [item["index"] for item in out["inputs"]] == list(range(len(DOCS)))
+    assert [item["nonzero"] for item in out["inputs"]] == [len(entries) for entries in out["embeddings"]]
+    for entries in out["embeddings"]:
+        indices = [entry["index"] for entry in entries]
+        assert entries and indices == sorted(indices) and all(entry["value"] > 0 for entry in entries)
+    # An embeddings invoke on a sparse model is refused by the container (400 wrong_model_kind): exit 1.
+    code, _, err = cli(["invoke", "--endpoint-name", "splade", "--endpoint-url", splade_url, "--text", "x"])
+    assert code == 1 and "400" in err
+
+
 # -- batch transform ---------------------------------------------------------------------------------------------
 def test_batch_transform_kinds(cli, boto) -> None:
-    assert transform.KINDS == ("embedding", "rerank", "multivector", "classify")
+    assert transform.KINDS == ("embedding", "rerank", "multivector", "classify", "sparse")
     base = ["batch-transform", "--model-name", "m-v1", "--input", "s3://in/", "--output", "s3://out/", "--dry-run"]
     code, out, err = cli([*base, "--kind", "classify"])
     assert code == 0, err
@@ -154,4 +198,11 @@ def test_batch_transform_kinds(cli, boto) -> None:
     params = out[0]["params"]
     assert params["TransformInput"]["ContentType"] == "text/csv"
     assert json.loads(params["Environment"]["EMB_RECORD_OPTIONS"]) == {"input_type": "query"}
+    # A sparse model's records are texts too (CSV or JSON Lines), each with its own options: no --record-options.
+    code, out, err = cli([*base, "--kind", "sparse", "--content-type", "text/csv"])
+    assert code == 0, err
+    params = out[0]["params"]
+    assert params["TransformInput"]["ContentType"] == "text/csv" and "EMB_RECORD_OPTIONS" not in params["Environment"]
+    code, _, err = cli([*base, "--kind", "sparse", "--record-options", '{"truncate": true}'])
+    assert code == 2 and "a sparse model takes no record_options" in err
     assert boto.calls.calls == []  # nothing was sent
