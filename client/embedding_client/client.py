@@ -9,6 +9,7 @@ container.
     ranked = client.rerank("query", ["doc a", "doc b"], top_n=1)      # a reranker endpoint: RerankResponse
     client = EmbeddingClient("my-serverless-endpoint", mode="serverless")   # 4 MB request bodies
     client = EmbeddingClient("my-async-endpoint", s3_input_uri="s3://bucket/requests")
+    client = EmbeddingClient("search", inference_component="search-reranker")  # one component of an endpoint
     vectors = client.embed_async(texts)                               # S3 + InvokeEndpointAsync, waits
     job = client.submit_embed_async(texts); ...; vectors = job.wait() # the same, without blocking
     tokens = client.embed_multivector(texts, input_type="query")      # a ColBERT model: (tokens, d) per text
@@ -23,6 +24,8 @@ Contracts:
   ``"realtime"`` (default) 6 MB, ``"serverless"`` 4 MB (Serverless Inference's request limit);
   ``"async"`` makes ``embed``/``rerank`` go through ``embed_async``/``rerank_async`` and wait (an async
   endpoint takes no ``InvokeEndpoint``).
+- ``inference_component`` (SageMaker real-time) sends ``InferenceComponentName`` with every request: the component
+  of an endpoint that hosts several (infra.sagemaker's ``components``); async endpoints cannot take it.
 - ``embed_async``/``rerank_async`` (SageMaker only, an endpoint with ``AsyncInferenceConfig``) upload each
   request body to ``s3_input_uri`` (``s3://bucket/prefix``; per call: ``s3_uri=``), call
   ``InvokeEndpointAsync`` and poll S3 for the output or failure object (see ``asynchronous``). A request
@@ -148,14 +151,19 @@ class EmbeddingClient(MultiVectorMethods, ClassifyMethods, SparseMethods, Tokeni
         async_timeout_s: float = DEFAULT_ASYNC_TIMEOUT_S,
         invocation_timeout_s: int | None = DEFAULT_INVOCATION_TIMEOUT_S,
         request_ttl_s: int | None = None,
+        inference_component: str | None = None,
     ) -> None:
         if (endpoint_name is None) == (transport is None):
             raise ValueError("give exactly one of endpoint_name (SageMaker) or transport")
         if mode not in MAX_BODY_BYTES:
             raise ValueError(f"mode must be one of {sorted(MAX_BODY_BYTES)}, got {mode!r}")
         self.transport: Transport = transport or SageMakerTransport(
-            endpoint_name or "", region, endpoint_url=endpoint_url, boto_client=boto_client
+            endpoint_name or "", region, endpoint_url=endpoint_url, boto_client=boto_client,
+            inference_component=inference_component,
         )
+        if inference_component and (transport is not None or mode == "async"):
+            raise ValueError("inference_component targets one component of a real-time SageMaker endpoint: give "
+                             "endpoint_name (no transport), and not mode='async'")  # fmt: skip
         max_body_bytes = MAX_BODY_BYTES[mode] if max_body_bytes is None else max_body_bytes
         if batch_size < 1 or max_body_bytes < 64 or concurrency < 1 or max_retries < 0:
             raise ValueError("batch_size, concurrency >= 1, max_body_bytes >= 64, max_retries >= 0")

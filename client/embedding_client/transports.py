@@ -56,7 +56,10 @@ def s3_client(region: str | None = None, endpoint_url: str | None = None, sessio
 
 
 class SageMakerTransport:
-    """``sagemaker-runtime`` InvokeEndpoint through ``boto_client`` (default: ``runtime_client(region, ...)``)."""
+    """``sagemaker-runtime`` InvokeEndpoint through ``boto_client`` (default: ``runtime_client(region, ...)``).
+
+    ``inference_component``: the ``InferenceComponentName`` of every request, on an endpoint that hosts several
+    inference components (e.g. an embedder and a reranker); InvokeEndpointAsync has no such field."""
 
     def __init__(
         self,
@@ -66,14 +69,20 @@ class SageMakerTransport:
         endpoint_url: str | None = None,
         boto_client: Any = None,
         target_variant: str | None = None,
+        inference_component: str | None = None,
     ) -> None:
+        if target_variant and inference_component:
+            raise ValueError("give target_variant or inference_component, not both (components have no variants)")
         self.endpoint_name, self.target_variant = endpoint_name, target_variant
+        self.inference_component = inference_component
         self._client = boto_client or runtime_client(region, endpoint_url)
 
     def post(self, body: bytes) -> bytes:
         kwargs: dict[str, Any] = {"EndpointName": self.endpoint_name, "Body": body, "ContentType": JSON, "Accept": JSON}
         if self.target_variant:
             kwargs["TargetVariant"] = self.target_variant
+        if self.inference_component:
+            kwargs["InferenceComponentName"] = self.inference_component
         return bytes(_call(self._client.invoke_endpoint, kwargs)["Body"].read())
 
     def invoke_async(
@@ -86,6 +95,9 @@ class SageMakerTransport:
     ) -> dict[str, str | None]:
         """``InvokeEndpointAsync`` on a request body already in S3: ``InferenceId``, ``OutputLocation`` and
         ``FailureLocation`` (None where the endpoint config has no ``S3FailurePath``)."""
+        if self.inference_component:
+            raise ValueError("InvokeEndpointAsync cannot target an inference component (the API has no "
+                             "InferenceComponentName); async endpoints host one model")  # fmt: skip
         kwargs: dict[str, Any] = {
             "EndpointName": self.endpoint_name, "InputLocation": input_location, "ContentType": JSON, "Accept": JSON,
         }  # fmt: skip

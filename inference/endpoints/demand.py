@@ -6,7 +6,8 @@
 - ``tokens``: a lower bound of its usage, from its words (token_bounds.py): never above what it will be
   charged, so an estimate never refuses a request the allowance covers. No tokenizer, no model: a text counts
   its words (special tokens and word pieces are left out), an image one token, a late-chunked request at most
-  the model's maximum length (its inputs are encoded as one sequence).
+  the model's maximum length (its inputs are encoded as one sequence); with ``long_input="split"`` no text is
+  cut, so none is capped.
 
 A tokenizer request (``/tokenize``, ``/decode``, the segmenter) does no model work: one request and no tokens
 (``TOKENIZER_DEMAND``), as Jina counts its Segmenter; the access hooks keep it off the tokens bucket entirely.
@@ -22,7 +23,8 @@ from .classify.endpoint import ParsedClassify
 from .classify.service import least_request_tokens
 from .embeddings.endpoint import Parsed
 from .embeddings.records import Records
-from .embeddings.types import EmbeddingsCall
+from .embeddings.service import UNCUT
+from .embeddings.types import EmbeddingsCall, EmbedRequest
 from .multivector.endpoint import ParsedMultiVector
 from .rerank.endpoint import ParsedRerank
 from .rerank.types import RerankCall
@@ -45,14 +47,16 @@ class Demand:
 TOKENIZER_DEMAND = Demand(1, 0)  # /tokenize, /decode, the segmenter: no model work
 
 
-def _least(items: Sequence[InputItem], max_length: int, late_chunking: bool) -> int:
+def _least(items: Sequence[InputItem], max_length: int, request: EmbedRequest) -> int:
+    """A split request (``long_input``) is never cut: each text counts all its words, in every case."""
     texts = [item.text for item in items if isinstance(item, TextInput)]
-    bound = least_tokens(texts, max_length) + IMAGE_LEAST_TOKENS * (len(items) - len(texts))
-    return min(bound, max_length) if late_chunking else bound
+    bound = least_tokens(texts, UNCUT if request.split_long else max_length)
+    bound += IMAGE_LEAST_TOKENS * (len(items) - len(texts))
+    return min(bound, max_length) if request.late_chunking and not request.split_long else bound
 
 
 def _call(call: EmbeddingsCall, max_length: int) -> Demand:
-    return Demand(1, _least(call.request.inputs, max_length, call.request.late_chunking))
+    return Demand(1, _least(call.request.inputs, max_length, call.request))
 
 
 def _records(records: Records, max_length: int) -> Demand:
@@ -60,8 +64,7 @@ def _records(records: Records, max_length: int) -> Demand:
     by_line: dict[int, list[int]] = {}
     for position, line in enumerate(records.lines):
         by_line.setdefault(line, []).append(position)
-    tokens = sum(_least([records.items[p] for p in positions], max_length,
-                        records.options[positions[0]].request.late_chunking)
+    tokens = sum(_least([records.items[p] for p in positions], max_length, records.options[positions[0]].request)
                  for positions in by_line.values())  # fmt: skip
     return Demand(len(by_line), tokens)
 

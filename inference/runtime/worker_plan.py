@@ -5,7 +5,9 @@ GPU hosts: one worker per visible GPU. CPU hosts: one worker per usable core, ea
 model). Several single-threaded workers beat one multi-threaded worker on CPU: small embedding models
 parallelise poorly inside one forward pass, and each worker's HTTP parsing, tokenization and encoding run
 in its own interpreter instead of contending for one GIL (measured with ``bench/run.py``;
-docs/performance/cpu.md). ``EMB_WORKERS`` and ``EMB_TORCH_THREADS`` override either number.
+docs/performance/cpu.md). ``EMB_WORKERS`` and ``EMB_TORCH_THREADS`` override either number. ``EMB_CPU_CORES`` and
+``EMB_MEMORY_MB`` cap the cores and memory planned with, for a container given a share of a host it sees whole
+(a SageMaker inference component: infra.sagemaker sets both from its ComputeResourceRequirements).
 
 This runs in the gunicorn master, which never imports torch: only ``os`` and the file system.
 """
@@ -46,7 +48,8 @@ def usable_cores() -> int:
             cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
     except (OSError, ValueError):
         pass
-    return max(1, cores)
+    share = _env_cap("EMB_CPU_CORES")
+    return max(1, min(cores, share) if share else cores)
 
 
 def available_memory_bytes() -> int | None:
@@ -65,7 +68,19 @@ def available_memory_bytes() -> int | None:
             found.append(max(0, int(limit) - used))
     except (OSError, ValueError):
         pass
+    share = _env_cap("EMB_MEMORY_MB")
+    if share:
+        found.append(share * 1024**2)
     return min(found) if found else None
+
+
+def _env_cap(name: str) -> int | None:
+    """A positive whole number from the environment; None when unset or not one."""
+    try:
+        value = int(os.environ.get(name, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def weight_bytes(model_dir: Path | None) -> int:

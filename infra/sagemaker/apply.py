@@ -253,7 +253,8 @@ def plan_delete(clients: Clients, endpoint_name: str, keep_models: bool = False)
     scaling = [
         c for v in variants for c in autoscaling.removal_calls(clients.autoscaling, endpoint_name, v["VariantName"])
     ]
-    tail = _cleanup_calls(config_name, [] if keep_models else [v["ModelName"] for v in variants]) if config else []
+    tail = _cleanup_calls(config_name, [] if keep_models else [v["ModelName"] for v in variants if "ModelName" in v]
+                          ) if config else []  # a components endpoint's variant names no model
     return [*scaling, Call("sagemaker", "delete_endpoint", {"EndpointName": endpoint_name}), *tail]
 
 
@@ -277,7 +278,7 @@ def status(clients: Clients, endpoint_name: str) -> dict[str, Any]:
     config = clients.sagemaker.describe_endpoint_config(EndpointConfigName=current["EndpointConfigName"])
     live = {v["VariantName"]: v for v in current.get("ProductionVariants", [])}
     variants = [
-        {"VariantName": v["VariantName"], "ModelName": v["ModelName"], "InstanceType": v.get("InstanceType"),
+        {"VariantName": v["VariantName"], "ModelName": v.get("ModelName"), "InstanceType": v.get("InstanceType"),
          "CurrentInstanceCount": live.get(v["VariantName"], {}).get("CurrentInstanceCount"),
          "DesiredInstanceCount": live.get(v["VariantName"], {}).get("DesiredInstanceCount"),
          "Serverless": v.get("ServerlessConfig"),

@@ -17,13 +17,17 @@ keeps an autoscaled fleet's size (``RetainAllVariantProperties``); canary / line
 SageMaker's bounds (canary <= 50%, linear 10-50%) before any call.
 ``invoke --async-input-s3`` sends ``InvocationTimeoutSeconds`` 3600, the container's async deadline
 (``--invocation-timeout``; ``--request-ttl`` for ``RequestTTLSeconds``).
-Every kind of model the image serves (``embedding``, ``rerank``, ``multivector``, ``classify``: the kind of the
-folder, ``container/pack_model.py``'s rule) deploys the same way; ``invoke`` sends the body of the endpoint's kind to
-``/invocations``: ``--text ...`` embeds, ``--query Q --text DOC ...`` ranks the texts against the query (a
+Every kind of model the image serves (``embedding``, ``rerank``, ``multivector``, ``classify``, ``sparse``: the kind
+of the folder, ``container/pack_model.py``'s rule) deploys the same way; ``invoke`` sends the body of the endpoint's
+kind to ``/invocations``: ``--text ...`` embeds, ``--query Q --text DOC ...`` ranks the texts against the query (a
 reranker, or a multi-vector model by MaxSim), ``--kind multivector`` returns each text's token vectors
-(``--input-type query|document``) and ``--kind classify`` each text's labels. ``batch-transform --kind`` checks the
-job's records for that kind before it is sent (a reranker's and a classifier's are JSON Lines requests: no CSV, no
-``--record-options``).
+(``--input-type query|document``), ``--kind classify`` each text's labels and ``--kind sparse`` each text's sparse
+vector (TEI's ``{"inputs"}``). ``batch-transform --kind`` checks the job's records for that kind before it is sent
+(a reranker's and a classifier's are JSON Lines requests: no CSV, no ``--record-options``; a sparse model's are
+texts, each with its own options: no ``--record-options``).
+A ``--config`` with ``components`` (``deploy.components.example.json``) deploys one endpoint of inference components
+(an embedder and a reranker on one instance, each with its own share, copies and autoscaling; ``components``);
+``update`` then changes its components only, and ``status`` / ``delete`` handle their components first.
 Exit codes: 0 ok, 1 AWS error or failed deployment, 2 bad input.
 """
 
@@ -48,7 +52,7 @@ from pydantic import ValidationError
 from embedding_client import EmbeddingClient, EmbeddingServiceError, runtime_client
 from embedding_client.asynchronous import DEFAULT_ASYNC_TIMEOUT_S, DEFAULT_INVOCATION_TIMEOUT_S
 
-from . import apply, modes, plan, transform
+from . import apply, components, components_apply, components_plan, modes, plan, transform
 from .config import DeployConfig, ModeWarning, load_config
 from .gpu_hosts import IMAGE_COMPAT_DRIVER, IMAGE_CUDA, GpuHostWarning, amis
 from .waiters import DeploymentError, Poller
@@ -196,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--input-file", type=Path, help="one text per line")
     invoke.add_argument("--kind", choices=transform.KINDS, help="the endpoint's kind, which picks the request "
                         "(default: rerank with --query, else embedding); multivector: token vectors of the texts "
-                        "(with --query: a MaxSim ranking); classify: the labels of the texts")
+                        "(with --query: a MaxSim ranking); classify: the labels of the texts; sparse: their sparse "
+                        "vectors")
     invoke.add_argument("--query", help="a reranker or multi-vector endpoint: rank the texts against this query")
     invoke.add_argument("--top-n", type=int, help="with --query: only the best N results")
     invoke.add_argument("--input-type", choices=["query", "document"],
@@ -243,7 +248,8 @@ def _transform_flags(parser: argparse.ArgumentParser) -> None:
     add("--content-type", default="application/jsonlines", choices=["application/jsonlines", "text/csv"])
     add("--kind", default="embedding", choices=transform.KINDS, dest="model_kind",
         help="the model's kind: a reranker's and a classifier's records are JSON Lines requests (no CSV, no "
-        "--record-options); a multi-vector model's are texts, like an embedding model's")
+        "--record-options); a multi-vector model's are texts, like an embedding model's; a sparse model's are "
+        "texts with their own options (no --record-options)")
     add("--record-options", type=json.loads, help="options for every record, e.g. '{\"dimensions\": 256}'")
     add("--join-input", action="store_true", help="join each output line with its input record")
     add("--no-wait", action="store_true")
@@ -259,6 +265,8 @@ def _plan_json(calls: Sequence[plan.Call]) -> list[dict[str, Any]]:
 
 
 def _deploy(args: argparse.Namespace, clients: Callable[[], apply.Clients], poller: Poller, version: str) -> Any:
+    if components.is_components_config(args.config):
+        return _deploy_components(args, clients, poller, version)
     cfg: DeployConfig = load_config(args.config, _config_overrides(args))
     if args.command == "deploy":
         if args.dry_run:
@@ -269,12 +277,27 @@ def _deploy(args: argparse.Namespace, clients: Callable[[], apply.Clients], poll
     return apply.update(clients(), cfg, version, poller, args.keep_old)
 
 
+def _deploy_components(args: argparse.Namespace, clients: Callable[[], apply.Clients], poller: Poller,
+                       version: str) -> Any:  # fmt: skip
+    """A config with ``components``: an endpoint of inference components (``components_apply``)."""
+    cfg = components.load_components(args.config, _config_overrides(args))
+    if args.command == "deploy":
+        if args.dry_run:
+            return _plan_json(components_plan.deploy_calls(cfg, version))
+        return components_apply.deploy(clients(), cfg, version, poller)
+    if args.dry_run:
+        return _plan_json(components_apply.plan_update(clients(), cfg, version, args.keep_old))
+    return components_apply.update(clients(), cfg, version, poller, args.keep_old)
+
+
 def _delete(args: argparse.Namespace, clients: Callable[[], apply.Clients], poller: Poller) -> Any:
+    """``apply``'s delete; an endpoint with inference components loses them first (``components_apply``)."""
     live = clients()
-    calls = apply.plan_delete(live, args.endpoint_name, args.keep_models)
+    calls = components_apply.plan_delete(live, args.endpoint_name, args.keep_models)
     if args.dry_run:
         return _plan_json(calls)
-    return {"EndpointName": args.endpoint_name, "Done": apply.delete(live, calls, poller, wait=not args.no_wait)}
+    done = components_apply.delete(live, calls, poller, wait=not args.no_wait)
+    return {"EndpointName": args.endpoint_name, "Done": done}
 
 
 def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
@@ -292,6 +315,8 @@ def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
         return _multivector(runtime, args.endpoint_name, body)
     if kind == "classify":
         return _classify(runtime, args.endpoint_name, classify_body(texts))
+    if kind == "sparse":
+        return _sparse(runtime, args.endpoint_name, sparse_body(texts))
     if args.serverless and args.async_input_s3:
         raise ValueError("--serverless and --async-input-s3 name different endpoint kinds: give one")
     if args.request_ttl is not None and not args.async_input_s3:
@@ -324,8 +349,8 @@ def invoke_kind(args: argparse.Namespace) -> str:
         raise ValueError("--input-type is for --kind multivector without --query (token vectors)")
     if kind != "embedding" and args.async_input_s3:
         raise ValueError(f"--async-input-s3 sends embedding requests; a {kind} endpoint is invoked in real time")
-    if kind == "classify" and (args.task or args.dimensions is not None or args.embedding_type != "float"):
-        raise ValueError("--kind classify takes only texts (no --task, --dimensions or --embedding-type)")
+    if kind in ("classify", "sparse") and (args.task or args.dimensions is not None or args.embedding_type != "float"):
+        raise ValueError(f"--kind {kind} takes only texts (no --task, --dimensions or --embedding-type)")
     return kind
 
 
@@ -343,6 +368,11 @@ def multivector_body(texts: list[str], input_type: str | None = None, task: str 
 def classify_body(texts: list[str]) -> dict[str, Any]:
     """The Jina classify request the container answers on ``/invocations`` with a classifier (all its labels)."""
     return {"input": texts}
+
+
+def sparse_body(texts: list[str]) -> dict[str, Any]:
+    """TEI's ``/embed_sparse`` request the container answers on ``/invocations`` with a sparse (SPLADE) model."""
+    return {"inputs": texts}
 
 
 def _invoke_json(runtime: Any, endpoint_name: str, body: dict[str, Any]) -> Any:
@@ -375,6 +405,18 @@ def _classify(runtime: Any, endpoint_name: str, body: dict[str, Any]) -> Any:
     if not isinstance(data, list) or not all(isinstance(item, dict) and "prediction" in item for item in data):
         raise ValueError(f"{endpoint_name} did not answer a classification (is it a classifier?): {str(answer)[:300]}")
     return {"usage": answer.get("usage"), "data": data}
+
+
+def _sparse(runtime: Any, endpoint_name: str, body: dict[str, Any]) -> Any:
+    """InvokeEndpoint with a sparse body; per text its count of nonzero entries, and its ``{index, value}`` entries."""
+    answer = _invoke_json(runtime, endpoint_name, body)
+    if not isinstance(answer, list) or not all(
+        isinstance(entries, list) and all(isinstance(e, dict) and {"index", "value"} <= e.keys() for e in entries)
+        for entries in answer
+    ):
+        raise ValueError(f"{endpoint_name} did not answer sparse vectors (is it a sparse model?): {str(answer)[:300]}")
+    return {"inputs": [{"index": index, "nonzero": len(entries)} for index, entries in enumerate(answer)],
+            "embeddings": answer}  # fmt: skip
 
 
 def rerank_body(query: str, documents: list[str], top_n: int | None = None) -> dict[str, Any]:
@@ -430,7 +472,7 @@ def run(
     if args.command in ("deploy", "update"):
         return _deploy(args, clients, poller, version)
     if args.command == "status":
-        return apply.status(clients(), args.endpoint_name)
+        return components_apply.status(clients(), args.endpoint_name)
     if args.command == "delete":
         return _delete(args, clients, poller)
     if args.command == "invoke":

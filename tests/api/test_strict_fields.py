@@ -68,7 +68,7 @@ def test_the_message_lists_the_accepted_fields(client):
     message = refusal(client.post("/v1/embeddings", json={"input": "x", "zzz": 1}))["message"]
     listed = message.split("accepted fields: ")[1].split(", ")
     assert listed == ["input", "model", "task", "dimensions", "normalized", "embedding_type", "encoding_format",
-                      "truncate", "late_chunking", "user", "return_multivector"]
+                      "truncate", "late_chunking", "long_input", "user", "return_multivector"]
 
 
 def test_a_very_long_unknown_name_is_shortened_in_the_message(client):

@@ -83,6 +83,7 @@ def test_on_by_default_off_on_azure_and_vertex(settings: dict[str, object], on: 
 
 def test_info_describes_the_served_model() -> None:
     info = client(max_inputs=7).get("/info").json
+    assert info.pop("models") == [{key: value for key, value in info.items()}]  # one model: itself
     assert info == {"model": "fake", "kind": "embed", "dimensions": 32, "max_length": 64,
                     "tasks": ["query", "passage"], "modalities": ["text"], "late_chunking": True, "pooling": "mean",
                     "device": "cpu", "dtype": "float32", "embedding_types": ["float", "base64", "binary", "ubinary",

@@ -5,6 +5,7 @@ single-input requests)."""
 from __future__ import annotations
 
 import base64
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -98,8 +99,10 @@ def check_vector(name: str, vector: np.ndarray, dimensions: int, normalized: boo
         if normalized:
             assert abs(np.linalg.norm(vector) - 1) < 1e-3, f"{name}: norm {np.linalg.norm(vector)} is not 1"
         return
-    low, high = (-128, 127) if name == "binary" else (0, 255)  # sign bits packed 8 per byte
-    assert vector.shape == (-(-dimensions // 8),), f"{name}: {vector.shape} for {dimensions} dimensions"
+    low, high = (-128, 127) if name in ("binary", "int8") else (0, 255)
+    packed = name in ("binary", "ubinary")  # sign bits packed 8 per byte; int8 / uint8: one byte per dimension
+    width = -(-dimensions // 8) if packed else dimensions
+    assert vector.shape == (width,), f"{name}: {vector.shape} for {dimensions} dimensions"
     assert (vector == np.round(vector)).all() and low <= vector.min() and vector.max() <= high, name
 
 
@@ -115,7 +118,8 @@ def check_embeddings(body: Any, payload: dict[str, Any], info: ModelInfo) -> Non
         for name, vector in vectors(entry["embedding"], types, as_dict).items():
             check_vector(name, vector, dimensions, request.get("normalized", True))
     usage = payload["usage"]
-    assert 0 < usage["prompt_tokens"] == usage["total_tokens"] <= len(items) * info.max_length, usage
+    bound = len(items) * info.max_length if request.get("long_input") is None else math.inf  # split: every window
+    assert 0 < usage["prompt_tokens"] == usage["total_tokens"] <= bound, usage
 
 
 REQUEST_FIELDS = frozenset({*EmbeddingsRequest.model_fields, "data", "parameters"})

@@ -3,7 +3,8 @@
 
 Accepted shapes (each strict: a field it does not define is a 400 naming it, see fields.py):
 - OpenAI / Jina: ``{"input": str | [str | {"text"} | {"image"}], "model", "task", "dimensions",
-  "normalized", "embedding_type" (or OpenAI's "encoding_format"), "truncate", "late_chunking", "user"}``
+  "normalized", "embedding_type" (or OpenAI's "encoding_format"), "truncate", "late_chunking", "long_input",
+  "user"}``
 - Jina SageMaker: ``{"data": [{"text": ...}], "parameters": {...the same options...}}``
 - Hugging Face TEI: ``{"inputs": str | [str], "normalize", "truncate", ...}`` (tei.py), answered in TEI's shape
 A rerank body (``query`` with ``documents`` or ``texts``) is refused: this slice serves embedding models.
@@ -23,6 +24,13 @@ from .types import EmbeddingsCall, EmbedRequest, ResponseFormat
 
 TypeName = Literal["float", "base64", "binary", "ubinary", "int8", "uint8"]
 EMBEDDING_TYPES: tuple[str, ...] = get_args(TypeName)
+LongInput = Literal["split"]
+LONG_INPUT_DOC = (
+    "`split`: a text longer than the model's max length is embedded as overlapping windows (max length less the "
+    "special tokens; consecutive windows share 1/8 of it) whose pooled vectors are averaged, weighted by their "
+    "tokens, into its one vector; with `late_chunking`, the joined inputs are encoded in such overlapping macro "
+    "windows and each input pooled from its tokens. Never cut, never refused for length; usage counts every "
+    "window. Texts only (an image input is a 400). null (default): `truncate` decides")
 
 
 class TextItem(BaseModel):
@@ -58,6 +66,7 @@ class EmbeddingsRequest(BaseModel):
         True, description="Cut inputs at the model's max length; `false`: an over-long input is a 400")
     late_chunking: StrictBool = Field(
         False, description="Encode the request's inputs as one sequence, each pooled from its own tokens")
+    long_input: LongInput | None = Field(None, description=LONG_INPUT_DOC)
     user: StrictStr | None = Field(None, description="Accepted and ignored (OpenAI compatibility)")
     return_multivector: StrictBool = Field(
         False, description="Jina's flag for token vectors: only a late-interaction model has them (`true` on any "
@@ -119,5 +128,6 @@ def parse_embeddings_request(body: Any, *, max_inputs: int) -> EmbeddingsCall:
         normalized=req.normalized,
         truncate=req.truncate,
         late_chunking=req.late_chunking,
+        split_long=req.long_input == "split",
     )
     return EmbeddingsCall(request, ResponseFormat(types, as_dict=isinstance(requested, list)))

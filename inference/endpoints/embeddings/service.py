@@ -28,9 +28,11 @@ from ...errors import InvalidInputError
 from ..token_bounds import least_tokens
 from .image_inputs import IMAGE_BATCH_COST, RequestImages
 from .late_chunking import late_chunk
+from .long_inputs import late_chunk_overlapping, split_windows
 from .postprocess import finish_vectors
 from .types import EmbedRequest, EmbedResult
 
+UNCUT = 1 << 62  # the admission bound's per-text cap when long texts are split (never cut): none
 # Jina's task names: accepted (and ignored) by models that define no tasks, so Jina clients work unchanged.
 JINA_TASKS = ("retrieval.query", "retrieval.passage", "text-matching", "classification", "separation")
 
@@ -66,28 +68,37 @@ class EmbeddingService:
         images = RequestImages(request.inputs, image_at, self._image_policy)  # 400s from headers, nothing decoded
         # Admitted first on a lower bound of its cost, before tokenising and decoding (which cost CPU the model
         # needs when most requests are refused); the first submit swaps the reservation for the exact cost.
-        least = least_tokens(texts, info.max_length) + images.admission_cost()
+        least = least_tokens(texts, UNCUT if request.split_long else info.max_length) + images.admission_cost()
         admitted = _Admitted(deadline, cancelled, self._engine.reserve(least, len(request.inputs), deadline))
         try:
             sequences = _tokenize(handler, request, texts, task)
-            if not request.truncate:
+            if not request.truncate and not request.split_long:
                 _check_lengths(sequences, text_at, info.max_length)
             if request.late_chunking:
                 forward = partial(self._engine.forward_tokens, task=task, **admitted.options())
-                pooled, tokens = late_chunk(handler, sequences, request.truncate, forward)
+                if request.split_long:
+                    pooled, tokens = late_chunk_overlapping(handler, sequences, forward)
+                else:
+                    pooled, tokens = late_chunk(handler, sequences, request.truncate, forward)
+            elif request.split_long:  # texts only (_validate): every window is an input of its own
+                plan = split_windows(handler, sequences)
+                windows = list(range(len(plan.sequences)))
+                pooled, tokens = self._pooled(handler, len(windows), task, plan.sequences, admitted, windows, images)
+                pooled = plan.combine(pooled)
             else:
-                pooled, tokens = self._pooled(handler, request, task, sequences, admitted, text_at, images)
+                count = len(request.inputs)
+                pooled, tokens = self._pooled(handler, count, task, sequences, admitted, text_at, images)
         finally:
             admitted.reservation.release()  # no-op once a submit took it
         vectors = finish_vectors(pooled, request.dimensions, request.normalized)
         return EmbedResult(vectors=vectors, prompt_tokens=tokens, model=info.name)
 
-    def _pooled(self, handler: EmbeddingHandler, request: EmbedRequest, task: str | None,
+    def _pooled(self, handler: EmbeddingHandler, count: int, task: str | None,
                 sequences: list[list[int]], admitted: _Admitted, text_at: list[int],
                 images: RequestImages) -> tuple[np.ndarray, int]:  # fmt: skip
-        """One vector per input (texts at ``text_at``, images at ``images``' positions), each kind through the
-        batcher. Images are decoded first, while the reservation that counts their pixels is held."""
-        pooled = np.empty((len(request.inputs), handler.info.dimensions), dtype=np.float32)
+        """One vector per input of ``count`` (texts at ``text_at``, images at ``images``' positions), each kind
+        through the batcher. Images are decoded first, while the reservation that counts their pixels is held."""
+        pooled = np.empty((count, handler.info.dimensions), dtype=np.float32)
         tokens = sum(len(ids) for ids in sequences)
         payloads: list[object] = []
         if images:
@@ -128,8 +139,9 @@ def _tokenize(handler: EmbeddingHandler, request: EmbedRequest, texts: list[str]
     (left: the last tokens are kept, the special tokens around them too)."""
     if not texts:
         return []
-    left = request.truncate and request.truncation_direction == "left"
-    sequences = handler.tokenize(texts, task, truncate=request.truncate and not left)
+    truncate = request.truncate and not request.split_long  # split: every token is embedded, in windows
+    left = truncate and request.truncation_direction == "left"
+    sequences = handler.tokenize(texts, task, truncate=truncate and not left)
     return [_cut_left(handler, ids, handler.info.max_length) for ids in sequences] if left else sequences
 
 
@@ -147,6 +159,9 @@ def _validate(request: EmbedRequest, info: ModelInfo) -> None:
         raise InvalidInputError(f"input[{images[0]}] is an image but model {info.name} embeds text only")
     if request.late_chunking and (images or not info.late_chunking):
         raise InvalidInputError(f"late_chunking needs text inputs and a model that offers it ({info.name})")
+    if request.split_long and images:
+        raise InvalidInputError(f"long_input=split applies to texts; input[{images[0]}] is an image",
+                                param="long_input")  # fmt: skip
     if request.dimensions is not None and request.dimensions > info.dimensions:
         raise InvalidInputError(
             f"dimensions={request.dimensions} exceeds the model's {info.dimensions}", param="dimensions"

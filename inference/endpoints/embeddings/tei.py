@@ -1,10 +1,10 @@
 """Hugging Face Text Embeddings Inference's ``POST /embed`` body, as an ``EmbeddingsCall`` answered in TEI's shape.
 
 ``{"inputs": str | [str], "normalize": true, "truncate": false, "truncation_direction": "Right",
-"prompt_name": null, "dimensions": null}`` -> ``[[float, ...], ...]``, one array per input (also for one string).
-As in TEI, an input over the model's maximum is an error unless ``truncate`` is true, and ``prompt_name`` must
-name one of the model's prompts. Accepted on ``/embed`` and on every embeddings route: a body with ``inputs`` and
-no ``input`` is a TEI body.
+"prompt_name": null, "dimensions": null, "long_input": null}`` -> ``[[float, ...], ...]``, one array per input
+(also for one string). As in TEI, an input over the model's maximum is an error unless ``truncate`` is true (or
+this server's ``long_input="split"``, not TEI's), and ``prompt_name`` must name one of the model's prompts.
+Accepted on ``/embed`` and on every embeddings route: a body with ``inputs`` and no ``input`` is a TEI body.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ class TEIEmbedRequest(BaseModel):
     dimensions: StrictInt | None = Field(
         None, ge=1, description="Keep the first `dimensions` values (Matryoshka), then normalise"
     )
+    long_input: Literal["split"] | None = Field(
+        None, description="Not TEI's: `split` embeds a text past the max length as overlapping windows pooled into "
+        "one vector (as on `/v1/embeddings`); `truncate` is then not needed")
 
 
 TEI_FIELDS: tuple[str, ...] = tuple(TEIEmbedRequest.model_fields)
@@ -65,5 +68,6 @@ def parse_tei_request(body: dict[str, Any], *, max_inputs: int) -> EmbeddingsCal
         normalized=req.normalize,
         truncate=bool(req.truncate),
         truncation_direction="left" if req.truncation_direction.lower() == "left" else "right",
+        split_long=req.long_input == "split",
     )
     return EmbeddingsCall(request, TEI_FORMAT)

@@ -24,7 +24,9 @@ class EmbedRequest:
     ``task``: Jina's semantics (a model without tasks accepts and ignores Jina's task names). ``prompt_name``:
     TEI's (it must be one of the model's prompts or tasks). ``truncation_direction``: which end ``truncate`` cuts.
     ``task_candidates``: Cohere's ``input_type`` as the task or prompt names it may have; the first the model
-    has is used, none: no prompt (never an error).
+    has is used, none: no prompt (never an error). ``split_long``: a text longer than the model's maximum is
+    embedded as overlapping windows pooled into one vector (with ``late_chunking``: overlapping macro windows),
+    never cut or refused (long_inputs.py).
     """
 
     inputs: tuple[InputItem, ...]
@@ -34,6 +36,7 @@ class EmbedRequest:
     normalized: bool = True
     truncate: bool = True
     late_chunking: bool = False
+    split_long: bool = False
     truncation_direction: Literal["right", "left"] = "right"
     task_candidates: tuple[str, ...] = ()
 
