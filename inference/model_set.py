@@ -21,10 +21,16 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .errors import HostUnfitError
 from .model_dir import MODEL_MARKERS, SAGEMAKER_MODEL_DIR
 from .settings import HandlerName, Settings
 
 MANIFEST = "models.json"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+class ModelSetError(HostUnfitError):
+    """The model root's set cannot be served (a bad manifest): said to whoever deploys the server."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,13 @@ class ServedModel:
     name: str
     folder: Path
     handler: HandlerName | None = None
+
+
+def weight_bytes(model_dir: Path | None) -> int:
+    """Bytes of weight files under a model folder (0 when unknown)."""
+    if model_dir is None or not model_dir.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
 
 
 class _Entry(BaseModel):
@@ -61,8 +74,7 @@ def model_root(settings: Settings) -> Path | None:
 
 def served_models(settings: Settings) -> list[ServedModel]:
     """The models of the set under the model root; ``[]`` when the root is one model folder, or there is none (the
-    single-model server). ``ValueError`` naming the problem for a bad manifest or a root with one model folder in a
-    subfolder and a manifest naming none."""
+    single-model server). ``ModelSetError`` naming the problem for a bad manifest."""
     root = model_root(settings)
     if root is None or not root.is_dir() or is_model_folder(root):
         return []
@@ -77,16 +89,16 @@ def _from_manifest(root: Path, manifest: Path) -> list[ServedModel]:
     try:
         parsed = _Manifest.model_validate(json.loads(manifest.read_text(encoding="utf-8")))
     except (ValueError, ValidationError) as err:
-        raise ValueError(f"{manifest} is not a valid model manifest: {err}") from None
+        raise ModelSetError(f"{manifest} is not a valid model manifest: {err}") from None
     names = [entry.name for entry in parsed.models]
     if len(set(names)) != len(names):
-        raise ValueError(f"{manifest}: model names must be unique, got {names}")
+        raise ModelSetError(f"{manifest}: model names must be unique, got {names}")
     models = []
     for entry in parsed.models:
         inside = not Path(entry.path).is_absolute() and not os.path.normpath(entry.path).startswith("..")
         folder = root / os.path.normpath(entry.path)
         if not inside or not is_model_folder(folder):
-            raise ValueError(f"{manifest}: model {entry.name!r} path {entry.path!r} is not a model folder under "
+            raise ModelSetError(f"{manifest}: model {entry.name!r} path {entry.path!r} is not a model folder under "
                              f"{root} (no config.json or modules.json)")  # fmt: skip
         models.append(ServedModel(entry.name, folder, entry.handler))
     return models

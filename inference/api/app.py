@@ -9,6 +9,7 @@ from flask import Flask
 from ..access.keys import KeyRing
 from ..codecs.images import ImagePolicy
 from ..core.engine import Loader, ModelEngine, Progress
+from ..core.forward import Handler
 from ..core.types import CLASSIFY, EMBED, MULTIVECTOR, RERANK, SPARSE
 from ..endpoints.classify.service import ClassifyService
 from ..endpoints.embeddings.endpoint import EmbeddingsEndpoint
@@ -20,7 +21,7 @@ from ..endpoints.rerank.service import RerankService
 from ..endpoints.sparse.endpoint import SparseEndpoint
 from ..endpoints.sparse.service import SparseService
 from ..handlers import RERANK_FAMILIES, load_handler, model_family
-from ..model_set import ServedModel, model_settings, served_models
+from ..model_set import ModelSetError, ServedModel, model_settings, served_models, weight_bytes
 from ..settings import Settings
 from .access_hooks import install_access
 from .errors import register_error_handlers
@@ -44,7 +45,10 @@ def create_app(settings: Settings | None = None, loader: Loader = load_handler, 
     503 says while the loader waits (the copy of ``AIP_STORAGE_URI``)."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    served = served_models(settings)
+    try:
+        served = served_models(settings)
+    except ModelSetError as err:  # the server stays up, unready, saying why (/ping); it never crash-loops
+        served, loader = [], _refusing(err)
     if served:  # several models: one engine and one set of endpoint slices each (model_router.py)
         slots = [_slot(model, model_settings(settings, model), loader, progress) for model in served]
         group = EngineGroup(slots)
@@ -88,4 +92,12 @@ def _slot(model: ServedModel, settings: Settings, loader: Loader, progress: Prog
     kinds = {"classify": CLASSIFY, "multivector": MULTIVECTOR, "sparse": SPARSE}
     kind = RERANK if family in RERANK_FAMILIES else kinds.get(family, EMBED)
     engine = ModelEngine(settings, loader, progress)
-    return ModelSlot(model.name, kind, engine, model_views(engine, _endpoints(engine, settings), settings))
+    views = model_views(engine, _endpoints(engine, settings), settings)
+    return ModelSlot(model.name, kind, engine, views, weight_bytes(model.folder))
+
+
+def _refusing(err: ModelSetError) -> Loader:
+    def load(settings: Settings) -> Handler:
+        raise err
+
+    return load

@@ -21,6 +21,7 @@ from flask import Response, request
 
 from ..core.budget import WorkBudget, WorkSnapshot
 from ..core.engine import ModelEngine
+from ..core.memory_plan import DeviceShare, device_share
 from ..core.types import CLASSIFY as CLASSIFY_KIND
 from ..core.types import EMBED as EMBED_KIND
 from ..core.types import MULTIVECTOR as MULTIVECTOR_KIND
@@ -59,6 +60,7 @@ class ModelSlot:
     kind: str
     engine: ModelEngine
     views: dict[str, View]
+    weight_bytes: int = 0  # its weight files' size: reserved on the device while the models before it load
 
 
 class GroupBudget:
@@ -117,8 +119,12 @@ class EngineGroup:
                             min(rates) if rates else None)  # fmt: skip
 
     def load(self) -> None:
-        for slot in self.slots:
-            slot.engine.load()
+        """Each model in turn, planning its device memory for its share: the weights of the models after it kept
+        free, the rest split between all (core/memory_plan.py ``device_share``)."""
+        for index, slot in enumerate(self.slots):
+            later = sum(other.weight_bytes for other in self.slots[index + 1 :])
+            with device_share(DeviceShare(later_weight_bytes=later, models=len(self.slots))):
+                slot.engine.load()
 
     def start_loading(self) -> threading.Thread:
         thread = threading.Thread(target=self.load, name="model-loader", daemon=True)

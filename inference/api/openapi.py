@@ -2,13 +2,15 @@
 
 Paths come from the route table; each endpoint slice describes its own operation and schemas (the embeddings
 request schema is generated from its pydantic model). Per-deployment limits come from ``Settings``. Responses
-are checked against real responses by the fuzz suite (tests/fuzz).
+are checked against real responses by the fuzz suite (tests/fuzz). A server of several models (model_set.py) lists
+them under ``info["x-models"]``, says how a request names one, and documents the ``X-Model`` header.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..core import types as kinds
 from ..endpoints import cohere_docs as cohere_doc
 from ..endpoints.classify import openapi as classify_doc
 from ..endpoints.docs import error_doc, ref
@@ -17,9 +19,11 @@ from ..endpoints.multivector import openapi as multivector_doc
 from ..endpoints.rerank import openapi as rerank_doc
 from ..endpoints.sparse import openapi as sparse_doc
 from ..endpoints.tokenize import openapi as tokenize_doc
-from ..errors import AuthenticationError, ModelNotReadyError, RateLimitedError
+from ..errors import AuthenticationError, ModelNotReadyError, NotFoundError, RateLimitedError
+from ..handlers import RERANK_FAMILIES, model_family
 from ..metrics import CONTENT_TYPE
 from ..mime import JSON
+from ..model_set import model_settings, served_models
 from ..settings import Settings
 from .route_table import (
     CLASSIFY,
@@ -40,6 +44,8 @@ from .route_table import (
 )
 
 OPENAPI_VERSION = "3.1.0"
+DESCRIPTION = "OpenAI/Jina/TEI-compatible embeddings and reranking"
+FAMILY_KINDS = {"classify": kinds.CLASSIFY, "multivector": kinds.MULTIVECTOR, "sparse": kinds.SPARSE}
 
 COMMON_SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -134,10 +140,67 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
+def served_kinds(settings: Settings) -> list[dict[str, str]]:
+    """``[{"name", "kind"}]`` of each model of a set, in order (``[]``: one model), each kind read from its folder
+    before it loads, as the app's model slots read it (app.py ``_slot``)."""
+    listed = []
+    for model in served_models(settings):
+        handler = model_settings(settings, model).handler
+        family = handler if handler not in ("auto", "fake") else model_family(model.folder)
+        kind = kinds.RERANK if family in RERANK_FAMILIES else FAMILY_KINDS.get(family, kinds.EMBED)
+        listed.append({"name": model.name, "kind": kind})
+    return listed
+
+
+def _choosing(models: list[dict[str, str]]) -> str:
+    served = ", ".join(f"`{model['name']}` ({model['kind']})" for model in models)
+    return (
+        f"{DESCRIPTION}.\n\nThis server serves several models: {served} (`GET /v1/models` lists them). A request "
+        "names its model in the body's `model` field (OpenAI, Jina, Cohere; Vertex's `parameters.model`) or in "
+        "the `X-Model` header (bodies without such a field: TEI's, Batch Transform records). An unknown name is "
+        "a 404 that lists the served models. Without a name, a route takes the first served model of a kind it "
+        "answers (`/v1/embeddings` the first embedding model, `/v1/rerank` the first reranker); `/invocations` "
+        "sends a body with a `query` to the first reranker, and any other body to the first model."
+    )
+
+
+def _with_model_choice(operation: dict[str, Any], models: list[dict[str, str]]) -> None:
+    """A model-work operation of a set: the ``X-Model`` header (one of the served names) and the unknown name's 404."""
+    header = {
+        "name": "X-Model",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "enum": [model["name"] for model in models]},
+        "description": "The served model to run (for a body without a `model` field; the header wins over "
+        "the body's). Without it and the body's `model`: the route's first model of its kind.",
+    }
+    operation["parameters"] = [*operation.get("parameters", []), header]
+    operation["responses"]["404"] = error_doc(NotFoundError, "No served model of the requested name")
+
+
+def _model_fields(schemas: dict[str, Any], models: list[dict[str, str]]) -> dict[str, Any]:
+    """The schemas with each body's ``model`` field described as the choice of a served model (copies: the endpoint
+    modules' schemas stay as they are)."""
+    names = ", ".join(f"`{model['name']}`" for model in models)
+    chosen = {}
+    for name, schema in schemas.items():
+        field = schema.get("properties", {}).get("model") if isinstance(schema, dict) else None
+        if isinstance(field, dict) and "description" in field:
+            described = {
+                **field,
+                "description": f"The served model to run: one of {names} (default: the route's "
+                "first model of its kind)",
+            }
+            schema = {**schema, "properties": {**schema["properties"], "model": described}}
+        chosen[name] = schema
+    return chosen
+
+
 def openapi_spec(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document for a server with these settings."""
     paths: dict[str, Any] = {}
     keys, limited = settings.keys_on, settings.limits_on  # bearer keys: Swagger UI's "Authorize"
+    models = served_kinds(settings)
     for route in route_table(settings):
         if route.ui:
             continue  # web pages, not the API
@@ -148,20 +211,27 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
         if limited and (route.model_work or route.tokenizer_only):
             used_up = "Requests per minute used up" if route.tokenizer_only else "Requests or tokens per minute used up"
             operation["responses"]["429"] = error_doc(RateLimitedError, used_up)
+        if models and (route.model_work or route.tokenizer_only):
+            _with_model_choice(operation, models)
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = operation
-    components: dict[str, Any] = {"schemas": {**embeddings_doc.schemas(settings.max_inputs),
-                                              **rerank_doc.schemas(settings.max_documents),
-                                              **multivector_doc.schemas(settings.max_inputs),
-                                              **sparse_doc.schemas(settings.max_inputs),
-                                              **tokenize_doc.schemas(), **classify_doc.schemas(settings.max_inputs),
-                                              **cohere_doc.schemas(settings.max_inputs, settings.max_documents),
-                                              **COMMON_SCHEMAS}}
+    schemas = {
+        **embeddings_doc.schemas(settings.max_inputs),
+        **rerank_doc.schemas(settings.max_documents),
+        **multivector_doc.schemas(settings.max_inputs),
+        **sparse_doc.schemas(settings.max_inputs),
+        **tokenize_doc.schemas(),
+        **classify_doc.schemas(settings.max_inputs),
+        **cohere_doc.schemas(settings.max_inputs, settings.max_documents),
+        **COMMON_SCHEMAS,
+    }
+    components: dict[str, Any] = {"schemas": _model_fields(schemas, models) if models else schemas}
     if keys:
         components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {"title": "Embedding service", "version": "1",
-                 "description": "OpenAI/Jina/TEI-compatible embeddings and reranking"},
-        "paths": paths,
-        "components": components,
+    info: dict[str, Any] = {
+        "title": "Embedding service",
+        "version": "1",
+        "description": _choosing(models) if models else DESCRIPTION,
     }
+    if models:
+        info["x-models"] = models
+    return {"openapi": OPENAPI_VERSION, "info": info, "paths": paths, "components": components}

@@ -41,7 +41,8 @@ that fits: the first long request would otherwise fail with out-of-memory howeve
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,10 +155,40 @@ def usable_bytes(free_bytes: int, reserve: int = 0) -> int:
     return max(0, free_bytes - max(int(free_bytes * HEADROOM), HEADROOM_MIN_BYTES) - reserve)
 
 
-def plan_memory(shape: ModelShape, *, model_bytes: int, free_bytes: int, width: int, reserve: int = 0) -> MemoryPlan:
+@dataclass(frozen=True)
+class DeviceShare:
+    """A model's share of the device when several models share it (model sets: api/model_router.py): the bytes of
+    the weights still to be loaded after it, and how many models' forward passes may run at once."""
+
+    later_weight_bytes: int = 0
+    models: int = 1
+
+
+ALONE = DeviceShare()
+_share = ALONE  # set around each model's load by the set's loader (one loading thread), read by handlers/memory.py
+
+
+def current_share() -> DeviceShare:
+    return _share
+
+
+@contextmanager
+def device_share(share: DeviceShare) -> Iterator[None]:
+    """Plan the models loaded inside this block for ``share`` of the device."""
+    global _share
+    previous, _share = _share, share
+    try:
+        yield
+    finally:
+        _share = previous
+
+
+def plan_memory(shape: ModelShape, *, model_bytes: int, free_bytes: int, width: int, reserve: int = 0,
+                share: DeviceShare = ALONE) -> MemoryPlan:  # fmt: skip
     """The plan for passes of at most ``width`` tokens per sequence (the model's max length) in ``free_bytes``
-    (free device memory with the weights loaded); ``ContextTooLongError`` when one such sequence does not fit."""
-    usable = usable_bytes(free_bytes, reserve)
+    (free device memory with the weights loaded); ``ContextTooLongError`` when one such sequence does not fit.
+    With ``share``, the weights still to load are reserved and the rest split between the models."""
+    usable = usable_bytes(free_bytes, reserve + share.later_weight_bytes) // share.models
     per_token = shape.bytes_per_token(width)
     plan = MemoryPlan(model_bytes, free_bytes, usable, width, per_token, usable // per_token)
     if plan.tokens < width:
@@ -170,7 +201,10 @@ def plan_memory(shape: ModelShape, *, model_bytes: int, free_bytes: int, width: 
         raise ContextTooLongError(
             f"one {width:,}-token input does not fit in accelerator memory: it needs {_gib(width * per_token)} GiB "
             f"({per_token:,} bytes per token at that length) but {_gib(usable)} GiB are usable of "
-            f"{_gib(free_bytes)} GiB free after the model's {_gib(model_bytes)} GiB of weights; {advice}"
+            f"{_gib(free_bytes)} GiB free after the model's {_gib(model_bytes)} GiB of weights"
+            + (f" ({_gib(share.later_weight_bytes)} GiB kept for the weights of the models still to load, the rest "
+               f"shared by {share.models} models)" if share != ALONE else "")
+            + f"; {advice}"
         )
     return plan
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..core.memory_plan import plan_memory, shape_from_config
+from ..core.memory_plan import current_share, plan_memory, shape_from_config
 from .loading import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,11 @@ def plan_forward_tokens(loaded: LoadedModel, max_length: int, reserve: int = 0, 
         log.warning("memory plan: the model's config names no hidden size, layers or heads; EMB_MAX_BATCH_TOKENS "
                     "is used as set")  # fmt: skip
         return None
+    share = current_share()
+    if share.models > 1:
+        torch.cuda.empty_cache()  # the set's models loaded before this one keep no cached blocks out of the count
     free, _total = torch.cuda.mem_get_info(loaded.device)
-    plan = plan_memory(
-        shape, model_bytes=model_bytes(loaded.model), free_bytes=int(free), width=max_length, reserve=reserve
-    )
+    plan = plan_memory(shape, model_bytes=model_bytes(loaded.model), free_bytes=int(free), width=max_length,
+                       reserve=reserve, share=share)  # fmt: skip
     log.info("memory plan: %s", plan.describe())
     return plan.tokens

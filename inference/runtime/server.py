@@ -20,6 +20,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from ..model_dir import STORAGE_MODEL_DIR, needs_storage_copy, resolve_model_dir
+from ..model_set import ModelSetError, served_models
 from ..settings import Settings
 from .front_worker import FrontApp, FrontWorker
 from .limits import FrontLimits, Probes
@@ -128,10 +129,11 @@ class EmbeddingServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships 
         s = self._settings
         if self._staging is not None and s.model_dir is None:  # still being copied: no weights to measure
             return pending_plan(len(self._gpus), s.workers, s.torch_threads)
-        try:
-            weights = weight_bytes(resolve_model_dir(s))
-        except (FileNotFoundError, ImportError):
-            weights = 0  # the worker reports the missing model when it loads
+        try:  # a model set: every model's weights, each worker holds them all (model_set.py)
+            weights = sum(weight_bytes(model.folder) for model in served_models(s)) or weight_bytes(
+                resolve_model_dir(s))
+        except (FileNotFoundError, ImportError, ModelSetError):
+            weights = 0  # the worker reports the missing model (or the bad manifest) when it loads
         return plan_workers(
             gpus=len(self._gpus), cores=usable_cores(), memory=available_memory_bytes(), weights=weights,
             workers=s.workers, torch_threads=s.torch_threads,

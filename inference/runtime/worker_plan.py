@@ -19,7 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+from ..model_set import weight_bytes as weight_bytes  # re-exported: the server plans with it
+
 WORKER_OVERHEAD_BYTES = 512 * 1024**2  # interpreter + torch + transformers + activations of one worker
 MEMORY_SHARE = 0.8  # of the memory available at start; the rest is headroom for the master and the OS
 
@@ -82,12 +83,6 @@ def _env_cap(name: str) -> int | None:
         return None
     return value if value > 0 else None
 
-
-def weight_bytes(model_dir: Path | None) -> int:
-    """Bytes of weight files under the model folder (0 when unknown)."""
-    if model_dir is None or not model_dir.is_dir():
-        return 0
-    return sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
 
 
 def per_worker_bytes(weights: int) -> int:

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from inference.api.app import ENGINE, create_app
+from inference.core.memory_plan import DeviceShare, current_share
+from inference.handlers import load_handler
 from inference.model_dir import embedded_model_dir
-from inference.model_set import served_models
+from inference.model_set import ModelSetError, served_models, weight_bytes
 from tests.conftest import make_settings
 from tests.tiny_rerankers import build_tiny_bert_reranker
 
@@ -109,11 +111,13 @@ def test_a_manifest_names_and_orders_the_models(root, tmp_path):
     client = _client(model_dir=tmp_path)
     assert [m["id"] for m in client.get("/v1/models").get_json()["data"]] == ["my-reranker", "my-embedder"]
     (tmp_path / "models.json").write_text(json.dumps({"models": [{"name": "x", "path": "missing"}]}))
-    with pytest.raises(ValueError, match="'x' path 'missing' is not a model folder"):
+    with pytest.raises(ModelSetError, match="'x' path 'missing' is not a model folder"):
         served_models(make_settings(model_dir=tmp_path))
     (tmp_path / "models.json").write_text(json.dumps({"models": [{"name": "x", "path": "../b"}]}))
-    with pytest.raises(ValueError, match="not a model folder under"):
+    with pytest.raises(ModelSetError, match="not a model folder under"):
         served_models(make_settings(model_dir=tmp_path))
+    reply = _client(model_dir=tmp_path).get("/ping")  # the server stays up and says why it is not ready
+    assert reply.status_code == 503 and "'../b' is not a model folder" in reply.get_json()["error"]["message"]
 
 
 def test_one_models_full_queue_leaves_the_other_answering(root):
@@ -141,3 +145,18 @@ def test_one_models_full_queue_leaves_the_other_answering(root):
     finally:
         release.set()
         del embedder.forward
+
+
+def test_each_model_loads_with_its_share_of_the_device(root):
+    """The models load in turn; each plans its device memory with the later models' weights kept free and the
+    rest split between the two (the handlers read the share: handlers/memory.py)."""
+    shares = {}
+
+    def loader(settings):
+        shares[settings.served_model_name] = current_share()
+        return load_handler(settings)
+
+    settings = make_settings(handler="auto", device="cpu", log_level="WARNING", model_dir=root)
+    create_app(settings, loader=loader, load_in_background=False)
+    assert shares == {"embedder": DeviceShare(weight_bytes(root / "reranker"), 2), "reranker": DeviceShare(0, 2)}
+    assert weight_bytes(root / "reranker") > 0 and current_share() == DeviceShare()

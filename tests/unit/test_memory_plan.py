@@ -13,6 +13,7 @@ from inference.core.forward import TEXT
 from inference.core.memory_plan import (
     HEADROOM_MIN_BYTES,
     ContextTooLongError,
+    DeviceShare,
     ModelShape,
     batch_token_budget,
     plan_memory,
@@ -102,6 +103,19 @@ def test_qwen3_06b_at_32k_is_refused_on_a_2gb_card():
                  f"{free / 1024**3:.2f} GiB free", f"EMB_MAX_LENGTH={fits} or less"):  # fmt: skip
         assert part in message
     assert plan_memory(shape, model_bytes=WEIGHTS_06B, free_bytes=free, width=fits).tokens >= fits
+
+
+def test_a_set_keeps_the_later_weights_free_and_splits_the_rest():
+    shape = shape_from_config(QWEN3_06B, 2)
+    free = 24 * GB - WEIGHTS_06B
+    share = DeviceShare(later_weight_bytes=WEIGHTS_8B, models=2)
+    plan = plan_memory(shape, model_bytes=WEIGHTS_06B, free_bytes=free, width=8192, share=share)
+    assert plan.tokens == (usable_bytes(free, WEIGHTS_8B) // 2) // shape.bytes_per_token(8192)
+    assert plan.tokens < plan_memory(shape, model_bytes=WEIGHTS_06B, free_bytes=free, width=8192).tokens // 2
+    with pytest.raises(ContextTooLongError, match=r"GiB kept for the weights of the models still to load, the rest "
+                       r"shared by 2 models"):  # fmt: skip
+        plan_memory(shape, model_bytes=WEIGHTS_06B, free_bytes=free, width=32768,
+                    share=DeviceShare(later_weight_bytes=15 * GB, models=2))  # fmt: skip
 
 
 def test_no_room_at_all_says_so():
