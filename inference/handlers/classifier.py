@@ -29,6 +29,7 @@ from ..errors import InvalidInputError
 from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
+from .handler_base import LoadedHandler
 from .loading import load_hf_model
 from .memory import plan_forward_tokens
 from .st_config import ModelFolderError, read_st_config
@@ -66,7 +67,7 @@ def model_labels(config: Any) -> tuple[str, ...]:
     return tuple(names.get(index, f"LABEL_{index}") for index in range(count))
 
 
-class SequenceClassifierHandler:
+class SequenceClassifierHandler(LoadedHandler):
     """``ClassifierHandler`` for Hugging Face sequence classifiers with two labels or more."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
@@ -105,18 +106,6 @@ class SequenceClassifierHandler:
             labels=labels,
         )
         log.info("loaded classifier %s (activation %s)", self._info, self._activation)
-
-    @classmethod
-    def from_settings(cls, folder: Path, settings: Settings) -> SequenceClassifierHandler:
-        return cls(folder, settings)
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    @property
-    def text_tokenizer(self) -> HFTextTokenizer:
-        return self._text_tokenizer
 
     @property
     def activation_name(self) -> str:

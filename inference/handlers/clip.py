@@ -20,6 +20,7 @@ from ..core.types import ModelInfo
 from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
+from .handler_base import LoadedHandler
 from .loading import load_hf_model
 from .text_tokenizer import HFTextTokenizer
 from .tokenization import FastTokenizers
@@ -49,7 +50,7 @@ def pixels_on_device(batch: Sequence[torch.Tensor], device: torch.device, dtype:
         pixels = pixels.pin_memory()
     return pixels.to(device, dtype=dtype, non_blocking=True)
 
-class ClipEmbeddingHandler:
+class ClipEmbeddingHandler(LoadedHandler):
     """``EmbeddingHandler`` with image support for CLIP-family models."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
@@ -79,18 +80,6 @@ class ClipEmbeddingHandler:
         )
         self._dtype = dtype
         log.info("loaded CLIP-style model %s", self._info)
-
-    @classmethod
-    def from_settings(cls, folder: Path, settings: Settings) -> ClipEmbeddingHandler:
-        return cls(folder, settings)
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    @property
-    def text_tokenizer(self) -> HFTextTokenizer:
-        return self._text_tokenizer
 
     # -- text --------------------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str], task: str | None, truncate: bool) -> list[list[int]]:

@@ -29,6 +29,7 @@ from ..settings import Settings
 from .colbert_folder import DenseLayer, read_colbert_folder
 from .colbert_tokens import ColbertTokens, lowercase_inputs, register_markers
 from .device import dtype_name, padded_batch, split_on_oom
+from .handler_base import LoadedHandler
 from .loading import load_hf_model
 from .memory import plan_forward_tokens
 from .st_config import ModelFolderError
@@ -77,7 +78,7 @@ class Projection(torch.nn.Module):
         return out
 
 
-class ColbertHandler:
+class ColbertHandler(LoadedHandler):
     """``MultiVectorHandler`` for late-interaction models."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
@@ -119,19 +120,6 @@ class ColbertHandler:
         )
         log.info("loaded late-interaction model %s (query expansion %s, skip-list %d words)", self._info,
                  layout.expansion, len(layout.mask.skiplist_words))  # fmt: skip
-
-    @classmethod
-    def from_settings(cls, folder: Path, settings: Settings) -> ColbertHandler:
-        return cls(folder, settings)
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    @property
-    def text_tokenizer(self) -> HFTextTokenizer:
-        """The tokenizer as served (markers registered), with the folder's prompts (``query`` / ``document``)."""
-        return self._text_tokenizer
 
     def tokenize(self, texts: Sequence[str], input_type: str, truncate: bool) -> list[list[int]]:
         return self._tokens.tokenize(texts, input_type, truncate)

@@ -26,6 +26,7 @@ from ..model_dir import default_model_name
 from ..settings import Settings
 from . import listwise_prompt as listwise
 from .device import dtype_name, split_on_oom
+from .handler_base import LoadedHandler
 from .loading import load_hf_model
 from .memory import plan_forward_tokens
 from .prefix_tokens import Tokens, first_tokens, first_tokens_of_each
@@ -59,7 +60,7 @@ def load_projector(folder: Path) -> nn.Sequential:
     return projector
 
 
-class ListwiseRerankHandler:
+class ListwiseRerankHandler(LoadedHandler):
     """``ListwiseRerankHandler``: blocks of a query and its documents, one vector per scoring token."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
@@ -95,18 +96,6 @@ class ListwiseRerankHandler:
             max_forward_tokens=plan_forward_tokens(loaded, self._max_length),
         )
         log.info("loaded listwise reranker %s", self._info)
-
-    @classmethod
-    def from_settings(cls, folder: Path, settings: Settings) -> ListwiseRerankHandler:
-        return cls(folder, settings)
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    @property
-    def text_tokenizer(self) -> HFTextTokenizer:
-        return self._text_tokenizer
 
     def _ids(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text, add_special_tokens=False).ids)

@@ -30,6 +30,7 @@ from ..errors import InvalidInputError
 from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, split_on_oom
+from .handler_base import LoadedHandler
 from .llm_rerank_folder import DecoderTemplate, PairTemplate, template_for
 from .loading import load_hf_model
 from .memory import plan_forward_tokens
@@ -49,7 +50,7 @@ def _token_id(vocab: dict[str, int], token: str, folder: Path) -> int:
     return vocab[token]
 
 
-class DecoderRerankHandler:
+class DecoderRerankHandler(LoadedHandler):
     """``RerankHandler`` for causal LMs scored by the next-token logits of ``yes`` against ``no`` (or of ``yes``)."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
@@ -91,20 +92,8 @@ class DecoderRerankHandler:
         )
         log.info("loaded decoder reranker %s (template %s)", self._info, self._template.name)
 
-    @classmethod
-    def from_settings(cls, folder: Path, settings: Settings) -> DecoderRerankHandler:
-        return cls(folder, settings)
-
     def _ids(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text, add_special_tokens=False).ids)
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    @property
-    def text_tokenizer(self) -> HFTextTokenizer:
-        return self._text_tokenizer
 
     def tokenize_pairs(self, query: str, documents: Sequence[str], truncate: bool) -> list[PairIds]:
         if self._budget < 1:

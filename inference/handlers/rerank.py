@@ -23,6 +23,7 @@ from ..core.types import RERANK, ModelInfo, PairIds
 from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
+from .handler_base import LoadedHandler
 from .loading import load_hf_model
 from .memory import plan_forward_tokens
 from .pair_tokens import PairTokenizer
@@ -56,7 +57,7 @@ def _require_trust_for_remote_code(folder: Path, raw: dict[str, Any], settings: 
         )
 
 
-class CrossEncoderHandler:
+class CrossEncoderHandler(LoadedHandler):
     """``RerankHandler`` for sequence-classification cross-encoders with one output label."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
@@ -88,18 +89,6 @@ class CrossEncoderHandler:
             kind=RERANK,
         )
         log.info("loaded reranker %s (activation %s)", self._info, self._activation)
-
-    @classmethod
-    def from_settings(cls, folder: Path, settings: Settings) -> CrossEncoderHandler:
-        return cls(folder, settings)
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    @property
-    def text_tokenizer(self) -> HFTextTokenizer:
-        return self._text_tokenizer
 
     def tokenize_pairs(self, query: str, documents: Sequence[str], truncate: bool) -> list[PairIds]:
         return self._pairs.pairs(query, documents, truncate)

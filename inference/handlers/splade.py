@@ -29,6 +29,7 @@ from ..errors import InvalidInputError
 from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
+from .handler_base import LoadedHandler
 from .loading import load_hf_model
 from .memory import plan_forward_tokens
 from .splade_folder import SpladeConfig, read_splade_config
@@ -42,7 +43,7 @@ WARMUP_TEXTS = ("warm-up", "a slightly longer warm-up sentence for the model")
 LOGIT_BYTES = 256 * 1024 * 1024  # float32 MLM logits one forward pass may hold (padded tokens x vocabulary)
 
 
-class SpladeHandler:
+class SpladeHandler(LoadedHandler):
     """``SparseHandler`` for sentence-transformers SPLADE folders (and bare ``*ForMaskedLM`` ones on request)."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
@@ -70,18 +71,6 @@ class SpladeHandler:
             kind=SPARSE,
         )
         log.info("loaded SPLADE model %s (%s)", self._info, self._config)
-
-    @classmethod
-    def from_settings(cls, folder: Path, settings: Settings) -> SpladeHandler:
-        return cls(folder, settings)
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    @property
-    def text_tokenizer(self) -> HFTextTokenizer:
-        return self._text_tokenizer
 
     @property
     def config(self) -> SpladeConfig:

@@ -22,6 +22,7 @@ from .device import dtype_name, padded_batch, split_on_oom
 from .loading import load_hf_model
 from .lora import BASE, attach_adapters, find_adapters
 from .memory import plan_forward_tokens
+from .onnx_backend import open_encoder
 from .pooling import pool
 from .st_config import STConfig, read_st_config
 from .text_tokenizer import HFTextTokenizer
@@ -74,6 +75,10 @@ class TextEmbeddingHandler:
             dtype=dtype_name(dtype),
             max_forward_tokens=plan_forward_tokens(loaded, max_length),
         )
+        # EMB_CPU_BACKEND (onnx_backend.py): ONNX Runtime runs the encoder; the torch weights are then let go.
+        self._onnx = open_encoder(loaded, st.transformer_dir, settings, adapters=bool(lora))
+        if self._onnx is not None:
+            self._model = None
         log.info("loaded text model %s", self._info)
 
     @classmethod
@@ -105,6 +110,8 @@ class TextEmbeddingHandler:
 
     def _hidden(self, batch: Sequence[Sequence[int]], task: str | None) -> tuple[torch.Tensor, torch.Tensor]:
         input_ids, mask = padded_batch(batch, self._tokens.pad_id, self._device)
+        if self._onnx is not None:  # no task adapters (open_encoder)
+            return self._onnx.hidden(input_ids, mask), mask
         extra: dict[str, object] = {}
         if task in self._adapters:
             index = self._adapters.index(task)
