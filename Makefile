@@ -10,7 +10,7 @@ PY312_VENV ?= .venv-py312
 # The SageMaker Python SDK page's tests: one venv per SDK version (v3, v2), layered on $(VENV) (make test-sagemaker-sdk).
 SDK_VENV ?= .venv-sagemaker-sdk
 
-.PHONY: serve test test-py312 print-python312 test-client test-browser test-sagemaker-sdk docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank bench-multivector clean
+.PHONY: serve test test-py312 print-python312 test-client test-browser test-sagemaker-sdk docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank bench-multivector bench-model-set clean
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,9 @@ bench-rerank: $(VENV)/.installed  ## reranking pairs/s: CrossEncoder in-process,
 
 bench-multivector: $(VENV)/.installed  ## multi-vector docs/s and MaxSim rerank pairs/s: MultiVectorEncoder in-process, this service (bench/multivector.py)
 	$(PY) bench/multivector.py $(BENCH_ARGS)
+
+bench-model-set: $(VENV)/.installed  ## one server, embedder + reranker: the reranker's latency idle and with the embedder overloaded (bench/model_set.py)
+	$(PY) bench/model_set.py
 
 docs: $(VENV)/.installed  ## the documentation site (MkDocs + Material, mkdocs.yml) into site/; any warning fails it
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site

@@ -27,24 +27,39 @@ The same image serves four kinds of model, and the kind is read from the folder 
 The packer prints the kind and what the container answers with it. ``--kind`` makes the packing fail unless the
 folder is of that kind (a guard against packing the wrong folder).
 
+A model set (several models behind one server, docs/models/model-sets.md) packs the same way: a root that is not
+a model folder but holds a ``models.json`` manifest, or several model subfolders, becomes one archive holding the
+manifest and every model folder it names (or every model subfolder), each under its own folder, each checked as a
+single model is (markers, safetensors, links) and reported with its name, kind and size. The set is read by the
+server's own rule (``inference.model_set.served_models``): a manifest the server would refuse is refused here.
+``--kind`` with a set requires every model to be of that kind.
+
+An existing archive (``MODEL_DIR`` ending in ``.tar.gz``) is read, not packed: the tool prints what it holds, its
+model or its set, with the same report.
+
     python3 container/pack_model.py MODEL_DIR [-o model.tar.gz] [--kind embedding|rerank|multivector|classify]
                                     [--allow-links-outside]
+    python3 container/pack_model.py model.tar.gz          # what an archive holds
     aws s3 cp model.tar.gz s3://BUCKET/PREFIX/model.tar.gz
 
-Standard library only (runs with any Python 3.9+).
+Standard library only (runs with any Python 3.9+) for one model folder; a set is read with the project's
+``inference.model_set``, so pack a set with the project's Python (its virtual environment).
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import importlib
 import json
 import re
 import sys
 import tarfile
+import tempfile
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from types import ModuleType
+from typing import Any, NamedTuple
 
 MODEL_MARKERS = ("config.json", "modules.json")
 EXCLUDE_DIRS = {".git", ".cache", "__pycache__", ".ipynb_checkpoints", ".huggingface"}
@@ -249,43 +264,240 @@ def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def pack(folder: Path, output: Path, files: list[Path], level: int) -> None:
+# --- model sets: several model folders (and their manifest) in one archive ------------------------------------------
+MANIFEST = "models.json"  # inference.model_set.MANIFEST
+REPO = Path(__file__).resolve().parents[1]
+# A manifest's ``handler`` (EMB_HANDLER) as the kind it serves; ``auto`` and ``fake``: the folder's own kind.
+HANDLER_KINDS = {"text": "embedding", "clip": "embedding", "rerank": "rerank", "llm-rerank": "rerank",
+                 "classify": "classify", "multivector": "multivector", "sparse": "sparse"}  # fmt: skip
+# The files of an archive its models are described from (kind_of's JSON files, the model card, the manifest).
+DESCRIBING_FILES = frozenset({*MODEL_MARKERS, "config_sentence_transformers.json", "README.md", MANIFEST})
+CARD_BYTES = 16384  # the head of a model card that _card_pipeline reads
+LARGEST_JSON = 16 * 1024 * 1024  # a describing file larger than this is not read from an archive
+Member = tuple[Path, str]  # a file or folder on disk, and its name in the archive
+
+
+class Packed(NamedTuple):  # not a dataclass: the tools load this file without registering it as a module
+    """One model of an archive: ``name`` (the one a request picks it by; None for the one model of a single-model
+    archive), ``path`` (its folder in the archive; "" for the archive root), its kind, the kind as reported, and
+    its files and their bytes (uncompressed)."""
+
+    name: str | None
+    path: str
+    kind: str
+    label: str
+    files: int
+    size: int
+
+
+def is_model_folder(path: Path) -> bool:
+    """``config.json`` or ``modules.json`` at its top: the server's rule (``inference.model_set.is_model_folder``)."""
+    return path.is_dir() and any((path / marker).is_file() for marker in MODEL_MARKERS)
+
+
+def _model_set() -> ModuleType:
+    """``inference.model_set``, the server's reader of a set (imported from this checkout if not installed)."""
+    try:
+        return importlib.import_module("inference.model_set")
+    except ImportError:
+        if str(REPO) not in sys.path:
+            sys.path.insert(0, str(REPO))
+        try:
+            return importlib.import_module("inference.model_set")
+        except ImportError as err:
+            raise SystemExit(f"a model set is read with the project's inference.model_set, which cannot be imported "
+                             f"({err}); pack a set with the project's Python (.venv/bin/python)") from None
+
+
+def set_models(root: Path) -> list[tuple[str, Path, str | None]]:
+    """The models of the set at ``root`` as the server reads it (``inference.model_set.served_models``): name,
+    folder, the manifest's handler. ``[]`` when ``root`` is one model folder or holds no set (read without importing
+    the project); ``SystemExit`` naming the problem for a manifest the server would refuse."""
+    if is_model_folder(root) or not root.is_dir():
+        return []
+    if not (root / MANIFEST).is_file() and not any(is_model_folder(child) for child in root.iterdir()):
+        return []
+    model_set = _model_set()
+    settings = importlib.import_module("inference.settings").Settings.model_construct(model_dir=root)  # no env read
+    refused = (ValueError, getattr(model_set, "ModelSetError", ValueError))
+    try:
+        models = model_set.served_models(settings)
+    except refused as err:
+        raise SystemExit(f"not a servable model set: {err}") from None
+    return [(model.name, Path(model.folder), model.handler) for model in models]
+
+
+def served_kind(folder: Path, handler: str | None) -> str:
+    """The kind the server serves ``folder`` as: the manifest's handler's, else the folder's own."""
+    return HANDLER_KINDS.get(handler or "") or model_kind(folder)
+
+
+def _tree(folder: Path, prefix: str, files: list[Path]) -> list[Member]:
+    """The folders, then the files, of one model, named under ``prefix`` ("": the archive root)."""
+
+    def name(rel: Path) -> str:
+        return f"{prefix}/{rel.as_posix()}" if prefix else rel.as_posix()
+
     dirs = sorted({parent for f in files for parent in f.relative_to(folder).parents if parent != Path(".")})
+    return [(folder / rel, name(rel)) for rel in dirs] + [(f, name(f.relative_to(folder))) for f in files]
+
+
+def _size(files: list[Path]) -> int:
+    return sum(path.stat().st_size for path in files)
+
+
+def collect(source: Path, allow_no_safetensors: bool = False, allow_links_outside: bool = False,
+            expected: str | None = None) -> tuple[list[Member], list[Packed]]:  # fmt: skip
+    """What packing ``source`` (a model folder, or a set's root) writes: every folder and file with its name in the
+    archive, in order, and the models it holds. Each model is checked as a single one is (markers, safetensors,
+    links, ``expected`` kind); ``SystemExit`` names the first problem."""
+    root = source.resolve()
+    if not root.is_dir():
+        raise SystemExit(f"{source}: not a folder")
+    models = set_models(root)
+    if not models:
+        inner = [child.name for child in sorted(root.iterdir()) if is_model_folder(child)]
+        if inner and not is_model_folder(root):
+            raise SystemExit(f"{root}: no config.json or modules.json at the top level, and one model folder under "
+                             f"it ({inner[0]}): pack that folder, or write a {MANIFEST} naming it to pack a set")
+        files = model_files(root)
+        if not allow_links_outside:
+            check_links(root, files)
+        check_model(root, files, allow_no_safetensors)
+        kind = check_kind(root, expected)
+        return _tree(root, "", files), [Packed(None, "", kind, describe(root, kind), len(files), _size(files))]
+    members: dict[str, Path] = {}
+    packed = []
+    for name, folder, handler in models:
+        prefix = folder.relative_to(root).as_posix()
+        real = folder.resolve()  # a linked model folder (a Hugging Face snapshot) is packed as the files it holds
+        files = model_files(real)
+        if not allow_links_outside:
+            check_links(real, files)
+        check_model(real, files, allow_no_safetensors)
+        kind = served_kind(real, handler)
+        if expected is not None and kind != expected:
+            raise SystemExit(f"{folder}: model {name!r} is a {kind} model, not {expected} (--kind with a set requires "
+                             "every model to be of that kind)")
+        for parent in list(Path(prefix).parents)[:-1]:  # the set's folders above the model's ("group" of "group/a")
+            members.setdefault(parent.as_posix(), root / parent)
+        members.setdefault(prefix, real)
+        for path, arcname in _tree(real, prefix, files):
+            members.setdefault(arcname, path)
+        packed.append(Packed(name, prefix, kind, describe(real, kind), len(files), _size(files)))
+    if (root / MANIFEST).is_file():
+        members[MANIFEST] = root / MANIFEST
+    return [(members[arcname], arcname) for arcname in sorted(members)], packed
+
+
+def write(output: Path, members: list[Member], level: int) -> None:
+    """``members`` into ``output`` (gzip ``level``), normalised; written beside it first, then moved in place."""
     tmp = output.with_name(output.name + ".part")
     with tarfile.open(tmp, "w:gz", compresslevel=level, dereference=True) as tar:
-        for rel in dirs:
-            tar.add(folder / rel, arcname=rel.as_posix(), recursive=False, filter=_normalise)
-        for path in files:
-            tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False, filter=_normalise)
+        for path, arcname in members:
+            tar.add(path, arcname=arcname, recursive=False, filter=_normalise)
     tmp.replace(output)
+
+
+def pack(folder: Path, output: Path, files: list[Path], level: int) -> None:
+    """One model folder's ``files`` at the archive root."""
+    write(output, _tree(folder, "", files), level)
+
+
+def pack_root(source: Path, output: Path, level: int = 6, allow_no_safetensors: bool = False,
+              allow_links_outside: bool = False, expected: str | None = None) -> list[Packed]:  # fmt: skip
+    """Pack a model folder or a set's root into ``output``; the models packed."""
+    members, packed = collect(source, allow_no_safetensors, allow_links_outside, expected)
+    out = output.resolve()
+    roots = {source.resolve(), *(path.resolve() for path, name in members if "/" not in name)}
+    if any(out == root or root in out.parents for root in roots if root.is_dir()):
+        raise SystemExit("the output must not be inside the model folder")
+    write(output, members, level)
+    return packed
+
+
+def read_archive(archive: Path) -> list[Packed]:
+    """What a model archive holds, read as the server reads the folder it is extracted into: its one model (files
+    at the root) or its set (a manifest, or several model folders). Only the small files the kind is read from are
+    taken out, into a scratch folder. ``ValueError`` when the archive cannot be read or holds no model;
+    ``SystemExit`` for a set the server would refuse."""
+    files: list[tuple[str, int]] = []
+    with tempfile.TemporaryDirectory(prefix="model-archive-") as scratch:
+        skeleton = Path(scratch)
+        try:
+            with tarfile.open(archive, "r|*") as tar:  # one pass over the stream, whatever the archive's size
+                for member in tar:
+                    parts = [part for part in PurePosixPath(member.name).parts if part not in (".", "")]
+                    if not member.isfile() or not parts or member.name.startswith("/") or ".." in parts:
+                        continue
+                    files.append(("/".join(parts), member.size))
+                    if parts[-1] in DESCRIBING_FILES and member.size <= LARGEST_JSON:
+                        handle = tar.extractfile(member)
+                        if handle is not None:
+                            target = skeleton.joinpath(*parts)
+                            target.parent.mkdir(parents=True, exist_ok=True)
+                            target.write_bytes(handle.read(CARD_BYTES if parts[-1] == "README.md" else -1))
+        except (OSError, tarfile.TarError) as err:
+            raise ValueError(f"cannot read {archive} as a model archive: {err}") from None
+        try:
+            models = set_models(skeleton)
+        except SystemExit as err:
+            raise SystemExit(str(err).replace(str(skeleton), str(archive))) from None
+
+        def held(prefix: str) -> tuple[int, int]:
+            sizes = [size for name, size in files if not prefix or name.startswith(prefix + "/")]
+            return len(sizes), sum(sizes)
+
+        if not models:
+            if not is_model_folder(skeleton):
+                raise ValueError(f"{archive}: no config.json or modules.json at the archive root, and no model set")
+            kind = model_kind(skeleton)
+            return [Packed(None, "", kind, describe(skeleton, kind), *held(""))]
+        packed = []
+        for name, folder, handler in models:
+            prefix = folder.relative_to(skeleton).as_posix()
+            kind = served_kind(folder, handler)
+            packed.append(Packed(name, prefix, kind, describe(folder, kind), *held(prefix)))
+        return packed
+
+
+def report(archive: Path, packed: list[Packed]) -> str:
+    """What an archive holds, as the packer prints it: the model's kind and requests, or each model of the set."""
+    size_mb = archive.stat().st_size / 1e6
+    if len(packed) == 1 and packed[0].name is None:
+        model = packed[0]
+        return (f"{archive}: {model.files} files at the archive root, {size_mb:.1f} MB; {model.label}: "
+                f"{USAGE[model.kind]}")  # fmt: skip
+    lines = [f"{archive}: a set of {len(packed)} models, {sum(m.files for m in packed)} files, {size_mb:.1f} MB; "
+             'a request names its model in the body\'s "model" (or the X-Model header), else gets the first model of '
+             "the route's kind:"]  # fmt: skip
+    for model in packed:
+        lines.append(f"  {model.name} ({model.path}/, {model.files} files, {model.size / 1e6:.1f} MB): {model.label}: "
+                     f"{USAGE[model.kind]}")  # fmt: skip
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model_dir", type=Path, help="folder with config.json or modules.json and *.safetensors")
+    parser.add_argument("model_dir", type=Path, help="folder with config.json or modules.json and *.safetensors, a "
+                        "set's root (models.json, or several model folders), or a .tar.gz to read")
     parser.add_argument("-o", "--output", type=Path, default=Path("model.tar.gz"), help="default: ./model.tar.gz")
     parser.add_argument("--level", type=int, default=6, choices=range(1, 10), help="gzip level (default 6)")
     parser.add_argument("--allow-no-safetensors", action="store_true", help="pack even without *.safetensors")
-    parser.add_argument("--kind", choices=KINDS, help="fail unless the folder is this kind (default: any)")
+    parser.add_argument("--kind", choices=KINDS, help="fail unless the folder (each model of a set) is this kind")
     parser.add_argument("--allow-links-outside", action="store_true",
                         help="pack symlinks that lead out of the model folder (default: refuse them)")
     args = parser.parse_args(argv)
 
-    folder = args.model_dir.resolve()
-    if not folder.is_dir():
-        raise SystemExit(f"{args.model_dir}: not a folder")
-    files = model_files(folder)
-    if not args.allow_links_outside:
-        check_links(folder, files)
-    check_model(folder, files, args.allow_no_safetensors)
-    kind = check_kind(folder, args.kind)
-    if args.output.resolve().is_relative_to(folder):
-        raise SystemExit("the output must not be inside the model folder")
-    pack(folder, args.output, files, args.level)
-    size_mb = args.output.stat().st_size / 1e6
-    print(f"{args.output}: {len(files)} files at the archive root, {size_mb:.1f} MB; {describe(folder, kind)}: "
-          f"{USAGE[kind]}",
-          file=sys.stderr)
+    if args.model_dir.is_file() and args.model_dir.name.endswith((".tar.gz", ".tgz", ".tar")):
+        try:
+            print(report(args.model_dir, read_archive(args.model_dir)), file=sys.stderr)
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
+        return 0
+    packed = pack_root(args.model_dir, args.output, args.level, args.allow_no_safetensors, args.allow_links_outside,
+                       args.kind)  # fmt: skip
+    print(report(args.output, packed), file=sys.stderr)
     return 0
 
 

@@ -86,10 +86,13 @@ def in_process_post(model_dir: Path | None = None) -> tuple[Post, tuple[str, int
 
 def sample_kind(model_dir: Path | None) -> str:
     """The folder's kind by the server's rule (``rerank``, ``multivector``, ``classify``, ``sparse``), else
-    ``embedding`` (also: no folder)."""
+    ``embedding`` (also: no folder); ``ValueError`` for a model set's root (a package is one model)."""
     if model_dir is None:
         return "embedding"
     from inference.handlers import RERANK_FAMILIES, model_family
+    from marketplace.model_package import refuse_a_set
+
+    refuse_a_set(model_dir)  # a package, and its samples, are one model's
 
     family = model_family(model_dir)
     family = "rerank" if family in RERANK_FAMILIES else family

@@ -25,6 +25,9 @@ image, read as the server reads it: ``inference.handlers.model_family``) picks w
   JSON Lines and CSV (one text per record, answered with its ``[{"index", "value"}, ...]``); samples in
   ``data-sparse/``.
 
+A model set's root (several model folders, or a ``models.json`` manifest) is refused as ``--model-dir``: a package is
+one model (``SET_REFUSAL`` says why); bake and list one package per model.
+
 The validation job runs the kind's ``input/batch/`` sample file unless the config names another. Before anything
 is sent, the request is checked against
 botocore's model of the SageMaker API (required members, types, and the enums, lengths and patterns that
@@ -72,8 +75,26 @@ VALIDATION_INPUT_BY_KIND = {"embedding": "input/batch/texts.jsonl", "rerank": "i
 # What a kind's records are, for the refusal of a validation file it cannot read.
 RECORDS_BY_KIND = {"rerank": "a reranker takes JSON Lines records of {query, documents}",
                    "classify": "a classifier takes JSON Lines records of {input} or {inputs}"}  # fmt: skip
+# Why a model set's root is refused (docs/models/model-sets.md): a package is one model.
+SET_REFUSAL = ("a Marketplace model package declares one kind of model, and SageMaker validates it, and buyers run it, "
+               "with Batch Transform records, which cannot name a model (no X-Model header), so every model but the "
+               "first would be unreachable there; bake one model per image and list one package per model "
+               "(container/build.sh --bake FOLDER)")
 ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*(:[\w.-]{1,128})?$")
 S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$")
+
+
+def refuse_a_set(folder: Path) -> None:
+    """``ValueError`` saying why (``SET_REFUSAL``) when ``folder`` is a model set's root: not a model folder, but a
+    ``models.json`` manifest or model folders under it (``inference.model_set``'s rule)."""
+    from inference.model_set import MANIFEST, is_model_folder
+
+    if is_model_folder(folder) or not folder.is_dir():
+        return
+    inner = sorted(child.name for child in folder.iterdir() if is_model_folder(child))
+    if (folder / MANIFEST).is_file() or inner:
+        held = MANIFEST if (folder / MANIFEST).is_file() else "model folders " + ", ".join(inner)
+        raise ValueError(f"{folder} is a model set ({held}), not one model: {SET_REFUSAL}")
 
 
 def model_kind(folder: Path) -> Kind:
@@ -81,8 +102,10 @@ def model_kind(folder: Path) -> Kind:
     decoder reranker too), ``classify`` or ``sparse`` as it says, else ``embedding`` (text, CLIP and Jina embedding
     models)."""
     from inference.handlers import RERANK_FAMILIES, model_family
+    from inference.model_set import is_model_folder
 
-    if not (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
+    refuse_a_set(folder)
+    if not is_model_folder(folder):
         raise ValueError(f"{folder}: no config.json or modules.json; is this a model folder?")
     family = model_family(folder)
     family = "rerank" if family in RERANK_FAMILIES else family

@@ -175,8 +175,8 @@ def route_views(slots: Sequence[ModelSlot], actions: Sequence[str]) -> dict[str,
         return slots[0]
 
     def view_of(action: str) -> View:
-        def view(name: str | None = None) -> Response:
-            return pick(action).views[action](name)
+        def view(**path: str) -> Response:  # the route's path parameters, as Flask passes them (e.g. <name>)
+            return pick(action).views[action](**path)
 
         return view
 

@@ -23,7 +23,7 @@ from ..errors import AuthenticationError, ModelNotReadyError, NotFoundError, Rat
 from ..handlers import RERANK_FAMILIES, model_family
 from ..metrics import CONTENT_TYPE
 from ..mime import JSON
-from ..model_set import model_settings, served_models
+from ..model_set import ModelSetError, model_settings, served_models
 from ..settings import Settings
 from .route_table import (
     CLASSIFY,
@@ -141,10 +141,14 @@ def _operation(route: Route) -> dict[str, Any]:
 
 
 def served_kinds(settings: Settings) -> list[dict[str, str]]:
-    """``[{"name", "kind"}]`` of each model of a set, in order (``[]``: one model), each kind read from its folder
-    before it loads, as the app's model slots read it (app.py ``_slot``)."""
+    """``[{"name", "kind"}]`` of each model of a set, in order (``[]``: one model, or a bad set), each kind read
+    from its folder before it loads, as the app's model slots read it (app.py ``_slot``)."""
+    try:
+        models = served_models(settings)
+    except ModelSetError:  # the server stays up, unready, saying why (app.py): its document a single model's
+        return []
     listed = []
-    for model in served_models(settings):
+    for model in models:
         handler = model_settings(settings, model).handler
         family = handler if handler not in ("auto", "fake") else model_family(model.folder)
         kind = kinds.RERANK if family in RERANK_FAMILIES else FAMILY_KINDS.get(family, kinds.EMBED)

@@ -12,6 +12,9 @@ Contracts:
   PUTs (``main.bicep`` builds the same string).
 * ``egress_public_network_access`` is sent only when configured (Azure says not to set it in workspaces
   with a managed virtual network, and it cannot change after creation).
+* A local ``model_path`` that is a model set's root (several model folders, or a ``models.json`` manifest) is
+  registered as one folder, and ``MODEL_DIR`` names its mount so that the server serves the set
+  (:func:`container_env`); a set the server would refuse is refused before anything is sent.
 * Autoscaling is an Azure Monitor autoscale setting (``Microsoft.Insights/autoscalesettings``) whose
   target is the deployment's ARM id; built with azure-mgmt-monitor's models and serializer (the body
   ``MonitorManagementClient`` PUTs), imported only when ``autoscaling`` is configured.
@@ -30,6 +33,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from azure.ai.ml.entities import (
@@ -42,8 +46,10 @@ from azure.ai.ml.entities import (
     ProbeSettings,
 )
 
+from ..model_sets import set_models
 from .config import AzureMLConfig, AzureMLTarget
 
+AZUREML_MODELS = "/var/azureml-app/azureml-models"  # AZUREML_MODEL_DIR's parent on a managed online deployment
 # Routes the server answers 200 on as soon as it runs (before the model is loaded).
 ROUTES_UP_BEFORE_MODEL_LOAD = frozenset({"/health/live"})
 PROBE_INITIAL_DELAY_S = 10
@@ -188,10 +194,30 @@ def build_deployment(cfg: AzureMLConfig) -> ManagedOnlineDeployment:
         ),
         liveness_probe=liveness,
         readiness_probe=readiness,
-        environment_variables=dict(cfg.env),
+        environment_variables=container_env(cfg),
         app_insights_enabled=cfg.app_insights_enabled,
         egress_public_network_access=cfg.egress_public_network_access,  # None: not sent
     )
+
+
+def set_mount(cfg: AzureMLConfig) -> str | None:
+    """Where the deployment finds ``model_path`` when it is a local model set's root (several model folders, or a
+    ``models.json`` manifest; None otherwise): Azure ML mounts a registered folder as ``<basename>`` under
+    ``AZUREML_MODEL_DIR`` (``/var/azureml-app/azureml-models/<name>/<version>``). ``ValueError`` for a set the
+    server would refuse."""
+    if not cfg.model_path or "://" in cfg.model_path:
+        return None
+    folder = Path(cfg.model_path).expanduser()
+    if not set_models(folder):
+        return None
+    return f"{AZUREML_MODELS}/{cfg.model_name}/{cfg.model_version}/{folder.resolve().name}"
+
+
+def container_env(cfg: AzureMLConfig) -> dict[str, str]:
+    """``env``, and for a local model set ``MODEL_DIR`` naming its mount: the server searches ``AZUREML_MODEL_DIR``
+    for one model folder, while ``MODEL_DIR`` (winning over it) serves the set. A ``MODEL_DIR`` in ``env`` wins."""
+    mount = set_mount(cfg)
+    return {**({"MODEL_DIR": mount} if mount else {}), **cfg.env}
 
 
 def build_plan(cfg: AzureMLConfig) -> DeploymentPlan:

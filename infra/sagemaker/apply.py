@@ -93,8 +93,8 @@ def _upload_and_create(clients: Clients, cfg: DeployConfig, version: str, report
     if upload and cfg.model_source:
         with tempfile.TemporaryDirectory() as workdir:
             tarball = artifacts.pack_model(cfg.model_source, Path(workdir))
-            kind = artifacts.model_kind(tarball)
-            report(f"uploading {tarball} ({kind} model) to s3://{upload.params['Bucket']}/{upload.params['Key']}")
+            held = artifacts.describe(tarball)
+            report(f"uploading {tarball} ({held}) to s3://{upload.params['Bucket']}/{upload.params['Key']}")
             artifacts.upload(clients.s3, artifacts.upload_call(cfg, version, tarball) or upload)
     model, config = plan.model_calls(cfg, version, artifacts.model_data_url(cfg, version))
     clients.execute(model)

@@ -3,15 +3,15 @@
 SageMaker extracts ModelDataUrl into /opt/ml/model, so the folder's files go at the archive root; packing is
 ``container/pack_model.py``'s job (also usable alone), so the archive is the same whichever way it is made.
 Every kind of model is packed alike; ``model_kind`` says which one a folder or archive holds (``embedding``,
-``rerank``, ``multivector`` or ``classify``), by the packer's rule, which is the server's (late-interaction modules
-in ``modules.json``: multi-vector; ``architectures`` ending in ``ForSequenceClassification``: a reranker with one
-label, a classifier with several).
+``rerank``, ``multivector``, ``classify`` or ``sparse``), by the packer's rule, which is the server's (late-interaction
+modules in ``modules.json``: multi-vector; ``architectures`` ending in ``ForSequenceClassification``: a reranker with
+one label, a classifier with several). A model set's root (several model folders, or a ``models.json`` manifest:
+docs/models/model-sets.md) packs into one archive the same way; ``models`` lists what a folder or archive holds.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import tarfile
 from pathlib import Path
 from types import ModuleType
@@ -23,8 +23,6 @@ from .config import DeployConfig
 from .plan import Call
 
 PACKER = Path(__file__).resolve().parents[2] / "container" / "pack_model.py"
-# The files the kind is read from (container/pack_model.py's kind_of).
-KIND_FILES = ("modules.json", "config_sentence_transformers.json", "config.json")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")  # = inference/runtime/worker_plan.WEIGHT_SUFFIXES
 
 
@@ -66,49 +64,56 @@ def _packer() -> ModuleType:
 
 
 def pack_model(source: Path, workdir: Path) -> Path:
-    """``source`` itself when it is a .tar.gz, else ``workdir/model.tar.gz`` packed by ``container/pack_model.py``.
+    """``source`` itself when it is a .tar.gz, else ``workdir/model.tar.gz`` packed by ``container/pack_model.py``:
+    a model folder's files at the archive root, or a model set's root (a ``models.json`` manifest, or several model
+    folders) with each model under its folder and the manifest beside them.
 
-    Raises ``ValueError`` when the folder is not a servable model (no config, no safetensors weights).
+    Raises ``ValueError`` when a folder is not a servable model (no config, no safetensors weights) or set (a
+    manifest the server would refuse).
     """
     if source.is_file() and source.name.endswith((".tar.gz", ".tgz")):
         return source
     if not source.is_dir():
         raise FileNotFoundError(f"model source {source} is neither a folder nor a .tar.gz")
-    packer, folder, target = _packer(), source.resolve(), workdir / "model.tar.gz"
-    files = packer.model_files(folder)
-    try:
-        packer.check_model(folder, files, allow_no_safetensors=False)
+    packer, target = _packer(), workdir / "model.tar.gz"
+    try:  # links out of the folder are packed as before (the packer's script refuses them unless told)
+        members, _ = packer.collect(source, allow_no_safetensors=False, allow_links_outside=True)
     except SystemExit as err:  # the packer is also a script; its checks exit with the message
         raise ValueError(str(err)) from None
-    packer.pack(folder, target, files, level=6)
+    packer.write(target, members, level=6)
     return target
 
 
-def model_kind(source: Path) -> str:
-    """``embedding``, ``rerank``, ``multivector`` or ``classify``: what the container serves from ``source`` (a
-    model folder, or a .tar.gz with the model files at its root); the packer's rule, which is the server's."""
+def models(source: Path) -> list[Any]:
+    """The models ``source`` (a model folder, a set's root, or a .tar.gz) holds, as ``container/pack_model.py``
+    reports them (``Packed``: ``name``, ``path``, ``kind``, ``files``, ``size``); one unnamed model for a model
+    folder or a single-model archive. ``ValueError`` when it holds none, or a set the server would refuse."""
     packer = _packer()
-    if source.is_dir():
-        return str(packer.model_kind(source.resolve()))
-    found: dict[str, bytes] = {}
     try:
-        with tarfile.open(source, "r|gz") as tar:  # one pass over the stream, whatever the archive's size
-            for member in tar:
-                name = member.name.removeprefix("./")
-                if member.isfile() and name in KIND_FILES and (handle := tar.extractfile(member)) is not None:
-                    found[name] = handle.read()
-    except (OSError, tarfile.TarError):
+        if source.is_dir():
+            return list(packer.collect(source, allow_no_safetensors=True, allow_links_outside=True)[1])
+        return list(packer.read_archive(source))
+    except SystemExit as err:
+        raise ValueError(str(err)) from None
+
+
+def describe(source: Path) -> str:
+    """``rerank model``, or ``set of 2 models: embedder (embedding), reranker (rerank)``: for progress lines."""
+    found = models(source)
+    if len(found) == 1 and found[0].name is None:
+        return f"{found[0].kind} model"
+    return f"set of {len(found)} models: " + ", ".join(f"{model.name} ({model.kind})" for model in found)
+
+
+def model_kind(source: Path) -> str:
+    """``embedding``, ``rerank``, ``multivector``, ``classify`` or ``sparse``: what the container serves from
+    ``source`` (a model folder, or a .tar.gz with the model files at its root); the packer's rule, which is the
+    server's. For a set: its first model's kind (what ``/invocations`` answers without a model name or a query);
+    ``embedding`` for a source that cannot be read."""
+    try:
+        return str(models(source)[0].kind)
+    except (OSError, ValueError):
         return "embedding"
-
-    def read(name: str) -> Any:
-        if name not in found:
-            return None
-        try:
-            return json.loads(found[name])
-        except (UnicodeDecodeError, ValueError) as err:
-            raise ValueError(f"{source}: cannot read {name}: {err}") from err
-
-    return str(packer.kind_of(read))
 
 
 def upload(s3: Any, call: Call) -> None:

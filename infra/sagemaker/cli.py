@@ -17,6 +17,10 @@ keeps an autoscaled fleet's size (``RetainAllVariantProperties``); canary / line
 SageMaker's bounds (canary <= 50%, linear 10-50%) before any call.
 ``invoke --async-input-s3`` sends ``InvocationTimeoutSeconds`` 3600, the container's async deadline
 (``--invocation-timeout``; ``--request-ttl`` for ``RequestTTLSeconds``).
+``deploy --model-source`` also takes a model set's root (several model folders, or a ``models.json`` manifest:
+docs/models/model-sets.md), packed into one model.tar.gz; ``invoke --model NAME`` asks one model of such an endpoint
+(the JSON body's ``model``; InvokeEndpoint sends no ``X-Model`` header, so TEI bodies, such as ``--kind sparse``'s,
+and Batch Transform records go to the set's first model).
 Every kind of model the image serves (``embedding``, ``rerank``, ``multivector``, ``classify``, ``sparse``: the kind
 of the folder, ``container/pack_model.py``'s rule) deploys the same way; ``invoke`` sends the body of the endpoint's
 kind to ``/invocations``: ``--text ...`` embeds, ``--query Q --text DOC ...`` ranks the texts against the query (a
@@ -203,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(with --query: a MaxSim ranking); classify: the labels of the texts; sparse: their sparse "
                         "vectors")
     invoke.add_argument("--query", help="a reranker or multi-vector endpoint: rank the texts against this query")
+    invoke.add_argument("--model", help="an endpoint serving a model set: the model to ask, sent as the JSON body's "
+                        "\"model\" (default: the set's first model, or its first reranker with --query)")
     invoke.add_argument("--top-n", type=int, help="with --query: only the best N results")
     invoke.add_argument("--input-type", choices=["query", "document"],
                         help="--kind multivector: encode the texts as queries or as documents (default)")
@@ -309,12 +315,12 @@ def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
     session = session or boto3.Session(profile_name=args.profile, region_name=args.region)
     runtime = runtime_client(args.region, args.endpoint_url, session)
     if args.query is not None:
-        return _rerank(runtime, args.endpoint_name, args.query, texts, args.top_n)
+        return _rerank(runtime, args.endpoint_name, args.query, texts, args.top_n, args.model)
     if kind == "multivector":
-        body = multivector_body(texts, args.input_type, args.task, args.dimensions, args.embedding_type)
+        body = multivector_body(texts, args.input_type, args.task, args.dimensions, args.embedding_type, args.model)
         return _multivector(runtime, args.endpoint_name, body)
     if kind == "classify":
-        return _classify(runtime, args.endpoint_name, classify_body(texts))
+        return _classify(runtime, args.endpoint_name, classify_body(texts, args.model))
     if kind == "sparse":
         return _sparse(runtime, args.endpoint_name, sparse_body(texts))
     if args.serverless and args.async_input_s3:
@@ -324,14 +330,14 @@ def _invoke(args: argparse.Namespace, session: boto3.Session | None) -> Any:
     embedding_type: str = args.embedding_type  # one type: the result is one array
     options = {"task": args.task, "dimensions": args.dimensions, "embedding_type": embedding_type}
     if args.async_input_s3:
-        client = EmbeddingClient(args.endpoint_name, boto_client=runtime, mode="async",
+        client = EmbeddingClient(args.endpoint_name, boto_client=runtime, mode="async", model=args.model,
                                  s3_input_uri=args.async_input_s3, s3_client=session.client("s3"),
                                  invocation_timeout_s=args.invocation_timeout,
                                  request_ttl_s=args.request_ttl)  # fmt: skip
         vectors = cast(np.ndarray, client.embed_async(texts, timeout_s=args.async_timeout, **options))
     else:
         limit = {"max_body_bytes": modes.SERVERLESS_BODY_BYTES} if args.serverless else {}
-        client = EmbeddingClient(args.endpoint_name, boto_client=runtime, **limit)
+        client = EmbeddingClient(args.endpoint_name, boto_client=runtime, model=args.model, **limit)
         vectors = cast(np.ndarray, client.embed(texts, **options))
     return {"shape": list(vectors.shape), "dtype": str(vectors.dtype), "embeddings": vectors.tolist()}
 
@@ -349,25 +355,31 @@ def invoke_kind(args: argparse.Namespace) -> str:
         raise ValueError("--input-type is for --kind multivector without --query (token vectors)")
     if kind != "embedding" and args.async_input_s3:
         raise ValueError(f"--async-input-s3 sends embedding requests; a {kind} endpoint is invoked in real time")
+    if kind == "sparse" and args.model is not None:
+        raise ValueError("--model cannot reach a sparse model: TEI's sparse body has no \"model\" field and "
+                         "InvokeEndpoint sends no X-Model header; /invocations gives such a body to the set's first "
+                         "model, so put the sparse model first in models.json (or deploy it on its own)")
     if kind in ("classify", "sparse") and (args.task or args.dimensions is not None or args.embedding_type != "float"):
         raise ValueError(f"--kind {kind} takes only texts (no --task, --dimensions or --embedding-type)")
     return kind
 
 
 def multivector_body(texts: list[str], input_type: str | None = None, task: str | None = None,
-                     dimensions: int | None = None, embedding_type: str = "float") -> dict[str, Any]:  # fmt: skip
-    """The Jina multi-vector request the container answers on ``/invocations`` with a late-interaction model."""
+                     dimensions: int | None = None, embedding_type: str = "float",
+                     model: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The Jina multi-vector request the container answers on ``/invocations`` with a late-interaction model
+    (``model``: the one of a model set to ask)."""
     body: dict[str, Any] = {"input": texts}
-    options = {"input_type": input_type, "task": task, "dimensions": dimensions}
+    options = {"input_type": input_type, "task": task, "dimensions": dimensions, "model": model}
     body.update({key: value for key, value in options.items() if value is not None})
     if embedding_type != "float":
         body["embedding_type"] = embedding_type
     return body
 
 
-def classify_body(texts: list[str]) -> dict[str, Any]:
+def classify_body(texts: list[str], model: str | None = None) -> dict[str, Any]:
     """The Jina classify request the container answers on ``/invocations`` with a classifier (all its labels)."""
-    return {"input": texts}
+    return {"input": texts, **({"model": model} if model else {})}
 
 
 def sparse_body(texts: list[str]) -> dict[str, Any]:
@@ -419,19 +431,22 @@ def _sparse(runtime: Any, endpoint_name: str, body: dict[str, Any]) -> Any:
             "embeddings": answer}  # fmt: skip
 
 
-def rerank_body(query: str, documents: list[str], top_n: int | None = None) -> dict[str, Any]:
+def rerank_body(query: str, documents: list[str], top_n: int | None = None, model: str | None = None) -> dict[str, Any]:
     """The Jina/Cohere rerank request the container answers on ``/invocations`` when it serves a reranker."""
     if not query.strip():
         raise ValueError("--query is empty")
     body: dict[str, Any] = {"query": query, "documents": documents}
     if top_n is not None:
         body["top_n"] = top_n
+    if model:
+        body["model"] = model
     return body
 
 
-def _rerank(runtime: Any, endpoint_name: str, query: str, documents: list[str], top_n: int | None) -> Any:
+def _rerank(runtime: Any, endpoint_name: str, query: str, documents: list[str], top_n: int | None,
+            model: str | None = None) -> Any:  # fmt: skip
     """InvokeEndpoint with a rerank body; the results best first, as the container sorts them."""
-    answer = _invoke_json(runtime, endpoint_name, rerank_body(query, documents, top_n))
+    answer = _invoke_json(runtime, endpoint_name, rerank_body(query, documents, top_n, model))
     if not isinstance(answer, dict) or "results" not in answer:
         raise ValueError(f"{endpoint_name} did not answer a rerank response (is it a reranker?): {str(answer)[:300]}")
     return {"model": answer.get("model"), "usage": answer.get("usage"), "results": answer["results"]}

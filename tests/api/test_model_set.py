@@ -92,6 +92,13 @@ def test_a_header_names_the_model_of_a_body_without_one(both, singles):
     assert reply.get_json() == expected
 
 
+def test_tokenizer_routes_use_the_named_models_tokenizer(both, singles):
+    for name in ("embedder", "reranker"):
+        expected = singles[name].post("/tokenize", json={"inputs": "hello world"}).get_json()
+        assert both.post("/tokenize", json={"inputs": "hello world"}, headers={"X-Model": name}).get_json() == expected
+    assert both.post("/v1/segment", json={"content": "One. Two."}).status_code == 200
+
+
 def test_unknown_and_wrong_kind_models(both):
     reply = post(both, "/v1/embeddings", {"input": TEXTS, "model": "nope"})
     assert reply.status_code == 404

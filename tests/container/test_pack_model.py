@@ -225,3 +225,78 @@ def test_the_tiny_models_are_packed_as_the_server_serves_them(build: str, tmp_pa
         "tiny_qwen3_reranker": "rerank", "tiny_gemma_reranker": "rerank"}.get(build, "classify")  # fmt: skip
     assert pack_model.main([str(folder), "-o", str(tmp_path / "model.tar.gz"), "--kind", kind]) == 0
     assert f"{kind} model" in capsys.readouterr().err
+
+
+# --- a model set: several model folders, or a models.json manifest, in one archive --------------------------------
+def _set(root: Path, manifest: object | None = None) -> Path:
+    _write(root / "embedder", FOLDERS["embedding"][0])
+    _write(root / "reranker", FOLDERS["reranker-one-label"][0])
+    (root / "README.md").write_text("not a model: left out")
+    if manifest is not None:
+        (root / "models.json").write_text(json.dumps(manifest))
+    return root
+
+
+def test_a_set_of_folders_is_packed_each_model_under_its_folder(tmp_path: Path, capsys) -> None:
+    root = _set(tmp_path / "set")
+    out = tmp_path / "model.tar.gz"
+    assert pack_model.main([str(root), "-o", str(out)]) == 0
+    report = capsys.readouterr().err
+    assert "a set of 2 models" in report and "  embedder (embedder/, 3 files" in report
+    assert "reranker (reranker/, 2 files" in report and "rerank model: POST /invocations or /v1/rerank" in report
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+        assert all((m.uid, m.gid, stat.S_IMODE(m.mode)) in ((0, 0, 0o644), (0, 0, 0o755)) for m in tar.getmembers())
+    assert "embedder/model.safetensors" in names and "reranker/config.json" in names and "README.md" not in names
+    assert [(m.name, m.kind) for m in pack_model.read_archive(out)] == [("embedder", "embedding"),
+                                                                        ("reranker", "rerank")]  # fmt: skip
+    assert pack_model.main([str(out)]) == 0  # an archive is read, not packed
+    assert capsys.readouterr().err.replace(str(out), "X") == report.replace(str(out), "X")
+
+
+def test_a_manifest_set_keeps_its_names_handlers_and_manifest(tmp_path: Path) -> None:
+    manifest = {"models": [{"name": "rr", "path": "reranker"}, {"name": "emb", "path": "embedder", "handler": "text"},
+                           {"name": "rr-as-classifier", "path": "reranker", "handler": "classify"}]}  # fmt: skip
+    root = _set(tmp_path / "set", manifest)
+    packed = pack_model.pack_root(root, tmp_path / "model.tar.gz")
+    assert [(m.name, m.path, m.kind, m.files) for m in packed] == [
+        ("rr", "reranker", "rerank", 2), ("emb", "embedder", "embedding", 3),
+        ("rr-as-classifier", "reranker", "classify", 2)]  # fmt: skip
+    with tarfile.open(tmp_path / "model.tar.gz") as tar:
+        assert json.load(tar.extractfile("models.json")) == manifest  # type: ignore[arg-type]
+    assert pack_model.read_archive(tmp_path / "model.tar.gz") == packed
+
+
+@pytest.mark.parametrize(("manifest", "message"), [
+    ({"models": []}, "not a valid model manifest"),
+    ({"models": [{"name": "a", "path": "../x"}]}, "'a' path '../x' is not a model folder"),
+    ({"models": [{"name": "a", "path": "embedder"}, {"name": "a", "path": "reranker"}]}, "names must be unique"),
+    ({"models": [{"name": "a", "path": "embedder", "handler": "nope"}]}, "not a valid model manifest"),
+])  # fmt: skip
+def test_a_manifest_the_server_would_refuse_is_refused(manifest: object, message: str, tmp_path: Path) -> None:
+    root = _set(tmp_path / "set", manifest)
+    with pytest.raises(SystemExit, match=message):
+        pack_model.main([str(root), "-o", str(tmp_path / "model.tar.gz")])
+    assert not (tmp_path / "model.tar.gz").exists()
+
+
+def test_each_model_of_a_set_is_checked_as_one_model(tmp_path: Path) -> None:
+    root = _set(tmp_path / "set")
+    os.remove(root / "reranker" / "model.safetensors")
+    with pytest.raises(SystemExit, match=r"reranker: no \*.safetensors"):
+        pack_model.main([str(root), "-o", str(tmp_path / "x.tar.gz")])
+    _write(root / "reranker", FOLDERS["reranker-one-label"][0])
+    with pytest.raises(SystemExit, match="model 'reranker' is a rerank model, not embedding"):
+        pack_model.main([str(root), "-o", str(tmp_path / "x.tar.gz"), "--kind", "embedding"])
+    (root / "embedder" / "vocab.txt").symlink_to(tmp_path / "secret")
+    (tmp_path / "secret").write_text("SECRET")
+    with pytest.raises(SystemExit, match="outside the model folder"):
+        pack_model.main([str(root), "-o", str(tmp_path / "x.tar.gz")])
+    with pytest.raises(SystemExit, match="must not be inside"):
+        pack_model.main([str(root), "-o", str(root / "reranker" / "x.tar.gz"), "--allow-links-outside"])
+
+
+def test_one_model_subfolder_is_not_a_set(tmp_path: Path) -> None:
+    _write(tmp_path / "root" / "only", FOLDERS["embedding"][0])
+    with pytest.raises(SystemExit, match=r"one model folder under it \(only\): pack that folder, or write a models"):
+        pack_model.main([str(tmp_path / "root"), "-o", str(tmp_path / "x.tar.gz")])

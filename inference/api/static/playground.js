@@ -2,7 +2,9 @@
 // response and code for the same request, and a view of the answer that follows the served model's kind (GET
 // /info): a cosine-similarity heatmap (embeddings), score bars (rerank), token chips with their vectors and a MaxSim
 // ranking (multi-vector), label bars (classify), top-weight bars (sparse), and for every kind the tokenizer's tokens
-// and segments.
+// and segments. A server of several models (/info's "models") gets a model picker: the tabs are those of every served
+// model's kind, and each request names the chosen model (the body's "model", or the X-Model header for a body
+// without that field: TEI's).
 // The page's CSP allows this file only: no inline script or style attribute, and the DOM is built with
 // createElement/textContent, never innerHTML, so neither the response nor the inputs can inject markup.
 "use strict";
@@ -61,10 +63,13 @@ const KIND_MODES = {
 };
 const ENDPOINT_NAMES = { embed: "my-embeddings", rerank: "my-reranker", multivector: "my-multivector",
   classify: "my-classifier", sparse: "my-splade" };
+// the paths whose bodies name their model in a "model" field; the others (TEI's bodies) send the X-Model header
+const BODY_MODEL = ["/v1/embeddings", "/v1/rerank", "/v1/multi-vector", "/v1/classify"];
 const SPARSE_TOP = 20; // the entries shown per input, largest first
 const ASCII_PUNCTUATION = /^[!-/:-@[-`{-~]$/; // Python's string.punctuation: late-interaction skip lists' default
 
-let info = null;
+let info = null; // the chosen model's /info entry
+let served = []; // every served model's /info entry, in the server's order
 let mode = "embed";
 let rawResponse = "";
 let chart = null; // what the chart canvas shows, to redraw on resize and answer the tooltip
@@ -81,6 +86,12 @@ function el(tag, props = {}, ...children) {
 }
 
 const isRerank = () => info !== null && info.kind === "rerank";
+const several = () => served.length > 1; // one model: the page as it always was, no picker, no model named
+const modesOf = (model) => KIND_MODES[model.kind] || ["embed", "tokenize"];
+const runsOn = (name) => (modesOf(info).includes(name) ? info : served.find((m) => modesOf(m).includes(name)));
+// The X-Model header of a request whose body has no "model" field, on a server of several models.
+const modelHeader = (body) => (several() && !(body && typeof body === "object" && "model" in body)
+  ? { "X-Model": info.model } : {});
 const ranked = () => mode === "rerank" || mode === "maxsim"; // a query and documents
 const zeroShot = () => info !== null && info.kind !== "classify"; // an embedding model classifies zero-shot
 const clip = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
@@ -95,15 +106,15 @@ function showError(message) {
 // A failed answer, shown as the page shows the first request's: HTTP status and the JSON error's type and message.
 class HttpError extends Error {}
 
-function headers() {
-  const result = { "Content-Type": "application/json", Accept: "application/json" };
+function headers(body) {
+  const result = { "Content-Type": "application/json", Accept: "application/json", ...modelHeader(body) };
   const key = $("api-key").value.trim();
   if (key) result.Authorization = `Bearer ${key}`;
   return result;
 }
 
 async function post(path, body) {
-  const reply = await fetch(path, { method: "POST", headers: headers(), body: JSON.stringify(body) });
+  const reply = await fetch(path, { method: "POST", headers: headers(body), body: JSON.stringify(body) });
   const text = await reply.text();
   let data = null;
   try { data = JSON.parse(text); } catch { /* not JSON: shown as text */ }
@@ -140,12 +151,54 @@ async function loadInfo() {
     showError(`HTTP ${reply.status}: ${errorText(body) || "could not read /info"}`);
     return;
   }
-  info = body;
+  served = Array.isArray(body.models) && body.models.length ? body.models : [body];
+  info = served[0]; // the first model: /info's top level
   $("status").textContent = "";
   setup();
 }
 
 function setup() {
+  $("model-select").replaceChildren(...served.map((model, i) =>
+    el("option", { value: String(i) }, `${model.model} (${model.kind})`)));
+  $("model-select").addEventListener("change", () => chooseModel(served[Number($("model-select").value)]));
+  $("model-picker").hidden = !several();
+  $("tokenize-text").value = TOKENIZE_EXAMPLE;
+  $("labels-text").value = ZERO_SHOT_LABELS.join("\n");
+  $("api-key-row").hidden = !info.api_key_required;
+  $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
+  $("run").disabled = false;
+  setupModel();
+  applyMode(modesOf(info)[0]);
+}
+
+// Every served model's modes, in the models' order, tokenize last; a tab the chosen model cannot run switches to
+// the first model that can.
+function showModes() {
+  const names = [...new Set(served.flatMap(modesOf))];
+  const all = [...names.filter((name) => name !== "tokenize"), ...names.filter((name) => name === "tokenize")];
+  $("modes").replaceChildren(...all.map((name) => {
+    const model = runsOn(name);
+    const label = name === "classify" && model.kind !== "classify" ? "Classify (zero-shot)" : MODES[name].label;
+    const tab = el("button", { type: "button", role: "tab", id: `mode-${name}`, "aria-selected": "false" }, label);
+    tab.dataset.mode = name;
+    if (several()) tab.title = `runs on ${model.model}`;
+    tab.addEventListener("click", () => (model === info ? applyMode(name) : chooseModel(model, name)));
+    return tab;
+  }));
+  $("modes").hidden = false;
+}
+
+// The picker's choice (or a tab's): the model's facts and options, its examples where its kind wants others, and
+// the mode (the same one where the model runs it, else the model's first).
+function chooseModel(model, name = mode) {
+  info = model;
+  $("model-select").value = String(served.indexOf(model));
+  setupModel();
+  applyMode(modesOf(model).includes(name) ? name : modesOf(model)[0]);
+}
+
+// What the page shows of the chosen model (info): header facts, tabs, examples and the options it offers.
+function setupModel() {
   const kind = info.kind;
   const tasks = info.tasks || [], labels = info.labels || [], modalities = info.modalities || ["text"];
   const options = (info.dimension_options || []).filter((d) => d !== info.dimensions);
@@ -163,21 +216,19 @@ function setup() {
   $("model-facts").replaceChildren(...facts.filter(([, v]) => v != null)
     .map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, String(v)))));
 
-  const modes = KIND_MODES[kind] || ["embed", "tokenize"];
-  $("modes").replaceChildren(...modes.map((name) => {
-    const label = name === "classify" && kind !== "classify" ? "Classify (zero-shot)" : MODES[name].label;
-    const tab = el("button", { type: "button", role: "tab", id: `mode-${name}`, "aria-selected": "false" }, label);
-    tab.dataset.mode = name;
-    tab.addEventListener("click", () => applyMode(name));
-    return tab;
-  }));
-  $("modes").hidden = false;
+  showModes();
 
+  // the examples of the kind; kept (with the user's edits) when the new model wants the same ones
   const ranking = kind === "rerank" || kind === "multivector";
-  if (ranking) $("query").value = RERANK_EXAMPLE.query;
-  (ranking ? RERANK_EXAMPLE.documents : kind === "classify" ? CLASSIFY_EXAMPLES : EXAMPLES)
-    .forEach((text) => addInput(text));
-  $("tokenize-text").value = TOKENIZE_EXAMPLE;
+  const examples = ranking ? "ranking" : kind === "classify" ? "classify" : "inputs";
+  const images = kind === "embed" && info.modalities.includes("image");
+  if ($("inputs").dataset.examples !== `${examples} ${images}`) {
+    $("inputs").dataset.examples = `${examples} ${images}`;
+    $("inputs").replaceChildren();
+    if (ranking) $("query").value = RERANK_EXAMPLE.query;
+    (ranking ? RERANK_EXAMPLE.documents : kind === "classify" ? CLASSIFY_EXAMPLES : EXAMPLES)
+      .forEach((text) => addInput(text));
+  }
   $("dimensions").max = info.dimensions || "";
   $("task").replaceChildren(el("option", { value: "" }, "none"), ...tasks.map((t) => el("option", { value: t }, t)));
   $("task-row").hidden = !tasks.length;
@@ -186,15 +237,11 @@ function setup() {
   $("prompt-name-row").hidden = !tasks.length;
   $("mv-dimensions").replaceChildren(...[info.dimensions, ...options]
     .map((d) => el("option", { value: String(d) }, String(d))));
-  $("model-labels").append(...labels.map((label) => el("label", { class: "check" },
+  const legend = $("model-labels").querySelector("legend");
+  $("model-labels").replaceChildren(legend, ...labels.map((label) => el("label", { class: "check" },
     el("input", { type: "checkbox", class: "model-label", value: label, checked: true }), ` ${label}`)));
   $("model-labels").hidden = !labels.length || kind !== "classify";
   $("labels-row").hidden = kind === "classify";
-  $("labels-text").value = ZERO_SHOT_LABELS.join("\n");
-  $("api-key-row").hidden = !info.api_key_required;
-  $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
-  $("run").disabled = false;
-  applyMode(modes[0]);
 }
 
 // Show what the mode needs (inputs, options, the view of its answer) and clear the last answer.
@@ -292,7 +339,14 @@ function renumber() {
 }
 
 // ---- the request ------------------------------------------------------------------------------------------------
+// The form's request; on a server of several models, a body with a "model" field names the chosen model in it.
 function buildRequest() {
+  const request = formRequest();
+  if (several() && BODY_MODEL.includes(request.path)) request.body = { model: info.model, ...request.body };
+  return request;
+}
+
+function formRequest() {
   const number = (id) => ($(id).value.trim() === "" ? undefined : Number($(id).value));
   const inputs = () => items().map((i) => (i.image ? { image: i.image } : i.querySelector(".input-text").value));
   if (ranked()) {
@@ -841,17 +895,22 @@ function py(value, pad = "") {
   return JSON.stringify(value); // a JSON string or number is a Python literal too
 }
 
+const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
+
 function snippets({ path, body }) {
   const origin = location.origin, keys = info.api_key_required, url = origin + path;
-  const envKey = 'os.environ["EMB_API_KEY"]';
+  const envKey = 'os.environ["EMB_API_KEY"]', named = modelHeader(body)["X-Model"];
+  const pyHeaders = [...(keys ? [`"Authorization": "Bearer " + ${envKey}`] : []),
+    ...(named !== undefined ? [`"X-Model": ${JSON.stringify(named)}`] : [])];
   const curl = [`curl -sS ${url} \\`, "  -H 'Content-Type: application/json' \\",
     ...(keys ? ['  -H "Authorization: Bearer $EMB_API_KEY" \\'] : []),
+    ...(named !== undefined ? [`  -H ${shellQuote(`X-Model: ${named}`)} \\`] : []),
     // the body on stdin from a quoted here-document: no shell expansion, and no limit on one argument's size
     // (a pasted image's data URI can pass Linux's 128 KiB), and no line of JSON.stringify's output is "JSON"
     "  --data-binary @- <<'JSON'", JSON.stringify(body, null, 2), "JSON"].join("\n");
   const python = [keys ? "import os\n\n" : "", "import requests\n\n", "response = requests.post(\n",
     `    "${url}",\n`,
-    keys ? `    headers={"Authorization": "Bearer " + ${envKey}},\n` : "",
+    pyHeaders.length ? `    headers={${pyHeaders.join(", ")}},\n` : "",
     `    json=${py(body, "    ")},\n`, "    timeout=60,\n)\n", "response.raise_for_status()\n",
     "print(response.json())\n"].join("");
   let openai;
@@ -878,6 +937,12 @@ function snippets({ path, body }) {
     const boto3 = `# SageMaker's /invocations does not answer ${path} requests on this container (it reads the ` +
       `${info.kind} model's own bodies),\n# so boto3's invoke_endpoint cannot send this one. Call ${path} over ` +
       "HTTP (the Python tab):\n\n" + python;
+    return { curl, python, openai, boto3 };
+  }
+  if (named !== undefined) { // a TEI body has no "model" field, and invoke_endpoint sends no X-Model header
+    const boto3 = `# This body has no "model" field and invoke_endpoint sends no X-Model header, so SageMaker's ` +
+      `/invocations would run it on the\n# container's first model, not ${named}. Call ${path} over HTTP (the ` +
+      "Python tab):\n\n" + python;
     return { curl, python, openai, boto3 };
   }
   const boto3 = ["import json\n\nimport boto3\n\n",
