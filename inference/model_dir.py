@@ -16,6 +16,7 @@ SAGEMAKER_MODEL_DIR = Path("/opt/ml/model")
 STORAGE_MODEL_DIR = Path(tempfile.gettempdir()) / "aip-model"  # where AIP_STORAGE_URI is copied to
 log = logging.getLogger(__name__)
 MODEL_MARKERS = ("config.json", "modules.json")
+MANIFEST = "models.json"  # a model set's manifest (model_set.py)
 
 
 def embedded_model_dir() -> Path:
@@ -44,6 +45,25 @@ def _looks_like_model(path: Path) -> bool:
 def _holds_files(root: Path) -> bool:
     """Any regular file under ``root`` (a missing folder holds none)."""
     return root.is_dir() and any(path.is_file() for path in root.rglob("*"))
+
+
+def _is_model_set(path: Path) -> bool:
+    """A folder that serves several models (model_set.py): a manifest, or two model subfolders or more."""
+    if not path.is_dir():
+        return False
+    return (path / MANIFEST).is_file() or sum(_looks_like_model(child) for child in path.iterdir()) > 1
+
+
+def find_model_root(root: Path, max_depth: int = 4) -> Path | None:
+    """``find_model_folder``, where a folder holding a model set (model_set.py) counts as one: what a copied
+    prefix is served from."""
+    level = [root]
+    for _ in range(max_depth + 1):
+        for folder in level:
+            if _looks_like_model(folder) or _is_model_set(folder):
+                return folder
+        level = sorted(child for folder in level if folder.is_dir() for child in folder.iterdir() if child.is_dir())
+    return None
 
 
 def find_model_folder(root: Path, max_depth: int = 4) -> Path | None:

@@ -22,10 +22,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import HostUnfitError
-from .model_dir import MODEL_MARKERS, SAGEMAKER_MODEL_DIR
+from .model_dir import MANIFEST, MODEL_MARKERS, SAGEMAKER_MODEL_DIR
 from .settings import HandlerName, Settings
 
-MANIFEST = "models.json"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from .model_dir import find_model_folder
+from .model_dir import find_model_root
 
 log = logging.getLogger("inference.storage_copy")  # also when run as __main__
 LISTING, COPYING, DONE, FAILED = "listing", "copying", "done", "failed"
@@ -130,7 +130,7 @@ def copy_storage_model(uri: str, dest: Path, report: Report = lambda status: Non
     """``copy_prefix``, then the model folder in the copy: the ``done`` status naming it, or
     ``FileNotFoundError`` when the prefix holds no model (no ``config.json`` / ``modules.json``)."""
     status = copy_prefix(uri, dest, report)
-    found = find_model_folder(dest)
+    found = find_model_root(dest)  # a model folder, or a folder of several (model_set.py)
     if found is None:
         raise FileNotFoundError(f"AIP_STORAGE_URI={uri}: {status.files} object(s) copied, no config.json or "
                                 "modules.json")  # fmt: skip

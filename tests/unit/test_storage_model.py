@@ -43,6 +43,14 @@ def test_the_prefix_is_copied_checked_and_served_as_model_dir(fake_gcs, tmp_path
     assert any(path.endswith("/o") for path in fake_gcs)
 
 
+def test_a_prefix_of_several_models_is_served_as_a_set(fake_gcs, tmp_path):
+    from inference.model_set import served_models
+
+    served = fetch_storage_model(make_settings(storage_uri="gs://bucket/models/", model_dir=None), dest=tmp_path / "s")
+    assert served.model_dir == tmp_path / "s"
+    assert [model.name for model in served_models(served)] == ["m", "m2"]
+
+
 def test_a_location_without_a_model_fails(fake_gcs, tmp_path):
     with pytest.raises(FileNotFoundError, match="AIP_STORAGE_URI=gs://bucket/other"):
         fetch_storage_model(make_settings(storage_uri="gs://bucket/other", model_dir=None), dest=tmp_path / "m")
