@@ -10,7 +10,7 @@ PY312_VENV ?= .venv-py312
 # The SageMaker Python SDK page's tests: one venv per SDK version (v3, v2), layered on $(VENV) (make test-sagemaker-sdk).
 SDK_VENV ?= .venv-sagemaker-sdk
 
-.PHONY: serve test test-py312 print-python312 test-client test-browser test-sagemaker-sdk docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank bench-multivector bench-model-set clean
+.PHONY: serve test test-py312 print-python312 test-client test-browser test-sagemaker-sdk docs docs-serve test-container test-gpu-image typecheck lint bench bench-rerank bench-multivector bench-model-set bench-cpu-backends clean
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,9 @@ bench-multivector: $(VENV)/.installed  ## multi-vector docs/s and MaxSim rerank 
 
 bench-model-set: $(VENV)/.installed  ## one server, embedder + reranker: the reranker's latency idle and with the embedder overloaded (bench/model_set.py)
 	$(PY) bench/model_set.py
+
+bench-cpu-backends: $(VENV)/.installed  ## CPU backends in-process: torch fp32, ONNX Runtime fp32 and int8, speed and accuracy (bench/cpu_backends.py)
+	$(PY) bench/cpu_backends.py $(BENCH_ARGS)
 
 docs: $(VENV)/.installed  ## the documentation site (MkDocs + Material, mkdocs.yml) into site/; any warning fails it
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site

@@ -17,6 +17,7 @@ from pydantic_settings import SettingsConfigDict
 
 from .settings_access import AccessSettings
 from .settings_access import env_alias as _env
+from .settings_backend import BackendSettings
 from .settings_connections import ConnectionSettings
 from .settings_images import ImageSettings
 
@@ -43,8 +44,8 @@ def _by_mode(field: str) -> Callable[[dict[str, Any]], float]:
     return lambda data: MODE_DEFAULTS[field][data.get("sagemaker_mode", "realtime")]
 
 
-class Settings(ImageSettings, ConnectionSettings, AccessSettings):
-    """Service configuration (with the connection, image and access parts). The field descriptions are the
+class Settings(BackendSettings, ImageSettings, ConnectionSettings, AccessSettings):
+    """Service configuration (with the backend, connection, image and access parts). The field descriptions are the
     configuration reference (docs/reference/configuration.md, generated)."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
@@ -88,12 +89,6 @@ class Settings(ImageSettings, ConnectionSettings, AccessSettings):
         validation_alias=_env("EMB_CUDA_COMPAT"),
         description="CUDA forward-compatibility libraries of the GPU image (`/usr/local/cuda/compat`), applied by "
         "the entrypoint: `auto` loads them only when the host driver is older than they are; `on`, `off` force it.",
-    )
-    compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = Field(
-        "off",
-        validation_alias=_env("EMB_COMPILE"),
-        description="`torch.compile` mode for the model's forward pass (`reduce-overhead` adds CUDA graphs on "
-        "GPUs); `off` runs eager. Compiling costs start-up time; unmeasured on GPUs so far (docs/performance/gpu.md).",
     )
     trust_remote_code: bool = Field(
         False,
@@ -223,12 +218,6 @@ class Settings(ImageSettings, ConnectionSettings, AccessSettings):
         description="A request body must arrive within this many seconds of its head; else 408 and the connection "
         "is closed. Slow bodies are read by the event-loop front and never hold a request thread. Also the time "
         "a client has to take a response, if longer than 30 s.",
-    )
-    torch_threads: int | None = Field(
-        None,
-        ge=1,
-        validation_alias=_env("EMB_TORCH_THREADS"),
-        description="torch intra-op threads per CPU worker. Default: usable cores / workers.",
     )
     log_level: str = Field("INFO", validation_alias=_env("EMB_LOG_LEVEL", "LOG_LEVEL"), description="Log level.")
     azure_score_route: str = Field(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import socket
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,9 +29,15 @@ class FakeClock:
         return self.now
 
 
+# ONNX Runtime exports (EMB_CPU_BACKEND) of this test session's models, removed at its end: the tests' temporary
+# model folders would otherwise leave one export each in the machine's $TMPDIR/emb-onnx.
+ONNX_CACHE = Path(tempfile.mkdtemp(prefix="emb-onnx-tests-"))
+atexit.register(shutil.rmtree, ONNX_CACHE, ignore_errors=True)
+
+
 def make_settings(**overrides: object) -> Settings:
     """Settings from explicit values only (the process environment is ignored)."""
-    return Settings.model_construct(**overrides)
+    return Settings.model_construct(**{"onnx_cache_dir": ONNX_CACHE, **overrides})
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ class TextEmbeddingHandler:
             max_forward_tokens=plan_forward_tokens(loaded, max_length),
         )
         # EMB_CPU_BACKEND (onnx_backend.py): ONNX Runtime runs the encoder; the torch weights are then let go.
-        self._onnx = open_encoder(loaded, st.transformer_dir, settings, adapters=bool(lora))
+        self._onnx = open_encoder(loaded, st.transformer_dir, settings, bool(lora), max_length)
         if self._onnx is not None:
             self._model = None
         log.info("loaded text model %s", self._info)

@@ -91,8 +91,9 @@ def longer_than(tokens: int) -> Callable[[torch.Tensor], bool]:
 
 @pytest.fixture(scope="module")
 def minilm():
-    """The real ``TextEmbeddingHandler`` on the embedded all-MiniLM-L6-v2, on CPU."""
-    return load_handler(make_settings(device="cpu"))
+    """The real ``TextEmbeddingHandler`` on the embedded all-MiniLM-L6-v2, on CPU, run by torch (the OOM is raised
+    from its torch model)."""
+    return load_handler(make_settings(device="cpu", cpu_backend="torch"))
 
 
 @pytest.fixture

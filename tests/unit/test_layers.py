@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "inference"
-BASE = {"settings", "settings_access", "settings_connections", "settings_images", "env_table", "errors", "mime",
-        "model_dir", "model_set", "storage_copy", "gpu_host", "metrics",
+BASE = {"settings", "settings_access", "settings_backend", "settings_connections", "settings_images", "env_table",
+        "errors", "mime", "model_dir", "model_set", "storage_copy", "gpu_host", "metrics",
         "__init__"}
 # What each part may import from the package (besides itself and the base modules).
 ALLOWED = {
@@ -30,6 +30,7 @@ ALLOWED = {
 FRAMEWORKS = {
     "torch": {"handlers"},
     "transformers": {"handlers"},
+    "onnxruntime": {"handlers"},
     "flask": {"api"},
     "gunicorn": {"runtime"},
 }

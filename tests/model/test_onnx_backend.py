@@ -1,0 +1,137 @@
+"""EMB_CPU_BACKEND=onnx (inference/handlers/onnx_backend.py): the same vectors as torch to 1e-5, through the API
+too; the export is cached and reused; what cannot be exported stays on torch."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inference.api.app import create_app
+from inference.handlers import load_handler, onnx_backend
+from inference.model_dir import embedded_model_dir
+from tests.conftest import make_settings
+from tests.tiny_models import build_tiny_lora_model
+
+TEXTS = ["hello world", "bonjour le monde " * 30, "a", "the cat was on the mat with a hat", "hola mundo " * 90]
+
+
+def _handler(cache: Path, backend: str, **overrides: object):
+    return load_handler(make_settings(device="cpu", cpu_backend=backend, onnx_cache_dir=cache, **overrides))
+
+
+def _vectors(handler) -> np.ndarray:
+    return handler.forward(handler.tokenize(TEXTS, None, True), None)
+
+
+@pytest.mark.parametrize("model", ["minilm", "tiny_xlmr"])
+def test_onnx_vectors_equal_torch(model, tiny_xlmr_dir, tmp_path):
+    folder = embedded_model_dir() if model == "minilm" else tiny_xlmr_dir
+    torch_handler = _handler(tmp_path, "torch", model_dir=folder)
+    onnx_handler = _handler(tmp_path, "onnx", model_dir=folder)
+    assert torch_handler._onnx is None and onnx_handler._onnx is not None
+    np.testing.assert_allclose(_vectors(onnx_handler), _vectors(torch_handler), atol=1e-5, rtol=0)
+    # token vectors (late chunking) come from the same session
+    ids = torch_handler.tokenize(TEXTS[1:2], None, True)[0]
+    np.testing.assert_allclose(onnx_handler.forward_tokens(ids, None), torch_handler.forward_tokens(ids, None),
+                               atol=1e-4, rtol=0)  # fmt: skip
+
+
+def test_api_embeddings_equal_torch(tmp_path):
+    def embeddings(backend: str) -> np.ndarray:
+        settings = make_settings(device="cpu", cpu_backend=backend, onnx_cache_dir=tmp_path, log_level="WARNING")
+        client = create_app(settings, load_in_background=False).test_client()
+        response = client.post("/v1/embeddings", json={"input": TEXTS, "model": "m"})
+        assert response.status_code == 200, response.get_json()
+        return np.array([row["embedding"] for row in response.get_json()["data"]], dtype=np.float32)
+
+    np.testing.assert_allclose(embeddings("onnx"), embeddings("torch"), atol=1e-5, rtol=0)
+
+
+def test_second_load_reuses_the_cached_export(tiny_xlmr_dir, tmp_path):
+    before = onnx_backend.EXPORTS[0]
+    first = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)
+    path = first._onnx.path
+    stamp = path.stat().st_mtime_ns
+    assert onnx_backend.EXPORTS[0] == before + 1
+    second = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)
+    assert second._onnx.path == path and path.stat().st_mtime_ns == stamp
+    assert onnx_backend.EXPORTS[0] == before + 1  # no second export
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [path.parent.name]  # no half-written folders
+
+
+def test_changed_weights_get_a_new_export(tiny_xlmr_dir, tmp_path):
+    key = onnx_backend.cache_key(tiny_xlmr_dir)
+    weights = tiny_xlmr_dir / "model.safetensors"
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    try:
+        assert onnx_backend.cache_key(tiny_xlmr_dir) != key
+    finally:
+        os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_unsupported_family_falls_back_to_torch(tiny_xlmr_dir, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(onnx_backend, "FAMILIES", frozenset({"bert"}))
+    with caplog.at_level(logging.INFO, logger="inference.handlers.onnx_backend"):
+        handler = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)
+    assert handler._onnx is None and _vectors(handler).shape[0] == len(TEXTS)
+    assert "family 'xlm-roberta'" in caplog.text and not list(tmp_path.iterdir())
+
+
+def test_remote_code_with_task_adapters_stays_on_torch(tmp_path):
+    folder = build_tiny_lora_model(tmp_path / "lora-model")
+    handler = _handler(tmp_path / "cache", "onnx", model_dir=folder, trust_remote_code=True)
+    assert handler._onnx is None and not (tmp_path / "cache").exists()
+    assert handler.forward(handler.tokenize(["hello world", "a"], None, True), None).shape[0] == 2
+
+
+def test_unwritable_cache_falls_back_to_torch(tiny_xlmr_dir, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    handler = _handler(blocker / "cache", "onnx", model_dir=tiny_xlmr_dir)
+    assert handler._onnx is None and _vectors(handler).shape[0] == len(TEXTS)
+
+
+def test_backend_choice():
+    cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
+    assert onnx_backend.chosen_backend(make_settings(cpu_backend="onnx"), gpu) == "torch"
+    assert onnx_backend.chosen_backend(make_settings(cpu_backend="onnx"), cpu) == "onnx"
+    assert onnx_backend.chosen_backend(make_settings(cpu_backend="torch"), cpu) == "torch"
+    assert onnx_backend.chosen_backend(make_settings(cpu_backend="auto"), cpu) == onnx_backend.AUTO_CPU_BACKEND
+    assert onnx_backend.chosen_backend(make_settings(), cpu) == onnx_backend.AUTO_CPU_BACKEND
+
+
+def test_int8_is_close_not_equal_and_cached_beside_fp32(tmp_path):
+    torch_vectors = _vectors(_handler(tmp_path, "torch"))
+    handler = _handler(tmp_path, "onnx-int8")
+    assert handler._onnx is not None and handler._onnx.path.name == "model-int8.onnx"
+    assert (handler._onnx.path.parent / "model.onnx").is_file()
+    vectors = _vectors(handler)
+    cosine = np.sum(vectors * torch_vectors, axis=1) / (
+        np.linalg.norm(vectors, axis=1) * np.linalg.norm(torch_vectors, axis=1))
+    assert cosine.min() > 0.95 and np.abs(vectors - torch_vectors).max() > 1e-5, cosine
+
+
+def test_auto_is_torch_on_cpu(tiny_xlmr_dir, tmp_path):
+    assert onnx_backend.AUTO_CPU_BACKEND == "torch"  # the export at every fresh start: docs/performance/cpu.md
+    assert _handler(tmp_path, "auto", model_dir=tiny_xlmr_dir)._onnx is None
+
+
+def test_auto_keeps_long_context_models_on_torch(tiny_xlmr_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(onnx_backend, "AUTO_CPU_BACKEND", "onnx")  # where auto means onnx: short models only
+    assert _handler(tmp_path, "auto", model_dir=tiny_xlmr_dir)._onnx is not None  # 34 tokens: ONNX Runtime
+    monkeypatch.setattr(onnx_backend, "AUTO_MAX_LENGTH", 16)
+    assert _handler(tmp_path, "auto", model_dir=tiny_xlmr_dir)._onnx is None
+    assert _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)._onnx is not None  # asked for by name
+
+
+def test_a_broken_cached_export_falls_back_to_torch(tiny_xlmr_dir, tmp_path):
+    path = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)._onnx.path
+    path.write_bytes(b"not an onnx model")
+    handler = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)
+    assert handler._onnx is None and _vectors(handler).shape[0] == len(TEXTS)
