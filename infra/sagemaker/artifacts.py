@@ -23,7 +23,7 @@ from .config import DeployConfig
 from .plan import Call
 
 PACKER = Path(__file__).resolve().parents[2] / "container" / "pack_model.py"
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")  # = inference/runtime/worker_plan.WEIGHT_SUFFIXES
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")  # = inference/model_set.WEIGHT_SUFFIXES
 
 
 def parse_s3(url: str) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from botocore.validate import ParamValidator
 from pydantic import ValidationError
 from sagemaker_testing import IMAGE, ROLE
 
+from inference import model_set
 from inference.runtime import worker_plan
 from infra.sagemaker import apply, artifacts, autoscaling, modes, plan
 from infra.sagemaker import cli as cli_module
@@ -135,7 +136,7 @@ def test_the_memory_estimate_is_the_servers_per_worker_estimate_plus_the_contain
         needed = modes.serverless_memory_needed(weights, workers=2)
         assert needed == 2 * worker_plan.per_worker_bytes(weights) + modes.CONTAINER_OVERHEAD_BYTES
     assert modes.serverless_memory_needed(1024 * MiB) == 3 * 1024 * MiB  # 2 x weights + 1 GiB
-    assert artifacts.WEIGHT_SUFFIXES == worker_plan.WEIGHT_SUFFIXES
+    assert artifacts.WEIGHT_SUFFIXES == model_set.WEIGHT_SUFFIXES
     modes.check_serverless_memory(3072, 1024 * MiB)
     with pytest.raises(ValueError, match="use --memory-mb 4096"):
         modes.check_serverless_memory(3072, 1024 * MiB + 1)
