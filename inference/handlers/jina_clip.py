@@ -30,6 +30,7 @@ from ..model_dir import default_model_name
 from ..settings import Settings
 from .clip import _features, pixels_on_device, processor_pixels
 from .device import dtype_name, padded_batch, split_on_oom
+from .handler_base import LoadedHandler
 from .jina import matryoshka
 from .loading import load_hf_model
 from .st_config import ModelFolderError
@@ -65,7 +66,7 @@ class _OwnConfigModel:
         return model_class.from_pretrained(folder, config=own_config, **kwargs)
 
 
-class JinaClipHandler:
+class JinaClipHandler(LoadedHandler):
     """``ImageEmbeddingHandler`` for ``jina_clip`` folders."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
@@ -104,14 +105,6 @@ class JinaClipHandler:
             dtype=dtype_name(self._dtype),
         )
         log.info("loaded jina-clip model %s (matryoshka %s)", self._info, list(self._matryoshka))
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    @property
-    def text_tokenizer(self) -> HFTextTokenizer:
-        return self._text_tokenizer
 
     @property
     def matryoshka_dimensions(self) -> tuple[int, ...]:

@@ -19,6 +19,7 @@ from ..core.types import ModelInfo
 from ..model_dir import default_model_name
 from ..settings import Settings
 from .device import dtype_name, padded_batch, split_on_oom
+from .handler_base import LoadedHandler
 from .loading import load_hf_model
 from .lora import BASE, attach_adapters, find_adapters
 from .memory import plan_forward_tokens
@@ -43,7 +44,7 @@ GPU_MAX_PADDING = 0.25
 GPU_PADDING_ALLOWANCE = 8192
 
 
-class TextEmbeddingHandler:
+class TextEmbeddingHandler(LoadedHandler):
     """``EmbeddingHandler`` for Hugging Face text encoders."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
@@ -80,18 +81,6 @@ class TextEmbeddingHandler:
         if self._onnx is not None:
             self._model = None
         log.info("loaded text model %s", self._info)
-
-    @classmethod
-    def from_settings(cls, folder: Path, settings: Settings) -> TextEmbeddingHandler:
-        return cls(folder, settings)
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
-
-    @property
-    def text_tokenizer(self) -> HFTextTokenizer:
-        return self._text_tokenizer
 
     @property
     def st_config(self) -> STConfig:
