@@ -94,8 +94,9 @@ TEXTS = [
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def run(*argv: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+def run(*argv: str, timeout: float = 600, check: bool = True, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT)
     if check and proc.returncode:
         raise RuntimeError(f"{' '.join(argv)[:200]} -> {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return proc
@@ -162,7 +163,7 @@ def log_phases(log: str, started: float) -> dict[str, float | None]:
         except ValueError:
             continue
         message, ts = str(record.get("msg", "")), float(record.get("ts", 0))
-        if message.startswith("attention:"):
+        if message.startswith(("attention:", "loaded text model")) and not events["loaded"]:
             events["loaded"].append(ts - started)
         elif message.startswith("model ready"):
             events["ready"].append(ts - started)
@@ -218,10 +219,10 @@ class Target:
 
 
 class LocalTarget(Target):
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.log_path = log_path
-        env = {**without_serving_settings(), **OFFLINE_ENV, "PYTHONPATH": str(REPO_ROOT)}
+        env = {**without_serving_settings(), **OFFLINE_ENV, "PYTHONPATH": str(REPO_ROOT), **(extra_env or {})}
         self._log = log_path.open("wb")
         self.started = time.time()
         self.process = subprocess.Popen(  # noqa: S603 (our own argv)
@@ -490,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--base", default="embed-base:bookworm", help="--base for container/build.sh ('' for its default)"
     )
+    parser.add_argument("--before-image", help="an image of an earlier commit, measured first in the same run (rows "
+                        "'before: ...'; build it from a git worktree of that commit with container/build.sh)")
     parser.add_argument("--no-docker", action="store_true", help="measure the local process only")
     parser.add_argument("--no-local", action="store_true", help="measure the image only")
     parser.add_argument("--no-serverless-profile", action="store_true", help="skip the serverless-profile container")
@@ -515,23 +518,52 @@ def main(argv: list[str] | None = None) -> int:
         print("no Docker engine or no CPU image: the container rows are skipped", file=sys.stderr)
 
     if not args.no_local:
-        local = Measurement("local process")
-        for attempt in range(args.repeat):
-            target = LocalTarget(RESULTS / "logs" / "startup-local.log")
-            try:
-                measure(target, local, args, last=attempt == args.repeat - 1)
-            finally:
-                target.stop()
-        probe([sys.executable, "-c", PROBE], local)
-        local.notes.append(f"python -c pass: {timed(sys.executable, '-c', 'pass'):.2f} s")
-        results.append(local)
+        # before: torch loads the model (the default until the model has an ONNX package); after: the default with
+        # the package `embed-serve export-onnx --into cache` leaves in EMB_ONNX_CACHE_DIR, served without torch
+        cache = RESULTS / "onnx-cache"
+        run(sys.executable, "-m", "inference", "export-onnx", "--into", "cache",
+            env={**without_serving_settings(), **OFFLINE_ENV, "EMB_ONNX_CACHE_DIR": str(cache)})  # fmt: skip
+        for name, env in (("local process, before (EMB_CPU_BACKEND=torch)", {"EMB_CPU_BACKEND": "torch"}),
+                          ("local process, after (ONNX package)", {"EMB_ONNX_CACHE_DIR": str(cache)})):  # fmt: skip
+            local = Measurement(name)
+            for attempt in range(args.repeat):
+                target = LocalTarget(RESULTS / "logs" / "startup-local.log", env)
+                try:
+                    measure(target, local, args, last=attempt == args.repeat - 1)
+                finally:
+                    target.stop()
+            results.append(local)
+        probe([sys.executable, "-c", PROBE], results[-2])
+        results[-2].notes.append(f"python -c pass: {timed(sys.executable, '-c', 'pass'):.2f} s")
 
-    if image is not None:
+    images = [(f"before ({args.before_image}): ", args.before_image)] if args.before_image and image else []
+    for prefix, each in [*images, ("after: " if images else "", image)]:
+        if each is not None:
+            measure_image(each, prefix, args, results, info)
+
+    info["load_average_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    table = report(results, info, args)
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".md").write_text(table + "\n")
+    payload = {
+        "hardware": info,
+        "results": [asdict(r) for r in results],
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    args.out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
+def measure_image(image: str, prefix: str, args: argparse.Namespace, results: list[Measurement],
+                  info: dict[str, Any]) -> None:  # fmt: skip
+    """The image's rows (``prefix`` before each name): the container, and its serverless profiles."""
+    if image:
         size = float(run("docker", "image", "inspect", "-f", "{{.Size}}", image).stdout.strip()) / 1e6
-        profiles: list[tuple[str, dict[str, str], list[str]]] = [("container", {}, [])]
+        profiles: list[tuple[str, dict[str, str], list[str]]] = [(f"{prefix}container", {}, [])]
         if not args.no_serverless_profile:
             for memory in args.serverless_memory.split(","):
-                profiles.append((f"container, serverless profile (--memory {memory})",
+                profiles.append((f"{prefix}container, serverless profile (--memory {memory})",
                                  {"EMB_SAGEMAKER_MODE": "serverless", "EMB_WORKERS": "1"},
                                  ["--memory", memory]))  # fmt: skip
         for name, env, docker_args in profiles:
@@ -557,20 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         biggest = site_packages_mb(image)
         if biggest:
             first.notes.append("largest packages: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in biggest))
-        info["image"] = image
-
-    info["load_average_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    table = report(results, info, args)
-    print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(table + "\n")
-    payload = {
-        "hardware": info,
-        "results": [asdict(r) for r in results],
-        "args": {k: str(v) for k, v in vars(args).items()},
-    }
-    args.out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
-    return 0
+        info["image" if not prefix.startswith("before") else "before_image"] = image
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ from typing import Any, NamedTuple
 MODEL_MARKERS = ("config.json", "modules.json")
 EXCLUDE_DIRS = {".git", ".cache", "__pycache__", ".ipynb_checkpoints", ".huggingface"}
 EXCLUDE_FILES = ("*.pyc", "*.lock", ".DS_Store", "*.incomplete")
+ONNX_PACKAGE_DIR = "embed-serving-onnx"  # inference.handlers.onnx_package.PACKAGE_DIR (this file imports no project)
 KINDS = ("embedding", "rerank", "multivector", "classify", "sparse")
 USAGE = {
     "embedding": 'POST /invocations or /v1/embeddings {"input": [...]}',
@@ -405,15 +406,83 @@ def pack(folder: Path, output: Path, files: list[Path], level: int) -> None:
 
 
 def pack_root(source: Path, output: Path, level: int = 6, allow_no_safetensors: bool = False,
-              allow_links_outside: bool = False, expected: str | None = None) -> list[Packed]:  # fmt: skip
-    """Pack a model folder or a set's root into ``output``; the models packed."""
+              allow_links_outside: bool = False, expected: str | None = None, onnx: str = "no"
+              ) -> list[Packed]:  # fmt: skip
+    """Pack a model folder or a set's root into ``output``; the models packed. ``onnx``: add each embedding model's
+    ONNX package (``onnx_members``)."""
     members, packed = collect(source, allow_no_safetensors, allow_links_outside, expected)
     out = output.resolve()
     roots = {source.resolve(), *(path.resolve() for path, name in members if "/" not in name)}
     if any(out == root or root in out.parents for root in roots if root.is_dir()):
         raise SystemExit("the output must not be inside the model folder")
-    write(output, members, level)
+    with tempfile.TemporaryDirectory(prefix="pack-onnx-") as work:
+        extra = onnx_members(packed, members, source, Path(work), onnx)
+        fresh = [name for path, name in extra if name.endswith(ONNX_PACKAGE_DIR)]  # stale packages give way
+        kept = [m for m in members if not any(m[1] == name or m[1].startswith(name + "/") for name in fresh)]
+        write(output, sorted({name: (path, name) for path, name in kept + extra}.values(), key=lambda m: m[1]), level)
     return packed
+
+
+def _onnx_tools() -> tuple[Any, Any, Any, Any] | None:
+    """The project's ONNX packaging (``inference.handlers``), or None where this Python lacks it (or torch)."""
+    try:
+        st = importlib.import_module("inference.handlers.st_config")
+        package = importlib.import_module("inference.handlers.onnx_package")
+        pack = importlib.import_module("inference.handlers.onnx_pack")
+        settings = importlib.import_module("inference.settings")
+        importlib.import_module("torch")
+    except ImportError:
+        return None
+    return st, package, pack, settings
+
+
+def onnx_members(packed: list[Packed], members: list[Member], source: Path, work: Path, mode: str) -> list[Member]:
+    """Each embedding model's ONNX package (docs/performance/cpu.md#cpu-backends), exported into ``work`` unless
+    the folder holds an up-to-date one, as members under ``<model>/<transformer folder>/embed-serving-onnx/``: CPU
+    workers then serve the model without importing torch from their first start. ``mode``: ``auto`` (when this
+    Python has the project and torch), ``yes`` (fail without them), ``no``."""
+    if mode == "no" or not any(model.kind == "embedding" for model in packed):
+        return []
+    tools = _onnx_tools()
+    if tools is None:
+        if mode == "yes":
+            raise SystemExit("--onnx yes needs the project's Python (its virtual environment, with torch)")
+        print("ONNX package: not exported (this Python lacks the project or torch; run with the project's "
+              "virtual environment): CPU workers load torch", file=sys.stderr)  # fmt: skip
+        return []
+    st_config, onnx_package, onnx_pack, settings_module = tools
+    settings = settings_module.Settings().with_overrides(onnx_cache_dir=work, handler="auto")
+    root = source.resolve()
+    found = dict((name, path) for path, name in members)
+    extra: list[Member] = []
+    for model in packed:
+        if model.kind != "embedding":
+            continue
+        folder = found.get(model.path, root) if model.path else root
+        transformer = st_config.read_st_config(folder).transformer_dir
+        shipped = transformer / onnx_package.PACKAGE_DIR
+        if onnx_package.read_package(shipped, onnx_package.fingerprint(transformer)) is not None:
+            print(f"ONNX package: {model.name or folder.name}: up to date in the folder", file=sys.stderr)
+            continue
+        try:
+            result = onnx_pack.export_folder(folder, settings, "cache")
+        except Exception as exc:  # noqa: BLE001 - weights torch cannot load, an exporter refusal: packed without
+            if mode == "yes":
+                raise SystemExit(f"ONNX package: {model.name or folder.name}: {type(exc).__name__}: {exc}") from None
+            print(f"ONNX package: {model.name or folder.name}: not exported ({type(exc).__name__}: {exc}); CPU "
+                  "workers load torch", file=sys.stderr)  # fmt: skip
+            continue
+        print(f"ONNX package: {model.name or folder.name}: {result.reason}", file=sys.stderr)
+        if result.package is None:
+            continue
+        inside = transformer.relative_to(folder) / onnx_package.PACKAGE_DIR
+        base = PurePosixPath(model.path, inside.as_posix()) if model.path else PurePosixPath(inside.as_posix())
+        names = {m[1] for m in members}
+        for parent in reversed([*PurePosixPath(base).parents][:-1] + [base]):
+            if str(parent) not in names and str(parent) != ".":
+                extra.append((result.package, str(parent)))
+        extra += [(path, f"{base}/{path.name}") for path in sorted(result.package.iterdir()) if path.is_file()]
+    return extra
 
 
 def read_archive(archive: Path) -> list[Packed]:
@@ -487,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", choices=KINDS, help="fail unless the folder (each model of a set) is this kind")
     parser.add_argument("--allow-links-outside", action="store_true",
                         help="pack symlinks that lead out of the model folder (default: refuse them)")
+    parser.add_argument("--onnx", choices=("auto", "yes", "no"), default="auto",
+                        help="add each embedding model's ONNX package, so CPU workers start without torch (auto: when "
+                        "run with the project's virtual environment; docs/performance/cpu.md#cpu-backends)")
     args = parser.parse_args(argv)
 
     if args.model_dir.is_file() and args.model_dir.name.endswith((".tar.gz", ".tgz", ".tar")):
@@ -496,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(str(err)) from None
         return 0
     packed = pack_root(args.model_dir, args.output, args.level, args.allow_no_safetensors, args.allow_links_outside,
-                       args.kind)  # fmt: skip
+                       args.kind, args.onnx)  # fmt: skip
     print(report(args.output, packed), file=sys.stderr)
     return 0
 

@@ -42,6 +42,15 @@ _COMPAT_LIB = re.compile(r"^libcuda\.so\.(\d+\.\d+(?:\.\d+)?)$")
 Version = tuple[int, ...]
 
 
+def visible_gpus() -> list[str]:
+    """GPU indices visible to this container (``CUDA_VISIBLE_DEVICES``, else the NVIDIA device files), without
+    initialising CUDA or importing torch."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    return sorted((p.name[len("nvidia") :] for p in Path("/dev").glob("nvidia[0-9]*")), key=int)
+
+
 def parse_version(text: str) -> Version:
     return tuple(int(part) for part in text.split("."))
 

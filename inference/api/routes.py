@@ -98,7 +98,7 @@ def info_body(model: ModelInfo, settings: Settings) -> dict[str, object]:
     """``/info``'s description of one model."""
     return {"model": model.name, "kind": model.kind, "dimensions": model.dimensions, "max_length": model.max_length,
             "tasks": list(model.tasks), "modalities": sorted(model.modalities), "late_chunking": model.late_chunking,
-            "pooling": model.pooling, "device": model.device, "dtype": model.dtype,
+            "pooling": model.pooling, "device": model.device, "dtype": model.dtype, "backend": model.backend,
             "dimension_options": list(model.dimension_options or (model.dimensions,)),
             "query_length": model.query_length, "labels": list(model.labels), "embedding_types": list(EMBEDDING_TYPES),
             "max_inputs": settings.max_inputs, "max_documents": settings.max_documents,

@@ -43,9 +43,10 @@ Handler = (
 )
 
 # Calibration: about this many tokens in sequences of the model's max length (at most CALIBRATION_LENGTH), the
-# shape of a loaded worker's batches. all-MiniLM-L6-v2: 6 x 256 tokens, 0.26 s with 2 torch threads and 0.6 s
-# with 1 (a worker of the CPU default) on the 2-core development machine.
-CALIBRATION_TOKENS = 1536
+# shape of a loaded worker's batches; the estimate then follows every real pass (budget.py). all-MiniLM-L6-v2:
+# 2 x 256 tokens, about 0.1 s per worker on ONNX Runtime with 1 thread on the 2-core development machine; 6 x 256
+# cost 0.25-0.5 s, a third of a cold start (docs/performance/startup.md).
+CALIBRATION_TOKENS = 512
 CALIBRATION_LENGTH = 512
 CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog, then reads a long report about embeddings. "
 

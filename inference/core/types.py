@@ -61,6 +61,7 @@ class ModelInfo:
     late_chunking: bool = True
     device: str = "cpu"
     dtype: str = "float32"
+    backend: str = "torch"  # what computes: torch, or onnx / onnx-int8 (ONNX Runtime on CPU: EMB_CPU_BACKEND)
     kind: str = "embed"  # EMBED, RERANK, MULTIVECTOR, CLASSIFY or SPARSE: which API the model serves
     # MULTIVECTOR: the widths ``dimensions`` may take (Matryoshka, declared by the folder; the full width first).
     dimension_options: tuple[int, ...] = ()

@@ -4,6 +4,7 @@ sparse). Torch is imported only by real handlers."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ from ..model_dir import resolve_model_dir
 from ..settings import Settings
 
 # The families served as rerankers (kind ``rerank``): cross-encoders, decoder rerankers, listwise rerankers.
+log = logging.getLogger(__name__)
+
 RERANK_FAMILIES = frozenset({"rerank", "llm-rerank", "listwise-rerank"})
 
 if TYPE_CHECKING:  # core.forward imports the batcher, and with it the metrics: not before the server sets them up
@@ -46,7 +49,7 @@ def model_family(folder: Path) -> str:
         return "sparse"
     config = folder / "config.json"
     if config.is_file():
-        from .clip import CLIP_MODEL_TYPES
+        from .clip_folder import CLIP_MODEL_TYPES
         from .jina import jina_family
         from .listwise_prompt import LISTWISE_RERANK, is_listwise_reranker
         from .llm_rerank_folder import LLM_RERANK, is_decoder_reranker
@@ -124,6 +127,21 @@ def load_handler(settings: Settings) -> Handler:
         from .clip import ClipEmbeddingHandler
 
         return ClipEmbeddingHandler.from_settings(folder, settings)
+    return _text_handler(folder, settings)
+
+
+def _text_handler(folder: Path, settings: Settings) -> Handler:
+    """A text encoder: on ONNX Runtime without torch when it ships a verified ONNX package and the settings allow
+    (onnx_text.py), else on torch (which exports a package first with ``EMB_CPU_BACKEND=onnx``: onnx_backend.py)."""
+    from .onnx_text import OnnxTextEmbeddingHandler, package_to_serve
+
+    package = package_to_serve(folder, settings)
+    if package is not None:
+        try:
+            return OnnxTextEmbeddingHandler(folder, settings, package)
+        except Exception as exc:  # noqa: BLE001 - a package ONNX Runtime cannot load (damaged, too new): torch serves
+            log.warning("ONNX package %s cannot be served (%s: %s): torch serves", package.folder,
+                        type(exc).__name__, exc)  # fmt: skip
     from .text import TextEmbeddingHandler
 
     return TextEmbeddingHandler.from_settings(folder, settings)

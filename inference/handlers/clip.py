@@ -19,6 +19,7 @@ from transformers import AutoImageProcessor
 from ..core.types import ModelInfo
 from ..model_dir import default_model_name
 from ..settings import Settings
+from .clip_folder import FIXED_LENGTH_TYPES
 from .device import dtype_name, padded_batch, split_on_oom
 from .handler_base import LoadedHandler
 from .loading import load_hf_model
@@ -27,9 +28,6 @@ from .tokenization import FastTokenizers
 
 log = logging.getLogger(__name__)
 
-CLIP_MODEL_TYPES = frozenset({"clip", "siglip", "siglip2", "chinese_clip", "altclip"})
-# Towers trained with fixed-length padding and no attention mask.
-FIXED_LENGTH_TYPES = frozenset({"siglip", "siglip2"})
 
 
 def _features(output: Any) -> torch.Tensor:

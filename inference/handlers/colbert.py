@@ -26,6 +26,7 @@ from ..core.padding import split_by_padding
 from ..core.types import DOCUMENT, MULTIVECTOR, QUERY, ModelInfo
 from ..model_dir import default_model_name
 from ..settings import Settings
+from .buckets import CPU_MAX_PADDING, CPU_PADDING_ALLOWANCE_PER_THREAD, GPU_MAX_PADDING, GPU_PADDING_ALLOWANCE
 from .colbert_folder import DenseLayer, read_colbert_folder
 from .colbert_tokens import ColbertTokens, lowercase_inputs, register_markers
 from .device import dtype_name, padded_batch, split_on_oom
@@ -33,7 +34,6 @@ from .handler_base import LoadedHandler
 from .loading import load_hf_model
 from .memory import plan_forward_tokens
 from .st_config import ModelFolderError
-from .text import CPU_MAX_PADDING, CPU_PADDING_ALLOWANCE_PER_THREAD, GPU_MAX_PADDING, GPU_PADDING_ALLOWANCE
 from .text_tokenizer import HFTextTokenizer
 from .tokenization import model_max_length
 

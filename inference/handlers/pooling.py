@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-POOLING_MODES = ("mean", "cls", "max", "lasttoken", "mean_sqrt_len")
+from .pooling_numpy import POOLING_MODES
 
 
 def _mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -47,3 +47,6 @@ POOLERS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 def pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
     """Pool ``hidden`` (batch, seq, dim) with ``mask`` (batch, seq) in float32."""
     return POOLERS[mode](hidden.float(), mask)
+
+
+__all__ = ["POOLERS", "POOLING_MODES", "pool"]

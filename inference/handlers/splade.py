@@ -28,12 +28,12 @@ from ..core.types import SPARSE, ModelInfo
 from ..errors import InvalidInputError
 from ..model_dir import default_model_name
 from ..settings import Settings
+from .buckets import CPU_MAX_PADDING, CPU_PADDING_ALLOWANCE_PER_THREAD, GPU_MAX_PADDING, GPU_PADDING_ALLOWANCE
 from .device import dtype_name, padded_batch, split_on_oom
 from .handler_base import LoadedHandler
 from .loading import load_hf_model
 from .memory import plan_forward_tokens
 from .splade_folder import SpladeConfig, read_splade_config
-from .text import CPU_MAX_PADDING, CPU_PADDING_ALLOWANCE_PER_THREAD, GPU_MAX_PADDING, GPU_PADDING_ALLOWANCE
 from .text_tokenizer import HFTextTokenizer
 from .tokenization import FastTokenizers, model_max_length
 

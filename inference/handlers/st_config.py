@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .pooling import POOLING_MODES
+from .pooling_numpy import POOLING_MODES
 
 # sentence-transformers Pooling config keys -> our pooling mode names, in its order of precedence.
 _ST_POOLING_KEYS = (

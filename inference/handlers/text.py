@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..core.padding import split_by_padding
 from ..core.task_rows import row_task
 from ..core.types import ModelInfo
 from ..model_dir import default_model_name
 from ..settings import Settings
+from .buckets import cpu_buckets, gpu_buckets
 from .device import dtype_name, padded_batch, split_on_oom
 from .handler_base import LoadedHandler
 from .loading import load_hf_model
@@ -32,16 +33,6 @@ from .tokenization import FastTokenizers, model_max_length
 log = logging.getLogger(__name__)
 
 WARMUP_TEXTS = ("warm-up", "a slightly longer warm-up sentence for the model")
-# CPU length buckets (batching.split_by_padding): every padded token costs as much as a real one, and
-# starting a forward pass costs about what 16 tokens cost on one thread (bench/: ~3.5 ms vs ~0.23 ms per
-# token, all-MiniLM-L6-v2), so a bucket may carry 10% padding, or 16 padded tokens per torch thread.
-CPU_MAX_PADDING = 0.1
-CPU_PADDING_ALLOWANCE_PER_THREAD = 16
-# CUDA buckets: a GPU pass costs little per padded token while the batch is small, and each extra pass costs a
-# launch sequence, so only batches mixing very different lengths are cut (a quarter padding, or 8192 padded
-# tokens). Not yet measured on a GPU (docs/performance/gpu.md).
-GPU_MAX_PADDING = 0.25
-GPU_PADDING_ALLOWANCE = 8192
 
 
 class TextEmbeddingHandler(LoadedHandler):
@@ -57,9 +48,8 @@ class TextEmbeddingHandler(LoadedHandler):
         loaded = load_hf_model(st.transformer_dir, settings, attach=attach)
         config, hf_tokenizer, dtype = loaded.config, loaded.tokenizer, loaded.dtype
         self._model, self._device = loaded.model, loaded.device
-        max_length = model_max_length(config, hf_tokenizer.model_max_length, st.max_seq_length)
-        if settings.max_length:
-            max_length = min(max_length, settings.max_length)
+        own_max = model_max_length(config, hf_tokenizer.model_max_length, st.max_seq_length)
+        max_length = min(own_max, settings.max_length or own_max)
         self._st = st
         self._tokens = FastTokenizers.from_hf(hf_tokenizer, max_length)
         # jina-embeddings-v3 style: task LoRA adapters (selected by index) and per-task instructions.
@@ -77,9 +67,10 @@ class TextEmbeddingHandler(LoadedHandler):
             max_forward_tokens=plan_forward_tokens(loaded, max_length),
         )
         # EMB_CPU_BACKEND (onnx_backend.py): ONNX Runtime runs the encoder; the torch weights are then let go.
-        self._onnx = open_encoder(loaded, st.transformer_dir, settings, bool(lora), max_length)
+        self._onnx = open_encoder(loaded, st.transformer_dir, settings, bool(lora), own_max)
         if self._onnx is not None:
             self._model = None
+            self._info = replace(self._info, backend=settings.cpu_backend)
         log.info("loaded text model %s", self._info)
 
     @property
@@ -118,9 +109,8 @@ class TextEmbeddingHandler(LoadedHandler):
 
     def _buckets(self, lengths: list[int]) -> list[list[int]]:
         if self._device.type == "cpu":
-            allowance = CPU_PADDING_ALLOWANCE_PER_THREAD * torch.get_num_threads()
-            return split_by_padding(lengths, CPU_MAX_PADDING, allowance)
-        return split_by_padding(lengths, GPU_MAX_PADDING, GPU_PADDING_ALLOWANCE)
+            return cpu_buckets(lengths, torch.get_num_threads())
+        return gpu_buckets(lengths)
 
     @torch.inference_mode()
     def forward(self, batch: Sequence[Sequence[int]], task: str | None) -> np.ndarray:

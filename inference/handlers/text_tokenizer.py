@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tokenizers import Tokenizer
+
 from ..core.types import Token
 from ..errors import InvalidInputError
 from .tokenization import uncut_tokenizer
@@ -18,10 +20,20 @@ class HFTextTokenizer:
     """The served model's tokenizer (``hf_tokenizer``: a transformers fast tokenizer) and its named prompts."""
 
     def __init__(self, hf_tokenizer: object, prompts: dict[str, str]) -> None:
-        self._tokenizer = uncut_tokenizer(hf_tokenizer)
+        self._setup(uncut_tokenizer(hf_tokenizer), frozenset(getattr(hf_tokenizer, "all_special_ids", ())), prompts)
+
+    @classmethod
+    def from_rust(cls, tokenizer: Tokenizer, special_ids: frozenset[int], prompts: dict[str, str]) -> HFTextTokenizer:
+        """From an uncut Rust tokenizer and the model's special token ids, without transformers."""
+        self = cls.__new__(cls)
+        self._setup(tokenizer, special_ids, prompts)
+        return self
+
+    def _setup(self, tokenizer: Tokenizer, special_ids: frozenset[int], prompts: dict[str, str]) -> None:
+        self._tokenizer = tokenizer
         self._prompts = dict(prompts)
         self._vocab_size = self._tokenizer.get_vocab_size(with_added_tokens=True)
-        self._special_ids = frozenset(getattr(hf_tokenizer, "all_special_ids", ()))
+        self._special_ids = special_ids
 
     @property
     def prompts(self) -> dict[str, str]:

@@ -33,13 +33,21 @@ class FastTokenizers:
 
     @classmethod
     def from_hf(cls, hf_tokenizer: object, max_length: int) -> FastTokenizers:
-        full = uncut_tokenizer(hf_tokenizer)
+        pad_id = getattr(hf_tokenizer, "pad_token_id", None)
+        specials = frozenset(getattr(hf_tokenizer, "all_special_ids", ()))
+        return cls.from_rust(uncut_tokenizer(hf_tokenizer), specials, pad_id if pad_id is not None else 0, max_length)
+
+    @classmethod
+    def from_rust(cls, tokenizer: Tokenizer, special_ids: frozenset[int], pad_id: int, max_length: int
+                  ) -> FastTokenizers:  # fmt: skip
+        """From a Rust tokenizer (copied: ``tokenizer`` is left as it was) without transformers."""
+        full = Tokenizer.from_str(tokenizer.to_str())
+        full.no_truncation()
+        full.no_padding()
         cut = Tokenizer.from_str(full.to_str())
         cut.enable_truncation(max_length)
         cut.no_padding()
-        pad_id = getattr(hf_tokenizer, "pad_token_id", None)
-        specials = frozenset(getattr(hf_tokenizer, "all_special_ids", ()))
-        return cls(full, cut, specials, pad_id if pad_id is not None else 0)
+        return cls(full, cut, special_ids, pad_id)
 
     def encode(self, texts: Sequence[str], truncate: bool) -> list[list[int]]:
         tokenizer = self.cut if truncate else self.full

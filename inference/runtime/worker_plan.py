@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..gpu_host import visible_gpus as visible_gpus  # re-exported: the server plans with it
 from ..model_set import weight_bytes as weight_bytes  # re-exported: the server plans with it
 
 WORKER_OVERHEAD_BYTES = 512 * 1024**2  # interpreter + torch + transformers + activations of one worker
@@ -30,14 +31,6 @@ class WorkerPlan:
     workers: int
     torch_threads: int | None  # None: leave torch's default (GPU workers)
     reason: str
-
-
-def visible_gpus() -> list[str]:
-    """GPU indices visible to this container, without initialising CUDA."""
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if env is not None:
-        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
-    return sorted((p.name[len("nvidia") :] for p in Path("/dev").glob("nvidia[0-9]*")), key=int)
 
 
 def usable_cores() -> int:

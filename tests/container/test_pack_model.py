@@ -19,6 +19,14 @@ pack_model = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pack_model)
 
 
+@pytest.fixture(autouse=True)
+def _no_onnx_export(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packing exports each embedding model's ONNX package when the project is importable (it is here): a few
+    seconds of torch per model, which only the tests about it need."""
+    if "onnx" not in request.node.name:
+        monkeypatch.setattr(pack_model, "_onnx_tools", lambda: None)
+
+
 @pytest.fixture
 def model(tmp_path: Path) -> Path:
     repo = tmp_path / "hub" / "models--org--my-model"  # a Hugging Face cache repository
@@ -251,7 +259,8 @@ def test_a_set_of_folders_is_packed_each_model_under_its_folder(tmp_path: Path, 
     assert [(m.name, m.kind) for m in pack_model.read_archive(out)] == [("embedder", "embedding"),
                                                                         ("reranker", "rerank")]  # fmt: skip
     assert pack_model.main([str(out)]) == 0  # an archive is read, not packed
-    assert capsys.readouterr().err.replace(str(out), "X") == report.replace(str(out), "X")
+    packed_report = report[report.index(str(out)):]  # after the packing's own notes (the ONNX package)
+    assert capsys.readouterr().err.replace(str(out), "X") == packed_report.replace(str(out), "X")
 
 
 def test_a_manifest_set_keeps_its_names_handlers_and_manifest(tmp_path: Path) -> None:
@@ -300,3 +309,26 @@ def test_one_model_subfolder_is_not_a_set(tmp_path: Path) -> None:
     _write(tmp_path / "root" / "only", FOLDERS["embedding"][0])
     with pytest.raises(SystemExit, match=r"one model folder under it \(only\): pack that folder, or write a models"):
         pack_model.main([str(tmp_path / "root"), "-o", str(tmp_path / "x.tar.gz")])
+
+
+def test_onnx_package_is_packed_and_served_without_torch(tmp_path: Path) -> None:
+    from inference.handlers import load_handler
+    from inference.handlers.onnx_text import OnnxTextEmbeddingHandler
+    from inference.model_dir import embedded_model_dir
+    from tests.conftest import make_settings
+
+    out = tmp_path / "model.tar.gz"
+    assert pack_model.main([str(embedded_model_dir()), "-o", str(out), "--onnx", "yes"]) == 0
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+        tar.extractall(tmp_path / "extracted", filter="data")
+    assert {"embed-serving-onnx/model.onnx", "embed-serving-onnx/embed-serving.json"} <= set(names)
+    assert not (embedded_model_dir() / "embed-serving-onnx").exists()  # the source folder is left as it was
+    settings = make_settings(model_dir=tmp_path / "extracted", device="cpu", onnx_cache_dir=tmp_path / "no-cache")
+    handler = load_handler(settings)
+    assert isinstance(handler, OnnxTextEmbeddingHandler)
+    # packed again from the extracted folder: its package is up to date and packed once, not exported again
+    again = tmp_path / "again.tar.gz"
+    assert pack_model.main([str(tmp_path / "extracted"), "-o", str(again), "--onnx", "yes"]) == 0
+    with tarfile.open(again) as tar:
+        assert sorted(tar.getnames()) == sorted(names)

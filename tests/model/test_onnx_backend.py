@@ -1,10 +1,12 @@
-"""EMB_CPU_BACKEND=onnx (inference/handlers/onnx_backend.py): the same vectors as torch to 1e-5, through the API
-too; the export is cached and reused; what cannot be exported stays on torch."""
+"""EMB_CPU_BACKEND=onnx under the torch handler (inference/handlers/onnx_backend.py): a first start exports the
+model's ONNX package into the cache and serves it, with the same vectors as torch to 1e-5; later starts serve the
+package without torch (tests/model/test_onnx_text.py); what cannot be exported stays on torch."""
 
 from __future__ import annotations
 
 import logging
-import os
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,9 @@ import pytest
 import torch
 
 from inference.api.app import create_app
-from inference.handlers import load_handler, onnx_backend
+from inference.handlers import load_handler, onnx_backend, onnx_export, onnx_package
+from inference.handlers.onnx_text import OnnxTextEmbeddingHandler
+from inference.handlers.text import TextEmbeddingHandler
 from inference.model_dir import embedded_model_dir
 from tests.conftest import make_settings
 from tests.tiny_models import build_tiny_lora_model
@@ -32,13 +36,20 @@ def _vectors(handler) -> np.ndarray:
 def test_onnx_vectors_equal_torch(model, tiny_xlmr_dir, tmp_path):
     folder = embedded_model_dir() if model == "minilm" else tiny_xlmr_dir
     torch_handler = _handler(tmp_path, "torch", model_dir=folder)
-    onnx_handler = _handler(tmp_path, "onnx", model_dir=folder)
-    assert torch_handler._onnx is None and onnx_handler._onnx is not None
-    np.testing.assert_allclose(_vectors(onnx_handler), _vectors(torch_handler), atol=1e-5, rtol=0)
-    # token vectors (late chunking) come from the same session
-    ids = torch_handler.tokenize(TEXTS[1:2], None, True)[0]
-    np.testing.assert_allclose(onnx_handler.forward_tokens(ids, None), torch_handler.forward_tokens(ids, None),
-                               atol=1e-4, rtol=0)  # fmt: skip
+    exporting = _handler(tmp_path, "onnx", model_dir=folder)  # first start: exports, torch loaded the model
+    package = _handler(tmp_path, "onnx", model_dir=folder)  # later starts: the package alone, no torch model
+    assert isinstance(torch_handler, TextEmbeddingHandler) and torch_handler._onnx is None
+    assert isinstance(exporting, TextEmbeddingHandler) and exporting._onnx is not None
+    assert isinstance(package, OnnxTextEmbeddingHandler)
+    assert (torch_handler.info.backend, exporting.info.backend, package.info.backend) == ("torch", "onnx", "onnx")
+    expected = _vectors(torch_handler)
+    for handler in (exporting, package):
+        np.testing.assert_allclose(_vectors(handler), expected, atol=1e-5, rtol=0)
+        # token vectors (late chunking) come from the same session
+        ids = torch_handler.tokenize(TEXTS[1:2], None, True)[0]
+        np.testing.assert_allclose(handler.forward_tokens(ids, None), torch_handler.forward_tokens(ids, None),
+                                   atol=1e-4, rtol=0)  # fmt: skip
+    assert package.info == replace(torch_handler.info, backend="onnx")
 
 
 def test_api_embeddings_equal_torch(tmp_path):
@@ -53,30 +64,31 @@ def test_api_embeddings_equal_torch(tmp_path):
 
 
 def test_second_load_reuses_the_cached_export(tiny_xlmr_dir, tmp_path):
-    before = onnx_backend.EXPORTS[0]
+    before = onnx_export.EXPORTS[0]
     first = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)
     path = first._onnx.path
     stamp = path.stat().st_mtime_ns
-    assert onnx_backend.EXPORTS[0] == before + 1
+    assert onnx_export.EXPORTS[0] == before + 1
     second = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)
-    assert second._onnx.path == path and path.stat().st_mtime_ns == stamp
-    assert onnx_backend.EXPORTS[0] == before + 1  # no second export
+    assert isinstance(second, OnnxTextEmbeddingHandler) and path.stat().st_mtime_ns == stamp
+    assert onnx_export.EXPORTS[0] == before + 1  # no second export
     assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [path.parent.name]  # no half-written folders
 
 
-def test_changed_weights_get_a_new_export(tiny_xlmr_dir, tmp_path):
-    key = onnx_backend.cache_key(tiny_xlmr_dir)
-    weights = tiny_xlmr_dir / "model.safetensors"
-    stat = weights.stat()
-    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    try:
-        assert onnx_backend.cache_key(tiny_xlmr_dir) != key
-    finally:
-        os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+def test_other_weights_are_another_model(tiny_xlmr_dir, tmp_path):
+    """A copy keeps the fingerprint (other modification times); other weights of the same shapes do not."""
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_xlmr_dir, copy)
+    assert onnx_package.fingerprint(copy) == onnx_package.fingerprint(tiny_xlmr_dir)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte of one weight
+    weights.write_bytes(bytes(data))
+    assert onnx_package.fingerprint(copy) != onnx_package.fingerprint(tiny_xlmr_dir)
 
 
 def test_unsupported_family_falls_back_to_torch(tiny_xlmr_dir, tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(onnx_backend, "FAMILIES", frozenset({"bert"}))
+    monkeypatch.setattr(onnx_backend, "FAMILIES", frozenset({"bert"}))  # the torch handler's export refuses it
     with caplog.at_level(logging.INFO, logger="inference.handlers.onnx_backend"):
         handler = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)
     assert handler._onnx is None and _vectors(handler).shape[0] == len(TEXTS)
@@ -102,8 +114,9 @@ def test_backend_choice():
     assert onnx_backend.chosen_backend(make_settings(cpu_backend="onnx"), gpu) == "torch"
     assert onnx_backend.chosen_backend(make_settings(cpu_backend="onnx"), cpu) == "onnx"
     assert onnx_backend.chosen_backend(make_settings(cpu_backend="torch"), cpu) == "torch"
-    assert onnx_backend.chosen_backend(make_settings(cpu_backend="auto"), cpu) == onnx_backend.AUTO_CPU_BACKEND
-    assert onnx_backend.chosen_backend(make_settings(), cpu) == onnx_backend.AUTO_CPU_BACKEND
+    # auto never exports at start: it serves an existing package without torch (onnx_text.py), else torch
+    assert onnx_backend.chosen_backend(make_settings(cpu_backend="auto"), cpu) == "torch"
+    assert onnx_backend.chosen_backend(make_settings(), cpu) == "torch"
 
 
 def test_int8_is_close_not_equal_and_cached_beside_fp32(tmp_path):
@@ -117,21 +130,14 @@ def test_int8_is_close_not_equal_and_cached_beside_fp32(tmp_path):
     assert cosine.min() > 0.95 and np.abs(vectors - torch_vectors).max() > 1e-5, cosine
 
 
-def test_auto_is_torch_on_cpu(tiny_xlmr_dir, tmp_path):
-    assert onnx_backend.AUTO_CPU_BACKEND == "torch"  # the export at every fresh start: docs/performance/cpu.md
-    assert _handler(tmp_path, "auto", model_dir=tiny_xlmr_dir)._onnx is None
-
-
-def test_auto_keeps_long_context_models_on_torch(tiny_xlmr_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(onnx_backend, "AUTO_CPU_BACKEND", "onnx")  # where auto means onnx: short models only
-    assert _handler(tmp_path, "auto", model_dir=tiny_xlmr_dir)._onnx is not None  # 34 tokens: ONNX Runtime
-    monkeypatch.setattr(onnx_backend, "AUTO_MAX_LENGTH", 16)
-    assert _handler(tmp_path, "auto", model_dir=tiny_xlmr_dir)._onnx is None
-    assert _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)._onnx is not None  # asked for by name
+def test_auto_without_a_package_is_torch_and_exports_nothing(tiny_xlmr_dir, tmp_path):
+    handler = _handler(tmp_path, "auto", model_dir=tiny_xlmr_dir)
+    assert isinstance(handler, TextEmbeddingHandler) and handler._onnx is None and not list(tmp_path.iterdir())
 
 
 def test_a_broken_cached_export_falls_back_to_torch(tiny_xlmr_dir, tmp_path):
     path = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)._onnx.path
     path.write_bytes(b"not an onnx model")
     handler = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)
-    assert handler._onnx is None and _vectors(handler).shape[0] == len(TEXTS)
+    assert isinstance(handler, TextEmbeddingHandler) and handler._onnx is None
+    assert _vectors(handler).shape[0] == len(TEXTS)

@@ -9,7 +9,7 @@ import pytest
 
 from inference.core.memory_plan import batch_token_budget
 from inference.core.padding import plan_batches, split_by_padding
-from inference.handlers.text import (
+from inference.handlers.buckets import (
     CPU_MAX_PADDING,
     CPU_PADDING_ALLOWANCE_PER_THREAD,
     GPU_MAX_PADDING,
