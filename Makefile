@@ -21,6 +21,9 @@ $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	touch $@
 
 serve: $(VENV)/.installed  ## run the local server on the embedded default model (port 8080)
+	@# The model's ONNX package (once, kept in EMB_ONNX_CACHE_DIR): CPU workers then start without torch
+	@# (docs/performance/cpu.md#cpu-backends). A model that has none is served on torch.
+	-@$(VENV)/bin/embed-serve export-onnx --into cache
 	$(VENV)/bin/embed-serve
 
 test: $(VENV)/.installed  ## unit, model, parity, integration, reliability, infra, client and docs tests

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from run import hardware, load_average  # noqa: E402
 from servers import INFINITY_VENV  # noqa: E402
 
 from inference.handlers import onnx_backend  # noqa: E402
+from inference.handlers.onnx_text import OnnxTextEmbeddingHandler  # noqa: E402
 from inference.handlers.text import TextEmbeddingHandler  # noqa: E402
 from inference.model_dir import embedded_model_dir  # noqa: E402
 from inference.settings import Settings  # noqa: E402
@@ -90,7 +92,9 @@ def run_threads(args: argparse.Namespace, threads: int, texts: list[str], cache:
     ids = torch_handler.tokenize(texts, None, True)
     ordered = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     batches = [ordered[i : i + args.batch] for i in range(0, len(ordered), args.batch)]
-    systems: list[tuple[str, TextEmbeddingHandler]] = [("torch fp32", torch_handler), ("onnx fp32", onnx_handler)]
+    package = OnnxTextEmbeddingHandler(args.model_dir, base.with_overrides(cpu_backend="onnx"))  # what auto serves
+    systems: list[tuple[str, Any]] = [("torch fp32", torch_handler), ("onnx fp32", onnx_handler),
+                                      ("onnx fp32, package without torch", package)]  # fmt: skip
     if not args.no_int8:
         int8_mode = TextEmbeddingHandler(args.model_dir, base.with_overrides(cpu_backend="onnx-int8"))
         systems.append(("onnx int8", int8_mode))

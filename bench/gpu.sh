@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # One command on a CUDA machine, offline: the GPU tests (`pytest -m gpu tests/gpu`), the GPU bench
 # (`python -m bench.gpu`) and the decoder bench (`python -m bench.gpu_decoders`: a 0.6B decoder embedder and
-# reranker beside their references), their outputs and the bench tables in one results folder.
+# reranker beside their references), the start-up on the GPU (`bench/startup.py --gpu`), their outputs and the
+# bench tables in one results folder.
 #
 #   bash bench/gpu.sh [RESULTS_DIR] [python -m bench.gpu options...]        (also: make bench-gpu)
 #
 # RESULTS_DIR: the first argument, else $OUT, else bench/results/gpu-<UTC time>. It gets env.txt (GPU, driver,
-# versions), pytest-gpu.txt, bench-gpu.txt (the bench's log), gpu-bench.md (the table), bench-gpu-decoders.txt and
-# gpu-decoders.md.
+# versions), pytest-gpu.txt, bench-gpu.txt (the bench's log), gpu-bench.md (the table), bench-gpu-decoders.txt,
+# gpu-decoders.md, bench-startup.txt and startup.md.
 #
 # Uses the machine's python3 ($PYTHON) and its torch, never reinstalled, and installs nothing system-wide:
 # dependencies it lacks come from wheels carried in bench/.wheels and bench/.wheels-* (or the folders named in
@@ -89,8 +90,11 @@ TESTS=${PIPESTATUS[0]}
 BENCH=${PIPESTATUS[0]}
 "$PY" -m bench.gpu_decoders --out "$RESULTS/gpu-decoders.md" "$@" 2>&1 | tee "$RESULTS/bench-gpu-decoders.txt"
 DECODERS=${PIPESTATUS[0]}
+# Start-up on the GPU: process start to /ping 200, the first request against a steady one, memory (bench/startup.py).
+"$PY" bench/startup.py --gpu --no-docker --repeat 3 --out "$RESULTS/startup" 2>&1 | tee "$RESULTS/bench-startup.txt"
+STARTUP=${PIPESTATUS[0]}
 
 echo
 echo "GPU tests: exit $TESTS ($RESULTS/pytest-gpu.txt); GPU bench: exit $BENCH ($RESULTS/gpu-bench.md);" \
-  "decoder bench: exit $DECODERS ($RESULTS/gpu-decoders.md)"
-[[ $TESTS == 0 && $BENCH == 0 && $DECODERS == 0 ]]
+  "decoder bench: exit $DECODERS ($RESULTS/gpu-decoders.md); start-up: exit $STARTUP ($RESULTS/startup.md)"
+[[ $TESTS == 0 && $BENCH == 0 && $DECODERS == 0 && $STARTUP == 0 ]]

@@ -153,15 +153,16 @@ def st_ceiling(args: argparse.Namespace, device: str, dtype: str | None) -> list
     cmd = [sys.executable, str(BENCH_DIR / "st_ceiling.py"), "--texts", str(args.texts), "--seed", str(args.seed)]
     cmd += ["--mix", args.mix, "--batch-sizes", args.st_batch_sizes, "--model-dir", str(args.model_dir)]
     cmd += ["--device", device] + (["--dtype", dtype] if dtype else []) + ([] if args.no_engine else ["--engine"])
-    cmd += ["--probe-out", str(args.out / "probe.json")]
+    cmd += ["--probe-out", str(args.out / "probe.json"), "--probe", str(args.probe_texts)]
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **OFFLINE_ENV})
     if done.returncode:
         raise RuntimeError(f"st_ceiling failed:\n{done.stderr[-3000:]}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
-def probe_cosine(url: str, probe: dict[str, list], model: str) -> float:
-    """Smallest cosine between the server's vectors and sentence-transformers' for the probe texts."""
+def probe_accuracy(url: str, probe: dict[str, list], model: str) -> dict[str, float]:
+    """The server's vectors for the probe texts against sentence-transformers': the smallest and the mean cosine, and
+    how many of each text's 10 nearest neighbours among the probe texts stay the same (retrieval overlap@10)."""
     import numpy as np
     import orjson
 
@@ -172,20 +173,33 @@ def probe_cosine(url: str, probe: dict[str, list], model: str) -> float:
     ref = np.array(probe["vectors"], dtype=np.float64)
     got /= np.linalg.norm(got, axis=1, keepdims=True)
     ref /= np.linalg.norm(ref, axis=1, keepdims=True)
-    return float((got * ref).sum(axis=1).min())
+    cosines = (got * ref).sum(axis=1)
+    k = min(10, len(ref) - 1)
+    overlap = 1.0
+    if k > 0:
+        def neighbours(vectors: np.ndarray) -> np.ndarray:
+            sims = vectors @ vectors.T
+            np.fill_diagonal(sims, -np.inf)
+            return np.argsort(-sims, axis=1, kind="stable")[:, :k]
+
+        ours, theirs = neighbours(got), neighbours(ref)
+        overlap = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(ours, theirs, strict=True)]))
+    return {"min_cosine": float(cosines.min()), "mean_cosine": float(cosines.mean()), "overlap_at_10": overlap,
+            "texts": float(len(ref))}  # fmt: skip
 
 
 def measure_server(
     spec: ServerSpec, args: argparse.Namespace, texts: list[str], tokens: list[int], scenarios: list[Scenario]
-) -> tuple[list[LoadResult], float, float | None]:
+) -> tuple[list[LoadResult], float, dict[str, float] | None]:
     results = []
     with RunningServer(spec, args.model_dir, args.out / "logs", ready_timeout=args.ready_timeout) as server:
         print(f"  {spec.name}: ready in {server.startup_s:.1f}s on {server.url}", flush=True)
         probe_path = args.out / "probe.json"
         cosine = None
         if probe_path.exists():
-            cosine = probe_cosine(server.url, json.loads(probe_path.read_text()), args.model_name)
-            print(f"    same vectors as sentence-transformers: min cosine {cosine:.6f}", flush=True)
+            cosine = probe_accuracy(server.url, json.loads(probe_path.read_text()), args.model_name)
+            print(f"    vectors against sentence-transformers: min cosine {cosine['min_cosine']:.6f}, mean "
+                  f"{cosine['mean_cosine']:.6f}, overlap@10 {cosine['overlap_at_10']:.3f}", flush=True)  # fmt: skip
         for scenario in scenarios:
             workload = Workload.build(texts, tokens, scenario.batch_size, args.model_name)
             k = scenario.concurrency
@@ -263,13 +277,14 @@ def render(report: dict[str, object]) -> str:
             f"{row['p50_ms']:.0f} | {row['p99_ms']:.0f} | {row['errors']} | "
             f"{_ratio(row['texts_per_s'], ceiling['texts_per_s'])} | {vs_inf} | {flops(row['tokens_per_s'])} |"
         )
-    cosines = {k: v for k, v in report.get("probe_min_cosine", {}).items() if v is not None}
-    if cosines:
-        lines.append("")
-        lines.append(
-            "Same vectors check (min cosine to sentence-transformers on 8 probe texts): "
-            + ", ".join(f"{name} {value:.5f}" for name, value in cosines.items())
-        )
+    accuracy = {k: v for k, v in report.get("probe_accuracy", {}).items() if v is not None}
+    if accuracy:
+        texts = int(next(iter(accuracy.values()))["texts"])
+        lines += ["", f"Vectors against sentence-transformers on {texts} probe texts of the corpus:", "",
+                  "| System | min cosine | mean cosine | top-10 neighbours kept |", "| --- | ---: | ---: | ---: |"]
+        for name, value in accuracy.items():
+            lines.append(f"| {name} | {value['min_cosine']:.6f} | {value['mean_cosine']:.6f} | "
+                         f"{value['overlap_at_10']:.3f} |")  # fmt: skip
     lines.append("")
     lines.append("Targets (this service over HTTP):")
     on_gpu = report["device"] != "cpu"
@@ -308,6 +323,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-infinity", action="store_true", help="skip Infinity")
     parser.add_argument("--no-engine", action="store_true", help="skip this service's engine in-process row")
+    parser.add_argument("--no-cpu-backends", action="store_true",
+                        help="on CPU, skip the rows of EMB_CPU_BACKEND=torch and onnx-int8 beside the default")
+    parser.add_argument("--probe-texts", type=int, default=200,
+                        help="corpus texts whose vectors are compared with sentence-transformers' (cosine, top-10)")
     parser.add_argument("--infinity-args", default="", help="extra infinity_emb v2 flags, e.g. '--batch-size 64'")
     parser.add_argument("--torch-spec", default=os.environ.get("TORCH", "torch==2.13.0"), help="torch for Infinity")
     parser.add_argument(
@@ -355,8 +374,25 @@ def export_ref(ref: str, out: Path) -> Path:
     return target
 
 
+def onnx_cache(args: argparse.Namespace) -> dict[str, str]:
+    """The model's ONNX package, exported once into the results folder's cache (``embed-serve export-onnx``), so
+    that this service serves it as the image serves its embedded model (``EMB_CPU_BACKEND=auto``)."""
+    cache = args.out / "onnx-cache"
+    env = {**os.environ, **OFFLINE_ENV, "EMB_ONNX_CACHE_DIR": str(cache)}
+    argv = [sys.executable, "-m", "inference", "export-onnx", "--into", "cache", "--model-dir", str(args.model_dir)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=BENCH_DIR.parent)
+    print(f"ONNX package: {done.stdout.strip() or done.stderr.strip()[-300:]}", flush=True)
+    return {"EMB_ONNX_CACHE_DIR": str(cache)}
+
+
 def _systems(args: argparse.Namespace, device: str, dtype: str | None) -> list[ServerSpec]:
-    systems: list[ServerSpec] = [this_service(args.model_dir)]
+    cpu_backends = device == "cpu" and not args.no_cpu_backends
+    cache = onnx_cache(args) if cpu_backends else {}
+    systems: list[ServerSpec] = [this_service(args.model_dir, cache)]
+    if cpu_backends:  # the CPU backends beside the default (docs/performance/cpu.md#cpu-backends)
+        for backend in ("torch", "onnx-int8"):
+            systems.append(this_service(args.model_dir, {**cache, "EMB_CPU_BACKEND": backend},
+                                        name=f"this service (EMB_CPU_BACKEND={backend})"))  # fmt: skip
     if args.baseline:
         root = export_ref(args.baseline, args.out)
         systems.append(this_service(args.model_dir, name=f"this service @{args.baseline}", root=root))
@@ -437,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         "st_runs": st_rows,
         "rows": rows,
         "startup_s": startups,
-        "probe_min_cosine": cosines,
+        "probe_accuracy": cosines,
         "load_before": load_before,
         "load_after": load_average(),
         "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -494,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before-image", help="an image of an earlier commit, measured first in the same run (rows "
                         "'before: ...'; build it from a git worktree of that commit with container/build.sh)")
     parser.add_argument("--no-docker", action="store_true", help="measure the local process only")
+    parser.add_argument("--gpu", action="store_true", help="one local row on the host's GPU (bench/gpu.sh)")
     parser.add_argument("--no-local", action="store_true", help="measure the image only")
     parser.add_argument("--no-serverless-profile", action="store_true", help="skip the serverless-profile container")
     parser.add_argument(
@@ -523,8 +524,11 @@ def main(argv: list[str] | None = None) -> int:
         cache = RESULTS / "onnx-cache"
         run(sys.executable, "-m", "inference", "export-onnx", "--into", "cache",
             env={**without_serving_settings(), **OFFLINE_ENV, "EMB_ONNX_CACHE_DIR": str(cache)})  # fmt: skip
-        for name, env in (("local process, before (EMB_CPU_BACKEND=torch)", {"EMB_CPU_BACKEND": "torch"}),
-                          ("local process, after (ONNX package)", {"EMB_ONNX_CACHE_DIR": str(cache)})):  # fmt: skip
+        local_rows = [("local process, before (EMB_CPU_BACKEND=torch)", {"EMB_CPU_BACKEND": "torch"}),
+                      ("local process, after (ONNX package)", {"EMB_ONNX_CACHE_DIR": str(cache)})]
+        if args.gpu:  # a GPU host serves on CUDA with torch either way: one row, the default (make bench-gpu)
+            local_rows = [("local process on the GPU (defaults)", {"EMB_ONNX_CACHE_DIR": str(cache)})]
+        for name, env in local_rows:
             local = Measurement(name)
             for attempt in range(args.repeat):
                 target = LocalTarget(RESULTS / "logs" / "startup-local.log", env)
@@ -533,8 +537,8 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     target.stop()
             results.append(local)
-        probe([sys.executable, "-c", PROBE], results[-2])
-        results[-2].notes.append(f"python -c pass: {timed(sys.executable, '-c', 'pass'):.2f} s")
+        probe([sys.executable, "-c", PROBE], results[-len(local_rows)])
+        results[-len(local_rows)].notes.append(f"python -c pass: {timed(sys.executable, '-c', 'pass'):.2f} s")
 
     images = [(f"before ({args.before_image}): ", args.before_image)] if args.before_image and image else []
     for prefix, each in [*images, ("after: " if images else "", image)]:

@@ -32,16 +32,19 @@ class BackendSettings(BaseSettings):
     cpu_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto",
         validation_alias=_env("EMB_CPU_BACKEND"),
-        description="What runs a text encoder (BERT, XLM-RoBERTa, MPNet, ... in float32) on CPU: `torch`; `onnx` "
-        "(ONNX Runtime fp32, the same vectors to 1e-5; exported at the first start, cached in `EMB_ONNX_CACHE_DIR`); "
-        "`onnx-int8` (opt-in, approximate: never mix its vectors into an fp32 index). `auto`: torch for now (the "
-        "export at every fresh start; docs/performance/cpu.md#cpu-backends). GPUs, other families, task adapters, "
-        "`EMB_COMPILE` and a failed export use torch.",
+        description="What runs a text encoder (BERT, XLM-RoBERTa, MPNet, ... in float32) on CPU. `auto`: ONNX Runtime "
+        "without torch when the model has an ONNX package (the image's embedded model, `pack_model` archives, "
+        "`embed-serve export-onnx`) and takes at most 512 tokens, else torch; nothing is exported at start. `onnx`: "
+        "ONNX Runtime fp32 (the same vectors to 1e-5), exporting the package into `EMB_ONNX_CACHE_DIR` at the first "
+        "start if the model has none; `torch`; `onnx-int8` (opt-in, approximate: never mix its vectors into an fp32 "
+        "index). GPUs, other families, task adapters, `EMB_COMPILE` and a failed export use torch "
+        "(docs/performance/cpu.md#cpu-backends).",
     )
     onnx_cache_dir: Path | None = Field(
         None,
         validation_alias=_env("EMB_ONNX_CACHE_DIR"),
-        description="Where the ONNX Runtime backend (`EMB_CPU_BACKEND`) keeps exported models, one folder per model "
-        "weights (file names, sizes, modification times); never the model folder (it may be read-only). Default: "
-        "`$TMPDIR/emb-onnx` (exported again on each fresh machine). Not writable: torch serves.",
+        description="Where `EMB_CPU_BACKEND=onnx` exports a model that has no ONNX package of its own (one folder "
+        "per model, keyed by its weights), and where `auto` looks for one after the model folder's "
+        "`embed-serving-onnx/`; never the model folder (it may be read-only). Default: `$TMPDIR/emb-onnx`. Not "
+        "writable: torch serves.",
     )
