@@ -87,8 +87,9 @@ def test_info_describes_the_served_model() -> None:
     assert info == {"model": "fake", "kind": "embed", "dimensions": 32, "max_length": 64,
                     "tasks": ["query", "passage"], "modalities": ["text"], "late_chunking": True, "pooling": "mean",
                     "device": "cpu", "dtype": "float32", "backend": "torch", "embedding_types": ["float", "base64",
-                    "binary", "ubinary", "int8", "uint8"], "max_inputs": 7, "max_documents": 1024, "api_key_required": False,
-                    "dimension_options": [32], "query_length": None, "labels": []}  # fmt: skip
+                    "binary", "ubinary", "int8", "uint8"], "max_inputs": 7, "max_documents": 1024,
+                    "api_key_required": False, "dimension_options": [32], "query_length": None,
+                    "labels": []}  # fmt: skip
     assert client().get("/v1/embeddings", json={"input": "x"}).status_code == 405
 
 
