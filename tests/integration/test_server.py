@@ -28,7 +28,7 @@ def wait_until_ready(url: str, proc: subprocess.Popen, deadline_s: float = 120) 
         try:
             if requests.get(f"{url}/ping", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker still loading
             pass
         time.sleep(0.2)  # polling interval, not synchronisation: the loop checks readiness
     raise TimeoutError("server did not become ready")
