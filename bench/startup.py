@@ -494,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before-image", help="an image of an earlier commit, measured first in the same run (rows "
                         "'before: ...'; build it from a git worktree of that commit with container/build.sh)")
     parser.add_argument("--no-docker", action="store_true", help="measure the local process only")
+    parser.add_argument("--drop-caches", action="store_true",
+                        help="drop the page cache before each container start (root): the first start after a pull")
     parser.add_argument("--gpu", action="store_true", help="one local row on the host's GPU (bench/gpu.sh)")
     parser.add_argument("--no-local", action="store_true", help="measure the image only")
     parser.add_argument("--no-serverless-profile", action="store_true", help="skip the serverless-profile container")
@@ -559,6 +561,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def drop_page_cache() -> None:
+    """Write back and drop the page cache (root only): the next start reads the image's files from disk."""
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
 def measure_image(image: str, prefix: str, args: argparse.Namespace, results: list[Measurement],
                   info: dict[str, Any]) -> None:  # fmt: skip
     """The image's rows (``prefix`` before each name): the container, and its serverless profiles."""
@@ -574,6 +582,8 @@ def measure_image(image: str, prefix: str, args: argparse.Namespace, results: li
             result = Measurement(name, image_size_mb=size)
             for attempt in range(args.repeat):
                 slug = re.sub(r"[^\w]+", "-", name).strip("-")
+                if args.drop_caches:  # a start whose files are not in the page cache, as after an image pull
+                    drop_page_cache()
                 target = ContainerTarget(image, env, docker_args, RESULTS / "logs" / f"startup-{slug}.log")
                 try:
                     result.docker_run_s = target.docker_run_s
