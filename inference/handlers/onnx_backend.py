@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,28 +67,31 @@ def unsupported(model: Any, config: Any, dtype: torch.dtype, settings: Settings)
 
 
 def _package_model(loaded: LoadedModel, folder: Path, settings: Settings, int8: bool, max_length: int) -> Path | None:
-    """The graph to run: the model's package (exported into the cache now if there is none), int8 if asked."""
+    """The graph to run: the model's package (exported into the cache now if there is none), int8 if asked. Workers
+    starting together take turns on a lock in the cache: one exports or quantises, the others then find it done."""
     package = find_package(folder, settings)
+    if package is not None and (not int8 or (package.folder / INT8_FILE).is_file()):
+        return package.model_path if not int8 else package.folder / INT8_FILE
     target = package.folder if package is not None else cache_package_dir(settings, folder, fingerprint(folder))
     try:
-        if package is None:
-            root = cache_dir(settings)
-            root.mkdir(parents=True, exist_ok=True)
-            with open(root / f"{target.name}.lock", "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                package = find_package(folder, settings)  # another worker may have exported it meanwhile
-                if package is None:
-                    log.info("exporting %s to ONNX in %s", folder, target)
-                    build_package(loaded, folder, target, max_length)
-                    package = find_package(folder, settings)
-        if package is None:
-            return None
-        if not int8:
-            return package.model_path
-        path = package.folder / INT8_FILE
-        if not path.is_file():
-            quantize(package.model_path, path)
-        return path
+        root = cache_dir(settings)
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / f"{cache_package_dir(settings, folder).name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            package = find_package(folder, settings)  # another worker may have exported it meanwhile
+            if package is None:
+                log.info("exporting %s to ONNX in %s", folder, target)
+                build_package(loaded, folder, target, max_length)
+                package = find_package(folder, settings)
+            if package is None or not int8:
+                return None if package is None else package.model_path
+            path = package.folder / INT8_FILE
+            if not path.is_file() and not os.access(package.folder, os.W_OK):  # a read-only model folder
+                path = cache_package_dir(settings, folder) / INT8_FILE
+                path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.is_file():
+                quantize(package.model_path, path)
+            return path
     except Exception as exc:  # noqa: BLE001 - an unwritable or full cache, an export the exporter refuses: torch serves
         log.warning("ONNX export or cache %s failed (%s: %s): torch serves", target, type(exc).__name__, exc)
         return None

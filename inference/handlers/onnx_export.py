@@ -123,15 +123,24 @@ def build_package(loaded: LoadedModel, transformer_dir: Path, target: Path, max_
 
 
 def quantize(fp32: Path, out: Path) -> None:
-    """Dynamic int8, per-channel weight scales, the FFN down projections left fp32 (written beside, renamed)."""
+    """Dynamic int8, per-channel weight scales, the FFN down projections left fp32 (written beside, renamed). The
+    quantiser writes a shape-inferred copy beside the model it reads, so it reads it through a link in a scratch
+    folder beside ``out``: the package's folder may be read-only or shared with another worker."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     nodes = onnx.load(str(fp32), load_external_data=False).graph.node
     keep = [n.name for n in nodes if n.op_type == "MatMul" and INT8_KEEP_FP32.search(n.name)]
-    work = out.with_name(f".{out.name}.part")
     external = any(p.is_file() and p.suffix not in (".onnx", ".json") for p in fp32.parent.iterdir())
     large = fp32.stat().st_size > 1_500_000_000 or external
-    quantize_dynamic(fp32, work, weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=keep,
-                     use_external_data_format=large)  # fmt: skip
-    os.replace(work, out)
+    scratch = Path(tempfile.mkdtemp(prefix=".quantize-", dir=out.parent))
+    try:
+        for path in fp32.parent.iterdir():  # the graph and any external data files it names
+            if path.is_file() and path.suffix != ".json":
+                (scratch / path.name).symlink_to(path.resolve())
+        work = scratch / f"{out.name}.part"
+        quantize_dynamic(scratch / fp32.name, work, weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=keep, use_external_data_format=large)  # fmt: skip
+        os.replace(work, out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -141,3 +141,16 @@ def test_a_broken_cached_export_falls_back_to_torch(tiny_xlmr_dir, tmp_path):
     handler = _handler(tmp_path, "onnx", model_dir=tiny_xlmr_dir)
     assert isinstance(handler, TextEmbeddingHandler) and handler._onnx is None
     assert _vectors(handler).shape[0] == len(TEXTS)
+
+
+def test_workers_starting_together_share_one_export_and_one_int8_model(tiny_xlmr_dir, tmp_path):
+    """Two workers of one server start at once: one exports and quantises under the cache's lock, the other waits
+    and finds both done (a race here once left the second worker on torch)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = onnx_export.EXPORTS[0]
+    with ThreadPoolExecutor(2) as pool:
+        handlers = list(pool.map(lambda _: _handler(tmp_path, "onnx-int8", model_dir=tiny_xlmr_dir), range(2)))
+    assert all(h._onnx is not None and h._onnx.path.name == "model-int8.onnx" for h in handlers)
+    assert onnx_export.EXPORTS[0] == before + 1
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]  # no scratch folders or parts left
