@@ -27,6 +27,7 @@ from .handler_base import LoadedHandler
 from .onnx_package import OnnxPackage, find_package
 from .onnx_session import OnnxSession
 from .pooling_numpy import pool_numpy
+from .prompted_text import PromptedTextTokens
 from .st_config import STConfig, read_st_config
 from .text_tokenizer import HFTextTokenizer
 from .tokenization import FastTokenizers
@@ -91,7 +92,7 @@ def package_to_serve(folder: Path, settings: Settings) -> OnnxPackage | None:
     return package
 
 
-class OnnxTextEmbeddingHandler(LoadedHandler):
+class OnnxTextEmbeddingHandler(PromptedTextTokens, LoadedHandler):
     """``EmbeddingHandler`` of a text encoder's ONNX package (no task adapters: one task per batch)."""
 
     mixes_tasks = False
@@ -114,21 +115,6 @@ class OnnxTextEmbeddingHandler(LoadedHandler):
         )  # fmt: skip
         log.info("loaded text model %s from the ONNX package %s (%d threads)", self._info, package.folder,
                  self._session.threads)  # fmt: skip
-
-    @property
-    def st_config(self) -> STConfig:
-        return self._st
-
-    def _with_prompt(self, texts: Sequence[str], task: str | None) -> list[str]:
-        name = task if task in self._prompts else self._st.default_prompt_name
-        prompt = self._prompts.get(name or "", "") or ""
-        return [prompt + text for text in texts] if prompt else list(texts)
-
-    def tokenize(self, texts: Sequence[str], task: str | None, truncate: bool) -> list[list[int]]:
-        return self._tokens.encode(self._with_prompt(texts, task), truncate)
-
-    def split_special(self, ids: Sequence[int]) -> tuple[list[int], list[int], list[int]]:
-        return self._tokens.split_special(ids)
 
     def _padded(self, batch: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         width = max(len(ids) for ids in batch)

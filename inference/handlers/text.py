@@ -26,7 +26,8 @@ from .lora import BASE, attach_adapters, find_adapters
 from .memory import plan_forward_tokens
 from .onnx_backend import open_encoder
 from .pooling import pool
-from .st_config import STConfig, read_st_config
+from .prompted_text import PromptedTextTokens
+from .st_config import read_st_config
 from .text_tokenizer import HFTextTokenizer
 from .tokenization import FastTokenizers, model_max_length
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 WARMUP_TEXTS = ("warm-up", "a slightly longer warm-up sentence for the model")
 
 
-class TextEmbeddingHandler(LoadedHandler):
+class TextEmbeddingHandler(PromptedTextTokens, LoadedHandler):
     """``EmbeddingHandler`` for Hugging Face text encoders."""
 
     def __init__(self, folder: Path, settings: Settings) -> None:
@@ -72,21 +73,6 @@ class TextEmbeddingHandler(LoadedHandler):
             self._model = None
             self._info = replace(self._info, backend=settings.cpu_backend)
         log.info("loaded text model %s", self._info)
-
-    @property
-    def st_config(self) -> STConfig:
-        return self._st
-
-    def _with_prompt(self, texts: Sequence[str], task: str | None) -> list[str]:
-        name = task if task in self._prompts else self._st.default_prompt_name
-        prompt = self._prompts.get(name or "", "") or ""
-        return [prompt + text for text in texts] if prompt else list(texts)
-
-    def tokenize(self, texts: Sequence[str], task: str | None, truncate: bool) -> list[list[int]]:
-        return self._tokens.encode(self._with_prompt(texts, task), truncate)
-
-    def split_special(self, ids: Sequence[int]) -> tuple[list[int], list[int], list[int]]:
-        return self._tokens.split_special(ids)
 
     def _hidden(self, batch: Sequence[Sequence[int]], task: str | None) -> tuple[torch.Tensor, torch.Tensor]:
         input_ids, mask = padded_batch(batch, self._tokens.pad_id, self._device)

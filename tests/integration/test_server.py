@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -34,15 +36,20 @@ def wait_until_ready(url: str, proc: subprocess.Popen, deadline_s: float = 120) 
     raise TimeoutError("server did not become ready")
 
 
-@pytest.fixture(scope="module")
-def server():
-    port = free_port()
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without serving settings, plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EMB_", "SAGEMAKER_", "MODEL_DIR", "AZUREML"))}
-    env.update({"EMB_THREADS": "16", "EMB_DEVICE": "cpu"})
+    return {**env, **settings}
+
+
+@contextmanager
+def running_server(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python -m inference serve`` on a free local port until the block ends: (its URL, the process)."""
+    port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "inference", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "inference", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, proc)
@@ -51,6 +58,12 @@ def server():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server(clean_env(EMB_THREADS="16", EMB_DEVICE="cpu")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ Runtime and never load torch, with sentence-transformers' vectors (docs/performa
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +12,7 @@ import pytest
 import requests
 from sentence_transformers import SentenceTransformer
 
-from tests.conftest import free_port
-from tests.integration.test_server import wait_until_ready
+from tests.integration.test_server import clean_env, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["hello world", "Bonjour le monde", "Ein Satz.", "short", "a somewhat longer sentence about search " * 40]
@@ -27,24 +25,12 @@ def _children(pid: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def onnx_server(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("onnx-cache")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMB_", "SAGEMAKER_", "MODEL_DIR", "AZUREML"))}
-    env.update({"EMB_ONNX_CACHE_DIR": str(cache), "CUDA_VISIBLE_DEVICES": ""})
+    env = clean_env(EMB_ONNX_CACHE_DIR=str(tmp_path_factory.mktemp("onnx-cache")), CUDA_VISIBLE_DEVICES="")
     export = subprocess.run([sys.executable, "-m", "inference", "export-onnx", "--into", "cache"], env=env,
                             capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
     assert export.returncode == 0 and "exported" in export.stdout, export.stderr
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "inference", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            cwd=ROOT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, proc)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with running_server(env, "--workers", "2") as running:
+        yield running
 
 
 def test_workers_serve_the_package_without_torch(onnx_server, minilm_dir):
