@@ -145,12 +145,19 @@ def test_a_broken_cached_export_falls_back_to_torch(tiny_xlmr_dir, tmp_path):
 
 def test_workers_starting_together_share_one_export_and_one_int8_model(tiny_xlmr_dir, tmp_path):
     """Two workers of one server start at once: one exports and quantises under the cache's lock, the other waits
-    and finds both done (a race here once left the second worker on torch)."""
+    and finds both done (a race here once left the second worker on torch). The model is loaded once, here:
+    transformers' loading is not thread-safe (its no-init-weights switch is process-wide), and workers are
+    processes."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from inference.handlers.loading import load_hf_model
+
+    settings = make_settings(device="cpu", cpu_backend="onnx-int8", onnx_cache_dir=tmp_path)
+    loaded = load_hf_model(tiny_xlmr_dir, settings)
     before = onnx_export.EXPORTS[0]
     with ThreadPoolExecutor(2) as pool:
-        handlers = list(pool.map(lambda _: _handler(tmp_path, "onnx-int8", model_dir=tiny_xlmr_dir), range(2)))
-    assert all(h._onnx is not None and h._onnx.path.name == "model-int8.onnx" for h in handlers)
+        paths = list(pool.map(lambda _: onnx_backend._package_model(loaded, tiny_xlmr_dir, settings, True, 32),
+                              range(2)))  # fmt: skip
+    assert paths[0] == paths[1] and paths[0] is not None and paths[0].name == "model-int8.onnx"
     assert onnx_export.EXPORTS[0] == before + 1
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]  # no scratch folders or parts left
