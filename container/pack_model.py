@@ -475,12 +475,9 @@ def onnx_members(packed: list[Packed], members: list[Member], source: Path, work
         print(f"ONNX package: {model.name or folder.name}: {result.reason}", file=sys.stderr)
         if result.package is None:
             continue
-        inside = transformer.relative_to(folder) / onnx_package.PACKAGE_DIR
-        base = PurePosixPath(model.path, inside.as_posix()) if model.path else PurePosixPath(inside.as_posix())
-        names = {m[1] for m in members}
-        for parent in reversed([*PurePosixPath(base).parents][:-1] + [base]):
-            if str(parent) not in names and str(parent) != ".":
-                extra.append((result.package, str(parent)))
+        # the package's folder and files, beside the model's config (whose folders the archive already holds)
+        base = PurePosixPath(model.path or ".", transformer.relative_to(folder).as_posix(), onnx_package.PACKAGE_DIR)
+        extra.append((result.package, str(base)))
         extra += [(path, f"{base}/{path.name}") for path in sorted(result.package.iterdir()) if path.is_file()]
     return extra
 

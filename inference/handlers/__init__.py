@@ -19,9 +19,9 @@ from ..core.protocol import (
 from ..model_dir import resolve_model_dir
 from ..settings import Settings
 
-# The families served as rerankers (kind ``rerank``): cross-encoders, decoder rerankers, listwise rerankers.
 log = logging.getLogger(__name__)
 
+# The families served as rerankers (kind ``rerank``): cross-encoders, decoder rerankers, listwise rerankers.
 RERANK_FAMILIES = frozenset({"rerank", "llm-rerank", "listwise-rerank"})
 
 if TYPE_CHECKING:  # core.forward imports the batcher, and with it the metrics: not before the server sets them up

@@ -29,7 +29,6 @@ from .tokenization import FastTokenizers
 log = logging.getLogger(__name__)
 
 
-
 def _features(output: Any) -> torch.Tensor:
     """transformers 4 returns the projected tensor, 5 a ModelOutput whose pooler_output is projected."""
     return output if isinstance(output, torch.Tensor) else output.pooler_output

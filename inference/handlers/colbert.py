@@ -30,7 +30,7 @@ from .buckets import CPU_MAX_PADDING, CPU_PADDING_ALLOWANCE_PER_THREAD, GPU_MAX_
 from .colbert_folder import DenseLayer, read_colbert_folder
 from .colbert_tokens import ColbertTokens, lowercase_inputs, register_markers
 from .device import dtype_name, padded_batch, split_on_oom
-from .handler_base import LoadedHandler
+from .handler_base import WARMUP_TEXTS, LoadedHandler
 from .loading import load_hf_model
 from .memory import plan_forward_tokens
 from .st_config import ModelFolderError
@@ -39,7 +39,6 @@ from .tokenization import model_max_length
 
 log = logging.getLogger(__name__)
 
-WARMUP_TEXTS = ("warm-up", "a slightly longer warm-up sentence for the model")
 Item = tuple[Sequence[int], np.ndarray]  # one sequence's ids, and which of its positions' vectors are returned
 
 

@@ -11,6 +11,9 @@ from ..core.types import ModelInfo
 from ..settings import Settings
 from .text_tokenizer import HFTextTokenizer
 
+# The small batch every handler's ``warmup`` runs, so the first request does not pay for lazy initialisation.
+WARMUP_TEXTS = ("warm-up", "a slightly longer warm-up sentence for the model")
+
 
 class LoadedHandler:
     _info: ModelInfo

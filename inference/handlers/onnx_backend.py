@@ -69,25 +69,27 @@ def unsupported(model: Any, config: Any, dtype: torch.dtype, settings: Settings)
 def _package_model(loaded: LoadedModel, folder: Path, settings: Settings, int8: bool, max_length: int) -> Path | None:
     """The graph to run: the model's package (exported into the cache now if there is none), int8 if asked. Workers
     starting together take turns on a lock in the cache: one exports or quantises, the others then find it done."""
-    package = find_package(folder, settings)
+    source = fingerprint(folder)
+    cached = cache_package_dir(settings, folder, source)  # where an export goes, and the lock's name
+    package = find_package(folder, settings, source)
     if package is not None and (not int8 or (package.folder / INT8_FILE).is_file()):
         return package.model_path if not int8 else package.folder / INT8_FILE
-    target = package.folder if package is not None else cache_package_dir(settings, folder, fingerprint(folder))
+    target = package.folder if package is not None else cached
     try:
         root = cache_dir(settings)
         root.mkdir(parents=True, exist_ok=True)
-        with open(root / f"{cache_package_dir(settings, folder).name}.lock", "w") as lock:
+        with open(root / f"{cached.name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            package = find_package(folder, settings)  # another worker may have exported it meanwhile
+            package = find_package(folder, settings, source)  # another worker may have exported it meanwhile
             if package is None:
                 log.info("exporting %s to ONNX in %s", folder, target)
                 build_package(loaded, folder, target, max_length)
-                package = find_package(folder, settings)
+                package = find_package(folder, settings, source)
             if package is None or not int8:
                 return None if package is None else package.model_path
             path = package.folder / INT8_FILE
             if not path.is_file() and not os.access(package.folder, os.W_OK):  # a read-only model folder
-                path = cache_package_dir(settings, folder) / INT8_FILE
+                path = cached / INT8_FILE
                 path.parent.mkdir(parents=True, exist_ok=True)
             if not path.is_file():
                 quantize(package.model_path, path)

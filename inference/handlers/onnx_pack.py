@@ -11,6 +11,7 @@ from typing import Literal
 
 from ..settings import Settings
 from .onnx_package import PACKAGE_DIR, cache_package_dir, find_package, fingerprint
+from .onnx_text import has_task_adapters
 from .st_config import read_st_config
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,12 @@ def export_folder(folder: Path, settings: Settings, into: Into = "model") -> Exp
     if family != "text":
         return ExportResult(folder, None, f"a {family} model: only text encoders are served from ONNX packages")
     st = read_st_config(folder)
-    if (folder / "adapters").is_dir() or (st.transformer_dir / "adapters").is_dir():
+    if has_task_adapters(folder, st):
         return ExportResult(folder, None, "task adapters: served on torch")
     source = fingerprint(st.transformer_dir)
     target = st.transformer_dir / PACKAGE_DIR if into == "model" else cache_package_dir(settings, st.transformer_dir,
                                                                                          source)  # fmt: skip
-    found = find_package(st.transformer_dir, settings)
+    found = find_package(st.transformer_dir, settings, source)
     if found is not None and found.folder == target:
         return ExportResult(folder, target, f"up to date (probe difference {found.probe_difference:.1g})")
 

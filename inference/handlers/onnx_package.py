@@ -125,10 +125,10 @@ def read_package(folder: Path, source_print: str) -> OnnxPackage | None:
     return package
 
 
-def find_package(transformer_dir: Path, settings: Settings) -> OnnxPackage | None:
+def find_package(transformer_dir: Path, settings: Settings, source: str | None = None) -> OnnxPackage | None:
     """The model's package: the one shipped beside it (``embed-serving-onnx/``), else one a first start left in the
-    cache."""
-    source = fingerprint(transformer_dir)
+    cache (``source``: the model's ``fingerprint``, when the caller has it)."""
+    source = source or fingerprint(transformer_dir)
     for folder in (transformer_dir / PACKAGE_DIR, cache_package_dir(settings, transformer_dir, source)):
         package = read_package(folder, source)
         if package is not None:

@@ -23,7 +23,7 @@ from ..gpu_host import visible_gpus
 from ..model_dir import default_model_name
 from ..settings import Settings
 from .buckets import cpu_buckets
-from .handler_base import LoadedHandler
+from .handler_base import WARMUP_TEXTS, LoadedHandler
 from .onnx_package import OnnxPackage, find_package
 from .onnx_session import OnnxSession
 from .pooling_numpy import pool_numpy
@@ -41,7 +41,6 @@ FAMILIES = frozenset({"bert", "xlm-roberta", "roberta", "camembert", "mpnet", "d
 # materialises every score (memory ~ length^2), where torch's SDPA does not, so long-context models stay on torch
 # unless EMB_CPU_BACKEND=onnx asks.
 AUTO_MAX_LENGTH = 512
-WARMUP_TEXTS = ("warm-up", "a slightly longer warm-up sentence for the model")
 
 
 def _threads(settings: Settings) -> int:
@@ -57,6 +56,11 @@ def _on_cpu(settings: Settings) -> bool:
     return settings.device == "auto" and not visible_gpus()
 
 
+def has_task_adapters(folder: Path, st: STConfig) -> bool:
+    """Whether the folder carries PEFT task adapters (lora.py finds and checks them; served on torch)."""
+    return (folder / "adapters").is_dir() or (st.transformer_dir / "adapters").is_dir()
+
+
 def _why_torch(folder: Path, st: STConfig, settings: Settings) -> str | None:
     """Why the settings or the folder need the torch handler whatever packages exist; None when none does."""
     if settings.cpu_backend not in ("auto", "onnx"):
@@ -67,7 +71,7 @@ def _why_torch(folder: Path, st: STConfig, settings: Settings) -> str | None:
         return f"EMB_COMPILE={settings.compile}"
     if settings.dtype not in ("auto", "float32"):
         return f"EMB_DTYPE={settings.dtype}"
-    if (folder / "adapters").is_dir() or (st.transformer_dir / "adapters").is_dir():
+    if has_task_adapters(folder, st):
         return "task adapters"
     return None
 

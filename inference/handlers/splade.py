@@ -30,7 +30,7 @@ from ..model_dir import default_model_name
 from ..settings import Settings
 from .buckets import CPU_MAX_PADDING, CPU_PADDING_ALLOWANCE_PER_THREAD, GPU_MAX_PADDING, GPU_PADDING_ALLOWANCE
 from .device import dtype_name, padded_batch, split_on_oom
-from .handler_base import LoadedHandler
+from .handler_base import WARMUP_TEXTS, LoadedHandler
 from .loading import load_hf_model
 from .memory import plan_forward_tokens
 from .splade_folder import SpladeConfig, read_splade_config
@@ -39,7 +39,6 @@ from .tokenization import FastTokenizers, model_max_length
 
 log = logging.getLogger(__name__)
 
-WARMUP_TEXTS = ("warm-up", "a slightly longer warm-up sentence for the model")
 LOGIT_BYTES = 256 * 1024 * 1024  # float32 MLM logits one forward pass may hold (padded tokens x vocabulary)
 
 

@@ -20,7 +20,7 @@ from ..model_dir import default_model_name
 from ..settings import Settings
 from .buckets import cpu_buckets, gpu_buckets
 from .device import dtype_name, padded_batch, split_on_oom
-from .handler_base import LoadedHandler
+from .handler_base import WARMUP_TEXTS, LoadedHandler
 from .loading import load_hf_model
 from .lora import BASE, attach_adapters, find_adapters
 from .memory import plan_forward_tokens
@@ -33,7 +33,6 @@ from .tokenization import FastTokenizers, model_max_length
 
 log = logging.getLogger(__name__)
 
-WARMUP_TEXTS = ("warm-up", "a slightly longer warm-up sentence for the model")
 
 
 class TextEmbeddingHandler(PromptedTextTokens, LoadedHandler):

@@ -18,7 +18,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="serve (SageMaker passes it), or export-onnx: write the model's ONNX package for CPU "
                         "workers (docs/performance/cpu.md#cpu-backends)")  # fmt: skip
     parser.add_argument("--into", choices=["model", "cache"], default="model",
-                        help="export-onnx: into the model folder (onnx/) or EMB_ONNX_CACHE_DIR")
+                        help="export-onnx: into the model folder (embed-serving-onnx/) or EMB_ONNX_CACHE_DIR")
     parser.add_argument("--model-dir", type=Path, help="model folder (else MODEL_DIR, AZUREML_MODEL_DIR, ...)")
     parser.add_argument("--port", type=int, help="listen port (else SAGEMAKER_BIND_TO_PORT / AIP_HTTP_PORT / EMB_PORT)")
     parser.add_argument("--host", help="bind address (else EMB_HOST / 0.0.0.0)")
